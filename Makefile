@@ -1,0 +1,94 @@
+# umn - a thin driver around CMake.  See README.md.
+#
+#   make demo        build (debug) and run umn-demo
+#   make test        build and run the whole suite three times:
+#                    debug, ASan+UBSan, TSan; ends with "N passed, N failed"
+#   make test-debug / test-asan / test-tsan   one of them
+#   make release     an optimised build in build/release
+#   make install     install the release build (PREFIX=/usr/local)
+#
+# Missing Debian packages are installed with apt-get when run as root;
+# otherwise the command that would install them is printed.
+
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc)
+PACKAGES := cmake make gcc pkg-config liburcu-dev check
+CTEST := ctest --output-on-failure -j$(JOBS)
+
+.PHONY: all deps demo test test-debug test-asan test-tsan release install \
+	format clean
+
+all: deps
+	@$(MAKE) --no-print-directory build/debug/.built
+
+deps:
+	@missing=""; \
+	for p in $(PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+			grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				$$missing >/dev/null || exit 1; \
+		else \
+			echo "missing Debian packages:$$missing"; \
+			echo "run as root: apt-get install$$missing"; \
+			exit 1; \
+		fi; \
+	fi
+
+# build/NAME/.built: configure and build one flavour.
+build/debug/.built: FORCE
+	cmake -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build build/debug -j$(JOBS)
+	@touch $@
+build/asan/.built: FORCE
+	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug \
+		-DUMN_SANITIZE=address >/dev/null
+	cmake --build build/asan -j$(JOBS)
+	@touch $@
+build/tsan/.built: FORCE
+	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug \
+		-DUMN_SANITIZE=thread >/dev/null
+	cmake --build build/tsan -j$(JOBS)
+	@touch $@
+build/release/.built: FORCE
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build build/release -j$(JOBS)
+	@touch $@
+FORCE:
+
+demo: deps build/debug/.built
+	./build/debug/tools/umn-demo
+
+# One flavour: build, run ctest, keep the log for the summary.
+test-%: deps build/%/.built
+	@cd build/$* && $(CTEST) -V > test.log 2>&1; rc=$$?; \
+	grep -E '^[0-9]+: (.*: )?[0-9]+%: Checks|tests passed|tests failed' \
+		test.log | sed 's/^[0-9]*: //'; \
+	[ $$rc = 0 ] || { grep -E 'umn: |Failed|FAIL|ERROR|Error' test.log | \
+		head -40; echo "$* suite failed (log: build/$*/test.log)"; }; \
+	./tests/summary.sh $* build/$*/test.log; exit $$rc
+
+test: deps
+	@rc=0; for f in debug asan tsan; do \
+		echo "== $$f"; \
+		$(MAKE) --no-print-directory test-$$f || rc=1; \
+	done; \
+	./tests/summary.sh total build/debug/test.log build/asan/test.log \
+		build/tsan/test.log; exit $$rc
+
+release: deps build/release/.built
+
+install: release
+	cmake --install build/release
+
+format:
+	clang-format -i include/umn/*.h core/*.[ch] tests/*.[ch] tools/*.c
+
+clean:
+	rm -rf build

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+/*
+ * core/debug.c - per-thread context, reports, and the debug checks.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "debug.h"
+
+_Thread_local struct umn__thread umn__thread;
+
+void umn__report(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("umn: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+_Noreturn void umn__bug(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "umn: BUG at %s:%d: ", file, line);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	abort();
+}
+
+#ifdef UMN_DEBUG
+
+void umn__might_sleep(const char *file, int line, const char *func)
+{
+	if (umn__thread.atomic_notifier)
+		umn__bug(file, line,
+			 "sleeping function called from invalid context: "
+			 "%s() may sleep, but notifier '%s' is running %s "
+			 "in atomic context",
+			 func, umn__thread.atomic_notifier,
+			 umn__thread.atomic_callback);
+}
+
+bool umn_in_atomic(void)
+{
+	return umn__thread.atomic_notifier != NULL;
+}
+
+static const char *const event_names[UMN_EVENT_COUNT] = {
+	"UNMAP",       "CLEAR",   "PROTECTION_VMA", "PROTECTION_PAGE",
+	"SOFT_DIRTY", "RELEASE", "MIGRATE",        "EXCLUSIVE",
+};
+
+static const char *event_name(enum umn_event event)
+{
+	return (unsigned int)event < UMN_EVENT_COUNT ? event_names[event] : "?";
+}
+
+void umn__bracket_push(const struct umn_range *range)
+{
+	struct umn__thread *t = &umn__thread;
+
+	if (t->nr_brackets == UMN__MAX_BRACKETS)
+		UMN_BUG("more than %d start/end brackets open on one thread "
+			"(a missing umn_invalidate_range_end?)",
+			UMN__MAX_BRACKETS);
+	t->brackets[t->nr_brackets].range = range;
+	t->brackets[t->nr_brackets].copy = *range;
+	t->nr_brackets++;
+}
+
+void umn__bracket_pop(const struct umn_range *range)
+{
+	struct umn__thread *t = &umn__thread;
+	const struct umn_range *c;
+
+	if (!t->nr_brackets)
+		UMN_BUG("umn_invalidate_range_end([%#lx, %#lx) %s) without a "
+			"start on this thread",
+			range->start, range->end, event_name(range->event));
+	c = &t->brackets[t->nr_brackets - 1].copy;
+	if (t->brackets[t->nr_brackets - 1].range != range ||
+	    c->mm != range->mm || c->start != range->start ||
+	    c->end != range->end || c->event != range->event ||
+	    c->flags != range->flags)
+		UMN_BUG("umn_invalidate_range_end([%#lx, %#lx) %s) does not "
+			"match the start open on this thread ([%#lx, %#lx) %s)",
+			range->start, range->end, event_name(range->event),
+			c->start, c->end, event_name(c->event));
+	t->nr_brackets--;
+}
+
+void umn__bracket_check_inside(const struct umn_mm *mm, unsigned long start,
+			       unsigned long end, const char *call)
+{
+	const struct umn__thread *t = &umn__thread;
+	unsigned int i;
+
+	for (i = 0; i < t->nr_brackets; i++) {
+		const struct umn_range *c = &t->brackets[i].copy;
+
+		if (c->mm == mm && c->start <= start && end <= c->end)
+			return;
+	}
+	UMN_BUG("%s([%#lx, %#lx)) outside any start/end bracket of this mm "
+		"on this thread",
+		call, start, end);
+}
+
+#else /* !UMN_DEBUG */
+
+void umn__might_sleep(const char *file, int line, const char *func)
+{
+	(void)file;
+	(void)line;
+	(void)func;
+}
+
+bool umn_in_atomic(void)
+{
+	return false;
+}
+
+#endif /* UMN_DEBUG */

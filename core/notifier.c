@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: MIT
+/*
+ * core/notifier.c - the chain of classic notifiers and its dispatch.
+ *
+ * The chain is an RCU list.  Every change of it bumps mm->gen, the chain
+ * generation; a notifier records the generation it joined at and the one
+ * it left at.  A bracket reads mm->gen once, in start, and calls exactly
+ * the notifiers that were on the chain at that generation, in start and
+ * again in end.  So start and end always reach the same set:
+ *
+ *	registrar			primary thread
+ *					start: gen = 7, calls A.start
+ *	register(B): B joins at 8
+ *					end: gen 7: calls A.end, not B.end
+ *	synchronize_rcu() returns only
+ *	after that end: B's secondary
+ *	cannot see the page table as it
+ *	was before this change.
+ *
+ *	unregister(A): A leaves at 9
+ *					start: gen = 9: A is not called
+ *	synchronize_rcu(): every bracket
+ *	that saw A (gen < 9) has ended;
+ *	unlink A; synchronize_rcu(): no
+ *	reader is on A; ->release(A)
+ *
+ * A primary's thread holds the RCU read lock from start to end (core/rcu.h),
+ * so a grace period is exactly "every bracket in flight has ended".  No
+ * allocation anywhere: register and unregister cannot fail for memory.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+
+#include "debug.h"
+#include "internal.h"
+#include "rcu.h"
+
+/* Was @n on the chain at generation @gen? */
+static bool visible(const struct umn_notifier *n, unsigned long gen)
+{
+	return umn__load(&n->_gen_added) <= gen &&
+	       gen < umn__load(&n->_gen_removed);
+}
+
+/* Pairs with the release stores in link() and unlink(). */
+#define chain_first(mm) __atomic_load_n(&(mm)->chain, __ATOMIC_ACQUIRE)
+#define chain_next(n) __atomic_load_n(&(n)->_next, __ATOMIC_ACQUIRE)
+
+/* Walk the notifiers of @mm that were on the chain at @gen; under RCU. */
+#define umn__chain_for_each(n, mm, gen)                                      \
+	for (n = chain_first(mm); n; n = chain_next(n))                      \
+		if (!visible(n, gen)) {                                      \
+		} else
+
+/* Bump the generation; readers that see the new one see what came before. */
+static unsigned long next_gen(struct umn_mm *mm)
+{
+	return mm->gen + 1;
+}
+
+static void publish_gen(struct umn_mm *mm, unsigned long gen)
+{
+	__atomic_store_n(&mm->gen, gen, __ATOMIC_RELEASE);
+}
+
+static unsigned long read_gen(struct umn_mm *mm)
+{
+	/* Pairs with publish_gen(). */
+	return __atomic_load_n(&mm->gen, __ATOMIC_ACQUIRE);
+}
+
+/* Under mm->lock. */
+static void unlink(struct umn_mm *mm, struct umn_notifier *n)
+{
+	struct umn_notifier **pp = &mm->chain;
+
+	while (*pp != n)
+		pp = &(*pp)->_next;
+	__atomic_store_n(pp, n->_next, __ATOMIC_RELEASE);
+}
+
+/* Under mm->lock: no bracket that begins from now on calls @n. */
+static void hide(struct umn_mm *mm, struct umn_notifier *n)
+{
+	unsigned long gen = next_gen(mm);
+
+	umn__store(&n->_gen_removed, gen);
+	publish_gen(mm, gen);
+}
+
+static bool refuse_in_callback(const char *call)
+{
+	if (!umn__rcu_read_ongoing() && !umn__thread.callback_mm)
+		return false;
+	umn__report("%s() called from a notifier callback or between start "
+		    "and end would wait for itself: refused (-EDEADLK)",
+		    call);
+	return true;
+}
+
+int umn_notifier_register(struct umn_notifier *n,
+			  const struct umn_notifier_ops *ops, struct umn_mm *mm)
+{
+	unsigned long gen;
+
+	if (!n || !ops || !mm || (ops->flags & ~UMN_NOTIFIER_START_MAY_FAIL))
+		return -EINVAL;
+	/* A refused start has no end; a notifier with an end could not
+	 * tell whether the end it gets is paired. */
+	if ((ops->flags & UMN_NOTIFIER_START_MAY_FAIL) &&
+	    ops->invalidate_range_end)
+		return -EINVAL;
+	if (refuse_in_callback(__func__))
+		return -EDEADLK;
+	umn__might_sleep_here();
+	if (n->_state != UMN__NOTIFIER_UNUSED)
+		return -EBUSY;
+
+	umn__mm_lock_all_once(mm);
+	pthread_mutex_lock(&mm->lock);
+	if (mm->releasing) {
+		pthread_mutex_unlock(&mm->lock);
+		return -ESRCH;
+	}
+	gen = next_gen(mm);
+	n->ops = ops;
+	n->mm = umn_mm_get(mm);
+	n->_state = UMN__NOTIFIER_LINKED;
+	n->_gen_added = gen;
+	n->_gen_removed = ULONG_MAX;
+	n->_next = mm->chain;
+	__atomic_store_n(&mm->chain, n, __ATOMIC_RELEASE);
+	publish_gen(mm, gen);
+	pthread_mutex_unlock(&mm->lock);
+
+	/* Let every bracket that began without n end (see the top). */
+	umn__synchronize_rcu();
+	return 0;
+}
+
+static int unregister(struct umn_notifier *n, bool release, const char *call)
+{
+	struct umn_mm *mm;
+	const struct umn_mm *prev;
+
+	if (!n || !n->mm)
+		return -EINVAL;
+	if (refuse_in_callback(call))
+		return -EDEADLK;
+	umn__might_sleep_here();
+	mm = n->mm;
+
+	pthread_mutex_lock(&mm->lock);
+	switch (n->_state) {
+	case UMN__NOTIFIER_LINKED:
+		n->_state = UMN__NOTIFIER_REMOVING;
+		hide(mm, n);
+		pthread_mutex_unlock(&mm->lock);
+		umn__synchronize_rcu();
+		break;
+	case UMN__NOTIFIER_RELEASED:
+		/* umn_mm_release() hid it and calls (or called) ->release. */
+		n->_state = UMN__NOTIFIER_REMOVING;
+		while (!mm->released)
+			pthread_cond_wait(&mm->wq, &mm->lock);
+		pthread_mutex_unlock(&mm->lock);
+		release = false;
+		break;
+	default:
+		pthread_mutex_unlock(&mm->lock);
+		return -EINVAL;
+	}
+
+	pthread_mutex_lock(&mm->lock);
+	unlink(mm, n);
+	pthread_mutex_unlock(&mm->lock);
+	umn__synchronize_rcu(); /* no reader is on n any more */
+
+	if (release && n->ops->release) {
+		prev = umn__callback_enter(mm);
+		n->ops->release(n, mm);
+		umn__callback_exit(prev);
+	}
+	n->_state = UMN__NOTIFIER_UNUSED;
+	n->mm = NULL;
+	umn_mm_put(mm);
+	return 0;
+}
+
+int umn_notifier_unregister(struct umn_notifier *n)
+{
+	return unregister(n, true, __func__);
+}
+
+int umn_notifier_unregister_no_release(struct umn_notifier *n)
+{
+	return unregister(n, false, __func__);
+}
+
+static struct umn_notifier *of_rcu_head(struct rcu_head *head)
+{
+	return (struct umn_notifier *)((char *)head -
+				       offsetof(struct umn_notifier, _rcu));
+}
+
+_Static_assert(sizeof(((struct umn_notifier *)0)->_rcu) >=
+		       sizeof(struct rcu_head),
+	       "struct umn_notifier._rcu cannot hold a struct rcu_head");
+
+/* Second grace period over: nobody can reach n. */
+static void put_free(struct rcu_head *head)
+{
+	struct umn_notifier *n = of_rcu_head(head);
+	struct umn_mm *mm = n->mm;
+
+	umn__tsan_acquire(n);
+	umn__tsan_acquire(&umn__rcu_token);
+	n->_state = UMN__NOTIFIER_UNUSED;
+	n->mm = NULL;
+	n->ops->free_notifier(n);
+	umn_mm_put(mm);
+}
+
+/* First grace period over: no bracket calls n; take it off the list. */
+static void put_unlink(struct rcu_head *head)
+{
+	struct umn_notifier *n = of_rcu_head(head);
+	struct umn_mm *mm = n->mm;
+
+	umn__tsan_acquire(n);
+	umn__tsan_acquire(&umn__rcu_token);
+	pthread_mutex_lock(&mm->lock);
+	unlink(mm, n);
+	pthread_mutex_unlock(&mm->lock);
+	umn__tsan_release(n);
+	urcu_bp_call_rcu(head, put_free);
+}
+
+int umn_notifier_put(struct umn_notifier *n)
+{
+	struct umn_mm *mm;
+
+	if (!n || !n->mm || !n->ops->free_notifier)
+		return -EINVAL;
+	mm = n->mm;
+	pthread_mutex_lock(&mm->lock);
+	switch (n->_state) {
+	case UMN__NOTIFIER_LINKED:
+		hide(mm, n);
+		break;
+	case UMN__NOTIFIER_RELEASED:
+		break;
+	default:
+		pthread_mutex_unlock(&mm->lock);
+		return -EINVAL;
+	}
+	n->_state = UMN__NOTIFIER_REMOVING;
+	pthread_mutex_unlock(&mm->lock);
+	umn__tsan_release(n);
+	urcu_bp_call_rcu((struct rcu_head *)n->_rcu, put_unlink);
+	return 0;
+}
+
+void umn_rcu_barrier(void)
+{
+	umn__might_sleep_here();
+	/* A put queues its second stage from its first. */
+	urcu_bp_barrier();
+	urcu_bp_barrier();
+	umn__tsan_acquire(&umn__rcu_token);
+}
+
+bool umn__chain_is_valid(struct umn_mm *mm)
+{
+	struct umn_notifier *n;
+	unsigned long count = 0;
+	bool ok = true;
+
+	pthread_mutex_lock(&mm->lock);
+	for (n = mm->chain; n && ok; n = n->_next) {
+		ok = n->mm == mm && n->ops && ++count <= mm->gen &&
+		     n->_gen_added <= mm->gen && n->_gen_added > 0 &&
+		     n->_gen_added < n->_gen_removed;
+		if (n->_state == UMN__NOTIFIER_LINKED)
+			ok = ok && n->_gen_removed == ULONG_MAX &&
+			     !mm->releasing;
+		else if (n->_state == UMN__NOTIFIER_RELEASED ||
+			 n->_state == UMN__NOTIFIER_REMOVING)
+			ok = ok && n->_gen_removed <= mm->gen;
+		else
+			ok = false;
+		if (!ok)
+			umn__report("chain: bad notifier '%s' (state %u)",
+				    umn__name(n->ops ? n->ops->name : NULL),
+				    n->_state);
+	}
+	pthread_mutex_unlock(&mm->lock);
+	return ok;
+}
+
+/* The slow paths of the primary's calls (umn/mm.h). */
+
+int umn__invalidate_range_start(struct umn_range *range)
+{
+	struct umn_mm *mm = range->mm;
+	bool blockable = umn_range_blockable(range);
+	struct umn_notifier *n, *failed = NULL;
+	struct umn__atomic_save save = { 0 };
+	const struct umn_mm *prev;
+	int ret;
+
+	if (!umn__range_is_valid(range->start, range->end) ||
+	    (unsigned int)range->event >= UMN_EVENT_COUNT ||
+	    (range->flags & ~UMN_RANGE_BLOCKABLE))
+		return -EINVAL;
+	if (blockable)
+		umn__might_sleep_here();
+
+	umn__rcu_read_lock(); /* held until end (core/rcu.h) */
+	range->_gen = read_gen(mm);
+	prev = umn__callback_enter(mm);
+	ret = umn__itree_invalidate_start(range);
+	if (ret)
+		goto out;
+	umn__chain_for_each(n, mm, range->_gen) {
+		if (!n->ops->invalidate_range_start)
+			continue;
+		if (!blockable)
+			save = umn__atomic_enter(n->ops->name,
+						 "invalidate_range_start");
+		ret = n->ops->invalidate_range_start(n, range);
+		if (!blockable)
+			umn__atomic_exit(save);
+		if (ret) {
+			UMN_WARN_ON(blockable || ret != -EAGAIN ||
+					    !(n->ops->flags &
+					      UMN_NOTIFIER_START_MAY_FAIL),
+				    "notifier '%s' failed start (%d) of a %s "
+				    "range without declaring "
+				    "UMN_NOTIFIER_START_MAY_FAIL",
+				    umn__name(n->ops->name), ret,
+				    blockable ? "blockable" : "non-blockable");
+			failed = n;
+			break;
+		}
+	}
+	if (failed) {
+		/* Pair every start that ran (Linux commit c2655835fd8c). */
+		umn__chain_for_each(n, mm, range->_gen) {
+			if (n == failed)
+				break;
+			if (n->ops->invalidate_range_end)
+				n->ops->invalidate_range_end(n, range);
+		}
+		umn__itree_invalidate_end(mm);
+	}
+out:
+	umn__callback_exit(prev);
+	if (ret) {
+		umn__rcu_read_unlock();
+		return ret;
+	}
+	range->_started = 1;
+	umn__bracket_push(range);
+	return 0;
+}
+
+void umn__invalidate_range_end(struct umn_range *range, bool only_end)
+{
+	struct umn_mm *mm = range->mm;
+	struct umn__atomic_save save;
+	struct umn_notifier *n;
+	const struct umn_mm *prev;
+
+	umn__might_sleep_here();
+	umn__bracket_pop(range);
+	if (!range->_started) {
+		umn__report("umn_invalidate_range_end() on a range that did "
+			    "not start: ignored");
+		return;
+	}
+	range->_started = 0;
+
+	prev = umn__callback_enter(mm);
+	umn__chain_for_each(n, mm, range->_gen) {
+		if (!only_end && n->ops->invalidate_range) {
+			save = umn__atomic_enter(n->ops->name,
+						 "invalidate_range");
+			n->ops->invalidate_range(n, mm, range->start,
+						 range->end);
+			umn__atomic_exit(save);
+		}
+		if (n->ops->invalidate_range_end)
+			n->ops->invalidate_range_end(n, range);
+	}
+	umn__itree_invalidate_end(mm);
+	umn__callback_exit(prev);
+	umn__rcu_read_unlock();
+}
+
+void umn__invalidate_range(struct umn_mm *mm, unsigned long start,
+			   unsigned long end)
+{
+	struct umn__atomic_save save;
+	struct umn_notifier *n;
+	const struct umn_mm *prev;
+
+	if (!umn__range_is_valid(start, end)) {
+		umn__report("umn_invalidate_range(%#lx, %#lx): bad range, "
+			    "ignored",
+			    start, end);
+		return;
+	}
+	umn__bracket_check_inside(mm, start, end, "umn_invalidate_range");
+	umn__rcu_read_lock();
+	prev = umn__callback_enter(mm);
+	umn__chain_for_each(n, mm, read_gen(mm)) {
+		if (!n->ops->invalidate_range)
+			continue;
+		save = umn__atomic_enter(n->ops->name, "invalidate_range");
+		n->ops->invalidate_range(n, mm, start, end);
+		umn__atomic_exit(save);
+	}
+	umn__callback_exit(prev);
+	umn__rcu_read_unlock();
+}
+
+int umn__young(struct umn_mm *mm, unsigned long start, unsigned long end,
+	       int which)
+{
+	static const char *const names[] = { "clear_flush_young",
+					     "clear_young", "test_young" };
+	int (*young)(struct umn_notifier *, struct umn_mm *, unsigned long,
+		     unsigned long);
+	struct umn__atomic_save save;
+	struct umn_notifier *n;
+	const struct umn_mm *prev;
+	int ret = 0;
+
+	if (!umn__range_is_valid(start, end) || which < 0 || which > 2)
+		return -EINVAL;
+	umn__rcu_read_lock();
+	prev = umn__callback_enter(mm);
+	umn__chain_for_each(n, mm, read_gen(mm)) {
+		young = which == UMN__CLEAR_FLUSH_YOUNG ? n->ops->clear_flush_young
+			: which == UMN__CLEAR_YOUNG	? n->ops->clear_young
+							: n->ops->test_young;
+		if (!young)
+			continue;
+		save = umn__atomic_enter(n->ops->name, names[which]);
+		ret |= !!young(n, mm, start, end);
+		umn__atomic_exit(save);
+	}
+	umn__callback_exit(prev);
+	umn__rcu_read_unlock();
+	return ret;
+}
+
+void umn__change_pte(struct umn_mm *mm, unsigned long address,
+		     unsigned long pte)
+{
+	struct umn__atomic_save save;
+	struct umn_notifier *n;
+	const struct umn_mm *prev;
+
+	address &= ~(UMN_PAGE_SIZE - 1);
+	umn__bracket_check_inside(mm, address, address + UMN_PAGE_SIZE,
+				  "umn_change_pte");
+	umn__rcu_read_lock();
+	prev = umn__callback_enter(mm);
+	umn__chain_for_each(n, mm, read_gen(mm)) {
+		if (!n->ops->change_pte)
+			continue;
+		save = umn__atomic_enter(n->ops->name, "change_pte");
+		n->ops->change_pte(n, mm, address, pte);
+		umn__atomic_exit(save);
+	}
+	umn__callback_exit(prev);
+	umn__rcu_read_unlock();
+}
