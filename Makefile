@@ -15,7 +15,7 @@ JOBS ?= $(shell nproc)
 PACKAGES := cmake make gcc pkg-config liburcu-dev check
 CTEST := ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all deps demo test test-debug test-asan test-tsan release install \
+.PHONY: all deps demo test release install \
 	format clean
 
 all: deps
@@ -67,12 +67,16 @@ demo: deps build/debug/.built
 
 # One flavour: build, run ctest, keep the log for the summary.
 test-%: deps build/%/.built
-	@cd build/$* && $(CTEST) -V > test.log 2>&1; rc=$$?; \
-	grep -E '^[0-9]+: (.*: )?[0-9]+%: Checks|tests passed|tests failed' \
-		test.log | sed 's/^[0-9]*: //'; \
-	[ $$rc = 0 ] || { grep -E 'umn: |Failed|FAIL|ERROR|Error' test.log | \
-		head -40; echo "$* suite failed (log: build/$*/test.log)"; }; \
-	./tests/summary.sh $* build/$*/test.log; exit $$rc
+	@log=build/$*/test.log; \
+	(cd build/$* && $(CTEST) -V) > $$log 2>&1; rc=$$?; \
+	grep -E 'Checks: [0-9]+|tests passed|tests failed' $$log | \
+		sed 's/^[0-9]*: //'; \
+	if [ $$rc != 0 ]; then \
+		grep -E '^[0-9]+: .*(:F:|:E:|umn: BUG|ERROR|WARNING)' $$log | \
+			head -40; \
+		echo "$* failed: see $$log"; \
+	fi; \
+	./tests/summary.sh $* $$log; exit $$rc
 
 test: deps
 	@rc=0; for f in debug asan tsan; do \

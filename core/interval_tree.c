@@ -97,11 +97,13 @@ static void insert_fixup(struct umn__itree *tree, node_t *n)
 			}
 			if (n == p->right) {
 				rotate_left(tree, p);
-				p = n;
+				n = p;
+				p = n->parent;
 			}
 			p->red = 0;
 			g->red = 1;
 			rotate_right(tree, g);
+			break;
 		} else {
 			uncle = g->left;
 			if (is_red(uncle)) {
@@ -112,11 +114,13 @@ static void insert_fixup(struct umn__itree *tree, node_t *n)
 			}
 			if (n == p->left) {
 				rotate_right(tree, p);
-				p = n;
+				n = p;
+				p = n->parent;
 			}
 			p->red = 0;
 			g->red = 1;
 			rotate_left(tree, g);
+			break;
 		}
 	}
 	tree->root->red = 0;

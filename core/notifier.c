@@ -220,6 +220,7 @@ static void put_free(struct rcu_head *head)
 	n->mm = NULL;
 	n->ops->free_notifier(n);
 	umn_mm_put(mm);
+	umn__tsan_release(&umn__rcu_token); /* for umn_rcu_barrier() */
 }
 
 /* First grace period over: no bracket calls n; take it off the list. */

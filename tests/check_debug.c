@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/check_debug.c - the debug checks catch what they promise to catch:
+ * sleeping in atomic context (naming the notifier and the call), broken
+ * start/end pairing, invalidate_range outside a bracket; and calls that
+ * would deadlock from inside a callback are refused, not hung.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct toy toy;
+
+static void setup(void)
+{
+	toy_init(&toy, 16, true);
+}
+
+static void teardown(void)
+{
+}
+
+/*
+ * Run @fn in a child with stderr captured; expect it to abort with a
+ * report that contains @what and @who.
+ */
+static void expect_abort(void (*fn)(void), const char *what, const char *who)
+{
+	char buf[4096];
+	int fds[2], status;
+	ssize_t n, len = 0;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		close(fds[0]);
+		fn();
+		_exit(0); /* not aborted: the parent fails the test */
+	}
+	close(fds[1]);
+	while ((n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += n;
+	buf[len] = 0;
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		      "expected an abort, got status %#x; stderr: %s", status,
+		      buf);
+	ck_assert_msg(strstr(buf, what), "report lacks '%s': %s", what, buf);
+	ck_assert_msg(strstr(buf, who), "report lacks '%s': %s", who, buf);
+}
+
+static struct umn_notifier note;
+static pthread_mutex_t device_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void register_note(const struct umn_notifier_ops *ops)
+{
+	memset(&note, 0, sizeof(note));
+	ck_assert_int_eq(umn_notifier_register(&note, ops, toy.mm), 0);
+}
+
+static void flush_annotated(struct umn_notifier *n, struct umn_mm *mm,
+			    unsigned long start, unsigned long end)
+{
+	(void)n, (void)mm, (void)start, (void)end;
+	umn_might_sleep();
+}
+
+static void flush_with_mutex(struct umn_notifier *n, struct umn_mm *mm,
+			     unsigned long start, unsigned long end)
+{
+	(void)n, (void)mm, (void)start, (void)end;
+	pthread_mutex_lock(&device_lock);
+	pthread_mutex_unlock(&device_lock);
+}
+
+static int start_with_sleep(struct umn_notifier *n,
+			    const struct umn_range *range)
+{
+	(void)n, (void)range;
+	usleep(1);
+	return 0;
+}
+
+static const struct umn_notifier_ops annotated_ops = {
+	.name = "sleepy-devtlb",
+	.invalidate_range = flush_annotated,
+};
+
+static const struct umn_notifier_ops mutex_ops = {
+	.name = "mutex-devtlb",
+	.invalidate_range = flush_with_mutex,
+};
+
+static const struct umn_notifier_ops sleepy_start_ops = {
+	.name = "sleepy-start",
+	.invalidate_range_start = start_with_sleep,
+};
+
+static void remap_blockable(void)
+{
+	toy_remap(&toy, 0, 1, UMN_RANGE_BLOCKABLE);
+}
+
+static void remap_nonblocking(void)
+{
+	toy_remap(&toy, 0, 1, 0);
+}
+
+static void annotated_in_invalidate_range(void)
+{
+	register_note(&annotated_ops);
+	remap_blockable();
+}
+
+START_TEST(might_sleep_in_invalidate_range_aborts)
+{
+	expect_abort(annotated_in_invalidate_range,
+		     "sleeping function called from invalid context",
+		     "notifier 'sleepy-devtlb' is running invalidate_range");
+}
+END_TEST
+
+static void mutex_in_invalidate_range(void)
+{
+	register_note(&mutex_ops);
+	remap_blockable();
+}
+
+START_TEST(blocking_call_in_invalidate_range_aborts)
+{
+	expect_abort(mutex_in_invalidate_range, "pthread_mutex_lock",
+		     "'mutex-devtlb' is running invalidate_range");
+}
+END_TEST
+
+static void sleep_in_nonblocking_start(void)
+{
+	register_note(&sleepy_start_ops);
+	remap_nonblocking();
+}
+
+START_TEST(sleep_in_nonblocking_start_aborts)
+{
+	expect_abort(sleep_in_nonblocking_start, "usleep",
+		     "'sleepy-start' is running invalidate_range_start");
+}
+END_TEST
+
+/* The same start may sleep when the range is blockable. */
+START_TEST(sleep_in_blockable_start_is_fine)
+{
+	register_note(&sleepy_start_ops);
+	ck_assert_int_eq(toy_remap(&toy, 0, 1, UMN_RANGE_BLOCKABLE), 0);
+	ck_assert_int_eq(umn_notifier_unregister(&note), 0);
+	toy_destroy(&toy);
+}
+END_TEST
+
+static bool interval_sleeps(struct umn_interval_notifier *sub,
+			    const struct umn_range *range, unsigned long seq)
+{
+	(void)range;
+	umn_interval_set_seq(sub, seq);
+	usleep(1);
+	return true;
+}
+
+static const struct umn_interval_notifier_ops sleepy_interval_ops = {
+	.name = "sleepy-interval",
+	.invalidate = interval_sleeps,
+};
+
+static struct umn_interval_notifier isub;
+
+static void sleep_in_nonblocking_interval(void)
+{
+	memset(&isub, 0, sizeof(isub));
+	umn_interval_notifier_insert(&isub, toy.mm, 0, PG(4),
+				     &sleepy_interval_ops);
+	remap_nonblocking();
+}
+
+START_TEST(sleep_in_nonblocking_interval_invalidate_aborts)
+{
+	expect_abort(sleep_in_nonblocking_interval, "usleep",
+		     "'sleepy-interval' is running invalidate");
+}
+END_TEST
+
+static void end_without_start(void)
+{
+	struct umn_range range;
+
+	umn_range_init(&range, toy.mm, 0, PG(1), UMN_EVENT_UNMAP,
+		       UMN_RANGE_BLOCKABLE, NULL);
+	umn_invalidate_range_end(&range);
+}
+
+START_TEST(end_without_start_aborts)
+{
+	expect_abort(end_without_start, "without a start", "UNMAP");
+}
+END_TEST
+
+static void end_with_other_range(void)
+{
+	struct umn_range a, b;
+
+	umn_range_init(&a, toy.mm, 0, PG(1), UMN_EVENT_UNMAP,
+		       UMN_RANGE_BLOCKABLE, NULL);
+	b = a;
+	b.end = PG(2);
+	umn_invalidate_range_start(&a);
+	umn_invalidate_range_end(&b);
+}
+
+START_TEST(end_with_other_range_aborts)
+{
+	expect_abort(end_with_other_range, "does not match", "0x2000");
+}
+END_TEST
+
+static void invalidate_range_outside(void)
+{
+	register_note(&mutex_ops);
+	umn_invalidate_range(toy.mm, 0, PG(1));
+}
+
+START_TEST(invalidate_range_outside_bracket_aborts)
+{
+	expect_abort(invalidate_range_outside, "umn_invalidate_range",
+		     "outside any start/end bracket");
+}
+END_TEST
+
+static int start_eagain(struct umn_notifier *n, const struct umn_range *r)
+{
+	(void)n, (void)r;
+	return -EAGAIN;
+}
+
+static void eagain_on_blockable(void)
+{
+	static const struct umn_notifier_ops ops = {
+		.name = "refuser",
+		.flags = UMN_NOTIFIER_START_MAY_FAIL,
+		.invalidate_range_start = start_eagain,
+	};
+
+	register_note(&ops);
+	remap_blockable();
+}
+
+START_TEST(eagain_on_blockable_range_aborts)
+{
+	expect_abort(eagain_on_blockable, "'refuser' failed start",
+		     "blockable");
+}
+END_TEST
+
+/* Calls that would wait for the bracket they run in: refused. */
+static int results[4];
+
+static int start_calls_back(struct umn_notifier *n, const struct umn_range *r)
+{
+	struct umn_notifier other;
+	static const struct umn_notifier_ops none = { .name = "none" };
+
+	(void)r;
+	memset(&other, 0, sizeof(other));
+	results[0] = umn_notifier_register(&other, &none, n->mm);
+	results[1] = umn_notifier_unregister(n);
+	results[2] = umn_interval_notifier_remove(&isub);
+	results[3] = umn_mm_release(n->mm);
+	return 0;
+}
+
+static bool interval_nop(struct umn_interval_notifier *sub,
+			 const struct umn_range *range, unsigned long seq)
+{
+	(void)range;
+	umn_interval_set_seq(sub, seq);
+	return true;
+}
+
+START_TEST(deadlocking_calls_from_a_callback_are_refused)
+{
+	static const struct umn_notifier_ops ops = {
+		.name = "reentrant",
+		.invalidate_range_start = start_calls_back,
+	};
+	static const struct umn_interval_notifier_ops iops = {
+		.name = "nop",
+		.invalidate = interval_nop,
+	};
+
+	memset(&isub, 0, sizeof(isub));
+	ck_assert_int_eq(umn_interval_notifier_insert(&isub, toy.mm, 0, PG(1),
+						      &iops),
+			 0);
+	register_note(&ops);
+	ck_assert_int_eq(toy_remap(&toy, 0, 1, UMN_RANGE_BLOCKABLE), 0);
+	ck_assert_int_eq(results[0], -EDEADLK);
+	ck_assert_int_eq(results[1], -EDEADLK);
+	ck_assert_int_eq(results[2], -EDEADLK);
+	ck_assert_int_eq(results[3], -EDEADLK);
+	/* Nothing changed: both notifiers still work and go cleanly. */
+	ck_assert_int_eq(umn_notifier_unregister_no_release(&note), 0);
+	ck_assert_int_eq(umn_interval_notifier_remove(&isub), 0);
+	toy_destroy(&toy);
+}
+END_TEST
+
+Suite *debug_suite(void)
+{
+	Suite *s = suite_create("debug");
+	TCase *tc = tcase_create("debug");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+#ifdef UMN_DEBUG
+	tcase_add_test(tc, might_sleep_in_invalidate_range_aborts);
+	tcase_add_test(tc, blocking_call_in_invalidate_range_aborts);
+	tcase_add_test(tc, sleep_in_nonblocking_start_aborts);
+	tcase_add_test(tc, sleep_in_nonblocking_interval_invalidate_aborts);
+	tcase_add_test(tc, end_without_start_aborts);
+	tcase_add_test(tc, end_with_other_range_aborts);
+	tcase_add_test(tc, invalidate_range_outside_bracket_aborts);
+	tcase_add_test(tc, eagain_on_blockable_range_aborts);
+#endif
+	tcase_add_test(tc, sleep_in_blockable_start_is_fine);
+	tcase_add_test(tc, deadlocking_calls_from_a_callback_are_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}

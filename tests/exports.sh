@@ -1,0 +1,13 @@
+#!/bin/sh
+# Only umn_ symbols are exported by the shared library.
+set -eu
+lib=$1
+all=$(nm -D --defined-only "$lib" | awk '{print $3}')
+bad=$(printf '%s\n' "$all" | grep -v '^umn_' | grep -v '^$' || true)
+if [ -n "$bad" ]; then
+	echo "exported symbols without the umn_ prefix:"; echo "$bad"
+	echo "0%: Checks: 1, Failures: 1, Errors: 0"
+	exit 1
+fi
+echo "$(printf '%s\n' "$all" | wc -l) symbols, all umn_"
+echo "100%: Checks: 1, Failures: 0, Errors: 0"

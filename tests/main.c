@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/main.c - umn-tests: every Check suite of the core.  Each test runs
+ * in its own process with a timeout.  CK_RUN_SUITE=name runs one suite.
+ */
+#include <stdlib.h>
+
+#include "harness.h"
+
+int main(void)
+{
+	SRunner *sr = srunner_create(itree_suite());
+	int failed;
+
+	srunner_add_suite(sr, notifier_suite());
+	srunner_add_suite(sr, interval_suite());
+	srunner_add_suite(sr, debug_suite());
+	srunner_add_suite(sr, errors_suite());
+	srunner_add_suite(sr, concurrency_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
