@@ -212,10 +212,11 @@ _Static_assert(sizeof(((struct umn_notifier *)0)->_rcu) >=
 static void put_free(struct rcu_head *head)
 {
 	struct umn_notifier *n = of_rcu_head(head);
-	struct umn_mm *mm = n->mm;
+	struct umn_mm *mm;
 
-	umn__tsan_acquire(n);
+	umn__tsan_acquire(n); /* pairs with the release before call_rcu */
 	umn__tsan_acquire(&umn__rcu_token);
+	mm = n->mm;
 	n->_state = UMN__NOTIFIER_UNUSED;
 	n->mm = NULL;
 	n->ops->free_notifier(n);
@@ -227,10 +228,11 @@ static void put_free(struct rcu_head *head)
 static void put_unlink(struct rcu_head *head)
 {
 	struct umn_notifier *n = of_rcu_head(head);
-	struct umn_mm *mm = n->mm;
+	struct umn_mm *mm;
 
-	umn__tsan_acquire(n);
+	umn__tsan_acquire(n); /* pairs with the release before call_rcu */
 	umn__tsan_acquire(&umn__rcu_token);
+	mm = n->mm;
 	pthread_mutex_lock(&mm->lock);
 	unlink(mm, n);
 	pthread_mutex_unlock(&mm->lock);
