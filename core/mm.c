@@ -28,6 +28,7 @@ int umn_mm_create(const struct umn_mm_ops *ops, void *priv,
 	if (pthread_cond_init(&mm->wq, NULL))
 		goto err_mutex;
 	atomic_init(&mm->refs, 1);
+	mm->invalidate_seq = 2; /* even; the first invalidation is 3 */
 	mm->ops = ops && ops->lock_all ? ops : NULL;
 	mm->priv = priv;
 	/*
