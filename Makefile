@@ -12,7 +12,7 @@
 
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
-PACKAGES := cmake make gcc pkg-config liburcu-dev check
+PACKAGES := cmake make gcc pkg-config liburcu-dev check clang-format git
 CTEST := ctest --output-on-failure -j$(JOBS)
 
 .PHONY: all deps demo test release install \
@@ -92,7 +92,7 @@ install: release
 	cmake --install build/release
 
 format:
-	clang-format -i include/umn/*.h core/*.[ch] tests/*.[ch] tools/*.c
+	git ls-files "*.[ch]" | xargs clang-format -i
 
 clean:
 	rm -rf build

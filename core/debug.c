@@ -52,8 +52,8 @@ bool umn_in_atomic(void)
 }
 
 static const char *const event_names[UMN_EVENT_COUNT] = {
-	"UNMAP",       "CLEAR",   "PROTECTION_VMA", "PROTECTION_PAGE",
-	"SOFT_DIRTY", "RELEASE", "MIGRATE",        "EXCLUSIVE",
+	"UNMAP",      "CLEAR",	 "PROTECTION_VMA", "PROTECTION_PAGE",
+	"SOFT_DIRTY", "RELEASE", "MIGRATE",	   "EXCLUSIVE",
 };
 
 static const char *event_name(enum umn_event event)

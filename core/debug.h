@@ -22,7 +22,7 @@
 struct umn__thread {
 	const struct umn_mm *callback_mm; /* callbacks of it run here */
 #ifdef UMN_DEBUG
-	const char *atomic_notifier;      /* NULL unless in atomic context */
+	const char *atomic_notifier; /* NULL unless in atomic context */
 	const char *atomic_callback;
 	unsigned int nr_brackets;
 	struct umn__bracket {
@@ -69,10 +69,10 @@ static inline const char *umn__name(const char *name)
 
 #ifdef UMN_DEBUG
 
-#define UMN_WARN_ON(cond, ...)                                               \
-	do {                                                                 \
-		if (cond)                                                    \
-			UMN_BUG(__VA_ARGS__);                                \
+#define UMN_WARN_ON(cond, ...)                \
+	do {                                  \
+		if (cond)                     \
+			UMN_BUG(__VA_ARGS__); \
 	} while (0)
 
 struct umn__atomic_save {

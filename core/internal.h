@@ -22,41 +22,41 @@
  * with acquire/relaxed atomics that pair with the release stores here.
  */
 struct umn_mm {
-	struct umn__mm_head head;   /* first: umn_mm_has_notifiers() reads it */
-	atomic_long refs;           /* umn_mm_get/put; 0 frees */
+	struct umn__mm_head head; /* first: umn_mm_has_notifiers() reads it */
+	atomic_long refs;	  /* umn_mm_get/put; 0 frees */
 	const struct umn_mm_ops *ops;
-	void *priv;                 /* for ops */
+	void *priv; /* for ops */
 
 	pthread_mutex_t lock;
-	pthread_cond_t wq;          /* seq turned even; release finished */
+	pthread_cond_t wq; /* seq turned even; release finished */
 
 	/* Classic notifiers (core/notifier.c). */
 	struct umn_notifier *chain; /* RCU list, newest first */
-	unsigned long gen;          /* chain generation: +1 per change */
-	bool releasing;             /* umn_mm_release() has begun */
-	bool released;              /* ... and called every ->release */
+	unsigned long gen;	    /* chain generation: +1 per change */
+	bool releasing;		    /* umn_mm_release() has begun */
+	bool released;		    /* ... and called every ->release */
 
 	/* Interval notifiers (core/interval.c). */
-	struct umn__itree itree;    /* walked unlocked while invalidating */
+	struct umn__itree itree; /* walked unlocked while invalidating */
 	struct umn_interval_notifier *deferred; /* inserts/removes to apply */
-	unsigned long active;       /* invalidations between start and end */
+	unsigned long active;	      /* invalidations between start and end */
 	unsigned long invalidate_seq; /* odd while invalidating intervals */
 };
 
 /* struct umn_notifier._state */
 enum {
 	UMN__NOTIFIER_UNUSED = 0, /* never registered, or unregistered */
-	UMN__NOTIFIER_LINKED,     /* on the chain, callbacks may run */
-	UMN__NOTIFIER_REMOVING,   /* unregister or put is taking it off */
-	UMN__NOTIFIER_RELEASED,   /* umn_mm_release() took it off */
+	UMN__NOTIFIER_LINKED,	  /* on the chain, callbacks may run */
+	UMN__NOTIFIER_REMOVING,	  /* unregister or put is taking it off */
+	UMN__NOTIFIER_RELEASED,	  /* umn_mm_release() took it off */
 };
 
 /* struct umn_interval_notifier._state */
 enum {
 	UMN__INTERVAL_UNUSED = 0, /* never inserted, or removed */
-	UMN__INTERVAL_IN_TREE,    /* in mm->itree */
+	UMN__INTERVAL_IN_TREE,	  /* in mm->itree */
 	UMN__INTERVAL_INSERTING,  /* on mm->deferred, to insert */
-	UMN__INTERVAL_REMOVING,   /* in mm->itree and on mm->deferred */
+	UMN__INTERVAL_REMOVING,	  /* in mm->itree and on mm->deferred */
 };
 
 /* Shared between the files of the core. */

@@ -42,8 +42,9 @@
 
 static struct umn_interval_notifier *of_node(struct umn__itree_node *node)
 {
-	return (struct umn_interval_notifier *)((char *)node -
-		offsetof(struct umn_interval_notifier, _node));
+	return (struct umn_interval_notifier
+			*)((char *)node -
+			   offsetof(struct umn_interval_notifier, _node));
 }
 
 static unsigned long read_seq(const struct umn_mm *mm)

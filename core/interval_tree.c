@@ -38,8 +38,8 @@ static bool is_red(const node_t *n)
 }
 
 /* Make @new take @old's place under @parent (or at the root). */
-static void replace_child(struct umn__itree *tree, node_t *parent,
-			  node_t *old, node_t *new)
+static void replace_child(struct umn__itree *tree, node_t *parent, node_t *old,
+			  node_t *new)
 {
 	if (!parent)
 		tree->root = new;
@@ -134,7 +134,8 @@ void umn__itree_insert(struct umn__itree *tree, node_t *n)
 		parent = *link;
 		if (parent->subtree_last < n->last)
 			parent->subtree_last = n->last;
-		link = n->start < parent->start ? &parent->left : &parent->right;
+		link = n->start < parent->start ? &parent->left
+						: &parent->right;
 	}
 	n->parent = parent;
 	n->left = n->right = NULL;

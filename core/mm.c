@@ -13,8 +13,7 @@
 
 char umn__rcu_token;
 
-int umn_mm_create(const struct umn_mm_ops *ops, void *priv,
-		  struct umn_mm **mmp)
+int umn_mm_create(const struct umn_mm_ops *ops, void *priv, struct umn_mm **mmp)
 {
 	struct umn_mm *mm;
 
@@ -58,8 +57,8 @@ struct umn_mm *umn_mm_get(struct umn_mm *mm)
 
 void umn_mm_put(struct umn_mm *mm)
 {
-	if (!mm || atomic_fetch_sub_explicit(&mm->refs, 1,
-					     memory_order_acq_rel) != 1)
+	if (!mm ||
+	    atomic_fetch_sub_explicit(&mm->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	/* Every notifier holds a reference: none can be left. */
 	UMN_WARN_ON(mm->chain || !umn__itree_empty(&mm->itree) ||

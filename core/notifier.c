@@ -45,12 +45,12 @@ static bool visible(const struct umn_notifier *n, unsigned long gen)
 
 /* Pairs with the release stores in link() and unlink(). */
 #define chain_first(mm) __atomic_load_n(&(mm)->chain, __ATOMIC_ACQUIRE)
-#define chain_next(n) __atomic_load_n(&(n)->_next, __ATOMIC_ACQUIRE)
+#define chain_next(n)	__atomic_load_n(&(n)->_next, __ATOMIC_ACQUIRE)
 
 /* Walk the notifiers of @mm that were on the chain at @gen; under RCU. */
-#define umn__chain_for_each(n, mm, gen)                                      \
-	for (n = chain_first(mm); n; n = chain_next(n))                      \
-		if (!visible(n, gen)) {                                      \
+#define umn__chain_for_each(n, mm, gen)                 \
+	for (n = chain_first(mm); n; n = chain_next(n)) \
+		if (!visible(n, gen)) {                 \
 		} else
 
 /* Bump the generation; readers that see the new one see what came before. */
@@ -429,16 +429,30 @@ void umn__invalidate_range(struct umn_mm *mm, unsigned long start,
 	umn__rcu_read_unlock();
 }
 
+typedef int young_fn(struct umn_notifier *n, struct umn_mm *mm,
+		     unsigned long start, unsigned long end);
+
+static young_fn *young_op(const struct umn_notifier_ops *ops, int which)
+{
+	switch (which) {
+	case UMN__CLEAR_FLUSH_YOUNG:
+		return ops->clear_flush_young;
+	case UMN__CLEAR_YOUNG:
+		return ops->clear_young;
+	default:
+		return ops->test_young;
+	}
+}
+
 int umn__young(struct umn_mm *mm, unsigned long start, unsigned long end,
 	       int which)
 {
-	static const char *const names[] = { "clear_flush_young",
-					     "clear_young", "test_young" };
-	int (*young)(struct umn_notifier *, struct umn_mm *, unsigned long,
-		     unsigned long);
+	static const char *const names[] = { "clear_flush_young", "clear_young",
+					     "test_young" };
 	struct umn__atomic_save save;
 	struct umn_notifier *n;
 	const struct umn_mm *prev;
+	young_fn *young;
 	int ret = 0;
 
 	if (!umn__range_is_valid(start, end) || which < 0 || which > 2)
@@ -446,9 +460,7 @@ int umn__young(struct umn_mm *mm, unsigned long start, unsigned long end,
 	umn__rcu_read_lock();
 	prev = umn__callback_enter(mm);
 	umn__chain_for_each(n, mm, read_gen(mm)) {
-		young = which == UMN__CLEAR_FLUSH_YOUNG ? n->ops->clear_flush_young
-			: which == UMN__CLEAR_YOUNG	? n->ops->clear_young
-							: n->ops->test_young;
+		young = young_op(n->ops, which);
 		if (!young)
 			continue;
 		save = umn__atomic_enter(n->ops->name, names[which]);

@@ -22,8 +22,8 @@
 #include "../core/internal.h"
 #include "harness.h"
 
-#define NPAGES 64
-#define NNOTES 4
+#define NPAGES	 64
+#define NNOTES	 4
 #define NMIRRORS 4
 
 static struct toy toy;
@@ -34,7 +34,7 @@ static long ops_done;
 struct counted {
 	struct umn_notifier n;
 	long starts, ends; /* atomic */
-	int gone;          /* atomic: unregister returned */
+	int gone;	   /* atomic: unregister returned */
 };
 
 static struct counted notes[NNOTES];
@@ -161,9 +161,8 @@ static void *registrar(void *arg)
 		c = &notes[rnd(&s) % NNOTES];
 		if (!c->n.mm) {
 			memset(c, 0, sizeof(*c));
-			ck_assert_int_eq(umn_notifier_register(&c->n,
-							       &counted_ops,
-							       toy.mm),
+			ck_assert_int_eq(umn_notifier_register(
+						 &c->n, &counted_ops, toy.mm),
 					 0);
 		} else if (rnd(&s) % 2) {
 			ck_assert_int_eq(umn_notifier_unregister(&c->n), 0);

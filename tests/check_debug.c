@@ -304,9 +304,9 @@ START_TEST(deadlocking_calls_from_a_callback_are_refused)
 	};
 
 	memset(&isub, 0, sizeof(isub));
-	ck_assert_int_eq(umn_interval_notifier_insert(&isub, toy.mm, 0, PG(1),
-						      &iops),
-			 0);
+	ck_assert_int_eq(
+		umn_interval_notifier_insert(&isub, toy.mm, 0, PG(1), &iops),
+		0);
 	register_note(&ops);
 	ck_assert_int_eq(toy_remap(&toy, 0, 1, UMN_RANGE_BLOCKABLE), 0);
 	ck_assert_int_eq(results[0], -EDEADLK);

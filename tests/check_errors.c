@@ -152,18 +152,16 @@ START_TEST(interval_insert_and_remove_errors)
 			 -EINVAL);
 	ck_assert_int_eq(umn_interval_notifier_insert(&sub, NULL, 0, 1, &ops),
 			 -EINVAL);
-	ck_assert_int_eq(umn_interval_notifier_insert(&sub, toy.mm, 0, 1,
-						      NULL),
+	ck_assert_int_eq(umn_interval_notifier_insert(&sub, toy.mm, 0, 1, NULL),
 			 -EINVAL);
 	ck_assert_int_eq(umn_interval_notifier_insert(&sub, toy.mm, 0, 1,
 						      &no_invalidate),
 			 -EINVAL);
-	ck_assert_int_eq(umn_interval_notifier_insert(&sub, toy.mm, 0, 0,
-						      &ops),
+	ck_assert_int_eq(umn_interval_notifier_insert(&sub, toy.mm, 0, 0, &ops),
 			 -EINVAL);
-	ck_assert_int_eq(umn_interval_notifier_insert(&sub, toy.mm, ~0UL, 2,
-						      &ops),
-			 -EOVERFLOW);
+	ck_assert_int_eq(
+		umn_interval_notifier_insert(&sub, toy.mm, ~0UL, 2, &ops),
+		-EOVERFLOW);
 	ck_assert_int_eq(umn_interval_notifier_insert(&sub, toy.mm, PG(2),
 						      ~0UL - PG(1), &ops),
 			 -EOVERFLOW);
@@ -171,12 +169,11 @@ START_TEST(interval_insert_and_remove_errors)
 	ck_assert_int_eq(umn_interval_notifier_remove(&sub), -EINVAL);
 	assert_untouched(before);
 
-	ck_assert_int_eq(umn_interval_notifier_insert(&sub, toy.mm, 0, PG(1),
-						      &ops),
-			 0);
-	ck_assert_int_eq(umn_interval_notifier_insert(&sub, toy.mm, 0, PG(1),
-						      &ops),
-			 -EBUSY);
+	ck_assert_int_eq(
+		umn_interval_notifier_insert(&sub, toy.mm, 0, PG(1), &ops), 0);
+	ck_assert_int_eq(
+		umn_interval_notifier_insert(&sub, toy.mm, 0, PG(1), &ops),
+		-EBUSY);
 	ck_assert(umn__intervals_are_valid(toy.mm));
 	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
 	ck_assert_int_eq(umn_interval_notifier_remove(&sub), -EINVAL);
@@ -192,14 +189,14 @@ START_TEST(range_errors)
 		int event;
 		unsigned int flags;
 	} bad[] = {
-		{ 1, PG(1), UMN_EVENT_UNMAP, 0 },        /* start unaligned */
-		{ 0, PG(1) + 1, UMN_EVENT_UNMAP, 0 },    /* end unaligned */
-		{ PG(1), PG(1), UMN_EVENT_UNMAP, 0 },    /* empty */
-		{ PG(2), PG(1), UMN_EVENT_UNMAP, 0 },    /* backwards */
-		{ PG(1), 0, UMN_EVENT_UNMAP, 0 },        /* wraps */
-		{ 0, PG(1), UMN_EVENT_COUNT, 0 },        /* no such event */
-		{ 0, PG(1), -1, 0 },                     /* no such event */
-		{ 0, PG(1), UMN_EVENT_UNMAP, 0x10 },     /* no such flag */
+		{ 1, PG(1), UMN_EVENT_UNMAP, 0 },     /* start unaligned */
+		{ 0, PG(1) + 1, UMN_EVENT_UNMAP, 0 }, /* end unaligned */
+		{ PG(1), PG(1), UMN_EVENT_UNMAP, 0 }, /* empty */
+		{ PG(2), PG(1), UMN_EVENT_UNMAP, 0 }, /* backwards */
+		{ PG(1), 0, UMN_EVENT_UNMAP, 0 },     /* wraps */
+		{ 0, PG(1), UMN_EVENT_COUNT, 0 },     /* no such event */
+		{ 0, PG(1), -1, 0 },		      /* no such event */
+		{ 0, PG(1), UMN_EVENT_UNMAP, 0x10 },  /* no such flag */
 	};
 	struct rec_notifier a;
 	struct umn_range range;

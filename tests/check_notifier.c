@@ -89,8 +89,7 @@ START_TEST(eagain_pairs_every_start_that_ran)
 	reg(&failing, 2, &rec_may_fail_ops);
 	reg(&c, 3, &rec_ops);
 	failing.start_ret = -EAGAIN;
-	umn_range_init(&range, toy.mm, PG(0), PG(8), UMN_EVENT_UNMAP, 0,
-		       NULL);
+	umn_range_init(&range, toy.mm, PG(0), PG(8), UMN_EVENT_UNMAP, 0, NULL);
 	ck_assert_int_eq(umn_invalidate_range_start(&range), -EAGAIN);
 	ck_assert_str_eq(rec_string(&rec), "S3S2E3");
 	/* Nothing is left open: the next bracket works normally. */
@@ -207,9 +206,8 @@ START_TEST(register_during_bracket_waits_and_is_not_ended)
 	pthread_create(&m.thread, NULL, register_late, &m);
 	/* Register must not return while our bracket is open. */
 	for (i = 0; i < 50; i++) {
-		ck_assert_int_eq(__atomic_load_n(&m.registered,
-						 __ATOMIC_ACQUIRE),
-				 0);
+		ck_assert_int_eq(
+			__atomic_load_n(&m.registered, __ATOMIC_ACQUIRE), 0);
 		sched_yield();
 	}
 	umn_invalidate_range_only_end(&range);

@@ -19,8 +19,8 @@ void rec_add(struct recorder *rec, char kind, int who, unsigned long start,
 {
 	pthread_spin_lock(&rec->lock);
 	if (rec->n < REC_MAX)
-		rec->ev[rec->n++] = (struct rec_event){ kind, who, start, end,
-							event };
+		rec->ev[rec->n++] =
+			(struct rec_event){ kind, who, start, end, event };
 	pthread_spin_unlock(&rec->lock);
 }
 
@@ -148,9 +148,9 @@ void toy_init(struct toy *toy, unsigned long npages, bool fast_path)
 	toy->pte = calloc(npages, sizeof(*toy->pte));
 	ck_assert_ptr_nonnull(toy->pte);
 	toy->next_frame = 1;
-	ck_assert_int_eq(umn_mm_create(fast_path ? &toy_mm_ops : NULL, toy,
-				       &toy->mm),
-			 0);
+	ck_assert_int_eq(
+		umn_mm_create(fast_path ? &toy_mm_ops : NULL, toy, &toy->mm),
+		0);
 }
 
 void toy_destroy(struct toy *toy)

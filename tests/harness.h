@@ -12,16 +12,16 @@
 #include <stddef.h>
 #include <umn/umn.h>
 
-#define container_of(ptr, type, member)                                      \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr)-offsetof(type, member)))
 
-#define PG(n) ((unsigned long)(n) * UMN_PAGE_SIZE)
+#define PG(n) ((unsigned long)(n)*UMN_PAGE_SIZE)
 
 /* One callback, as a recording notifier saw it. */
 struct rec_event {
-	char kind;        /* S start, E end, I invalidate_range, R release,
+	char kind; /* S start, E end, I invalidate_range, R release,
 			     Y young, P change_pte, V interval invalidate */
-	int who;          /* the notifier's id */
+	int who;   /* the notifier's id */
 	unsigned long start, end;
 	int event;
 };
@@ -38,12 +38,12 @@ struct rec_notifier {
 	struct umn_notifier n;
 	int id;
 	struct recorder *rec;
-	int start_ret;     /* what invalidate_range_start returns */
-	int young;         /* what the aging callbacks return */
-	int freed;         /* free_notifier ran */
+	int start_ret; /* what invalidate_range_start returns */
+	int young;     /* what the aging callbacks return */
+	int freed;     /* free_notifier ran */
 };
 
-extern const struct umn_notifier_ops rec_ops;       /* every callback */
+extern const struct umn_notifier_ops rec_ops;	       /* every callback */
 extern const struct umn_notifier_ops rec_may_fail_ops; /* start may fail,
 							  no end */
 

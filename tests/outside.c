@@ -23,7 +23,8 @@ int main(void)
 	struct umn_range range;
 	struct umn_mm *mm;
 
-	if (umn_mm_create(NULL, NULL, &mm) || umn_notifier_register(&n, &ops, mm))
+	if (umn_mm_create(NULL, NULL, &mm) ||
+	    umn_notifier_register(&n, &ops, mm))
 		return 1;
 	umn_range_init(&range, mm, 0, UMN_PAGE_SIZE, UMN_EVENT_UNMAP,
 		       UMN_RANGE_BLOCKABLE, NULL);

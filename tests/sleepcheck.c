@@ -27,20 +27,20 @@ int sleepcheck_fail_calloc; /* fail the next N callocs */
  * WRAP(ret, name, (params), (args)): __wrap_name checks, then calls the
  * real name.  The report names the blocking call.
  */
-#define WRAP(ret, name, params, args)                                        \
-	ret __real_##name params;                                            \
-	ret __wrap_##name params;                                            \
-	ret __wrap_##name params                                             \
-	{                                                                    \
-		umn__might_sleep(__FILE__, __LINE__, #name);                 \
-		return __real_##name args;                                   \
+#define WRAP(ret, name, params, args)                        \
+	ret __real_##name params;                            \
+	ret __wrap_##name params;                            \
+	ret __wrap_##name params                             \
+	{                                                    \
+		umn__might_sleep(__FILE__, __LINE__, #name); \
+		return __real_##name args;                   \
 	}
 
-WRAP(int, pthread_mutex_lock, (pthread_mutex_t *m), (m))
-WRAP(int, pthread_rwlock_rdlock, (pthread_rwlock_t *l), (l))
-WRAP(int, pthread_rwlock_wrlock, (pthread_rwlock_t *l), (l))
-WRAP(int, pthread_cond_wait, (pthread_cond_t *c, pthread_mutex_t *m), (c, m))
-WRAP(int, sem_wait, (sem_t *s), (s))
+WRAP(int, pthread_mutex_lock, (pthread_mutex_t * m), (m))
+WRAP(int, pthread_rwlock_rdlock, (pthread_rwlock_t * l), (l))
+WRAP(int, pthread_rwlock_wrlock, (pthread_rwlock_t * l), (l))
+WRAP(int, pthread_cond_wait, (pthread_cond_t * c, pthread_mutex_t *m), (c, m))
+WRAP(int, sem_wait, (sem_t * s), (s))
 WRAP(int, nanosleep, (const struct timespec *req, struct timespec *rem),
      (req, rem))
 WRAP(int, usleep, (useconds_t usec), (usec))

@@ -5,8 +5,8 @@
 /* Make the next N calls of calloc() (tests and core alike) fail. */
 extern int sleepcheck_fail_calloc;
 
-#define SLEEPCHECK_WRAPPED                                                   \
-	"pthread_mutex_lock pthread_rwlock_rdlock pthread_rwlock_wrlock "    \
+#define SLEEPCHECK_WRAPPED                                                \
+	"pthread_mutex_lock pthread_rwlock_rdlock pthread_rwlock_wrlock " \
 	"pthread_cond_wait sem_wait nanosleep usleep sleep calloc"
 
 #endif

@@ -17,17 +17,18 @@
 #include <stdlib.h>
 #include <umn/umn.h>
 
-#define container_of(ptr, type, member)                                      \
-	((type *)((char *)(ptr) - offsetof(type, member)))
-#define PAGE(n) ((unsigned long)(n) * UMN_PAGE_SIZE)
-#define NPAGES 16
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr)-offsetof(type, member)))
+#define PAGE(n) ((unsigned long)(n)*UMN_PAGE_SIZE)
+#define NPAGES	16
 
 static unsigned long pte[NPAGES]; /* the primary's page table: frames */
 static unsigned long next_frame = 100;
 
-static const char *const events[] = { "unmap",  "clear",   "protection-vma",
-				      "protection-page", "soft-dirty",
-				      "release", "migrate", "exclusive" };
+static const char *const events[] = { "unmap",		"clear",
+				      "protection-vma", "protection-page",
+				      "soft-dirty",	"release",
+				      "migrate",	"exclusive" };
 
 /* The primary: give pages [first, first + count) new frames. */
 static void primary_remap(struct umn_mm *mm, unsigned long first,
@@ -71,14 +72,14 @@ static void on_flush(struct umn_notifier *n, struct umn_mm *mm,
 		     unsigned long start, unsigned long end)
 {
 	(void)mm;
-	printf("  %-7s invalidate_range       [%#lx, %#lx) (atomic)\n",
-	       who(n), start, end);
+	printf("  %-7s invalidate_range       [%#lx, %#lx) (atomic)\n", who(n),
+	       start, end);
 }
 
 static void on_end(struct umn_notifier *n, const struct umn_range *r)
 {
-	printf("  %-7s invalidate_range_end   [%#lx, %#lx)\n", who(n),
-	       r->start, r->end);
+	printf("  %-7s invalidate_range_end   [%#lx, %#lx)\n", who(n), r->start,
+	       r->end);
 }
 
 static void on_release(struct umn_notifier *n, struct umn_mm *mm)

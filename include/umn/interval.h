@@ -77,11 +77,11 @@ struct umn_interval_notifier_ops {
 struct umn_interval_notifier {
 	struct umn__itree_node _node; /* [start, last] in the mm's tree */
 	const struct umn_interval_notifier_ops *ops;
-	struct umn_mm *mm;            /* set while inserted */
+	struct umn_mm *mm; /* set while inserted */
 	unsigned long _invalidate_seq;
 	struct umn_interval_notifier *_deferred_next;
 	struct umn_interval_notifier **_deferred_pprev;
-	unsigned int _state;          /* enum in core/internal.h */
+	unsigned int _state; /* enum in core/internal.h */
 };
 
 /**
@@ -100,10 +100,11 @@ struct umn_interval_notifier {
  * Return: 0; -EINVAL for a NULL argument, @length 0 or no ->invalidate;
  * -EOVERFLOW if start + length wraps; -EBUSY if @sub is inserted.
  */
-UMN_API int umn_interval_notifier_insert(
-	struct umn_interval_notifier *sub, struct umn_mm *mm,
-	unsigned long start, unsigned long length,
-	const struct umn_interval_notifier_ops *ops);
+UMN_API int
+umn_interval_notifier_insert(struct umn_interval_notifier *sub,
+			     struct umn_mm *mm, unsigned long start,
+			     unsigned long length,
+			     const struct umn_interval_notifier_ops *ops);
 
 /**
  * umn_interval_notifier_remove() - stop mirroring; wait for ->invalidate.

@@ -15,12 +15,12 @@
  */
 struct umn__itree_node {
 	struct umn__itree_node *parent; /* NULL at the root */
-	struct umn__itree_node *left;   /* starts <= start */
-	struct umn__itree_node *right;  /* starts >= start */
-	unsigned long start;            /* first address covered */
-	unsigned long last;             /* last address covered (inclusive) */
-	unsigned long subtree_last;     /* max(last) over this subtree */
-	unsigned char red;              /* red-black colour */
+	struct umn__itree_node *left;	/* starts <= start */
+	struct umn__itree_node *right;	/* starts >= start */
+	unsigned long start;		/* first address covered */
+	unsigned long last;		/* last address covered (inclusive) */
+	unsigned long subtree_last;	/* max(last) over this subtree */
+	unsigned char red;		/* red-black colour */
 };
 
 struct umn__itree {

@@ -36,7 +36,7 @@ extern "C" {
 
 /* The granule of every range. */
 #define UMN_PAGE_SHIFT 12
-#define UMN_PAGE_SIZE (1UL << UMN_PAGE_SHIFT)
+#define UMN_PAGE_SIZE  (1UL << UMN_PAGE_SHIFT)
 
 struct umn_mm;
 
@@ -61,14 +61,14 @@ struct umn_mm_ops {
 
 /* Why a range is invalidated (Linux's enum mmu_notifier_event). */
 enum umn_event {
-	UMN_EVENT_UNMAP = 0,       /* the mapping goes away (munmap, zap) */
-	UMN_EVENT_CLEAR,           /* pages cleared, mapping stays (reclaim) */
+	UMN_EVENT_UNMAP = 0,	   /* the mapping goes away (munmap, zap) */
+	UMN_EVENT_CLEAR,	   /* pages cleared, mapping stays (reclaim) */
 	UMN_EVENT_PROTECTION_VMA,  /* protection of a whole VMA changes */
 	UMN_EVENT_PROTECTION_PAGE, /* protection of some pages changes */
-	UMN_EVENT_SOFT_DIRTY,      /* write-protected to track dirtiness */
-	UMN_EVENT_RELEASE,         /* the address space is torn down */
-	UMN_EVENT_MIGRATE,         /* pages move to other frames */
-	UMN_EVENT_EXCLUSIVE,       /* a device takes exclusive access */
+	UMN_EVENT_SOFT_DIRTY,	   /* write-protected to track dirtiness */
+	UMN_EVENT_RELEASE,	   /* the address space is torn down */
+	UMN_EVENT_MIGRATE,	   /* pages move to other frames */
+	UMN_EVENT_EXCLUSIVE,	   /* a device takes exclusive access */
 	UMN_EVENT_COUNT
 };
 
@@ -268,8 +268,8 @@ static inline void umn_invalidate_range(struct umn_mm *mm, unsigned long start,
 }
 
 #define UMN__CLEAR_FLUSH_YOUNG 0
-#define UMN__CLEAR_YOUNG 1
-#define UMN__TEST_YOUNG 2
+#define UMN__CLEAR_YOUNG       1
+#define UMN__TEST_YOUNG	       2
 
 /**
  * umn_clear_flush_young() - clear the accessed bits in [start, end).

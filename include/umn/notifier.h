@@ -93,12 +93,12 @@ struct umn_notifier_ops {
  */
 struct umn_notifier {
 	const struct umn_notifier_ops *ops;
-	struct umn_mm *mm;                 /* set while registered */
-	struct umn_notifier *_next;        /* RCU list of the mm's chain */
-	unsigned long _gen_added;          /* chain generation it joined at */
-	unsigned long _gen_removed;        /* ... left at; ULONG_MAX if not */
-	unsigned int _state;               /* enum in core/internal.h */
-	void *_rcu[2];                     /* struct rcu_head for put */
+	struct umn_mm *mm;	    /* set while registered */
+	struct umn_notifier *_next; /* RCU list of the mm's chain */
+	unsigned long _gen_added;   /* chain generation it joined at */
+	unsigned long _gen_removed; /* ... left at; ULONG_MAX if not */
+	unsigned int _state;	    /* enum in core/internal.h */
+	void *_rcu[2];		    /* struct rcu_head for put */
 };
 
 /**
