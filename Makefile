@@ -1,9 +1,10 @@
 # umn - a thin driver around CMake.  See README.md.
 #
 #   make demo        build (debug) and run umn-demo
-#   make test        build and run the whole suite three times:
-#                    debug, ASan+UBSan, TSan; ends with "N passed, N failed"
-#   make test-debug / test-asan / test-tsan   one of them
+#   make test        build and run the whole suite four times: debug,
+#                    ASan+UBSan, TSan, and release (the fast path);
+#                    ends with "total: N passed, N failed"
+#   make test-debug / test-asan / test-tsan / test-release   one of them
 #   make release     an optimised build in build/release
 #   make install     install the release build (PREFIX=/usr/local)
 #
@@ -57,7 +58,7 @@ build/tsan/.built: FORCE
 	@touch $@
 build/release/.built: FORCE
 	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release \
-		-DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+		-DBUILD_TESTING=ON -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	cmake --build build/release -j$(JOBS)
 	@touch $@
 FORCE:
@@ -79,12 +80,12 @@ test-%: deps build/%/.built
 	./tests/summary.sh $* $$log; exit $$rc
 
 test: deps
-	@rc=0; for f in debug asan tsan; do \
+	@rc=0; for f in debug asan tsan release; do \
 		echo "== $$f"; \
 		$(MAKE) --no-print-directory test-$$f || rc=1; \
 	done; \
 	./tests/summary.sh total build/debug/test.log build/asan/test.log \
-		build/tsan/test.log; exit $$rc
+		build/tsan/test.log build/release/test.log; exit $$rc
 
 release: deps build/release/.built
 

@@ -10,6 +10,19 @@
 
 _Thread_local struct umn__thread umn__thread;
 
+#ifdef UMN_DEBUG
+static const char *const event_names[UMN_EVENT_COUNT] = {
+	"UNMAP",      "CLEAR",	 "PROTECTION_VMA", "PROTECTION_PAGE",
+	"SOFT_DIRTY", "RELEASE", "MIGRATE",	   "EXCLUSIVE",
+};
+
+static const char *event_name(enum umn_event event)
+{
+	return (unsigned int)event < UMN_EVENT_COUNT ? event_names[event] : "?";
+}
+
+#endif /* UMN_DEBUG */
+
 void umn__report(const char *fmt, ...)
 {
 	va_list ap;
@@ -51,39 +64,38 @@ bool umn_in_atomic(void)
 	return umn__thread.atomic_notifier != NULL;
 }
 
-static const char *const event_names[UMN_EVENT_COUNT] = {
-	"UNMAP",      "CLEAR",	 "PROTECTION_VMA", "PROTECTION_PAGE",
-	"SOFT_DIRTY", "RELEASE", "MIGRATE",	   "EXCLUSIVE",
-};
-
-static const char *event_name(enum umn_event event)
-{
-	return (unsigned int)event < UMN_EVENT_COUNT ? event_names[event] : "?";
-}
+#endif /* UMN_DEBUG */
 
 void umn__bracket_push(const struct umn_range *range)
 {
 	struct umn__thread *t = &umn__thread;
 
-	if (t->nr_brackets == UMN__MAX_BRACKETS)
-		UMN_BUG("more than %d start/end brackets open on one thread "
-			"(a missing umn_invalidate_range_end?)",
-			UMN__MAX_BRACKETS);
-	t->brackets[t->nr_brackets].range = range;
-	t->brackets[t->nr_brackets].copy = *range;
+	if (t->nr_brackets < UMN__MAX_BRACKETS) {
+		t->brackets[t->nr_brackets].range = range;
+#ifdef UMN_DEBUG
+		t->brackets[t->nr_brackets].copy = *range;
+#endif
+	} else {
+		UMN_WARN_ON(1,
+			    "more than %d start/end brackets open on one "
+			    "thread (a missing umn_invalidate_range_end?)",
+			    UMN__MAX_BRACKETS);
+	}
 	t->nr_brackets++;
 }
 
 void umn__bracket_pop(const struct umn_range *range)
 {
 	struct umn__thread *t = &umn__thread;
-	const struct umn_range *c;
 
-	if (!t->nr_brackets)
-		UMN_BUG("umn_invalidate_range_end([%#lx, %#lx) %s) without a "
-			"start on this thread",
-			range->start, range->end, event_name(range->event));
-	c = &t->brackets[t->nr_brackets - 1].copy;
+	(void)range;
+	UMN_WARN_ON(!t->nr_brackets,
+		    "umn_invalidate_range_end([%#lx, %#lx) %s) without a start "
+		    "on this thread",
+		    range->start, range->end, event_name(range->event));
+#ifdef UMN_DEBUG
+	const struct umn_range *c = &t->brackets[t->nr_brackets - 1].copy;
+
 	if (t->brackets[t->nr_brackets - 1].range != range ||
 	    c->mm != range->mm || c->start != range->start ||
 	    c->end != range->end || c->event != range->event ||
@@ -92,8 +104,25 @@ void umn__bracket_pop(const struct umn_range *range)
 			"match the start open on this thread ([%#lx, %#lx) %s)",
 			range->start, range->end, event_name(range->event),
 			c->start, c->end, event_name(c->event));
-	t->nr_brackets--;
+#endif
+	if (t->nr_brackets)
+		t->nr_brackets--;
 }
+
+const struct umn_range *umn__bracket_of(const struct umn_mm *mm)
+{
+	const struct umn__thread *t = &umn__thread;
+	unsigned int i = t->nr_brackets;
+
+	if (i > UMN__MAX_BRACKETS)
+		i = UMN__MAX_BRACKETS;
+	while (i--)
+		if (t->brackets[i].range->mm == mm)
+			return t->brackets[i].range;
+	return NULL;
+}
+
+#ifdef UMN_DEBUG
 
 void umn__bracket_check_inside(const struct umn_mm *mm, unsigned long start,
 			       unsigned long end, const char *call)
@@ -101,7 +130,7 @@ void umn__bracket_check_inside(const struct umn_mm *mm, unsigned long start,
 	const struct umn__thread *t = &umn__thread;
 	unsigned int i;
 
-	for (i = 0; i < t->nr_brackets; i++) {
+	for (i = 0; i < t->nr_brackets && i < UMN__MAX_BRACKETS; i++) {
 		const struct umn_range *c = &t->brackets[i].copy;
 
 		if (c->mm == mm && c->start <= start && end <= c->end)

@@ -2,13 +2,14 @@
 /*
  * core/debug.h - the core's per-thread context and debug checks.
  *
- * Always on (cheap, and needed to refuse a deadlock in every build): the
- * mm whose callbacks the thread is running.
+ * Always on (cheap, and needed in every build): the mm whose callbacks the
+ * thread is running, and the start/end brackets open on the thread.  They
+ * let umn refuse a call that would wait for the thread itself, and give
+ * invalidate_range the chain generation its bracket started with.
  *
  * On in debug builds (UMN_DEBUG), compiled out otherwise:
  *   - atomic context: who runs which atomic callback, for might_sleep;
- *   - the open start/end brackets of the thread, to check that each end
- *     matches its start (same object, same values) and that
+ *   - each end matches its start (same object, same values), and
  *     invalidate_range and change_pte come inside a bracket.
  */
 #ifndef UMN_CORE_DEBUG_H
@@ -16,19 +17,21 @@
 
 #include "internal.h"
 
-/* How deep start/end brackets may nest on one thread (for the checks). */
-#define UMN__MAX_BRACKETS 8
+/* How deep start/end brackets are recorded per thread. */
+#define UMN__MAX_BRACKETS 16
 
 struct umn__thread {
 	const struct umn_mm *callback_mm; /* callbacks of it run here */
+	unsigned int nr_brackets;	  /* open; past the array: unrecorded */
+	struct umn__bracket {
+		const struct umn_range *range;
+#ifdef UMN_DEBUG
+		struct umn_range copy; /* what start saw, for end to match */
+#endif
+	} brackets[UMN__MAX_BRACKETS];
 #ifdef UMN_DEBUG
 	const char *atomic_notifier; /* NULL unless in atomic context */
 	const char *atomic_callback;
-	unsigned int nr_brackets;
-	struct umn__bracket {
-		const struct umn_range *range;
-		struct umn_range copy;
-	} brackets[UMN__MAX_BRACKETS];
 #endif
 };
 
@@ -57,9 +60,17 @@ static inline void umn__callback_exit(const struct umn_mm *prev)
 	umn__thread.callback_mm = prev;
 }
 
-static inline bool umn__in_callback_of(const struct umn_mm *mm)
+/* Record the bracket @range, just started on this thread (all builds). */
+void umn__bracket_push(const struct umn_range *range);
+/* ... and its end (debug builds check that it matches the start). */
+void umn__bracket_pop(const struct umn_range *range);
+/* The innermost bracket of @mm open on this thread, or NULL. */
+const struct umn_range *umn__bracket_of(const struct umn_mm *mm);
+
+/* Would waiting for @mm's invalidations wait for this very thread? */
+static inline bool umn__in_context_of(const struct umn_mm *mm)
 {
-	return umn__thread.callback_mm == mm;
+	return umn__thread.callback_mm == mm || umn__bracket_of(mm);
 }
 
 static inline const char *umn__name(const char *name)
@@ -96,8 +107,6 @@ static inline void umn__atomic_exit(struct umn__atomic_save save)
 	umn__thread.atomic_callback = save.callback;
 }
 
-void umn__bracket_push(const struct umn_range *range);
-void umn__bracket_pop(const struct umn_range *range);
 void umn__bracket_check_inside(const struct umn_mm *mm, unsigned long start,
 			       unsigned long end, const char *call);
 
@@ -120,16 +129,6 @@ static inline struct umn__atomic_save umn__atomic_enter(const char *notifier,
 static inline void umn__atomic_exit(struct umn__atomic_save save)
 {
 	(void)save;
-}
-
-static inline void umn__bracket_push(const struct umn_range *range)
-{
-	(void)range;
-}
-
-static inline void umn__bracket_pop(const struct umn_range *range)
-{
-	(void)range;
 }
 
 static inline void umn__bracket_check_inside(const struct umn_mm *mm,

@@ -34,7 +34,8 @@ struct umn_mm {
 	struct umn_notifier *chain; /* RCU list, newest first */
 	unsigned long gen;	    /* chain generation: +1 per change */
 	bool releasing;		    /* umn_mm_release() has begun */
-	bool released;		    /* ... and called every ->release */
+	bool released;		    /* ... and every ->release returned */
+	unsigned int unregistering; /* unregisters calling ->release */
 
 	/* Interval notifiers (core/interval.c). */
 	struct umn__itree itree; /* walked unlocked while invalidating */
@@ -43,12 +44,24 @@ struct umn_mm {
 	unsigned long invalidate_seq; /* odd while invalidating intervals */
 };
 
-/* struct umn_notifier._state */
+/*
+ * struct umn_notifier._state, written under mm->lock.  The paths:
+ *   register:		UNUSED -> LINKED
+ *   unregister:	LINKED -> UNREGISTERING (->release) -> REMOVING
+ *			(hidden, unlinked) -> UNUSED
+ *   umn_mm_release:	LINKED -> RELEASING (->release) -> HIDDEN; then the
+ *			owner's unregister or put: HIDDEN -> REMOVING -> UNUSED
+ *   put:		LINKED, RELEASING or HIDDEN -> REMOVING (hidden; a
+ *			helper thread unlinks and frees) -> UNUSED
+ * "Hidden": _gen_removed is set, brackets that begin later skip it.
+ */
 enum {
-	UMN__NOTIFIER_UNUSED = 0, /* never registered, or unregistered */
-	UMN__NOTIFIER_LINKED,	  /* on the chain, callbacks may run */
-	UMN__NOTIFIER_REMOVING,	  /* unregister or put is taking it off */
-	UMN__NOTIFIER_RELEASED,	  /* umn_mm_release() took it off */
+	UMN__NOTIFIER_UNUSED = 0,    /* never registered, or gone */
+	UMN__NOTIFIER_LINKED,	     /* on the chain, callbacks may run */
+	UMN__NOTIFIER_UNREGISTERING, /* unregister is calling ->release */
+	UMN__NOTIFIER_RELEASING,     /* umn_mm_release is calling it */
+	UMN__NOTIFIER_HIDDEN,	     /* released, hidden; owner to unlink */
+	UMN__NOTIFIER_REMOVING,	     /* hidden; unregister/put unlinks it */
 };
 
 /* struct umn_interval_notifier._state */

@@ -106,14 +106,19 @@ int umn__itree_invalidate_start(struct umn_range *range)
 		ok = sub->ops->invalidate(sub, range, seq);
 		if (!blockable)
 			umn__atomic_exit(save);
-		if (!ok) {
-			UMN_WARN_ON(blockable,
-				    "interval notifier '%s' refused a "
-				    "blockable range",
+		if (ok)
+			continue;
+		UMN_WARN_ON(blockable,
+			    "interval notifier '%s' refused a blockable range",
+			    umn__name(sub->ops->name));
+		if (blockable) {
+			umn__report("interval notifier '%s' refused a "
+				    "blockable range: ignored",
 				    umn__name(sub->ops->name));
-			umn__itree_invalidate_end(mm);
-			return -EAGAIN;
+			continue;
 		}
+		umn__itree_invalidate_end(mm);
+		return -EAGAIN;
 	}
 	return 0;
 }
@@ -171,11 +176,14 @@ int umn_interval_notifier_insert(struct umn_interval_notifier *sub,
 			umn__itree_insert(&mm->itree, &sub->_node);
 			sub->_state = UMN__INTERVAL_IN_TREE;
 		}
-		/* Born being invalidated: read_begin waits for the end. */
-		umn__store(&sub->_invalidate_seq, mm->invalidate_seq);
+		/* Born being invalidated: read_begin waits for the end.
+		 * Release: pairs with the acquire in read_begin. */
+		__atomic_store_n(&sub->_invalidate_seq, mm->invalidate_seq,
+				 __ATOMIC_RELEASE);
 	} else {
 		/* Odd, and not the mm's seq for a long time. */
-		umn__store(&sub->_invalidate_seq, mm->invalidate_seq - 1);
+		__atomic_store_n(&sub->_invalidate_seq, mm->invalidate_seq - 1,
+				 __ATOMIC_RELEASE);
 		umn__itree_insert(&mm->itree, &sub->_node);
 		sub->_state = UMN__INTERVAL_IN_TREE;
 	}
@@ -191,13 +199,6 @@ int umn_interval_notifier_remove(struct umn_interval_notifier *sub)
 	if (!sub || !sub->mm)
 		return -EINVAL;
 	mm = sub->mm;
-	if (umn__in_callback_of(mm)) {
-		umn__report("umn_interval_notifier_remove('%s') called from a "
-			    "callback of the same mm would wait for itself: "
-			    "refused (-EDEADLK)",
-			    umn__name(sub->ops->name));
-		return -EDEADLK;
-	}
 	umn__might_sleep_here();
 
 	pthread_mutex_lock(&mm->lock);
@@ -208,6 +209,14 @@ int umn_interval_notifier_remove(struct umn_interval_notifier *sub)
 			break;
 		}
 		/* A walker may be on it: let the last end take it out. */
+		if (umn__in_context_of(mm)) {
+			pthread_mutex_unlock(&mm->lock);
+			umn__report("umn_interval_notifier_remove('%s') from a "
+				    "callback or a bracket of its mm would "
+				    "wait for itself: refused (-EDEADLK)",
+				    umn__name(sub->ops->name));
+			return -EDEADLK;
+		}
 		defer(mm, sub);
 		sub->_state = UMN__INTERVAL_REMOVING;
 		seq = mm->invalidate_seq;
@@ -241,10 +250,10 @@ unsigned long umn_interval_read_begin(struct umn_interval_notifier *sub)
 	if (seq != read_seq(mm))
 		return seq;
 
-	if (umn__in_callback_of(mm))
-		UMN_BUG("umn_interval_read_begin('%s') inside a callback of "
-			"its mm while it is being invalidated would wait "
-			"forever",
+	if (umn__in_context_of(mm))
+		UMN_BUG("umn_interval_read_begin('%s') inside a callback or "
+			"a bracket of its mm while it is being invalidated "
+			"would wait forever",
 			umn__name(sub->ops->name));
 	umn__might_sleep_here();
 	pthread_mutex_lock(&mm->lock);

@@ -70,6 +70,17 @@ static unsigned long read_gen(struct umn_mm *mm)
 	return __atomic_load_n(&mm->gen, __ATOMIC_ACQUIRE);
 }
 
+static unsigned int get_state(const struct umn_notifier *n)
+{
+	return __atomic_load_n(&n->_state, __ATOMIC_RELAXED);
+}
+
+/* Under mm->lock (read without it only by umn_mm_release's walk). */
+static void set_state(struct umn_notifier *n, unsigned int state)
+{
+	__atomic_store_n(&n->_state, state, __ATOMIC_RELAXED);
+}
+
 /* Under mm->lock. */
 static void unlink(struct umn_mm *mm, struct umn_notifier *n)
 {
@@ -80,13 +91,35 @@ static void unlink(struct umn_mm *mm, struct umn_notifier *n)
 	__atomic_store_n(pp, n->_next, __ATOMIC_RELEASE);
 }
 
-/* Under mm->lock: no bracket that begins from now on calls @n. */
+/*
+ * Under mm->lock: no bracket that begins from now on calls @n.  A notifier
+ * is hidden once: brackets rely on its _gen_removed never changing.
+ */
 static void hide(struct umn_mm *mm, struct umn_notifier *n)
 {
-	unsigned long gen = next_gen(mm);
+	unsigned long gen;
 
+	if (n->_gen_removed != ULONG_MAX)
+		return;
+	gen = next_gen(mm);
 	umn__store(&n->_gen_removed, gen);
 	publish_gen(mm, gen);
+}
+
+/*
+ * ->release, while @n still hears every bracket (as Linux does), so that
+ * its secondary is never blind while it still holds translations.  Under
+ * the read lock, so that a put from ->release cannot free n under a walk.
+ */
+static void call_release(struct umn_notifier *n, struct umn_mm *mm)
+{
+	const struct umn_mm *prev;
+
+	if (!n->ops->release)
+		return;
+	prev = umn__callback_enter(mm);
+	n->ops->release(n, mm);
+	umn__callback_exit(prev);
 }
 
 static bool refuse_in_callback(const char *call)
@@ -114,7 +147,7 @@ int umn_notifier_register(struct umn_notifier *n,
 	if (refuse_in_callback(__func__))
 		return -EDEADLK;
 	umn__might_sleep_here();
-	if (n->_state != UMN__NOTIFIER_UNUSED)
+	if (get_state(n) != UMN__NOTIFIER_UNUSED)
 		return -EBUSY;
 
 	umn__mm_lock_all_once(mm);
@@ -126,9 +159,9 @@ int umn_notifier_register(struct umn_notifier *n,
 	gen = next_gen(mm);
 	n->ops = ops;
 	n->mm = umn_mm_get(mm);
-	n->_state = UMN__NOTIFIER_LINKED;
-	n->_gen_added = gen;
-	n->_gen_removed = ULONG_MAX;
+	set_state(n, UMN__NOTIFIER_LINKED);
+	umn__store(&n->_gen_added, gen);
+	umn__store(&n->_gen_removed, ULONG_MAX);
 	n->_next = mm->chain;
 	__atomic_store_n(&mm->chain, n, __ATOMIC_RELEASE);
 	publish_gen(mm, gen);
@@ -142,7 +175,6 @@ int umn_notifier_register(struct umn_notifier *n,
 static int unregister(struct umn_notifier *n, bool release, const char *call)
 {
 	struct umn_mm *mm;
-	const struct umn_mm *prev;
 
 	if (!n || !n->mm)
 		return -EINVAL;
@@ -152,20 +184,31 @@ static int unregister(struct umn_notifier *n, bool release, const char *call)
 	mm = n->mm;
 
 	pthread_mutex_lock(&mm->lock);
-	switch (n->_state) {
+	switch (get_state(n)) {
 	case UMN__NOTIFIER_LINKED:
-		n->_state = UMN__NOTIFIER_REMOVING;
-		hide(mm, n);
+		set_state(n, UMN__NOTIFIER_UNREGISTERING);
+		mm->unregistering++;
 		pthread_mutex_unlock(&mm->lock);
-		umn__synchronize_rcu();
+		if (release) {
+			umn__rcu_read_lock();
+			call_release(n, mm);
+			umn__rcu_read_unlock();
+		}
+		pthread_mutex_lock(&mm->lock);
+		hide(mm, n);
+		set_state(n, UMN__NOTIFIER_REMOVING);
+		if (!--mm->unregistering)
+			pthread_cond_broadcast(&mm->wq);
+		pthread_mutex_unlock(&mm->lock);
+		umn__synchronize_rcu(); /* brackets that saw n have ended */
 		break;
-	case UMN__NOTIFIER_RELEASED:
-		/* umn_mm_release() hid it and calls (or called) ->release. */
-		n->_state = UMN__NOTIFIER_REMOVING;
+	case UMN__NOTIFIER_RELEASING:
+	case UMN__NOTIFIER_HIDDEN:
+		/* umn_mm_release() calls (or called) its ->release. */
 		while (!mm->released)
 			pthread_cond_wait(&mm->wq, &mm->lock);
+		set_state(n, UMN__NOTIFIER_REMOVING);
 		pthread_mutex_unlock(&mm->lock);
-		release = false;
 		break;
 	default:
 		pthread_mutex_unlock(&mm->lock);
@@ -177,12 +220,7 @@ static int unregister(struct umn_notifier *n, bool release, const char *call)
 	pthread_mutex_unlock(&mm->lock);
 	umn__synchronize_rcu(); /* no reader is on n any more */
 
-	if (release && n->ops->release) {
-		prev = umn__callback_enter(mm);
-		n->ops->release(n, mm);
-		umn__callback_exit(prev);
-	}
-	n->_state = UMN__NOTIFIER_UNUSED;
+	set_state(n, UMN__NOTIFIER_UNUSED);
 	n->mm = NULL;
 	umn_mm_put(mm);
 	return 0;
@@ -196,6 +234,57 @@ int umn_notifier_unregister(struct umn_notifier *n)
 int umn_notifier_unregister_no_release(struct umn_notifier *n)
 {
 	return unregister(n, false, __func__);
+}
+
+int umn_mm_release(struct umn_mm *mm)
+{
+	const struct umn_mm *prev;
+	struct umn_notifier *n;
+
+	if (!mm)
+		return -EINVAL;
+	if (refuse_in_callback(__func__))
+		return -EDEADLK;
+	umn__might_sleep_here();
+
+	pthread_mutex_lock(&mm->lock);
+	if (mm->releasing) {
+		pthread_mutex_unlock(&mm->lock);
+		return -EALREADY;
+	}
+	mm->releasing = true; /* no new notifier from now on */
+	for (n = mm->chain; n; n = n->_next)
+		if (get_state(n) == UMN__NOTIFIER_LINKED)
+			set_state(n, UMN__NOTIFIER_RELEASING);
+	pthread_mutex_unlock(&mm->lock);
+
+	/* ->release while they still hear every bracket.  A put (from
+	 * ->release or elsewhere) takes a notifier out of RELEASING. */
+	umn__rcu_read_lock();
+	prev = umn__callback_enter(mm);
+	for (n = chain_first(mm); n; n = chain_next(n))
+		if (get_state(n) == UMN__NOTIFIER_RELEASING && n->ops->release)
+			n->ops->release(n, mm);
+	umn__callback_exit(prev);
+	umn__rcu_read_unlock();
+
+	/* Then hide them all; their owners unlink them later. */
+	pthread_mutex_lock(&mm->lock);
+	for (n = mm->chain; n; n = n->_next) {
+		if (get_state(n) == UMN__NOTIFIER_RELEASING)
+			set_state(n, UMN__NOTIFIER_HIDDEN);
+		hide(mm, n);
+	}
+	pthread_mutex_unlock(&mm->lock);
+	umn__synchronize_rcu(); /* no bracket calls any of them any more */
+
+	pthread_mutex_lock(&mm->lock);
+	while (mm->unregistering) /* their ->release is still running */
+		pthread_cond_wait(&mm->wq, &mm->lock);
+	mm->released = true;
+	pthread_cond_broadcast(&mm->wq);
+	pthread_mutex_unlock(&mm->lock);
+	return 0;
 }
 
 static struct umn_notifier *of_rcu_head(struct rcu_head *head)
@@ -217,7 +306,7 @@ static void put_free(struct rcu_head *head)
 	umn__tsan_acquire(n); /* pairs with the release before call_rcu */
 	umn__tsan_acquire(&umn__rcu_token);
 	mm = n->mm;
-	n->_state = UMN__NOTIFIER_UNUSED;
+	set_state(n, UMN__NOTIFIER_UNUSED);
 	n->mm = NULL;
 	n->ops->free_notifier(n);
 	umn_mm_put(mm);
@@ -230,7 +319,7 @@ static void put_unlink(struct rcu_head *head)
 	struct umn_notifier *n = of_rcu_head(head);
 	struct umn_mm *mm;
 
-	umn__tsan_acquire(n); /* pairs with the release before call_rcu */
+	umn__tsan_acquire(n);
 	umn__tsan_acquire(&umn__rcu_token);
 	mm = n->mm;
 	pthread_mutex_lock(&mm->lock);
@@ -248,17 +337,20 @@ int umn_notifier_put(struct umn_notifier *n)
 		return -EINVAL;
 	mm = n->mm;
 	pthread_mutex_lock(&mm->lock);
-	switch (n->_state) {
+	switch (get_state(n)) {
 	case UMN__NOTIFIER_LINKED:
+	case UMN__NOTIFIER_RELEASING:
+	case UMN__NOTIFIER_HIDDEN:
 		hide(mm, n);
+		set_state(n, UMN__NOTIFIER_REMOVING);
 		break;
-	case UMN__NOTIFIER_RELEASED:
-		break;
+	case UMN__NOTIFIER_UNREGISTERING:
+		pthread_mutex_unlock(&mm->lock);
+		return -EBUSY;
 	default:
 		pthread_mutex_unlock(&mm->lock);
 		return -EINVAL;
 	}
-	n->_state = UMN__NOTIFIER_REMOVING;
 	pthread_mutex_unlock(&mm->lock);
 	umn__tsan_release(n);
 	urcu_bp_call_rcu((struct rcu_head *)n->_rcu, put_unlink);
@@ -285,14 +377,21 @@ bool umn__chain_is_valid(struct umn_mm *mm)
 		ok = n->mm == mm && n->ops && ++count <= mm->gen &&
 		     n->_gen_added <= mm->gen && n->_gen_added > 0 &&
 		     n->_gen_added < n->_gen_removed;
-		if (n->_state == UMN__NOTIFIER_LINKED)
+		switch (n->_state) {
+		case UMN__NOTIFIER_LINKED:
 			ok = ok && n->_gen_removed == ULONG_MAX &&
 			     !mm->releasing;
-		else if (n->_state == UMN__NOTIFIER_RELEASED ||
-			 n->_state == UMN__NOTIFIER_REMOVING)
+			break;
+		case UMN__NOTIFIER_RELEASING:
+		case UMN__NOTIFIER_UNREGISTERING:
+			break;
+		case UMN__NOTIFIER_HIDDEN:
+		case UMN__NOTIFIER_REMOVING:
 			ok = ok && n->_gen_removed <= mm->gen;
-		else
+			break;
+		default:
 			ok = false;
+		}
 		if (!ok)
 			umn__report("chain: bad notifier '%s' (state %u)",
 				    umn__name(n->ops ? n->ops->name : NULL),
@@ -335,18 +434,27 @@ int umn__invalidate_range_start(struct umn_range *range)
 		ret = n->ops->invalidate_range_start(n, range);
 		if (!blockable)
 			umn__atomic_exit(save);
-		if (ret) {
-			UMN_WARN_ON(blockable || ret != -EAGAIN ||
-					    !(n->ops->flags &
-					      UMN_NOTIFIER_START_MAY_FAIL),
-				    "notifier '%s' failed start (%d) of a %s "
-				    "range without declaring "
-				    "UMN_NOTIFIER_START_MAY_FAIL",
-				    umn__name(n->ops->name), ret,
-				    blockable ? "blockable" : "non-blockable");
-			failed = n;
-			break;
+		if (!ret)
+			continue;
+		UMN_WARN_ON(
+			blockable || ret != -EAGAIN ||
+				!(n->ops->flags & UMN_NOTIFIER_START_MAY_FAIL),
+			"notifier '%s' failed start (%d) of a %s range "
+			"without declaring UMN_NOTIFIER_START_MAY_FAIL",
+			umn__name(n->ops->name), ret,
+			blockable ? "blockable" : "non-blockable");
+		if (blockable) {
+			/* A blockable range cannot be refused (the primary
+			 * does not expect it): carry on. */
+			umn__report("notifier '%s' refused a blockable range: "
+				    "ignored",
+				    umn__name(n->ops->name));
+			ret = 0;
+			continue;
 		}
+		failed = n;
+		ret = -EAGAIN;
+		break;
 	}
 	if (failed) {
 		/* Pair every start that ran (Linux commit c2655835fd8c). */
@@ -402,12 +510,25 @@ void umn__invalidate_range_end(struct umn_range *range, bool only_end)
 	umn__rcu_read_unlock();
 }
 
+/*
+ * The notifiers that must hear an invalidate_range or change_pte: those on
+ * the chain now, and those the thread's open bracket started (one may have
+ * been hidden since; its TLB must be flushed all the same).
+ */
+static bool in_bracket(const struct umn_notifier *n, unsigned long now,
+		       const struct umn_range *bracket)
+{
+	return visible(n, now) || (bracket && visible(n, bracket->_gen));
+}
+
 void umn__invalidate_range(struct umn_mm *mm, unsigned long start,
 			   unsigned long end)
 {
+	const struct umn_range *bracket = umn__bracket_of(mm);
 	struct umn__atomic_save save;
 	struct umn_notifier *n;
 	const struct umn_mm *prev;
+	unsigned long now;
 
 	if (!umn__range_is_valid(start, end)) {
 		umn__report("umn_invalidate_range(%#lx, %#lx): bad range, "
@@ -417,9 +538,10 @@ void umn__invalidate_range(struct umn_mm *mm, unsigned long start,
 	}
 	umn__bracket_check_inside(mm, start, end, "umn_invalidate_range");
 	umn__rcu_read_lock();
+	now = read_gen(mm);
 	prev = umn__callback_enter(mm);
-	umn__chain_for_each(n, mm, read_gen(mm)) {
-		if (!n->ops->invalidate_range)
+	for (n = chain_first(mm); n; n = chain_next(n)) {
+		if (!n->ops->invalidate_range || !in_bracket(n, now, bracket))
 			continue;
 		save = umn__atomic_enter(n->ops->name, "invalidate_range");
 		n->ops->invalidate_range(n, mm, start, end);
@@ -475,17 +597,21 @@ int umn__young(struct umn_mm *mm, unsigned long start, unsigned long end,
 void umn__change_pte(struct umn_mm *mm, unsigned long address,
 		     unsigned long pte)
 {
+	const struct umn_range *bracket = umn__bracket_of(mm);
 	struct umn__atomic_save save;
 	struct umn_notifier *n;
 	const struct umn_mm *prev;
+	unsigned long now;
 
 	address &= ~(UMN_PAGE_SIZE - 1);
-	umn__bracket_check_inside(mm, address, address + UMN_PAGE_SIZE,
-				  "umn_change_pte");
+	if (address + UMN_PAGE_SIZE) /* the last page has no range */
+		umn__bracket_check_inside(mm, address, address + UMN_PAGE_SIZE,
+					  "umn_change_pte");
 	umn__rcu_read_lock();
+	now = read_gen(mm);
 	prev = umn__callback_enter(mm);
-	umn__chain_for_each(n, mm, read_gen(mm)) {
-		if (!n->ops->change_pte)
+	for (n = chain_first(mm); n; n = chain_next(n)) {
+		if (!n->ops->change_pte || !in_bracket(n, now, bracket))
 			continue;
 		save = umn__atomic_enter(n->ops->name, "change_pte");
 		n->ops->change_pte(n, mm, address, pte);

@@ -25,6 +25,39 @@ static void teardown(void)
 {
 }
 
+static struct umn_notifier note;
+static struct umn_interval_notifier isub;
+
+static void register_note(const struct umn_notifier_ops *ops)
+{
+	memset(&note, 0, sizeof(note));
+	ck_assert_int_eq(umn_notifier_register(&note, ops, toy.mm), 0);
+}
+
+static int start_with_sleep(struct umn_notifier *n,
+			    const struct umn_range *range)
+{
+	(void)n, (void)range;
+	usleep(1);
+	return 0;
+}
+
+static const struct umn_notifier_ops sleepy_start_ops = {
+	.name = "sleepy-start",
+	.invalidate_range_start = start_with_sleep,
+};
+
+/* The same start may sleep when the range is blockable. */
+START_TEST(sleep_in_blockable_start_is_fine)
+{
+	register_note(&sleepy_start_ops);
+	ck_assert_int_eq(toy_remap(&toy, 0, 1, UMN_RANGE_BLOCKABLE), 0);
+	ck_assert_int_eq(umn_notifier_unregister(&note), 0);
+	toy_destroy(&toy);
+}
+END_TEST
+
+#ifdef UMN_DEBUG
 /*
  * Run @fn in a child with stderr captured; expect it to abort with a
  * report that contains @what and @who.
@@ -58,14 +91,7 @@ static void expect_abort(void (*fn)(void), const char *what, const char *who)
 	ck_assert_msg(strstr(buf, who), "report lacks '%s': %s", who, buf);
 }
 
-static struct umn_notifier note;
 static pthread_mutex_t device_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void register_note(const struct umn_notifier_ops *ops)
-{
-	memset(&note, 0, sizeof(note));
-	ck_assert_int_eq(umn_notifier_register(&note, ops, toy.mm), 0);
-}
 
 static void flush_annotated(struct umn_notifier *n, struct umn_mm *mm,
 			    unsigned long start, unsigned long end)
@@ -82,14 +108,6 @@ static void flush_with_mutex(struct umn_notifier *n, struct umn_mm *mm,
 	pthread_mutex_unlock(&device_lock);
 }
 
-static int start_with_sleep(struct umn_notifier *n,
-			    const struct umn_range *range)
-{
-	(void)n, (void)range;
-	usleep(1);
-	return 0;
-}
-
 static const struct umn_notifier_ops annotated_ops = {
 	.name = "sleepy-devtlb",
 	.invalidate_range = flush_annotated,
@@ -98,11 +116,6 @@ static const struct umn_notifier_ops annotated_ops = {
 static const struct umn_notifier_ops mutex_ops = {
 	.name = "mutex-devtlb",
 	.invalidate_range = flush_with_mutex,
-};
-
-static const struct umn_notifier_ops sleepy_start_ops = {
-	.name = "sleepy-start",
-	.invalidate_range_start = start_with_sleep,
 };
 
 static void remap_blockable(void)
@@ -155,16 +168,6 @@ START_TEST(sleep_in_nonblocking_start_aborts)
 }
 END_TEST
 
-/* The same start may sleep when the range is blockable. */
-START_TEST(sleep_in_blockable_start_is_fine)
-{
-	register_note(&sleepy_start_ops);
-	ck_assert_int_eq(toy_remap(&toy, 0, 1, UMN_RANGE_BLOCKABLE), 0);
-	ck_assert_int_eq(umn_notifier_unregister(&note), 0);
-	toy_destroy(&toy);
-}
-END_TEST
-
 static bool interval_sleeps(struct umn_interval_notifier *sub,
 			    const struct umn_range *range, unsigned long seq)
 {
@@ -178,8 +181,6 @@ static const struct umn_interval_notifier_ops sleepy_interval_ops = {
 	.name = "sleepy-interval",
 	.invalidate = interval_sleeps,
 };
-
-static struct umn_interval_notifier isub;
 
 static void sleep_in_nonblocking_interval(void)
 {
@@ -266,6 +267,8 @@ START_TEST(eagain_on_blockable_range_aborts)
 		     "blockable");
 }
 END_TEST
+
+#endif /* UMN_DEBUG */
 
 /* Calls that would wait for the bracket they run in: refused. */
 static int results[4];

@@ -104,9 +104,14 @@ static int mirror_stale(struct mirror *m)
 	return stale;
 }
 
+/*
+ * No fast path: these tests open a bracket by hand, without the toy's mmap
+ * lock, and insert the first interval inside it (lock_all would wait for
+ * this very thread).
+ */
 static void setup(void)
 {
-	toy_init(&toy, 64, true);
+	toy_init(&toy, 64, false);
 }
 
 static void teardown(void)
@@ -332,6 +337,23 @@ START_TEST(remove_of_a_deferred_insert_is_immediate)
 }
 END_TEST
 
+/* The primary's own thread, inside a bracket that is invalidating the
+ * interval, cannot wait for that bracket (the reviewer's M4). */
+START_TEST(remove_inside_own_bracket_is_refused)
+{
+	struct umn_range range;
+	struct mirror a;
+
+	mirror_insert(&a, 0, 4);
+	open_bracket(&range, 0, 4);
+	ck_assert_int_eq(umn_interval_notifier_remove(&a.sub), -EDEADLK);
+	ck_assert_uint_eq(a.sub._state, UMN__INTERVAL_IN_TREE);
+	umn_invalidate_range_end(&range);
+	ck_assert_int_eq(umn_interval_notifier_remove(&a.sub), 0);
+	toy_destroy(&toy);
+}
+END_TEST
+
 /* A non-blockable range an interval cannot serve: -EAGAIN, nothing left
  * active, and the classic notifiers are not called. */
 START_TEST(interval_refuses_nonblocking_range)
@@ -421,6 +443,7 @@ Suite *interval_suite(void)
 	tcase_add_test(tc, insert_during_quiet_invalidation_waits_too);
 	tcase_add_test(tc, remove_during_invalidation_waits_for_end);
 	tcase_add_test(tc, remove_of_a_deferred_insert_is_immediate);
+	tcase_add_test(tc, remove_inside_own_bracket_is_refused);
 	tcase_add_test(tc, interval_refuses_nonblocking_range);
 	tcase_add_test(tc, read_begin_fast_path_takes_no_lock_writes_nothing);
 	tcase_add_test(tc, interval_at_the_top_of_the_address_space);

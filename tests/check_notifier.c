@@ -6,6 +6,7 @@
  * once, put), young and change_pte by range.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "../core/internal.h"
@@ -223,34 +224,152 @@ END_TEST
 
 /*
  * And a notifier unregistered between a start and its end still gets its
- * end: unregister waits for the bracket.
+ * end: unregister calls ->release at once (as Linux: the secondary must
+ * drop its translations while it still hears every bracket), then waits
+ * for the bracket before it returns.
  */
+struct leaving {
+	struct rec_notifier r;
+	int returned;
+};
+
 static void *unregister_now(void *arg)
 {
-	struct rec_notifier *r = arg;
+	struct leaving *l = arg;
 
-	ck_assert_int_eq(umn_notifier_unregister(&r->n), 0);
+	ck_assert_int_eq(umn_notifier_unregister(&l->r.n), 0);
+	__atomic_store_n(&l->returned, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
 START_TEST(unregister_during_bracket_gets_its_end_first)
 {
-	struct rec_notifier a;
 	struct umn_range range;
+	struct leaving l;
 	pthread_t thread;
 	int i;
+
+	memset(&l, 0, sizeof(l));
+	reg(&l.r, 1, &rec_ops);
+	umn_range_init(&range, toy.mm, PG(0), PG(1), UMN_EVENT_UNMAP,
+		       UMN_RANGE_BLOCKABLE, NULL);
+	ck_assert_int_eq(umn_invalidate_range_start(&range), 0);
+	pthread_create(&thread, NULL, unregister_now, &l);
+	for (i = 0; i < 50; i++) {
+		ck_assert_int_eq(__atomic_load_n(&l.returned, __ATOMIC_ACQUIRE),
+				 0);
+		sched_yield();
+	}
+	umn_invalidate_range_only_end(&range);
+	pthread_join(thread, NULL);
+	ck_assert_int_eq(rec_count(&rec, 'S', 1), 1);
+	ck_assert_int_eq(rec_count(&rec, 'E', 1), 1);
+	ck_assert_int_eq(rec_count(&rec, 'R', 1), 1);
+	ck_assert_msg(!strcmp(rec_string(&rec), "S1R1E1") ||
+			      !strcmp(rec_string(&rec), "S1E1R1"),
+		      "got %s", rec_string(&rec));
+	toy_destroy(&toy);
+}
+END_TEST
+
+/* Unregister never leaves the secondary blind: a bracket that begins
+ * after unregister has begun but before ->release finished still reaches
+ * the notifier (the reviewer's H1). */
+static int release_saw_bracket_begin;
+
+static void *remap_thread(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(toy_remap(&toy, 2, 1, UMN_RANGE_BLOCKABLE), 0);
+	return NULL;
+}
+
+static void slow_release(struct umn_notifier *n, struct umn_mm *mm)
+{
+	pthread_t t;
+
+	(void)mm;
+	rec_add(&rec, 'R', 1, 0, 0, 0);
+	/* A primary unmaps while we are releasing: we must hear it. */
+	pthread_create(&t, NULL, remap_thread, NULL);
+	pthread_join(t, NULL);
+	release_saw_bracket_begin = rec_count(&rec, 'S', 1);
+	(void)n;
+}
+
+START_TEST(unregister_is_never_blind)
+{
+	struct umn_notifier_ops ops = rec_ops;
+	struct rec_notifier a;
+
+	ops.release = slow_release;
+	memset(&a, 0, sizeof(a));
+	a.id = 1;
+	a.rec = &rec;
+	ck_assert_int_eq(umn_notifier_register(&a.n, &ops, toy.mm), 0);
+	ck_assert_int_eq(umn_notifier_unregister(&a.n), 0);
+	ck_assert_int_eq(release_saw_bracket_begin, 1);
+	ck_assert_str_eq(rec_string(&rec), "R1S1I1E1");
+	toy_destroy(&toy);
+}
+END_TEST
+
+/* put from ->release during unregister: refused, the notifier stays the
+ * unregister's to finish (the reviewer's M2). */
+static int put_from_release_ret;
+
+static void release_puts(struct umn_notifier *n, struct umn_mm *mm)
+{
+	(void)mm;
+	put_from_release_ret = umn_notifier_put(n);
+}
+
+START_TEST(put_from_release_during_unregister_is_busy)
+{
+	struct umn_notifier_ops ops = rec_ops;
+	struct rec_notifier a;
+
+	ops.release = release_puts;
+	memset(&a, 0, sizeof(a));
+	a.rec = &rec;
+	ck_assert_int_eq(umn_notifier_register(&a.n, &ops, toy.mm), 0);
+	ck_assert_int_eq(umn_notifier_unregister(&a.n), 0);
+	ck_assert_int_eq(put_from_release_ret, -EBUSY);
+	ck_assert_ptr_null(a.n.mm);
+	umn_rcu_barrier();
+	ck_assert_int_eq(a.freed, 0);
+	toy_destroy(&toy);
+}
+END_TEST
+
+/*
+ * A notifier hidden between start and invalidate_range still gets its
+ * invalidate_range: its TLB must be flushed before the frames go (the
+ * reviewer's M1).
+ */
+static void *put_now(void *arg)
+{
+	ck_assert_int_eq(umn_notifier_put(arg), 0);
+	return NULL;
+}
+
+START_TEST(invalidate_range_reaches_notifier_hidden_mid_bracket)
+{
+	struct rec_notifier a;
+	struct umn_range range;
+	pthread_t t;
 
 	reg(&a, 1, &rec_ops);
 	umn_range_init(&range, toy.mm, PG(0), PG(1), UMN_EVENT_UNMAP,
 		       UMN_RANGE_BLOCKABLE, NULL);
 	ck_assert_int_eq(umn_invalidate_range_start(&range), 0);
-	pthread_create(&thread, NULL, unregister_now, &a);
-	for (i = 0; i < 50; i++)
-		sched_yield();
-	ck_assert_int_eq(rec_count(&rec, 'R', 1), 0);
+	pthread_create(&t, NULL, put_now, &a.n);
+	pthread_join(t, NULL); /* a is hidden now */
+	umn_invalidate_range(toy.mm, range.start, range.end);
 	umn_invalidate_range_only_end(&range);
-	pthread_join(thread, NULL);
-	ck_assert_str_eq(rec_string(&rec), "S1E1R1");
+	ck_assert_str_eq(rec_string(&rec), "S1I1E1");
+	umn_rcu_barrier();
+	ck_assert_int_eq(a.freed, 1);
 	toy_destroy(&toy);
 }
 END_TEST
@@ -388,6 +507,10 @@ Suite *notifier_suite(void)
 	tcase_add_test(tc, mm_release_calls_release_once);
 	tcase_add_test(tc, register_during_bracket_waits_and_is_not_ended);
 	tcase_add_test(tc, unregister_during_bracket_gets_its_end_first);
+	tcase_add_test(tc, unregister_is_never_blind);
+	tcase_add_test(tc, put_from_release_during_unregister_is_busy);
+	tcase_add_test(tc,
+		       invalidate_range_reaches_notifier_hidden_mid_bracket);
 	tcase_add_test(tc, put_is_deferred_and_safe_from_release);
 	tcase_add_test(tc, young_calls_take_ranges);
 	tcase_add_test(tc, change_pte_inside_a_bracket);

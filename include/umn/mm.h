@@ -173,16 +173,18 @@ UMN_API void umn_mm_put(struct umn_mm *mm);
 
 /**
  * umn_mm_release() - the address space is being torn down.
- * @mm: the address space.
+ * @mm: the address space; the caller holds a reference.
  *
- * Every registered classic notifier is unlinked and, once no callback of it
- * can run any more, gets its ->release, exactly once.  After this returns
- * no classic notifier callback runs on @mm and new registrations fail with
- * -ESRCH.  Interval notifiers stay: the primary then unmaps everything with
- * UMN_EVENT_RELEASE ranges, which they see, before it frees its frames.
+ * Every registered classic notifier gets its ->release, exactly once,
+ * while it still hears every bracket (as Linux's exit_mmap); then all are
+ * hidden.  When this returns, no classic notifier callback runs on @mm
+ * and new registrations fail with -ESRCH; the owners still unregister (or
+ * put) their notifiers to drop their references.  Interval notifiers stay:
+ * the primary then unmaps everything with UMN_EVENT_RELEASE ranges, which
+ * they see, before it frees its frames.
  *
- * Context: may sleep (waits for a grace period).  Must not be called from a
- * notifier callback or between start and end.
+ * Context: may sleep (waits for a grace period).  Must not be called from
+ * a notifier callback or between start and end.
  * Return: 0; -EINVAL if @mm is NULL; -EALREADY if it was released before;
  * -EDEADLK from inside a callback or a bracket.
  */

@@ -33,9 +33,13 @@
  *
  * ->release(n, mm)
  *	The address space is torn down (umn_mm_release()), or the notifier is
- *	unregistered with umn_notifier_unregister().  Called once, after every
- *	other callback of n has returned; none runs after it.  Drop every
- *	translation.  May sleep; to free n from here use umn_notifier_put().
+ *	unregistered with umn_notifier_unregister().  Called once.  Drop every
+ *	translation, and fault no more: as in Linux, it runs while n still
+ *	hears every invalidation, so that the secondary is never blind while
+ *	it holds translations, and brackets already in flight may still call
+ *	n after it; none does once umn_mm_release() or unregister returns.
+ *	May sleep.  To free n from here (umn_mm_release() only) use
+ *	umn_notifier_put().
  *
  * ->clear_flush_young, ->clear_young, ->test_young(n, mm, start, end)
  *	Aging: return nonzero if the secondary accessed [start, end) since the
@@ -124,22 +128,27 @@ UMN_API int umn_notifier_register(struct umn_notifier *n,
 				  struct umn_mm *mm);
 
 /**
- * umn_notifier_unregister() - stop hearing, wait, then call ->release.
+ * umn_notifier_unregister() - call ->release, stop hearing, wait.
  * @n: a registered notifier.
  *
- * Returns when no callback of @n runs or can start.  Every start that ran
- * has had its end.  Then calls ->release (unless the address space's
- * release already did) and drops the mm reference.
+ * Calls ->release (unless umn_mm_release() did), while @n still hears
+ * every bracket; then takes @n off the chain and returns when no callback
+ * of @n runs or can start.  Every start that ran has had its end.  Drops
+ * the mm reference.
  *
  * Context: may sleep (two grace periods).  Not from a callback or a
  * bracket: use umn_notifier_put() there.
- * Return: 0; -EINVAL if @n is NULL or not registered; -EDEADLK from a
- * callback or a bracket (nothing is changed).
+ * Return: 0; -EINVAL if @n is NULL or not registered (or being
+ * unregistered); -EDEADLK from a callback or a bracket (nothing is
+ * changed).
  */
 UMN_API int umn_notifier_unregister(struct umn_notifier *n);
 
 /**
- * umn_notifier_unregister_no_release() - as unregister, without ->release.
+ * umn_notifier_unregister_no_release() - unregister without ->release.
+ *
+ * For a secondary that has already dropped every translation and faults
+ * no more: brackets that begin after this is called skip @n.
  *
  * Context and Return: as umn_notifier_unregister().
  */
@@ -149,14 +158,16 @@ UMN_API int umn_notifier_unregister_no_release(struct umn_notifier *n);
  * umn_notifier_put() - unregister without waiting; free when safe.
  * @n: a registered notifier whose ops have ->free_notifier.
  *
- * Unlinks @n now; once no callback of @n can run, a helper thread calls
- * ->free_notifier(n) and drops the mm reference.  ->release is not called
- * (unless the address space's release already ran it).  Safe from any
- * callback, ->release included.
+ * Brackets that begin from now on skip @n; once no callback of @n can run,
+ * a helper thread calls ->free_notifier(n) and drops the mm reference.
+ * ->release is not called (unless umn_mm_release() already did or is
+ * doing it).  The secondary must hold no translation any more.  Safe from
+ * any callback, ->release included when umn_mm_release() calls it.
  *
  * Context: any that may take a mutex for a moment; never waits.
  * Return: 0; -EINVAL if @n is NULL, not registered, or has no
- * ->free_notifier.
+ * ->free_notifier; -EBUSY if umn_notifier_unregister() is releasing it
+ * (that unregister finishes the job).
  */
 UMN_API int umn_notifier_put(struct umn_notifier *n);
 
