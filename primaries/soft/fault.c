@@ -1,0 +1,575 @@
+// SPDX-License-Identifier: MIT
+/*
+ * primaries/soft/fault.c - faults (populate, copy-on-write, swap-in), the
+ * lookups secondaries make, fork, and THP split and collapse.
+ *
+ * A fault holds the mmap lock for reading.  Populating an empty entry and
+ * swapping in need no invalidation (nothing was translated there).  A
+ * write to a read-only private page that others share copies it, and that
+ * replaces a present entry: the one case of a fault that brackets, with
+ * invalidate_range under the PTL right after the new entry is set.
+ *
+ * Changes of the table's shape (split, collapse) hold the write lock; a
+ * copy-on-write fault on a huge entry drops the read lock, splits under
+ * the write lock, and starts over.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "soft.h"
+
+#define PAGE	 UMN_PAGE_SIZE
+#define PMD_SIZE UMN_SOFT_PMD_SIZE
+#define PUD_SIZE UMN_SOFT_PUD_SIZE
+#define RETRY	 1 /* start the fault over */
+#define SPLIT	 2 /* split the huge entry under the write lock, retry */
+
+static unsigned long align_down(unsigned long x, unsigned long a)
+{
+	return x & ~(a - 1);
+}
+
+static bool vma_writable(const struct vma *v)
+{
+	return v->prot & UMN_SOFT_PROT_WRITE;
+}
+
+/* A new frame for an empty entry. */
+static int populate(struct umn_soft_mm *sm, struct vma *v, unsigned long addr)
+{
+	struct umn_soft_frames *fs = sm->frames;
+	unsigned int level = 0, order = 0;
+	unsigned long base, frame;
+	struct pt *t;
+	int ret;
+
+	if (v->flags & UMN_SOFT_MAP_HUGE_1G) {
+		level = 2;
+		order = 18;
+	} else if ((v->flags & UMN_SOFT_MAP_THP) &&
+		   align_down(addr, PMD_SIZE) >= v->start &&
+		   align_down(addr, PMD_SIZE) + PMD_SIZE <= v->end) {
+		t = pt_walk(sm, addr, 1, true);
+		if (t && e_type(e_load(t, LEVEL_INDEX(addr, 1))) == E_NONE) {
+			level = 1;
+			order = 9;
+		}
+	}
+	base = align_down(addr, LEVEL_SIZE(level));
+	t = pt_walk(sm, addr, level, true);
+	if (!t)
+		return RETRY; /* a huge entry appeared above, or no memory */
+	ret = soft_frame_alloc(fs, order, &frame);
+	if (!ret)
+		ret = rmap_add(fs, frame, sm, base);
+	if (ret) {
+		if (frame && ret != -ENOMEM)
+			soft_frame_put(fs, frame);
+		return ret;
+	}
+	pthread_mutex_lock(&t->ptl);
+	if (e_type(t->e[LEVEL_INDEX(addr, level)]) == E_NONE) {
+		e_store(t, LEVEL_INDEX(addr, level),
+			mk_leaf(frame, 0, vma_writable(v)));
+		frame = 0;
+	}
+	pthread_mutex_unlock(&t->ptl);
+	if (frame) { /* somebody populated it first */
+		rmap_del(fs, frame, sm, base);
+		soft_frame_put(fs, frame);
+	}
+	return 0;
+}
+
+/* Break copy-on-write of the 4 KiB entry @e at t->e[i]. */
+static int cow(struct umn_soft_mm *sm, unsigned long addr, struct pt *t,
+	       unsigned int i, uint64_t e)
+{
+	struct umn_soft_frames *fs = sm->frames;
+	unsigned long page = align_down(addr, PAGE), old = e_frame(e), new;
+	struct umn_range range;
+	unsigned char *src;
+	int ret;
+
+	ret = soft_frame_alloc(fs, 0, &new);
+	if (ret)
+		return ret;
+	src = soft_page(fs, old, e_sub(e), false);
+	if (src) /* read-only everywhere: nobody writes it meanwhile */
+		memcpy(soft_page(fs, new, 0, true), src, PAGE);
+	ret = rmap_add(fs, new, sm, page);
+	if (ret) {
+		soft_frame_put(fs, new);
+		return ret;
+	}
+	bracket_start(sm, &range, page, page + PAGE, UMN_EVENT_CLEAR);
+	pthread_mutex_lock(&t->ptl);
+	if (t->e[i] == e) {
+		e_store(t, i, mk_leaf(new, 0, true) | E_DIRTY);
+		umn_invalidate_range(sm->mm, page, page + PAGE);
+		rmap_del(fs, old, sm, page);
+		new = 0;
+	}
+	pthread_mutex_unlock(&t->ptl);
+	bracket_end(sm, &range);
+	if (new) { /* the entry changed under us: start over */
+		rmap_del(fs, new, sm, page);
+		soft_frame_put(fs, new);
+		return RETRY;
+	}
+	soft_frame_put(fs, old); /* after end */
+	stat_op(fs, UMN_SOFT_OP_COW);
+	return 0;
+}
+
+/* Bring a reclaimed page back: a new frame with the slot's data. */
+static int swap_fault(struct umn_soft_mm *sm, struct vma *v, unsigned long addr,
+		      struct pt *t, unsigned int i, unsigned int level,
+		      uint64_t e)
+{
+	struct umn_soft_frames *fs = sm->frames;
+	unsigned long base = align_down(addr, LEVEL_SIZE(level)), frame;
+	int ret;
+
+	ret = swap_in(fs, e_frame(e), 9 * level, e_sub(e), &frame);
+	if (ret)
+		return ret;
+	ret = rmap_add(fs, frame, sm, base);
+	if (ret) {
+		soft_frame_put(fs, frame);
+		return ret;
+	}
+	pthread_mutex_lock(&t->ptl);
+	if (t->e[i] == e) {
+		e_store(t, i, mk_leaf(frame, 0, vma_writable(v)));
+		swap_put(fs, e_frame(e));
+		frame = 0;
+	}
+	pthread_mutex_unlock(&t->ptl);
+	if (!frame)
+		return 0;
+	rmap_del(fs, frame, sm, base);
+	soft_frame_put(fs, frame);
+	return RETRY;
+}
+
+static int do_fault(struct umn_soft_mm *sm, unsigned long addr, bool write)
+{
+	struct umn_soft_frames *fs = sm->frames;
+	unsigned int i, level;
+	struct vma *v;
+	struct pt *t;
+	uint64_t e;
+
+	v = vma_find(sm, addr);
+	if (!v)
+		return -EFAULT;
+	if (!(v->prot & UMN_SOFT_PROT_READ) || (write && !vma_writable(v)))
+		return -EACCES;
+	if (!pt_find_leaf(sm, addr, &t, &i, &level))
+		return populate(sm, v, addr);
+	pthread_mutex_lock(&t->ptl);
+	e = t->e[i];
+	if (e_type(e) == E_SWAP) {
+		pthread_mutex_unlock(&t->ptl);
+		return swap_fault(sm, v, addr, t, i, level, e);
+	}
+	if (e_type(e) != E_LEAF) {
+		pthread_mutex_unlock(&t->ptl);
+		return RETRY;
+	}
+	if (write && !(e & E_WRITE) &&
+	    ((v->flags & UMN_SOFT_MAP_SHARED) || exclusive(fs, e_frame(e))))
+		e |= E_WRITE; /* an upgrade: nothing to invalidate */
+	if (!write || (e & E_WRITE)) {
+		e_store(t, i, e | E_YOUNG | (write ? E_DIRTY : 0));
+		pthread_mutex_unlock(&t->ptl);
+		return 0;
+	}
+	pthread_mutex_unlock(&t->ptl);
+	if (level > 0)
+		return SPLIT;
+	return cow(sm, addr, t, i, e);
+}
+
+int umn_soft_fault(struct umn_soft_mm *sm, unsigned long addr, bool write)
+{
+	int ret;
+
+	if (!sm || addr >= UMN_SOFT_TASK_SIZE)
+		return -EFAULT;
+	stat_op(sm->frames, UMN_SOFT_OP_FAULT);
+	for (;;) {
+		pthread_rwlock_rdlock(&sm->mmap_lock);
+		ret = do_fault(sm, addr, write);
+		pthread_rwlock_unlock(&sm->mmap_lock);
+		if (ret == SPLIT) {
+			pthread_rwlock_wrlock(&sm->mmap_lock);
+			ret = split_huge_at(sm, addr);
+			pthread_rwlock_unlock(&sm->mmap_lock);
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (ret != RETRY)
+			return ret;
+	}
+}
+
+/* Lookups for secondaries. */
+
+static int lookup(struct umn_soft_mm *sm, unsigned long addr, bool write,
+		  bool pin,
+		  void (*fill)(void *arg, const struct umn_soft_translation *t),
+		  void *arg, struct umn_soft_translation *out)
+{
+	struct umn_soft_frames *fs = sm->frames;
+	struct umn_soft_translation tr;
+	unsigned int i, level;
+	struct vma *v;
+	struct pt *t;
+	uint64_t e;
+	int ret = -EFAULT;
+
+	pthread_rwlock_rdlock(&sm->mmap_lock);
+	v = vma_find(sm, addr);
+	if (!v || !pt_find_leaf(sm, addr, &t, &i, &level))
+		goto out;
+	ret = -EACCES;
+	if (!(v->prot & UMN_SOFT_PROT_READ) || (write && !vma_writable(v)))
+		goto out;
+	pthread_mutex_lock(&t->ptl);
+	e = t->e[i];
+	if (e_type(e) != E_LEAF) {
+		ret = -EFAULT;
+	} else if (write && !(e & E_WRITE)) {
+		ret = -EACCES;
+	} else {
+		tr.frame = e_frame(e);
+		tr.gen = umn_soft_frame_gen(fs, tr.frame);
+		tr.size = LEVEL_SIZE(level);
+		tr.base = align_down(addr, tr.size);
+		tr.subpage = e_sub(e);
+		tr.writable = e & E_WRITE;
+		e_store(t, i, e | E_YOUNG | (write ? E_DIRTY : 0));
+		if (pin) {
+			soft_frame_get(fs, tr.frame);
+			atomic_fetch_add(&frame_of(fs, tr.frame)->pins, 1);
+		}
+		if (fill)
+			fill(arg, &tr);
+		if (out)
+			*out = tr;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&t->ptl);
+out:
+	pthread_rwlock_unlock(&sm->mmap_lock);
+	return ret;
+}
+
+int umn_soft_lookup(struct umn_soft_mm *sm, unsigned long addr, bool write,
+		    void (*fill)(void *arg,
+				 const struct umn_soft_translation *t),
+		    void *arg, struct umn_soft_translation *t)
+{
+	if (!sm || addr >= UMN_SOFT_TASK_SIZE)
+		return -EFAULT;
+	return lookup(sm, addr, write, false, fill, arg, t);
+}
+
+int umn_soft_pin(struct umn_soft_mm *sm, unsigned long addr, bool write,
+		 struct umn_soft_translation *t)
+{
+	int ret;
+
+	if (!sm || addr >= UMN_SOFT_TASK_SIZE)
+		return -EFAULT;
+	for (;;) {
+		ret = lookup(sm, addr, write, true, NULL, NULL, t);
+		if (ret != -EFAULT && ret != -EACCES)
+			return ret;
+		ret = umn_soft_fault(sm, addr, write);
+		if (ret)
+			return ret;
+	}
+}
+
+/* The CPU's own access: a pin for the length of a copy. */
+static int access_page(struct umn_soft_mm *sm, unsigned long addr, void *buf,
+		       unsigned long len, bool write)
+{
+	struct umn_soft_translation t;
+	unsigned long off;
+	int ret;
+
+	if (!buf || (addr & (PAGE - 1)) + len > PAGE)
+		return -EINVAL;
+	ret = umn_soft_pin(sm, addr, write, &t);
+	if (ret)
+		return ret;
+	off = addr - t.base;
+	if (write)
+		umn_soft_frame_write(sm->frames, t.frame,
+				     t.subpage + off / PAGE, off % PAGE, buf,
+				     len);
+	else
+		umn_soft_frame_read(sm->frames, t.frame, t.subpage + off / PAGE,
+				    off % PAGE, buf, len);
+	umn_soft_unpin(sm->frames, t.frame);
+	return 0;
+}
+
+int umn_soft_read(struct umn_soft_mm *sm, unsigned long addr, void *buf,
+		  unsigned long len)
+{
+	return access_page(sm, addr, buf, len, false);
+}
+
+int umn_soft_write(struct umn_soft_mm *sm, unsigned long addr, const void *buf,
+		   unsigned long len)
+{
+	return access_page(sm, addr, (void *)buf, len, true);
+}
+
+/* Fork. */
+
+struct fork_ctx {
+	struct umn_soft_mm *child;
+	bool private;
+	int error;
+};
+
+static void fork_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
+		     unsigned int first, unsigned int last, unsigned long base,
+		     void *ctx)
+{
+	struct umn_soft_frames *fs = sm->frames;
+	unsigned long size = LEVEL_SIZE(level), addr;
+	struct fork_ctx *f = ctx;
+	struct pt *ct;
+	unsigned int i;
+	uint64_t e;
+
+	pthread_mutex_lock(&t->ptl);
+	for (i = first; i <= last; i++) {
+		e = t->e[i];
+		if (e_type(e) == E_NONE)
+			continue;
+		addr = base + (i - first) * size;
+		ct = pt_walk(f->child, addr, level, true);
+		if (!ct) {
+			f->error = -ENOMEM;
+			continue;
+		}
+		if (e_type(e) == E_SWAP) {
+			swap_get(fs, e_frame(e));
+		} else {
+			if (f->private) {
+				e &= ~E_WRITE;
+				e_store(t, i, e);
+			}
+			if (rmap_add(fs, e_frame(e), f->child, addr)) {
+				f->error = -ENOMEM;
+				continue;
+			}
+			soft_frame_get(fs, e_frame(e));
+		}
+		e_store(ct, LEVEL_INDEX(addr, level), e);
+	}
+	if (f->private)
+		umn_invalidate_range(sm->mm, base,
+				     base + (last - first + 1) * size);
+	pthread_mutex_unlock(&t->ptl);
+}
+
+int umn_soft_fork(struct umn_soft_mm *sm, struct umn_soft_mm **childp)
+{
+	struct fork_ctx f = { 0 };
+	struct umn_range range;
+	struct umn__itree_node *node;
+	struct vma *v, *cv;
+	int ret;
+
+	if (!sm || !childp)
+		return -EINVAL;
+	ret = umn_soft_mm_create(sm->frames, &f.child);
+	if (ret)
+		return ret;
+	pthread_rwlock_wrlock(&sm->mmap_lock);
+	for (node = umn__itree_first(&sm->vmas, 0, ~0UL); node && !f.error;
+	     node = umn__itree_next(node, 0, ~0UL)) {
+		v = (struct vma *)node;
+		cv = calloc(1, sizeof(*cv));
+		if (!cv) {
+			f.error = -ENOMEM;
+			break;
+		}
+		*cv = *v;
+		cv->node.start = cv->start;
+		cv->node.last = cv->end - 1;
+		umn__itree_insert(&f.child->vmas, &cv->node);
+		f.private = !(v->flags & UMN_SOFT_MAP_SHARED);
+		if (f.private)
+			bracket_start(sm, &range, v->start, v->end,
+				      UMN_EVENT_PROTECTION_PAGE);
+		walk_range(sm, v->start, v->end, fork_run, &f);
+		if (f.private)
+			bracket_end(sm, &range);
+	}
+	pthread_rwlock_unlock(&sm->mmap_lock);
+	if (f.error) {
+		umn_soft_mm_destroy(f.child);
+		return f.error;
+	}
+	stat_op(sm->frames, UMN_SOFT_OP_FORK);
+	*childp = f.child;
+	return 0;
+}
+
+/* THP split and collapse, under the mmap lock held for writing. */
+
+int split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
+{
+	struct umn_soft_frames *fs = sm->frames;
+	unsigned long base = align_down(addr, PMD_SIZE), frame;
+	struct pt *pmd, *pte;
+	struct umn_range range;
+	unsigned int i, k;
+	uint64_t e;
+
+	pmd = pt_walk(sm, addr, 1, false);
+	if (!pmd)
+		return 0;
+	i = LEVEL_INDEX(addr, 1);
+	e = e_load(pmd, i);
+	if (e_type(e) != E_LEAF && e_type(e) != E_SWAP)
+		return 0;
+	pte = pt_alloc();
+	if (!pte)
+		return -ENOMEM;
+	frame = e_frame(e);
+	if (e_type(e) == E_SWAP) {
+		/* Nothing is translated: 512 swap entries, no bracket. */
+		for (k = 0; k < PT_ENTRIES; k++) {
+			pte->e[k] =
+				E_SWAP |
+				(e & ~(E_TYPE | (E_SUB_MASK << E_SUB_SHIFT))) |
+				((uint64_t)k << E_SUB_SHIFT);
+			if (k)
+				swap_get(fs, frame);
+		}
+		pthread_mutex_lock(&pmd->ptl);
+		e_store(pmd, i, (uint64_t)(uintptr_t)pte | E_TABLE);
+		pthread_mutex_unlock(&pmd->ptl);
+		return 0;
+	}
+	/* The first PTE keeps the huge entry's reverse-map entry. */
+	for (k = 1; k < PT_ENTRIES; k++) {
+		if (rmap_add(fs, frame, sm, base + k * PAGE)) {
+			while (--k)
+				rmap_del(fs, frame, sm, base + k * PAGE);
+			pt_free_tree(pte, 0);
+			return -ENOMEM;
+		}
+		soft_frame_get(fs, frame);
+	}
+	for (k = 0; k < PT_ENTRIES; k++)
+		pte->e[k] = mk_leaf(frame, k, e & E_WRITE) |
+			    (e & (E_YOUNG | E_DIRTY));
+	bracket_start(sm, &range, base, base + PMD_SIZE, UMN_EVENT_CLEAR);
+	pthread_mutex_lock(&pmd->ptl);
+	e_store(pmd, i, (uint64_t)(uintptr_t)pte | E_TABLE);
+	umn_invalidate_range(sm->mm, base, base + PMD_SIZE);
+	pthread_mutex_unlock(&pmd->ptl);
+	bracket_end(sm, &range);
+	stat_op(fs, UMN_SOFT_OP_SPLIT);
+	return 0;
+}
+
+int umn_soft_thp_split(struct umn_soft_mm *sm, unsigned long addr)
+{
+	struct pt *pmd;
+	int ret = -EINVAL;
+
+	if (!sm || addr >= UMN_SOFT_TASK_SIZE)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&sm->mmap_lock);
+	pmd = pt_walk(sm, addr, 1, false);
+	if (pmd && e_type(e_load(pmd, LEVEL_INDEX(addr, 1))) == E_LEAF)
+		ret = split_huge_at(sm, addr);
+	pthread_rwlock_unlock(&sm->mmap_lock);
+	return ret;
+}
+
+int umn_soft_thp_collapse(struct umn_soft_mm *sm, unsigned long addr)
+{
+	struct umn_soft_frames *fs = sm->frames;
+	unsigned long base = align_down(addr, PMD_SIZE), frame;
+	struct gather g = { 0 };
+	struct umn_range range;
+	struct pt *pmd, *pte = NULL;
+	unsigned int i, k;
+	bool write = true;
+	struct vma *v;
+	uint64_t e;
+	int ret;
+
+	if (!sm || addr >= UMN_SOFT_TASK_SIZE)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&sm->mmap_lock);
+	ret = -EINVAL;
+	v = vma_find(sm, addr);
+	if (!v || !(v->flags & UMN_SOFT_MAP_THP) ||
+	    (v->flags & UMN_SOFT_MAP_SHARED) || base < v->start ||
+	    base + PMD_SIZE > v->end)
+		goto out;
+	pmd = pt_walk(sm, addr, 1, false);
+	i = LEVEL_INDEX(addr, 1);
+	if (!pmd || e_type(e_load(pmd, i)) != E_TABLE)
+		goto out;
+	pte = e_table(e_load(pmd, i));
+	for (k = 0; k < PT_ENTRIES; k++) {
+		e = e_load(pte, k);
+		if (e_type(e) != E_LEAF)
+			goto out;
+		write = write && (e & E_WRITE);
+	}
+	ret = soft_frame_alloc(fs, 9, &frame);
+	if (ret)
+		goto out;
+	ret = rmap_add(fs, frame, sm, base);
+	if (ret) {
+		soft_frame_put(fs, frame);
+		goto out;
+	}
+	bracket_start(sm, &range, base, base + PMD_SIZE, UMN_EVENT_CLEAR);
+	pthread_mutex_lock(&pmd->ptl);
+	pthread_mutex_lock(&pte->ptl);
+	e_store(pmd, i, E_NONE);
+	umn_invalidate_range(sm->mm, base, base + PMD_SIZE);
+	/* Copy only now: no CPU nor device translation reaches the old
+	 * frames any more, so no write can be lost. */
+	for (k = 0; k < PT_ENTRIES; k++) {
+		unsigned char *src;
+
+		e = pte->e[k];
+		src = soft_page(fs, e_frame(e), e_sub(e), false);
+		if (src)
+			memcpy(soft_page(fs, frame, k, true), src, PAGE);
+		rmap_del(fs, e_frame(e), sm, base + k * PAGE);
+		gather_add(&g, e_frame(e));
+	}
+	e_store(pmd, i, mk_leaf(frame, 0, write));
+	pthread_mutex_unlock(&pte->ptl);
+	pthread_mutex_unlock(&pmd->ptl);
+	bracket_end(sm, &range);
+	pt_free_tree(pte, 0); /* no walker: we hold the write lock */
+	stat_op(fs, UMN_SOFT_OP_COLLAPSE);
+	ret = 0;
+out:
+	pthread_rwlock_unlock(&sm->mmap_lock);
+	gather_flush(fs, &g);
+	return ret;
+}

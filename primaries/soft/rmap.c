@@ -1,0 +1,465 @@
+// SPDX-License-Identifier: MIT
+/*
+ * primaries/soft/rmap.c - the operations that start from a frame and
+ * reach its mappings through the reverse map: reclaim (try_to_unmap_one),
+ * write-back cleaning (page_mkclean_one), migration, KSM merge; and aging.
+ *
+ * The range of each bracket is THP-aware, as Linux 4.13 fixed it: from
+ * the address where the frame begins to min(VMA end, that address + the
+ * size of the compound frame) — never just the first 4 KiB of a huge
+ * frame (UMN_SOFT_BREAK_THP_RANGE brings that bug back, for umn-torture).
+ *
+ * Each mapping is visited under its own mm's mmap lock (read) and checked
+ * again under its page-table lock: the snapshot of the reverse map may be
+ * out of date by then, and a mapping that changed is skipped.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "soft.h"
+
+#define PAGE UMN_PAGE_SIZE
+
+/* The frame mapped at @addr, with a reference; its entry in *ep. */
+static int frame_at(struct umn_soft_mm *sm, unsigned long addr,
+		    unsigned long *framep, struct vma **vp,
+		    unsigned int *levelp)
+{
+	unsigned int i, level;
+	struct pt *t;
+	uint64_t e;
+	int ret = -EFAULT;
+
+	if (!sm || addr >= UMN_SOFT_TASK_SIZE)
+		return -EFAULT;
+	pthread_rwlock_rdlock(&sm->mmap_lock);
+	if (pt_find_leaf(sm, addr, &t, &i, &level)) {
+		pthread_mutex_lock(&t->ptl);
+		e = t->e[i];
+		if (e_type(e) == E_LEAF) {
+			*framep = e_frame(e);
+			soft_frame_get(sm->frames, *framep);
+			if (vp)
+				*vp = vma_find(sm, addr);
+			if (levelp)
+				*levelp = level;
+			ret = 0;
+		}
+		pthread_mutex_unlock(&t->ptl);
+	}
+	pthread_rwlock_unlock(&sm->mmap_lock);
+	return ret;
+}
+
+/* The bracket's range for the mapping of @frame by entry @e at @addr. */
+static void frame_range(struct umn_soft_mm *sm, const struct vma *v,
+			unsigned long addr, unsigned int level, uint64_t e,
+			unsigned long *start, unsigned long *end)
+{
+	unsigned long size = PAGE << frame_of(sm->frames, e_frame(e))->order;
+	unsigned long base = addr - (level ? 0 : e_sub(e) * PAGE);
+
+	if (sm->frames->cfg.breaks & UMN_SOFT_BREAK_THP_RANGE) {
+		*start = addr;
+		*end = addr + PAGE; /* the bug Linux 4.13 fixed */
+		return;
+	}
+	*start = base > v->start ? base : v->start;
+	*end = base + size < v->end ? base + size : v->end;
+}
+
+/*
+ * One visit: @fn runs with the mmap lock held (read) and the entry found;
+ * it brackets, locks the PTL and checks the entry is still @e itself.
+ */
+typedef int visit_fn(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
+		     unsigned int i, unsigned int level, unsigned long addr,
+		     uint64_t e, void *ctx);
+
+static int visit(struct rmap *r, unsigned long frame, visit_fn *fn, void *ctx)
+{
+	struct umn_soft_mm *sm = r->sm;
+	unsigned int i, level;
+	struct pt *t;
+	uint64_t e;
+	int ret = 0;
+
+	pthread_rwlock_rdlock(&sm->mmap_lock);
+	if (!sm->dead && pt_find_leaf(sm, r->addr, &t, &i, &level)) {
+		e = e_load(t, i);
+		if (e_type(e) == E_LEAF && e_frame(e) == frame)
+			ret = fn(sm, vma_find(sm, r->addr), t, i, level,
+				 r->addr, e, ctx);
+	}
+	pthread_rwlock_unlock(&sm->mmap_lock);
+	return ret;
+}
+
+static int visit_all(struct umn_soft_frames *fs, unsigned long frame,
+		     visit_fn *fn, void *ctx)
+{
+	struct rmap *list, *r;
+	int n, ret = 0;
+
+	n = rmap_snapshot(fs, frame, &list);
+	if (n < 0)
+		return n;
+	for (r = list; r; r = r->next) {
+		int err = fn ? visit(r, frame, fn, ctx) : 0;
+
+		if (err && !ret)
+			ret = err;
+	}
+	rmap_snapshot_free(fs, list);
+	return ret;
+}
+
+/* Reclaim. */
+
+static int reclaim_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
+		       unsigned int i, unsigned int level, unsigned long addr,
+		       uint64_t e, void *ctx)
+{
+	unsigned long slot = *(unsigned long *)ctx, start, end;
+	struct umn_range range;
+	bool done = false;
+
+	if (v->flags & UMN_SOFT_MAP_SHARED)
+		return -EBUSY; /* no swap cache: shared pages stay */
+	frame_range(sm, v, addr, level, e, &start, &end);
+	bracket_start(sm, &range, start, end, UMN_EVENT_CLEAR);
+	pthread_mutex_lock(&t->ptl);
+	if (t->e[i] == e ||
+	    (t->e[i] & ~(E_YOUNG | E_DIRTY)) == (e & ~(E_YOUNG | E_DIRTY))) {
+		e = t->e[i];
+		swap_get(sm->frames, slot);
+		e_store(t, i,
+			E_SWAP | ((uint64_t)slot << E_FRAME_SHIFT) |
+				((uint64_t)e_sub(e) << E_SUB_SHIFT));
+		rmap_del(sm->frames, e_frame(e), sm, addr);
+		umn_invalidate_range(sm->mm, start, end);
+		done = true;
+	}
+	pthread_mutex_unlock(&t->ptl);
+	bracket_end(sm, &range);
+	if (done)
+		soft_frame_put(sm->frames, e_frame(e)); /* after end */
+	return 0;
+}
+
+int umn_soft_reclaim(struct umn_soft_mm *sm, unsigned long addr)
+{
+	unsigned long frame, slot;
+	struct umn_soft_frames *fs;
+	int ret;
+
+	ret = frame_at(sm, addr, &frame, NULL, NULL);
+	if (ret)
+		return ret;
+	fs = sm->frames;
+	ret = -EBUSY;
+	if (atomic_load(&frame_of(fs, frame)->pins))
+		goto out;
+	ret = swap_alloc(fs, frame_of(fs, frame)->order, &slot);
+	if (ret)
+		goto out;
+	ret = visit_all(fs, frame, reclaim_one, &slot);
+	swap_fill(fs, slot, frame);
+	stat_op(fs, UMN_SOFT_OP_RECLAIM);
+out:
+	soft_frame_put(fs, frame);
+	return ret;
+}
+
+/* Write-back cleaning. */
+
+static int clean_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
+		     unsigned int i, unsigned int level, unsigned long addr,
+		     uint64_t e, void *ctx)
+{
+	unsigned long start, end;
+	struct umn_range range;
+
+	(void)ctx;
+	frame_range(sm, v, addr, level, e, &start, &end);
+	bracket_start(sm, &range, start, end, UMN_EVENT_PROTECTION_PAGE);
+	pthread_mutex_lock(&t->ptl);
+	e = t->e[i];
+	if (e_type(e) == E_LEAF) {
+		e_store(t, i, e & ~(E_WRITE | E_DIRTY));
+		umn_invalidate_range(sm->mm, start, end);
+	}
+	pthread_mutex_unlock(&t->ptl);
+	bracket_end(sm, &range);
+	return 0;
+}
+
+int umn_soft_clean(struct umn_soft_mm *sm, unsigned long addr)
+{
+	unsigned long frame;
+	int ret;
+
+	ret = frame_at(sm, addr, &frame, NULL, NULL);
+	if (ret)
+		return ret;
+	ret = visit_all(sm->frames, frame, clean_one, NULL);
+	stat_op(sm->frames, UMN_SOFT_OP_CLEAN);
+	soft_frame_put(sm->frames, frame);
+	return ret;
+}
+
+/* Migration. */
+
+struct migrate {
+	unsigned long old, new;
+	int done;
+};
+
+static int migrate_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
+		       unsigned int i, unsigned int level, unsigned long addr,
+		       uint64_t e, void *ctx)
+{
+	struct umn_soft_frames *fs = sm->frames;
+	struct migrate *m = ctx;
+	unsigned long start, end;
+	struct umn_range range;
+	uint64_t now;
+
+	frame_range(sm, v, addr, level, e, &start, &end);
+	bracket_start(sm, &range, start, end, UMN_EVENT_MIGRATE);
+	pthread_mutex_lock(&t->ptl);
+	now = t->e[i];
+	if (e_type(now) == E_LEAF && e_frame(now) == m->old) {
+		e_store(t, i, E_NONE);
+		umn_invalidate_range(sm->mm, start, end);
+		/* Nothing reaches the old frame now: copy, then map. */
+		soft_frame_copy(fs, m->new, m->old);
+		e_store(t, i,
+			(now & ~(E_FRAME_MASK << E_FRAME_SHIFT)) |
+				((uint64_t)m->new << E_FRAME_SHIFT));
+		rmap_del(fs, m->old, sm, addr);
+		m->done = 1;
+	}
+	pthread_mutex_unlock(&t->ptl);
+	bracket_end(sm, &range);
+	if (m->done)
+		soft_frame_put(fs, m->old); /* the mapping's, after end */
+	return 0;
+}
+
+int umn_soft_migrate(struct umn_soft_mm *sm, unsigned long addr)
+{
+	struct migrate m = { 0 };
+	struct umn_soft_frames *fs;
+	struct rmap *list;
+	int ret, n;
+
+	ret = frame_at(sm, addr, &m.old, NULL, NULL);
+	if (ret)
+		return ret;
+	fs = sm->frames;
+	ret = -EBUSY;
+	if (atomic_load(&frame_of(fs, m.old)->pins))
+		goto out;
+	n = rmap_snapshot(fs, m.old, &list);
+	if (n != 1) {
+		ret = n < 0 ? n : -EBUSY;
+		rmap_snapshot_free(fs, list);
+		goto out;
+	}
+	ret = soft_frame_alloc(fs, frame_of(fs, m.old)->order, &m.new);
+	if (!ret)
+		ret = rmap_add(fs, m.new, list->sm, list->addr);
+	if (!ret) {
+		/* The new frame's reference becomes the mapping's. */
+		visit(list, m.old, migrate_one, &m);
+		if (!m.done) { /* it changed meanwhile */
+			rmap_del(fs, m.new, list->sm, list->addr);
+			soft_frame_put(fs, m.new);
+			ret = -EAGAIN;
+		}
+	} else if (m.new) {
+		soft_frame_put(fs, m.new);
+	}
+	rmap_snapshot_free(fs, list);
+	if (!ret)
+		stat_op(fs, UMN_SOFT_OP_MIGRATE);
+out:
+	soft_frame_put(fs, m.old);
+	return ret;
+}
+
+/* KSM. */
+
+/* Write-protect the 4 KiB entry of @frame at @addr, as write_protect_page;
+ * with @replace, map @replace there instead, as replace_page (change_pte
+ * inside the bracket). */
+struct ksm {
+	unsigned long frame, replace;
+	int done;
+};
+
+static int ksm_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
+		   unsigned int i, unsigned int level, unsigned long addr,
+		   uint64_t e, void *ctx)
+{
+	struct umn_soft_frames *fs = sm->frames;
+	struct ksm *k = ctx;
+	struct umn_range range;
+	uint64_t now, new;
+
+	(void)v;
+	if (level)
+		return -EINVAL;
+	bracket_start(sm, &range, addr, addr + PAGE, UMN_EVENT_CLEAR);
+	pthread_mutex_lock(&t->ptl);
+	now = t->e[i];
+	if (e_type(now) == E_LEAF && e_frame(now) == e_frame(e)) {
+		if (k->replace) {
+			new = mk_leaf(k->replace, 0, false);
+			soft_frame_get(fs, k->replace);
+			umn_change_pte(sm->mm, addr, new);
+			rmap_del(fs, k->frame, sm, addr);
+		} else {
+			new = now & ~E_WRITE;
+		}
+		e_store(t, i, new);
+		umn_invalidate_range(sm->mm, addr, addr + PAGE);
+		k->done = 1;
+	}
+	pthread_mutex_unlock(&t->ptl);
+	bracket_end(sm, &range);
+	if (k->done && k->replace)
+		soft_frame_put(fs, k->frame); /* after end */
+	return 0;
+}
+
+static int ksm_visit(struct umn_soft_mm *sm, unsigned long addr, struct ksm *k)
+{
+	struct rmap r = { NULL, sm, addr };
+
+	k->done = 0;
+	visit(&r, k->frame, ksm_one, k);
+	return k->done ? 0 : -EAGAIN;
+}
+
+static int ksm_candidate(struct umn_soft_mm *sm, unsigned long addr,
+			 unsigned long *framep)
+{
+	unsigned int level;
+	struct vma *v;
+	int ret;
+
+	ret = frame_at(sm, addr, framep, &v, &level);
+	if (ret)
+		return ret;
+	if (level || (v->flags & UMN_SOFT_MAP_SHARED) ||
+	    frame_of(sm->frames, *framep)->order)
+		ret = -EINVAL;
+	else if (atomic_load(&frame_of(sm->frames, *framep)->pins))
+		ret = -EBUSY;
+	if (ret)
+		soft_frame_put(sm->frames, *framep);
+	return ret;
+}
+
+int umn_soft_ksm_merge(struct umn_soft_mm *sm, unsigned long addr,
+		       struct umn_soft_mm *other, unsigned long other_addr)
+{
+	struct ksm k = { 0 };
+	unsigned long a, b;
+	int ret;
+
+	if (!sm || !other || sm->frames != other->frames)
+		return -EINVAL;
+	addr &= ~(PAGE - 1);
+	other_addr &= ~(PAGE - 1);
+	ret = ksm_candidate(sm, addr, &a);
+	if (ret)
+		return ret;
+	ret = ksm_candidate(other, other_addr, &b);
+	if (ret)
+		goto out_a;
+	ret = 0;
+	if (a == b)
+		goto out;
+	/* Write-protect both, so that neither changes, then compare. */
+	k.frame = a;
+	ret = ksm_visit(sm, addr, &k);
+	if (!ret) {
+		k.frame = b;
+		ret = ksm_visit(other, other_addr, &k);
+	}
+	if (!ret && !soft_frame_same(sm->frames, a, b))
+		ret = -EAGAIN;
+	if (!ret)
+		ret = rmap_add(sm->frames, a, other, other_addr);
+	if (!ret) {
+		k.frame = b;
+		k.replace = a;
+		ret = ksm_visit(other, other_addr, &k);
+		if (ret)
+			rmap_del(sm->frames, a, other, other_addr);
+	}
+	if (!ret)
+		stat_op(sm->frames, UMN_SOFT_OP_KSM);
+out:
+	soft_frame_put(sm->frames, b);
+out_a:
+	soft_frame_put(sm->frames, a);
+	return ret;
+}
+
+/* Aging. */
+
+struct age {
+	int how;
+	int young;
+};
+
+static void age_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
+		    unsigned int first, unsigned int last, unsigned long base,
+		    void *ctx)
+{
+	unsigned long size = LEVEL_SIZE(level), a;
+	struct age *g = ctx;
+	unsigned int i;
+	uint64_t e;
+	int sec;
+
+	pthread_mutex_lock(&t->ptl);
+	for (i = first; i <= last; i++) {
+		e = t->e[i];
+		if (e_type(e) != E_LEAF)
+			continue;
+		a = base + (i - first) * size;
+		if (g->how == UMN_SOFT_AGE_CLEAR_FLUSH)
+			sec = umn_clear_flush_young(sm->mm, a, a + size);
+		else if (g->how == UMN_SOFT_AGE_CLEAR)
+			sec = umn_clear_young(sm->mm, a, a + size);
+		else
+			sec = umn_test_young(sm->mm, a, a + size);
+		if (g->how != UMN_SOFT_AGE_TEST)
+			e_store(t, i, e & ~E_YOUNG);
+		g->young += (e & E_YOUNG) || sec > 0;
+	}
+	pthread_mutex_unlock(&t->ptl);
+}
+
+int umn_soft_age(struct umn_soft_mm *sm, unsigned long addr, unsigned long len,
+		 int how)
+{
+	struct age g = { how, 0 };
+
+	if (!sm || (addr & (PAGE - 1)) || !len || addr >= UMN_SOFT_TASK_SIZE ||
+	    len > UMN_SOFT_TASK_SIZE - addr || how < 0 ||
+	    how > UMN_SOFT_AGE_TEST)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&sm->mmap_lock);
+	walk_range(sm, addr, addr + ((len + PAGE - 1) & ~(PAGE - 1)), age_run,
+		   &g);
+	pthread_rwlock_unlock(&sm->mmap_lock);
+	stat_op(sm->frames, UMN_SOFT_OP_AGE);
+	return g.young;
+}

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * primaries/soft/soft.h - the soft MMU's private structures.  Not installed.
+ *
+ * Lock order (outermost first):
+ *
+ *	mm->mmap_lock (rwlock)			VMAs; page tables exist
+ *	  page-table locks, upper level first	the entries of one table
+ *	    frames->rmap_lock[]			a frame's reverse map
+ *	      frames->lock			the free list and the budget
+ *
+ * Page tables are freed only under the mmap lock held for writing, and
+ * every walker holds it for reading, so a walker never sees a freed table.
+ * The reverse-map operations (reclaim, clean, migrate, KSM) start from a
+ * frame: they snapshot its mappings under the rmap lock, drop it, and then
+ * visit each mapping under that mm's mmap lock, re-checking the entry
+ * under its page-table lock.
+ */
+#ifndef UMN_SOFT_SOFT_H
+#define UMN_SOFT_SOFT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <umn/soft.h>
+#include <umn/umn.h>
+
+#include "../../core/interval_tree.h"
+
+/* Page-table geometry: level 0 holds PTEs, 1 PMDs, 2 PUDs, 3 is the PGD. */
+#define PT_ENTRIES		 512
+#define PT_LEVELS		 4
+#define LEVEL_SHIFT(level)	 (UMN_PAGE_SHIFT + 9 * (level))
+#define LEVEL_SIZE(level)	 (1UL << LEVEL_SHIFT(level))
+#define LEVEL_INDEX(addr, level) (((addr) >> LEVEL_SHIFT(level)) & 511)
+
+/*
+ * An entry: bits 0-1 its type; a table entry is the table's address; a
+ * leaf has flags in bits 2-5, the frame in bits 12-39 and, for a 4 KiB
+ * entry into a huge frame, the subpage in bits 40-57; a swap entry has
+ * the swap slot in bits 12-63.
+ */
+#define E_NONE	      0UL
+#define E_TABLE	      1UL
+#define E_LEAF	      2UL
+#define E_SWAP	      3UL
+#define E_TYPE	      3UL
+#define E_WRITE	      (1UL << 2)
+#define E_YOUNG	      (1UL << 3)
+#define E_DIRTY	      (1UL << 4)
+#define E_FRAME_SHIFT 12
+#define E_FRAME_MASK  ((1UL << 28) - 1)
+#define E_SUB_SHIFT   40
+#define E_SUB_MASK    ((1UL << 18) - 1)
+
+static inline unsigned long e_type(uint64_t e)
+{
+	return e & E_TYPE;
+}
+
+static inline unsigned long e_frame(uint64_t e)
+{
+	return (e >> E_FRAME_SHIFT) & E_FRAME_MASK;
+}
+
+static inline unsigned long e_sub(uint64_t e)
+{
+	return (e >> E_SUB_SHIFT) & E_SUB_MASK;
+}
+
+static inline uint64_t mk_leaf(unsigned long frame, unsigned long sub,
+			       bool write)
+{
+	return E_LEAF | (write ? E_WRITE : 0) | E_YOUNG |
+	       ((uint64_t)frame << E_FRAME_SHIFT) |
+	       ((uint64_t)sub << E_SUB_SHIFT);
+}
+
+struct pt {
+	uint64_t e[PT_ENTRIES]; /* atomic loads; stores under ptl */
+	pthread_mutex_t ptl;	/* the split page-table lock */
+};
+
+static inline struct pt *e_table(uint64_t e)
+{
+	return (struct pt *)(uintptr_t)(e & ~E_TYPE);
+}
+
+static inline uint64_t e_load(struct pt *t, unsigned int i)
+{
+	return __atomic_load_n(&t->e[i], __ATOMIC_ACQUIRE);
+}
+
+static inline void e_store(struct pt *t, unsigned int i, uint64_t e)
+{
+	__atomic_store_n(&t->e[i], e, __ATOMIC_RELEASE);
+}
+
+/* A mapping of a frame: the reverse map's unit. */
+struct rmap {
+	struct rmap *next;
+	struct umn_soft_mm *sm;
+	unsigned long addr; /* where the entry begins */
+};
+
+struct frame {
+	atomic_int refs;	 /* 0: free; a mapping holds one, a pin one */
+	atomic_int pins;	 /* of refs, held by umn_soft_pin */
+	atomic_ulong gen;	 /* +1 each time it is freed */
+	unsigned int order;	 /* 0, 9 or 18 */
+	unsigned char **data;	 /* 1 << order pointers, each 4 KiB or NULL */
+	struct rmap *rmap;	 /* under rmap_lock(frame) */
+	unsigned long next_free; /* on the free list */
+};
+
+struct swap_slot {
+	unsigned int order;
+	unsigned char **data;	 /* a copy of the reclaimed frame's data */
+	int refs;		 /* swap entries pointing here (+1 pending) */
+	bool pending;		 /* reclaim has not filled it yet */
+	unsigned long next_free; /* on the free list: next slot + 1 */
+};
+
+#define RMAP_LOCKS 64
+
+struct umn_soft_frames {
+	struct umn_soft_frames_config cfg;
+	pthread_mutex_t lock;	   /* free list, budget, swap slots */
+	pthread_cond_t swap_cv;	   /* a pending slot was filled */
+	struct frame *frame;	   /* [cfg.max_frames] */
+	unsigned long free_head;   /* 0: none (frame 0 is never used) */
+	unsigned long next_unused; /* frames never handed out start here */
+	unsigned long pages_used;
+	struct swap_slot *swap; /* growable */
+	unsigned long nr_swap, swap_cap;
+	unsigned long swap_free_head; /* slots reuse: index + 1, 0 none */
+	pthread_mutex_t rmap_lock[RMAP_LOCKS];
+	atomic_int nr_mms;
+	struct umn_soft_stats stats; /* atomically added */
+};
+
+struct vma {
+	struct umn__itree_node node; /* [start, end - 1] */
+	unsigned long start, end;
+	int prot;
+	int flags;
+};
+
+struct umn_soft_mm {
+	struct umn_mm *mm; /* the core's: notifiers hang here */
+	struct umn_soft_frames *frames;
+	pthread_rwlock_t mmap_lock;
+	struct pt *pgd;
+	struct umn__itree vmas; /* under mmap_lock */
+	atomic_int refs;	/* reverse-map walkers hold one */
+	bool dead;		/* destroyed: rmap walkers skip it */
+};
+
+/* A batch of frame references to drop after end (Linux's mmu_gather). */
+struct gather {
+	unsigned long *frame;
+	unsigned long n, cap;
+};
+
+/* frames.c */
+int soft_frame_alloc(struct umn_soft_frames *fs, unsigned int order,
+		     unsigned long *framep);
+void soft_frame_get(struct umn_soft_frames *fs, unsigned long frame);
+void soft_frame_put(struct umn_soft_frames *fs, unsigned long frame);
+void soft_frame_copy(struct umn_soft_frames *fs, unsigned long dst,
+		     unsigned long src);
+bool soft_frame_same(struct umn_soft_frames *fs, unsigned long a,
+		     unsigned long b);
+unsigned char *soft_page(struct umn_soft_frames *fs, unsigned long frame,
+			 unsigned long sub, bool write);
+int rmap_add(struct umn_soft_frames *fs, unsigned long frame,
+	     struct umn_soft_mm *sm, unsigned long addr);
+void rmap_del(struct umn_soft_frames *fs, unsigned long frame,
+	      struct umn_soft_mm *sm, unsigned long addr);
+void rmap_move(struct umn_soft_frames *fs, unsigned long frame,
+	       struct umn_soft_mm *sm, unsigned long old, unsigned long new);
+int rmap_snapshot(struct umn_soft_frames *fs, unsigned long frame,
+		  struct rmap **list);
+void rmap_snapshot_free(struct umn_soft_frames *fs, struct rmap *list);
+int swap_alloc(struct umn_soft_frames *fs, unsigned int order,
+	       unsigned long *slotp);
+int swap_fill(struct umn_soft_frames *fs, unsigned long slot,
+	      unsigned long frame);
+void swap_get(struct umn_soft_frames *fs, unsigned long slot);
+void swap_put(struct umn_soft_frames *fs, unsigned long slot);
+/* A new frame of @order with the slot's data from subpage @sub on. */
+int swap_in(struct umn_soft_frames *fs, unsigned long slot, unsigned int order,
+	    unsigned long sub, unsigned long *framep);
+void gather_add(struct gather *g, unsigned long frame);
+void gather_flush(struct umn_soft_frames *fs, struct gather *g);
+void stat_op(struct umn_soft_frames *fs, enum umn_soft_op op);
+static inline struct frame *frame_of(struct umn_soft_frames *fs,
+				     unsigned long frame)
+{
+	return &fs->frame[frame];
+}
+
+/* pgtable.c */
+struct pt *pt_alloc(void);
+void pt_free_tree(struct pt *t, unsigned int level);
+/* The table at @level holding @addr's entry, allocating on the way if
+ * @alloc; NULL if absent (or a huge leaf sits above). */
+struct pt *pt_walk(struct umn_soft_mm *sm, unsigned long addr,
+		   unsigned int level, bool alloc);
+/* The leaf entry of @addr: its table, index and level; false if none. */
+bool pt_find_leaf(struct umn_soft_mm *sm, unsigned long addr, struct pt **tp,
+		  unsigned int *ip, unsigned int *levelp);
+
+/* mm.c */
+struct vma *vma_find(struct umn_soft_mm *sm, unsigned long addr);
+void soft_mm_get(struct umn_soft_mm *sm);
+void soft_mm_put(struct umn_soft_mm *sm);
+/* One bracket: start (blockable), the caller's change, end. */
+void bracket_start(struct umn_soft_mm *sm, struct umn_range *range,
+		   unsigned long start, unsigned long end,
+		   enum umn_event event);
+void bracket_end(struct umn_soft_mm *sm, struct umn_range *range);
+/* Unmap [start, end) of one VMA's entries into @g (frames put later),
+ * splitting huge entries that straddle the edges first. */
+int zap_range(struct umn_soft_mm *sm, unsigned long start, unsigned long end,
+	      enum umn_event event, struct gather *g);
+int split_huge_at(struct umn_soft_mm *sm, unsigned long addr);
+typedef void run_fn(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
+		    unsigned int first, unsigned int last, unsigned long base,
+		    void *ctx);
+/* Call @fn on each run of entries of one table in [start, end): a PTE
+ * table's slice (entries may be empty), or one huge entry. */
+void walk_range(struct umn_soft_mm *sm, unsigned long start, unsigned long end,
+		run_fn *fn, void *ctx);
+bool exclusive(struct umn_soft_frames *fs, unsigned long frame);
+
+#endif /* UMN_SOFT_SOFT_H */
