@@ -26,7 +26,7 @@ struct rec_event {
 	int event;
 };
 
-#define REC_MAX 512
+#define REC_MAX 4096
 
 struct recorder {
 	pthread_spinlock_t lock; /* callbacks may be atomic */
@@ -85,5 +85,6 @@ Suite *interval_suite(void);
 Suite *debug_suite(void);
 Suite *errors_suite(void);
 Suite *concurrency_suite(void);
+Suite *soft_suite(void);
 
 #endif /* UMN_TESTS_HARNESS_H */
