@@ -86,5 +86,6 @@ Suite *debug_suite(void);
 Suite *errors_suite(void);
 Suite *concurrency_suite(void);
 Suite *soft_suite(void);
+Suite *consumers_suite(void);
 
 #endif /* UMN_TESTS_HARNESS_H */

@@ -132,7 +132,10 @@ static int swap_fault(struct umn_soft_mm *sm, struct vma *v, unsigned long addr,
 	unsigned long base = align_down(addr, LEVEL_SIZE(level)), frame;
 	int ret;
 
+	/* Our own reference on the slot: once the PTL is dropped, a zap
+	 * may drop the entry's, and the slot could be reused. */
 	ret = swap_in(fs, e_frame(e), 9 * level, e_sub(e), &frame);
+	swap_put(fs, e_frame(e));
 	if (ret)
 		return ret;
 	ret = rmap_add(fs, frame, sm, base);
@@ -172,6 +175,7 @@ static int do_fault(struct umn_soft_mm *sm, unsigned long addr, bool write)
 	pthread_mutex_lock(&t->ptl);
 	e = t->e[i];
 	if (e_type(e) == E_SWAP) {
+		swap_get(fs, e_frame(e)); /* dropped by swap_fault */
 		pthread_mutex_unlock(&t->ptl);
 		return swap_fault(sm, v, addr, t, i, level, e);
 	}
