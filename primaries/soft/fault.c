@@ -469,10 +469,12 @@ int split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
 		pthread_mutex_unlock(&pmd->ptl);
 		return 0;
 	}
-	/* The first PTE keeps the huge entry's reverse-map entry. */
-	for (k = 1; k < PT_ENTRIES; k++) {
+	/* The first PTE keeps the huge entry's reverse-map entry.  Added
+	 * from the top down, so that the list runs in address order and a
+	 * zap in address order finds each entry at its head. */
+	for (k = PT_ENTRIES - 1; k > 0; k--) {
 		if (rmap_add(fs, frame, sm, base + k * PAGE)) {
-			while (--k)
+			while (++k < PT_ENTRIES)
 				rmap_del(fs, frame, sm, base + k * PAGE);
 			pt_free_tree(pte, 0);
 			return -ENOMEM;

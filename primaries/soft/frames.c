@@ -93,6 +93,7 @@ int soft_frame_alloc(struct umn_soft_frames *fs, unsigned int order,
 
 	f = &fs->frame[n];
 	f->order = order;
+	f->ksm = false;
 	f->data = data;
 	f->rmap = NULL;
 	atomic_store(&f->pins, 0);

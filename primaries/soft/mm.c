@@ -451,8 +451,11 @@ int umn_soft_mmap(struct umn_soft_mm *sm, unsigned long addr, unsigned long len,
 			return -EINVAL;
 		align = PUD_SIZE;
 	}
+	/* A fixed THP mapping may start anywhere: 2 MiB pages go where
+	 * aligned blocks fit, as in Linux. */
 	if ((flags & UMN_SOFT_MAP_FIXED) &&
-	    (!range_ok(addr, len) || (addr & (align - 1))))
+	    (!range_ok(addr, len) ||
+	     (addr & ((flags & UMN_SOFT_MAP_HUGE_1G ? align : PAGE) - 1))))
 		return -EINVAL;
 	v = vma_new(0, 0, prot, flags & ~UMN_SOFT_MAP_FIXED);
 	if (!v)
@@ -506,7 +509,8 @@ bool exclusive(struct umn_soft_frames *fs, unsigned long frame)
 {
 	struct frame *f = frame_of(fs, frame);
 
-	return atomic_load(&f->refs) == 1 && !atomic_load(&f->pins);
+	return atomic_load(&f->refs) == 1 && !atomic_load(&f->pins) &&
+	       !__atomic_load_n(&f->ksm, __ATOMIC_ACQUIRE);
 }
 
 static void protect_run(struct umn_soft_mm *sm, struct pt *t,

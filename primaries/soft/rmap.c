@@ -115,97 +115,113 @@ static int visit_all(struct umn_soft_frames *fs, unsigned long frame,
 	return ret;
 }
 
-/* Reclaim. */
+/*
+ * Reclaim and cleaning act on every entry of the frame inside the bracket's
+ * range at once, as page_vma_mapped_walk does: a 2 MiB frame mapped by 512
+ * PTEs costs one bracket, not 512.  The later visits of those mappings
+ * find them changed and skip them.
+ */
+struct sweep {
+	unsigned long frame;
+	unsigned long slot; /* reclaim: the swap slot */
+	bool reclaim;
+	struct gather g;	  /* reclaim: the mappings' references */
+	unsigned long start, end; /* the bracket */
+};
 
-static int reclaim_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
-		       unsigned int i, unsigned int level, unsigned long addr,
-		       uint64_t e, void *ctx)
+static void sweep_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
+		      unsigned int first, unsigned int last, unsigned long base,
+		      void *ctx)
 {
-	unsigned long slot = *(unsigned long *)ctx, start, end;
-	struct umn_range range;
-	bool done = false;
+	struct umn_soft_frames *fs = sm->frames;
+	unsigned long size = LEVEL_SIZE(level);
+	struct sweep *w = ctx;
+	unsigned int i;
+	uint64_t e;
 
-	if (v->flags & UMN_SOFT_MAP_SHARED)
-		return -EBUSY; /* no swap cache: shared pages stay */
-	frame_range(sm, v, addr, level, e, &start, &end);
-	bracket_start(sm, &range, start, end, UMN_EVENT_CLEAR);
 	pthread_mutex_lock(&t->ptl);
-	if (t->e[i] == e ||
-	    (t->e[i] & ~(E_YOUNG | E_DIRTY)) == (e & ~(E_YOUNG | E_DIRTY))) {
+	for (i = first; i <= last; i++) {
 		e = t->e[i];
-		swap_get(sm->frames, slot);
+		if (e_type(e) != E_LEAF || e_frame(e) != w->frame)
+			continue;
+		if (!w->reclaim) {
+			e_store(t, i, e & ~(E_WRITE | E_DIRTY));
+			continue;
+		}
+		swap_get(fs, w->slot);
 		e_store(t, i,
-			E_SWAP | ((uint64_t)slot << E_FRAME_SHIFT) |
+			E_SWAP | ((uint64_t)w->slot << E_FRAME_SHIFT) |
 				((uint64_t)e_sub(e) << E_SUB_SHIFT));
-		rmap_del(sm->frames, e_frame(e), sm, addr);
-		umn_invalidate_range(sm->mm, start, end);
-		done = true;
+		rmap_del(fs, w->frame, sm, base + (i - first) * size);
+		gather_add(&w->g, w->frame);
 	}
+	/* A huge entry may reach past a (deliberately) short bracket. */
+	umn_invalidate_range(sm->mm, base > w->start ? base : w->start,
+			     base + (last - first + 1) * size < w->end
+				     ? base + (last - first + 1) * size
+				     : w->end);
 	pthread_mutex_unlock(&t->ptl);
+}
+
+static int sweep_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
+		     unsigned int i, unsigned int level, unsigned long addr,
+		     uint64_t e, void *ctx)
+{
+	struct sweep *w = ctx;
+	unsigned long start, end;
+	struct umn_range range;
+
+	(void)t, (void)i;
+	if (w->reclaim && (v->flags & UMN_SOFT_MAP_SHARED))
+		return -EBUSY; /* no swap cache: shared pages stay */
+	if (!w->reclaim && !(e & (E_WRITE | E_DIRTY)))
+		return 0; /* clean already */
+	frame_range(sm, v, addr, level, e, &start, &end);
+	w->start = start;
+	w->end = end;
+	bracket_start(sm, &range, start, end,
+		      w->reclaim ? UMN_EVENT_CLEAR : UMN_EVENT_PROTECTION_PAGE);
+	walk_range(sm, start, end, sweep_run, w);
 	bracket_end(sm, &range);
-	if (done)
-		soft_frame_put(sm->frames, e_frame(e)); /* after end */
+	gather_flush(sm->frames, &w->g); /* after end */
 	return 0;
 }
 
 int umn_soft_reclaim(struct umn_soft_mm *sm, unsigned long addr)
 {
-	unsigned long frame, slot;
+	struct sweep w = { .reclaim = true };
 	struct umn_soft_frames *fs;
 	int ret;
 
-	ret = frame_at(sm, addr, &frame, NULL, NULL);
+	ret = frame_at(sm, addr, &w.frame, NULL, NULL);
 	if (ret)
 		return ret;
 	fs = sm->frames;
 	ret = -EBUSY;
-	if (atomic_load(&frame_of(fs, frame)->pins))
+	if (atomic_load(&frame_of(fs, w.frame)->pins))
 		goto out;
-	ret = swap_alloc(fs, frame_of(fs, frame)->order, &slot);
+	ret = swap_alloc(fs, frame_of(fs, w.frame)->order, &w.slot);
 	if (ret)
 		goto out;
-	ret = visit_all(fs, frame, reclaim_one, &slot);
-	swap_fill(fs, slot, frame);
+	ret = visit_all(fs, w.frame, sweep_one, &w);
+	swap_fill(fs, w.slot, w.frame);
 	stat_op(fs, UMN_SOFT_OP_RECLAIM);
 out:
-	soft_frame_put(fs, frame);
+	soft_frame_put(fs, w.frame);
 	return ret;
-}
-
-/* Write-back cleaning. */
-
-static int clean_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
-		     unsigned int i, unsigned int level, unsigned long addr,
-		     uint64_t e, void *ctx)
-{
-	unsigned long start, end;
-	struct umn_range range;
-
-	(void)ctx;
-	frame_range(sm, v, addr, level, e, &start, &end);
-	bracket_start(sm, &range, start, end, UMN_EVENT_PROTECTION_PAGE);
-	pthread_mutex_lock(&t->ptl);
-	e = t->e[i];
-	if (e_type(e) == E_LEAF) {
-		e_store(t, i, e & ~(E_WRITE | E_DIRTY));
-		umn_invalidate_range(sm->mm, start, end);
-	}
-	pthread_mutex_unlock(&t->ptl);
-	bracket_end(sm, &range);
-	return 0;
 }
 
 int umn_soft_clean(struct umn_soft_mm *sm, unsigned long addr)
 {
-	unsigned long frame;
+	struct sweep w = { .reclaim = false };
 	int ret;
 
-	ret = frame_at(sm, addr, &frame, NULL, NULL);
+	ret = frame_at(sm, addr, &w.frame, NULL, NULL);
 	if (ret)
 		return ret;
-	ret = visit_all(sm->frames, frame, clean_one, NULL);
+	ret = visit_all(sm->frames, w.frame, sweep_one, &w);
 	stat_op(sm->frames, UMN_SOFT_OP_CLEAN);
-	soft_frame_put(sm->frames, frame);
+	soft_frame_put(sm->frames, w.frame);
 	return ret;
 }
 
@@ -315,6 +331,11 @@ static int ksm_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 	bracket_start(sm, &range, addr, addr + PAGE, UMN_EVENT_CLEAR);
 	pthread_mutex_lock(&t->ptl);
 	now = t->e[i];
+	/* Replace only a page that stayed read-only, and still equal to the
+	 * KSM page (which no write can change in place any more). */
+	if (k->replace &&
+	    ((now & E_WRITE) || !soft_frame_same(fs, k->replace, e_frame(e))))
+		now = E_NONE;
 	if (e_type(now) == E_LEAF && e_frame(now) == e_frame(e)) {
 		if (k->replace) {
 			new = mk_leaf(k->replace, 0, false);
@@ -384,7 +405,9 @@ int umn_soft_ksm_merge(struct umn_soft_mm *sm, unsigned long addr,
 	ret = 0;
 	if (a == b)
 		goto out;
-	/* Write-protect both, so that neither changes, then compare. */
+	/* Make a the KSM page (a write to it copies from now on), then
+	 * write-protect both, so that neither changes, then compare. */
+	__atomic_store_n(&frame_of(sm->frames, a)->ksm, true, __ATOMIC_RELEASE);
 	k.frame = a;
 	ret = ksm_visit(sm, addr, &k);
 	if (!ret) {

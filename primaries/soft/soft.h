@@ -108,6 +108,7 @@ struct frame {
 	atomic_int pins;	 /* of refs, held by umn_soft_pin */
 	atomic_ulong gen;	 /* +1 each time it is freed */
 	unsigned int order;	 /* 0, 9 or 18 */
+	bool ksm;		 /* merged by KSM: a write always copies */
 	unsigned char **data;	 /* 1 << order pointers, each 4 KiB or NULL */
 	struct rmap *rmap;	 /* under rmap_lock(frame) */
 	unsigned long next_free; /* on the free list */
