@@ -1,206 +1,175 @@
 // SPDX-License-Identifier: MIT
 /*
- * umn-demo - the core at work, with a toy primary MMU.
+ * umn-demo - umn at work: a guest address space on the soft MMU with the
+ * three reference secondaries attached.
  *
- * A primary MMU (a flat page table of 16 PTEs) changes a range; two
- * classic notifiers (a KVM-like shadow table and an IOMMU-like device TLB)
- * hear the bracket; an interval notifier (a device mirror of pages 4..7)
- * faults a page in while the primary changes it underneath, and the
- * collision-retry protocol makes it retry instead of installing a
- * translation to a frame the primary just took away.
+ * First, one collision played step by step: a device mirror looks a page
+ * up, the primary migrates the page under it, and the collision-retry
+ * protocol makes the mirror look again instead of installing a translation
+ * to the frame the primary just freed.
  *
- * Everything happens on one thread, in a fixed order, so the output is the
- * same every run.
+ * Then the real thing for about ten seconds: primary threads run every
+ * operation of the soft MMU while accessor threads use the secondaries,
+ * and the coherence oracle checks every access (tools/workload.c).  The
+ * run ends in a table: what the primary did, what each secondary
+ * received, how many faults retried, how many ranges were huge, and the
+ * oracle's verdict.
  */
-#include <stddef.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <umn/umn.h>
+#include <string.h>
+#include <unistd.h>
 
-#define container_of(ptr, type, member) \
-	((type *)((char *)(ptr)-offsetof(type, member)))
-#define PAGE(n) ((unsigned long)(n)*UMN_PAGE_SIZE)
-#define NPAGES	16
+#include "workload.h"
 
-static unsigned long pte[NPAGES]; /* the primary's page table: frames */
-static unsigned long next_frame = 100;
+#define PAGE UMN_PAGE_SIZE
 
-static const char *const events[] = { "unmap",		"clear",
-				      "protection-vma", "protection-page",
-				      "soft-dirty",	"release",
-				      "migrate",	"exclusive" };
-
-/* The primary: give pages [first, first + count) new frames. */
-static void primary_remap(struct umn_mm *mm, unsigned long first,
-			  unsigned long count)
+static int step_by_step(void)
 {
-	struct umn_range range;
-	unsigned long i;
+	struct umn_soft_translation t, now;
+	struct umn_soft_frames *frames;
+	struct umn_soft_mm *sm;
+	struct umn_mirror *m;
+	unsigned long a, seq;
+	int ret;
 
-	printf("primary: remap pages %lu..%lu\n", first, first + count - 1);
-	umn_range_init(&range, mm, PAGE(first), PAGE(first + count),
-		       UMN_EVENT_MIGRATE, UMN_RANGE_BLOCKABLE, NULL);
-	if (umn_invalidate_range_start(&range))
-		exit(1);
-	for (i = first; i < first + count; i++) /* under the PTL */
-		pte[i] = next_frame++;
-	printf("primary:   page table updated\n");
-	umn_invalidate_range(mm, range.start, range.end);
-	umn_invalidate_range_only_end(&range);
-	printf("primary:   done; old frames may be freed now\n");
-}
-
-/* Two classic notifiers that print what they hear. */
-struct listener {
-	struct umn_notifier n;
-	const char *name;
-};
-
-static const char *who(struct umn_notifier *n)
-{
-	return container_of(n, struct listener, n)->name;
-}
-
-static int on_start(struct umn_notifier *n, const struct umn_range *r)
-{
-	printf("  %-7s invalidate_range_start [%#lx, %#lx) %s\n", who(n),
-	       r->start, r->end, events[r->event]);
-	return 0;
-}
-
-static void on_flush(struct umn_notifier *n, struct umn_mm *mm,
-		     unsigned long start, unsigned long end)
-{
-	(void)mm;
-	printf("  %-7s invalidate_range       [%#lx, %#lx) (atomic)\n", who(n),
-	       start, end);
-}
-
-static void on_end(struct umn_notifier *n, const struct umn_range *r)
-{
-	printf("  %-7s invalidate_range_end   [%#lx, %#lx)\n", who(n), r->start,
-	       r->end);
-}
-
-static void on_release(struct umn_notifier *n, struct umn_mm *mm)
-{
-	(void)mm;
-	printf("  %-7s release\n", who(n));
-}
-
-static const struct umn_notifier_ops shadow_ops = {
-	.name = "shadow",
-	.release = on_release,
-	.invalidate_range_start = on_start,
-	.invalidate_range_end = on_end,
-};
-
-static const struct umn_notifier_ops tlb_ops = {
-	.name = "devtlb",
-	.release = on_release,
-	.invalidate_range = on_flush,
-};
-
-/* An interval notifier: a device mirror of pages 4..7. */
-struct mirror {
-	struct umn_interval_notifier sub;
-	unsigned long shadow[NPAGES]; /* guarded by "its lock" */
-};
-
-static bool mirror_invalidate(struct umn_interval_notifier *sub,
-			      const struct umn_range *r, unsigned long seq)
-{
-	struct mirror *m = container_of(sub, struct mirror, sub);
-	unsigned long p;
-
-	/* lock(mirror) */
-	umn_interval_set_seq(sub, seq);
-	for (p = r->start / UMN_PAGE_SIZE; p < r->end / UMN_PAGE_SIZE; p++)
-		m->shadow[p] = 0;
-	/* unlock(mirror) */
-	printf("  mirror  invalidate [%#lx, %#lx), seq %lu\n", r->start, r->end,
-	       seq);
-	return true;
-}
-
-static const struct umn_interval_notifier_ops mirror_ops = {
-	.name = "mirror",
-	.invalidate = mirror_invalidate,
-};
-
-/* The mirror's fault; with @race, the primary changes the page mid-way. */
-static void mirror_fault(struct mirror *m, struct umn_mm *mm,
-			 unsigned long page, bool race)
-{
-	unsigned long seq, frame;
-
-	for (;;) {
-		seq = umn_interval_read_begin(&m->sub);
-		frame = pte[page];
-		printf("mirror: fault page %lu: read_begin seq %lu, primary "
-		       "maps frame %lu\n",
-		       page, seq, frame);
-		if (race) {
-			primary_remap(mm, page, 2);
-			race = false;
-		}
-		/* lock(mirror) */
-		if (umn_interval_read_retry(&m->sub, seq)) {
-			/* unlock(mirror) */
-			printf("mirror: read_retry: collision, frame %lu is "
-			       "stale, retry\n",
-			       frame);
-			continue;
-		}
-		m->shadow[page] = frame;
-		/* unlock(mirror) */
-		printf("mirror: installed page %lu -> frame %lu\n", page,
-		       frame);
-		return;
-	}
-}
-
-int main(void)
-{
-	struct listener shadow = { .name = "shadow" },
-			tlb = { .name = "devtlb" };
-	struct mirror mirror = { 0 };
-	struct umn_mm *mm;
-	unsigned long p;
-
-	for (p = 0; p < NPAGES; p++)
-		pte[p] = next_frame++;
-	if (umn_mm_create(NULL, NULL, &mm) ||
-	    umn_notifier_register(&shadow.n, &shadow_ops, mm) ||
-	    umn_notifier_register(&tlb.n, &tlb_ops, mm) ||
-	    umn_interval_notifier_insert(&mirror.sub, mm, PAGE(4), PAGE(4),
-					 &mirror_ops))
+	if (umn_soft_frames_create(NULL, &frames) ||
+	    umn_soft_mm_create(frames, &sm) ||
+	    umn_soft_mmap(sm, 0, 16 * PAGE,
+			  UMN_SOFT_PROT_READ | UMN_SOFT_PROT_WRITE, 0, &a) ||
+	    umn_soft_write(sm, a + 5 * PAGE, "guest", 6) ||
+	    umn_mirror_create(sm, a, 16 * PAGE, UMN_MIRROR_INTERVAL, &m))
 		return 1;
+	puts("== 1. One collision, step by step");
+	seq = umn_mirror_read_begin(m);
+	umn_soft_lookup(sm, a + 5 * PAGE, false, NULL, NULL, &t);
+	printf("mirror:  read_begin (seq %lu); the primary maps page 5 to "
+	       "frame %lu\n",
+	       seq, t.frame);
+	umn_soft_migrate(sm, a + 5 * PAGE);
+	umn_soft_lookup(sm, a + 5 * PAGE, false, NULL, NULL, &now);
+	printf("primary: migrates page 5 to frame %lu (start, clear the PTE, "
+	       "invalidate_range, copy, end);\n         frame %lu is freed: "
+	       "its generation moved from %lu to %lu\n",
+	       now.frame, t.frame, t.gen, umn_soft_frame_gen(frames, t.frame));
+	ret = umn_mirror_install(m, a + 5 * PAGE, seq, &t);
+	printf("mirror:  install frame %lu? %s\n", t.frame,
+	       ret == -EAGAIN ? "refused: read_retry saw the collision"
+			      : "INSTALLED (a stale translation!)");
+	ret = umn_mirror_fault(m, a + 5 * PAGE, false);
+	umn_mirror_translate(m, a + 5 * PAGE, &t);
+	printf("mirror:  looks again and installs frame %lu: %s\n\n", t.frame,
+	       t.frame == now.frame ? "coherent" : "STALE");
+	umn_mirror_destroy(m);
+	umn_soft_mm_destroy(sm);
+	umn_soft_frames_destroy(frames);
+	return ret < 0 || t.frame != now.frame;
+}
 
-	puts("== 1. a range invalidation reaches both notifiers");
-	primary_remap(mm, 0, 2);
+static void progress(const struct workload_report *r, double t, void *arg)
+{
+	(void)arg;
+	fprintf(stderr,
+		"\r  [%2.0fs] %8lu accesses checked, %7lu invalidations, "
+		"%6lu retries, %lu stale ",
+		t, r->checked,
+		r->soft.events[UMN_EVENT_UNMAP] +
+			r->soft.events[UMN_EVENT_CLEAR] +
+			r->soft.events[UMN_EVENT_PROTECTION_VMA] +
+			r->soft.events[UMN_EVENT_PROTECTION_PAGE] +
+			r->soft.events[UMN_EVENT_MIGRATE],
+		r->retries, r->stale);
+}
 
-	puts("\n== 2. the mirror faults a page in, undisturbed");
-	mirror_fault(&mirror, mm, 4, false);
+static void table(const struct workload_config *cfg,
+		  const struct workload_report *r)
+{
+	static const char *const short_names[] = { "unmap",    "clear",
+						   "prot-vma", "prot-page",
+						   "migrate",  "release" };
+	static const int shown[] = {
+		UMN_EVENT_UNMAP,	  UMN_EVENT_CLEAR,
+		UMN_EVENT_PROTECTION_VMA, UMN_EVENT_PROTECTION_PAGE,
+		UMN_EVENT_MIGRATE,	  UMN_EVENT_RELEASE
+	};
+	const struct umn_mirror_stats *ms;
+	int i, k;
 
-	puts("\n== 3. the primary changes the page during the fault");
-	mirror_fault(&mirror, mm, 5, true);
-	for (p = 0; p < NPAGES; p++) {
-		if (mirror.shadow[p] && mirror.shadow[p] != pte[p]) {
-			printf("BUG: the mirror maps page %lu to frame %lu, "
-			       "the primary to %lu\n",
-			       p, mirror.shadow[p], pte[p]);
-			return 1;
-		}
+	printf("\n== What the primary did (%.0f s, %d threads, seed %lu)\n",
+	       r->seconds, cfg->threads, cfg->seed);
+	for (i = 0; i < UMN_SOFT_OP_COUNT; i++)
+		printf("  %-9s %9lu%s", workload_op_names[i], r->soft.ops[i],
+		       i % 4 == 3 ? "\n" : "");
+	printf("\n  brackets by event:");
+	for (k = 0; k < 6; k++)
+		printf(" %s %lu", workload_event_names[shown[k]],
+		       r->soft.events[shown[k]]);
+	printf("\n  huge ranges (2 MiB or more): %lu; frames freed: %lu\n",
+	       r->soft.huge_ranges, r->soft.frames_freed);
+
+	printf("\n== What each secondary received\n");
+	printf("  %-16s %9s %9s", "secondary", "installs", "retries");
+	for (k = 0; k < 6; k++)
+		printf(" %9s", short_names[k]);
+	printf("\n");
+	for (i = 0; i < 2; i++) {
+		ms = &r->mirror[i];
+		printf("  %-16s %9lu %9lu", workload_secondary_names[i],
+		       ms->faults, ms->retries);
+		for (k = 0; k < 6; k++)
+			printf(" %9lu", ms->invalidations[shown[k]]);
+		printf("\n");
 	}
-	puts("mirror: every translation it holds is the primary's: coherent");
+	printf("  %-16s %9lu %9s  hits %lu, flushes %lu (%lu entries), "
+	       "all from invalidate_range\n",
+	       "devtlb", r->devtlb.fills, "-", r->devtlb.hits,
+	       r->devtlb.flushes, r->devtlb.flushed);
+	printf("  %-16s %9lu %9lu  hits %lu, invalidated %lu, pages pinned "
+	       "%lu, unpinned %lu\n",
+	       "regcache", r->regcache.registrations, r->regcache.retries,
+	       r->regcache.hits, r->regcache.invalidations, r->regcache.pins,
+	       r->regcache.unpins);
 
-	puts("\n== 4. teardown");
-	if (umn_interval_notifier_remove(&mirror.sub) || umn_mm_release(mm) ||
-	    umn_notifier_unregister(&shadow.n) ||
-	    umn_notifier_unregister(&tlb.n))
+	printf("\n== The oracle\n");
+	printf("  %lu accesses through the secondaries, each compared with the "
+	       "primary under its page-table lock;\n  %lu read back their "
+	       "data; %lu faults retried because an invalidation collided.\n",
+	       r->checked, r->data_checked, r->retries);
+	if (r->stale)
+		printf("  VERDICT: %lu STALE translation(s); the first: %s\n",
+		       r->stale, r->first_stale);
+	else
+		printf("  VERDICT: coherent - no secondary ever held a "
+		       "translation the primary had taken away.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct workload_config cfg;
+	struct workload_report rep;
+
+	workload_defaults(&cfg);
+	if (argc == 3 && !strcmp(argv[1], "--seconds")) {
+		cfg.seconds = atof(argv[2]);
+	} else if (argc != 1) {
+		fprintf(stderr, "usage: umn-demo [--seconds N]\n");
+		return 2;
+	}
+	if (cfg.seconds <= 0)
+		return 2;
+	cfg.seed = 20171231;
+	cfg.progress = progress;
+	puts("umn-demo: a guest address space on the soft MMU, with a KVM-like "
+	     "mirror (two kinds),\nan IOMMU-like device TLB and an RDMA-like "
+	     "registration cache attached.\n");
+	if (step_by_step())
 		return 1;
-	umn_mm_put(mm);
-	puts("done");
-	return 0;
+	printf("== 2. Everything at once, for %.0f seconds\n", cfg.seconds);
+	fflush(stdout);
+	if (workload_run(&cfg, &rep))
+		return 2;
+	fputc('\n', stderr);
+	table(&cfg, &rep);
+	return rep.stale ? 1 : 0;
 }

@@ -1,506 +1,25 @@
 // SPDX-License-Identifier: MIT
 /*
- * umn-torture - the coherence oracle: every soft-MMU operation at once
- * against every reference secondary, for a bounded time, and a count of the
- * stale translations found.
+ * umn-torture - the coherence oracle, from the command line: every
+ * soft-MMU operation at once against every reference secondary, for a
+ * bounded time, and a count of the stale translations found (see
+ * tools/workload.c for what is checked).  Not a benchmark: it asserts no
+ * timing.
  *
- * Threads: half run a random mix of the soft MMU's operations on a shared
- * window (munmap and mmap, mprotect, mremap, madvise, CPU faults, fork and
- * copy-on-write, THP split and collapse, migration, reclaim, cleaning, KSM,
- * aging); the others access the window through the secondaries (a classic
- * mirror that maps huge pages whole, an interval mirror that maps them as
- * 4 KiB pieces, a device TLB, a registration cache).
- *
- * The oracle, which is not a benchmark and asserts no timing:
- *  - after each access, under the primary's page-table lock of the entry
- *    (umn_soft_lookup's fill callback), each full-sync secondary maps the
- *    address to exactly the primary's frame, 4 KiB and generation, or to
- *    nothing (DESIGN.md's invariant: no window exists where it may differ,
- *    because start removes before the update and invalidate_range flushes
- *    under the same lock); the registration cache's valid registrations
- *    likewise;
- *  - the data the accessing thread wrote last through a secondary is still
- *    there, unless an operation that discards data (munmap, madvise,
- *    remapping) touched the page since;
- *  - a frame being freed is mapped by no full-sync secondary (checked where
- *    the primary last mapped it) and pinned by no registration.
- * Each failure counts one stale translation; the run stops at the first.
- *
- * --break MODE breaks the contract on purpose to show the oracle can fail:
- * retry (secondaries skip read_retry), counter (the classic mirror ignores
- * its active-invalidation counter), thp-range (reclaim and cleaning
- * invalidate only the first 4 KiB of a huge frame), early-free (munmap
- * frees frames before invalidate_range).
+ * --break MODE breaks the contract on purpose; the run must then end with
+ * status 1.  A test that cannot fail proves nothing: this shows the oracle
+ * can.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <umn/devtlb.h>
-#include <umn/mirror.h>
-#include <umn/regcache.h>
-#include <umn/soft.h>
-#include <umn/umn.h>
 
-#define PAGE	    UMN_PAGE_SIZE
-#define THP	    UMN_SOFT_PMD_SIZE
-#define WIN_PAGES   2048UL /* 8 MiB: four 2 MiB blocks */
-#define MAX_FRAMES  (1UL << 17)
-#define MAX_THREADS 64
-#define RW	    (UMN_SOFT_PROT_READ | UMN_SOFT_PROT_WRITE)
+#include "workload.h"
 
-enum { BRK_NONE, BRK_RETRY, BRK_COUNTER, BRK_THP_RANGE, BRK_EARLY_FREE };
-static const char *const break_names[] = { "none", "retry", "counter",
-					   "thp-range", "early-free" };
-
-/* The secondaries, by index. */
-enum { C_CLASSIC, C_INTERVAL, C_DEVTLB, C_REGCACHE, C_COUNT };
-
-static struct {
-	double seconds;
-	int threads;
-	unsigned long seed;
-	bool use[C_COUNT];
-	bool thp;
-	int brk;
-	bool quiet;
-} opt = { 10, 4, 0, { true, true, true, true }, true, BRK_NONE, false };
-
-static struct umn_soft_frames *frames;
-static struct umn_soft_mm *sm;
-static unsigned long win; /* the window's first address */
-static struct umn_mirror *mirror[2];
-static struct umn_devtlb *tlb;
-static struct umn_regcache *rc;
-static struct umn_regcache_soft rc_soft;
-static int stop;
-
-static unsigned long accesses, checked, stale, retries, data_checks;
-
-/* Where the primary last mapped each frame, for the free-time check. */
-static unsigned long where_base[MAX_FRAMES], where_size[MAX_FRAMES];
-/* Pins held through the registration cache, per frame. */
-static int pinned[MAX_FRAMES];
-
-/* The data oracle: per accessing thread, per page, the last value it
- * wrote and the page's discard count when it did. */
-static unsigned long expected[MAX_THREADS][WIN_PAGES];
-static unsigned long snap[MAX_THREADS][WIN_PAGES];
-static unsigned long discards[WIN_PAGES]; /* odd while one runs */
-
-static unsigned long load(unsigned long *p)
-{
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-static void add(unsigned long *p, unsigned long n)
-{
-	__atomic_fetch_add(p, n, __ATOMIC_RELAXED);
-}
-
-static bool stopping(void)
-{
-	return __atomic_load_n(&stop, __ATOMIC_ACQUIRE);
-}
-
-static unsigned long rnd(unsigned long *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static void found_stale(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (__atomic_fetch_add(&stale, 1, __ATOMIC_RELAXED) < 5) {
-		va_start(ap, fmt);
-		fputs("\numn-torture: STALE: ", stderr);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-		va_end(ap);
-	}
-	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
-}
-
-/* The 4 KiB of the frame that @addr reaches through @t. */
-static unsigned long sub_at(const struct umn_soft_translation *t,
-			    unsigned long addr)
-{
-	return (t->size == PAGE ? t->subpage : 0) + (addr - t->base) / PAGE;
-}
-
-static const char *const names[C_COUNT] = { "classic mirror", "interval mirror",
-					    "devtlb", "regcache" };
-
-/* What secondary @c maps at @addr: 0, or -ENOENT. */
-static int secondary(int c, unsigned long addr, struct umn_soft_translation *q)
-{
-	struct umn_regcache_page pg;
-	int ret;
-
-	if (!opt.use[c])
-		return -ENOENT;
-	switch (c) {
-	case C_CLASSIC:
-	case C_INTERVAL:
-		return umn_mirror_translate(mirror[c], addr, q);
-	case C_DEVTLB:
-		return umn_devtlb_check(tlb, addr, q);
-	default:
-		ret = umn_regcache_check(rc, addr, &pg);
-		q->frame = pg.frame;
-		q->subpage = pg.subpage;
-		q->gen = pg.gen;
-		q->writable = false;
-		q->size = PAGE;
-		q->base = addr & ~(PAGE - 1);
-		return ret;
-	}
-}
-
-/* The oracle, under the PTL of the primary's entry for c->addr. */
-struct check {
-	unsigned long addr;
-	int thread;
-	bool write;
-	unsigned long value;
-};
-
-static void check_fill(void *arg, const struct umn_soft_translation *p)
-{
-	struct check *c = arg;
-	unsigned long page = (c->addr - win) / PAGE, sub = sub_at(p, c->addr);
-	unsigned long off = (unsigned long)c->thread * sizeof(unsigned long);
-	struct umn_soft_translation q;
-	unsigned long now, got;
-	int s;
-
-	if (p->frame < MAX_FRAMES) {
-		__atomic_store_n(&where_base[p->frame], p->base,
-				 __ATOMIC_RELAXED);
-		__atomic_store_n(&where_size[p->frame], p->size,
-				 __ATOMIC_RELEASE);
-	}
-	for (s = 0; s < C_COUNT; s++) {
-		if (secondary(s, c->addr, &q))
-			continue;
-		if (q.frame != p->frame || sub_at(&q, c->addr) != sub ||
-		    q.gen != p->gen || (q.writable && !p->writable))
-			found_stale("%s maps %#lx to frame %lu/%lu gen %lu%s, "
-				    "the primary to %lu/%lu gen %lu%s",
-				    names[s], c->addr, q.frame,
-				    sub_at(&q, c->addr), q.gen,
-				    q.writable ? " rw" : "", p->frame, sub,
-				    p->gen, p->writable ? " rw" : "");
-	}
-	add(&checked, 1);
-
-	/* The data: through the (now verified) frame. */
-	now = load(&discards[page]);
-	if (c->write && p->writable) {
-		umn_soft_frame_write(frames, p->frame, sub, off, &c->value,
-				     sizeof(c->value));
-		expected[c->thread][page] = c->value;
-		snap[c->thread][page] = now;
-		return;
-	}
-	if (!expected[c->thread][page] || snap[c->thread][page] != now ||
-	    (now & 1))
-		return;
-	umn_soft_frame_read(frames, p->frame, sub, off, &got, sizeof(got));
-	add(&data_checks, 1);
-	if (got != expected[c->thread][page])
-		found_stale("data at %#lx: thread %d wrote %lu, reads %lu",
-			    c->addr, c->thread, expected[c->thread][page], got);
-}
-
-/* A frame is being freed: nobody may still map or pin it. */
-static void free_hook(void *arg, unsigned long frame, unsigned long gen)
-{
-	struct umn_soft_translation q;
-	unsigned long base, size, a;
-	int s;
-
-	(void)arg;
-	if (frame >= MAX_FRAMES)
-		return;
-	if (__atomic_load_n(&pinned[frame], __ATOMIC_ACQUIRE) > 0)
-		found_stale("frame %lu freed while a registration pins it",
-			    frame);
-	size = __atomic_exchange_n(&where_size[frame], 0, __ATOMIC_ACQ_REL);
-	base = __atomic_load_n(&where_base[frame], __ATOMIC_RELAXED);
-	if (!size || size > THP)
-		return;
-	for (a = base; a < base + size; a += PAGE) {
-		if (a < win || a >= win + WIN_PAGES * PAGE)
-			continue;
-		for (s = 0; s < C_REGCACHE; s++)
-			if (!secondary(s, a, &q) && q.frame == frame &&
-			    q.gen == gen)
-				found_stale("frame %lu freed while the %s maps "
-					    "it at %#lx",
-					    frame, names[s], a);
-	}
-}
-
-/* A classic notifier that sometimes takes its time in start, after the
- * secondaries' starts: it widens the window between start and the page
- * table's update, where the races live. */
-static int delay_start(struct umn_notifier *n, const struct umn_range *r)
-{
-	static __thread unsigned long s = 88172645463325252UL;
-
-	(void)n, (void)r;
-	if (rnd(&s) % (opt.brk ? 2 : 16) == 0)
-		sched_yield();
-	return 0;
-}
-
-static const struct umn_notifier_ops delay_ops = {
-	.name = "torture-delay",
-	.invalidate_range_start = delay_start,
-};
-
-static struct umn_notifier delayer;
-
-/* The registration cache pins through the soft MMU, with a pause now and
- * then between pin and publish. */
-static int pin_slowly(void *arg, unsigned long addr, unsigned long npages,
-		      bool write, struct umn_regcache_page *pages)
-{
-	static __thread unsigned long s = 0x9e3779b97f4a7c15UL;
-	int ret = umn_regcache_soft_ops.pin(arg, addr, npages, write, pages);
-
-	if (!ret && rnd(&s) % (opt.brk ? 2 : 32) == 0)
-		sched_yield();
-	return ret;
-}
-
-static void unpin(void *arg, unsigned long npages,
-		  const struct umn_regcache_page *pages)
-{
-	umn_regcache_soft_ops.unpin(arg, npages, pages);
-}
-
-static const struct umn_regcache_ops slow_pin_ops = { pin_slowly, unpin };
-
-/* The accessing threads. */
-
-static void mirror_access(struct umn_mirror *m, unsigned long addr, bool write,
-			  unsigned long *s)
-{
-	struct umn_soft_translation t;
-	unsigned long seq;
-	int ret;
-
-	for (;;) {
-		seq = umn_mirror_read_begin(m);
-		ret = umn_soft_lookup(sm, addr, write, NULL, NULL, &t);
-		if (ret == -EFAULT || ret == -EACCES) {
-			if (umn_soft_fault(sm, addr, write))
-				return; /* protected or unmapped now */
-			continue;
-		}
-		if (rnd(s) % (opt.brk ? 4 : 64) == 0)
-			sched_yield();
-		ret = umn_mirror_install(m, addr, seq, &t);
-		if (ret != -EAGAIN)
-			return;
-		add(&retries, 1);
-		if (stopping())
-			return;
-	}
-}
-
-#define HELD 8
-
-static void *accessor(void *arg)
-{
-	int id = (int)(long)arg, c, i, nheld = 0;
-	struct umn_regcache_handle *held[HELD], *h;
-	unsigned long s = opt.seed * 2654435761UL + (unsigned long)id + 1;
-	unsigned long value = (unsigned long)id << 40, page, addr, j, len;
-	struct umn_soft_translation t;
-	struct check chk;
-	bool write;
-
-	while (!stopping()) {
-		page = rnd(&s) % WIN_PAGES;
-		addr = win + page * PAGE;
-		write = rnd(&s) & 1;
-		c = (int)(rnd(&s) % C_COUNT);
-		if (!opt.use[c])
-			continue;
-		switch (c) {
-		case C_CLASSIC:
-		case C_INTERVAL:
-			mirror_access(mirror[c], addr, write, &s);
-			break;
-		case C_DEVTLB:
-			umn_devtlb_translate(tlb, addr, write, &t);
-			break;
-		default:
-			len = PAGE * (1 + rnd(&s) % 4);
-			if (page * PAGE + len > WIN_PAGES * PAGE)
-				len = PAGE;
-			if (umn_regcache_register(rc, addr, len, write, &h))
-				break;
-			for (j = 0; j < h->len / PAGE; j++)
-				__atomic_fetch_add(&pinned[h->pages[j].frame],
-						   1, __ATOMIC_RELEASE);
-			if (nheld == HELD) {
-				for (j = 0; j < held[0]->len / PAGE; j++)
-					__atomic_fetch_sub(
-						&pinned[held[0]->pages[j]
-								.frame],
-						1, __ATOMIC_RELEASE);
-				umn_regcache_release(held[0]);
-				memmove(held, held + 1,
-					(HELD - 1) * sizeof(*held));
-				nheld--;
-			}
-			held[nheld++] = h;
-			break;
-		}
-		chk = (struct check){ addr, id, write, ++value };
-		umn_soft_lookup(sm, addr, false, check_fill, &chk, NULL);
-		add(&accesses, 1);
-	}
-	for (i = 0; i < nheld; i++) {
-		for (j = 0; j < held[i]->len / PAGE; j++)
-			__atomic_fetch_sub(&pinned[held[i]->pages[j].frame], 1,
-					   __ATOMIC_RELEASE);
-		umn_regcache_release(held[i]);
-	}
-	return NULL;
-}
-
-/* The primary's threads. */
-
-static void discard(unsigned long first, unsigned long n)
-{
-	unsigned long p;
-
-	for (p = first; p < first + n && p < WIN_PAGES; p++)
-		__atomic_fetch_add(&discards[p], 1, __ATOMIC_RELEASE);
-}
-
-static int map_flags(void)
-{
-	return UMN_SOFT_MAP_FIXED | (opt.thp ? UMN_SOFT_MAP_THP : 0);
-}
-
-static void primary_op(int id, unsigned long *s)
-{
-	unsigned long first = rnd(s) % WIN_PAGES, n = 1 + rnd(s) % 64, a, b, p;
-	struct umn_soft_mm *child;
-	char c = (char)id;
-	int i;
-
-	if (first + n > WIN_PAGES)
-		n = WIN_PAGES - first;
-	a = win + first * PAGE;
-	switch (rnd(s) % 15) {
-	case 0: /* munmap and map again */
-		discard(first, n);
-		umn_soft_munmap(sm, a, n * PAGE);
-		umn_soft_mmap(sm, a, n * PAGE, RW, map_flags(), &b);
-		discard(first, n);
-		break;
-	case 1:
-		umn_soft_mprotect(sm, a, n * PAGE, UMN_SOFT_PROT_READ);
-		umn_soft_mprotect(sm, a, n * PAGE, RW);
-		break;
-	case 2: /* mremap, on a scratch mapping of this thread's */
-		if (umn_soft_mmap(sm, win + (1UL << 30), 16 * PAGE, RW, 0, &b))
-			break;
-		umn_soft_write(sm, b, &c, 1);
-		if (!umn_soft_mremap(sm, b, 16 * PAGE, 64 * PAGE,
-				     UMN_SOFT_MREMAP_MAYMOVE, &b))
-			umn_soft_mremap(sm, b, 64 * PAGE, 8 * PAGE, 0, &b);
-		umn_soft_munmap(sm, b, 8 * PAGE);
-		break;
-	case 3:
-		discard(first, n);
-		umn_soft_madvise_dontneed(sm, a, n * PAGE);
-		discard(first, n);
-		break;
-	case 4: /* the CPU writes, in its own corner of the page */
-		umn_soft_write(sm, a + 2048 + (unsigned long)id, &c, 1);
-		break;
-	case 5: /* fork (less often: it write-protects the whole window),
-		 * and the child writes: copy-on-write */
-		if (rnd(s) % 8 || umn_soft_fork(sm, &child))
-			break;
-		for (i = 0; i < 8; i++)
-			umn_soft_write(child,
-				       win + (rnd(s) % WIN_PAGES) * PAGE + 2048,
-				       &c, 1);
-		umn_soft_mm_destroy(child);
-		break;
-	case 6:
-		umn_soft_thp_split(sm, a);
-		break;
-	case 7: /* fill a 2 MiB block, then collapse it */
-		b = a & ~(THP - 1);
-		for (p = 0; p < THP / PAGE && !stopping(); p += 1)
-			umn_soft_fault(sm, b + p * PAGE, false);
-		umn_soft_thp_collapse(sm, b);
-		break;
-	case 8:
-		umn_soft_migrate(sm, a);
-		break;
-	case 9:
-	case 10:
-		umn_soft_reclaim(sm, a);
-		break;
-	case 11:
-		umn_soft_clean(sm, a);
-		break;
-	case 12:
-		umn_soft_ksm_merge(sm, a, sm,
-				   win + (rnd(s) % WIN_PAGES) * PAGE);
-		break;
-	case 13:
-		umn_soft_age(sm, a, n * PAGE, (int)(rnd(s) % 3));
-		break;
-	default: /* populate, so that there is something to change */
-		for (p = 0; p < n; p++)
-			umn_soft_fault(sm, a + p * PAGE, rnd(s) & 1);
-		break;
-	}
-}
-
-static void *primary(void *arg)
-{
-	int id = (int)(long)arg;
-	unsigned long s = opt.seed * 40503UL + (unsigned long)id + 7;
-
-	while (!stopping()) {
-		primary_op(id, &s);
-		usleep(50); /* let the secondaries work between changes */
-	}
-	return NULL;
-}
-
-/* Setup, progress, summary. */
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static bool quiet;
 
 static void usage(int status)
 {
@@ -514,7 +33,7 @@ static void usage(int status)
 	exit(status);
 }
 
-static void parse(int argc, char **argv)
+static void parse(int argc, char **argv, struct workload_config *opt)
 {
 	static const struct option longs[] = {
 		{ "seconds", required_argument, NULL, 's' },
@@ -533,25 +52,25 @@ static void parse(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "", longs, NULL)) != -1) {
 		switch (o) {
 		case 's':
-			opt.seconds = atof(optarg);
+			opt->seconds = atof(optarg);
 			break;
 		case 't':
-			opt.threads = atoi(optarg);
+			opt->threads = atoi(optarg);
 			break;
 		case 'S':
-			opt.seed = strtoul(optarg, NULL, 0);
+			opt->seed = strtoul(optarg, NULL, 0);
 			break;
 		case 'c':
-			memset(opt.use, 0, sizeof(opt.use));
+			memset(opt->use, 0, sizeof(opt->use));
 			for (tok = strtok_r(optarg, ",", &save); tok;
 			     tok = strtok_r(NULL, ",", &save)) {
 				if (!strcmp(tok, "mirror"))
-					opt.use[C_CLASSIC] =
-						opt.use[C_INTERVAL] = true;
+					opt->use[W_CLASSIC] =
+						opt->use[W_INTERVAL] = true;
 				else if (!strcmp(tok, "devtlb"))
-					opt.use[C_DEVTLB] = true;
+					opt->use[W_DEVTLB] = true;
 				else if (!strcmp(tok, "regcache"))
-					opt.use[C_REGCACHE] = true;
+					opt->use[W_REGCACHE] = true;
 				else
 					usage(2);
 			}
@@ -559,18 +78,19 @@ static void parse(int argc, char **argv)
 		case 'h':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
 				usage(2);
-			opt.thp = !strcmp(optarg, "on");
+			opt->thp = !strcmp(optarg, "on");
 			break;
 		case 'b':
-			for (i = 1; i < 5 && strcmp(optarg, break_names[i]);
+			for (i = 1;
+			     i < 5 && strcmp(optarg, workload_break_names[i]);
 			     i++)
 				;
 			if (i == 5)
 				usage(2);
-			opt.brk = i;
+			opt->brk = i;
 			break;
 		case 'q':
-			opt.quiet = true;
+			quiet = true;
 			break;
 		case 'H':
 			usage(0);
@@ -579,161 +99,63 @@ static void parse(int argc, char **argv)
 			usage(2);
 		}
 	}
-	if (optind != argc || opt.seconds <= 0 || opt.threads < 2 ||
-	    opt.threads > MAX_THREADS)
+	if (optind != argc || opt->seconds <= 0 || opt->threads < 2 ||
+	    opt->threads > W_MAX_THREADS)
 		usage(2);
-	if (!opt.seed)
-		opt.seed = (unsigned long)time(NULL) ^ (unsigned long)getpid();
-	/* What each break needs to show itself. */
-	if (opt.brk == BRK_RETRY)
-		opt.use[C_CLASSIC] = opt.use[C_INTERVAL] = true;
-	if (opt.brk == BRK_COUNTER)
-		opt.use[C_CLASSIC] = true;
-	if (opt.brk == BRK_THP_RANGE)
-		opt.thp = opt.use[C_INTERVAL] = true;
-	if (opt.brk == BRK_EARLY_FREE)
-		opt.use[C_DEVTLB] = true;
+	if (!opt->seed)
+		opt->seed = (unsigned long)time(NULL) ^ (unsigned long)getpid();
 }
 
-static void die(const char *what, int err)
+static void progress(const struct workload_report *r, double t, void *arg)
 {
-	fprintf(stderr, "umn-torture: %s: %s\n", what, strerror(-err));
-	exit(2);
+	(void)arg;
+	if (!quiet)
+		fprintf(stderr,
+			"\r[%3.0fs] accesses %lu checked %lu retries %lu "
+			"stale %lu ",
+			t, r->accesses, r->checked, r->retries, r->stale);
 }
 
-static void setup(void)
+static void summary(const struct workload_config *cfg,
+		    const struct workload_report *r)
 {
-	struct umn_soft_frames_config cfg = {
-		.max_frames = MAX_FRAMES,
-		.free_hook = free_hook,
-		.breaks = opt.brk == BRK_THP_RANGE ? UMN_SOFT_BREAK_THP_RANGE
-			  : opt.brk == BRK_EARLY_FREE
-				  ? UMN_SOFT_BREAK_EARLY_FREE
-				  : 0,
-	};
-	unsigned int mb = opt.brk == BRK_RETRY ? UMN_MIRROR_BREAK_RETRY : 0;
-	int ret;
-
-	ret = umn_soft_frames_create(&cfg, &frames);
-	if (!ret)
-		ret = umn_soft_mm_create(frames, &sm);
-	if (!ret)
-		ret = umn_soft_mmap(sm, 0, WIN_PAGES * PAGE, RW,
-				    opt.thp ? UMN_SOFT_MAP_THP : 0, &win);
-	if (ret)
-		die("soft MMU", ret);
-	ret = umn_notifier_register(&delayer, &delay_ops, umn_soft_mm_umn(sm));
-	if (!ret && opt.use[C_CLASSIC])
-		ret = umn_mirror_create(
-			sm, win, WIN_PAGES * PAGE,
-			UMN_MIRROR_CLASSIC | mb |
-				(opt.brk == BRK_COUNTER
-					 ? UMN_MIRROR_BREAK_COUNTER
-					 : 0),
-			&mirror[C_CLASSIC]);
-	if (!ret && opt.use[C_INTERVAL])
-		ret = umn_mirror_create(sm, win, WIN_PAGES * PAGE,
-					UMN_MIRROR_INTERVAL |
-						UMN_MIRROR_SPLIT_HUGE | mb,
-					&mirror[C_INTERVAL]);
-	if (!ret && opt.use[C_DEVTLB])
-		ret = umn_devtlb_create(sm, 256, 0, &tlb);
-	rc_soft.sm = sm;
-	rc_soft.frames = frames;
-	if (!ret && opt.use[C_REGCACHE])
-		ret = umn_regcache_create(
-			umn_soft_mm_umn(sm), &slow_pin_ops, &rc_soft,
-			opt.brk == BRK_RETRY ? UMN_REGCACHE_BREAK_RETRY : 0,
-			&rc);
-	if (ret)
-		die("secondaries", ret);
-}
-
-static void summary(double secs)
-{
-	static const char *const ops[UMN_SOFT_OP_COUNT] = {
-		"mmap",	   "munmap",  "mprotect", "mremap", "madvise",
-		"fault",   "cow",     "fork",	  "split",  "collapse",
-		"migrate", "reclaim", "clean",	  "ksm",    "age"
-	};
-	static const char *const events[UMN_EVENT_COUNT] = {
-		"unmap",      "clear",	 "protection-vma", "protection-page",
-		"soft-dirty", "release", "migrate",	   "exclusive"
-	};
-	struct umn_soft_stats st = { 0 };
-	struct umn_mirror_stats ms;
-	unsigned long mretries = 0;
 	int i;
 
-	umn_soft_stats(frames, &st);
-	for (i = 0; i < 2; i++) {
-		if (mirror[i]) {
-			umn_mirror_stats(mirror[i], &ms);
-			mretries += ms.retries;
-		}
-	}
 	printf("umn-torture: seed %lu, %.0f s, %d threads, break %s\n",
-	       opt.seed, secs, opt.threads, break_names[opt.brk]);
+	       cfg->seed, r->seconds, cfg->threads,
+	       workload_break_names[cfg->brk]);
 	printf("  operations:");
 	for (i = 0; i < UMN_SOFT_OP_COUNT; i++)
-		printf(" %s %lu", ops[i], st.ops[i]);
+		printf(" %s %lu", workload_op_names[i], r->soft.ops[i]);
 	printf("\n  invalidations:");
 	for (i = 0; i < UMN_EVENT_COUNT; i++)
-		printf(" %s %lu", events[i], st.events[i]);
+		printf(" %s %lu", workload_event_names[i], r->soft.events[i]);
 	printf("\n  huge ranges %lu, frames freed %lu, retries %lu\n",
-	       st.huge_ranges, st.frames_freed, load(&retries) + mretries);
+	       r->soft.huge_ranges, r->soft.frames_freed, r->retries);
+	if (r->stale)
+		printf("  first finding: %s\n", r->first_stale);
 	printf("  accesses %lu, checked %lu, data checked %lu: %lu stale\n",
-	       load(&accesses), load(&checked), load(&data_checks),
-	       load(&stale));
+	       r->accesses, r->checked, r->data_checked, r->stale);
 }
 
 int main(int argc, char **argv)
 {
-	pthread_t th[MAX_THREADS];
-	double start, t, next = 1;
-	int i, nprimary;
+	struct workload_config cfg;
+	struct workload_report rep;
+	int ret;
 
-	parse(argc, argv);
-	setup();
-	nprimary = opt.threads / 2;
-	if (!opt.quiet)
+	workload_defaults(&cfg);
+	parse(argc, argv, &cfg);
+	cfg.progress = progress;
+	if (!quiet)
 		fprintf(stderr,
-			"umn-torture: seed %lu (replay with --seed "
-			"%lu), window %#lx+%lu KiB\n",
-			opt.seed, opt.seed, win, WIN_PAGES * PAGE / 1024);
-	start = now_s();
-	for (i = 0; i < opt.threads; i++)
-		pthread_create(&th[i], NULL, i < nprimary ? primary : accessor,
-			       (void *)(long)i);
-	while (!stopping() && (t = now_s() - start) < opt.seconds) {
-		usleep(20000);
-		if (!opt.quiet && t >= next) {
-			fprintf(stderr,
-				"\r[%3.0fs] accesses %lu checked %lu retries "
-				"%lu stale %lu ",
-				t, load(&accesses), load(&checked),
-				load(&retries), load(&stale));
-			next += 1;
-		}
-	}
-	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
-	for (i = 0; i < opt.threads; i++)
-		pthread_join(th[i], NULL);
-	if (!opt.quiet)
+			"umn-torture: seed %lu (replay with --seed %lu)\n",
+			cfg.seed, cfg.seed);
+	ret = workload_run(&cfg, &rep);
+	if (ret)
+		return 2;
+	if (!quiet)
 		fputc('\n', stderr);
-	summary(now_s() - start);
-	/* Teardown: the oracle stops looking at what goes away. */
-	memset(opt.use, 0, sizeof(opt.use));
-	for (i = 0; i < 2; i++)
-		if (mirror[i])
-			umn_mirror_destroy(mirror[i]);
-	if (tlb)
-		umn_devtlb_destroy(tlb);
-	if (rc)
-		umn_regcache_destroy(rc);
-	umn_notifier_unregister(&delayer);
-	umn_soft_mm_destroy(sm);
-	if (umn_soft_frames_destroy(frames))
-		fprintf(stderr, "umn-torture: frames left allocated\n");
-	return load(&stale) ? 1 : 0;
+	summary(&cfg, &rep);
+	return rep.stale ? 1 : 0;
 }

@@ -300,29 +300,50 @@ int umn_soft_pin(struct umn_soft_mm *sm, unsigned long addr, bool write,
 	}
 }
 
-/* The CPU's own access: a pin for the length of a copy. */
+/*
+ * The CPU's own access: the copy happens under the entry's page-table
+ * lock, so that it is ordered with every change of the entry (a copy made
+ * by migration, collapse or copy-on-write cannot miss it).
+ */
+struct access {
+	struct umn_soft_frames *frames;
+	unsigned long addr;
+	void *buf;
+	unsigned long len;
+	bool write;
+};
+
+static void access_fill(void *arg, const struct umn_soft_translation *t)
+{
+	struct access *a = arg;
+	unsigned long off = a->addr - t->base;
+	unsigned long sub = (t->size == PAGE ? t->subpage : 0) + off / PAGE;
+
+	if (a->write)
+		umn_soft_frame_write(a->frames, t->frame, sub, off % PAGE,
+				     a->buf, a->len);
+	else
+		umn_soft_frame_read(a->frames, t->frame, sub, off % PAGE,
+				    a->buf, a->len);
+}
+
 static int access_page(struct umn_soft_mm *sm, unsigned long addr, void *buf,
 		       unsigned long len, bool write)
 {
-	struct umn_soft_translation t;
-	unsigned long off;
+	struct access a = { sm ? sm->frames : NULL, addr, buf, len, write };
 	int ret;
 
-	if (!buf || (addr & (PAGE - 1)) + len > PAGE)
+	if (!sm || !buf || addr >= UMN_SOFT_TASK_SIZE ||
+	    (addr & (PAGE - 1)) + len > PAGE)
 		return -EINVAL;
-	ret = umn_soft_pin(sm, addr, write, &t);
-	if (ret)
-		return ret;
-	off = addr - t.base;
-	if (write)
-		umn_soft_frame_write(sm->frames, t.frame,
-				     t.subpage + off / PAGE, off % PAGE, buf,
-				     len);
-	else
-		umn_soft_frame_read(sm->frames, t.frame, t.subpage + off / PAGE,
-				    off % PAGE, buf, len);
-	umn_soft_unpin(sm->frames, t.frame);
-	return 0;
+	for (;;) {
+		ret = lookup(sm, addr, write, false, access_fill, &a, NULL);
+		if (ret != -EFAULT && ret != -EACCES)
+			return ret;
+		ret = umn_soft_fault(sm, addr, write);
+		if (ret)
+			return ret;
+	}
 }
 
 int umn_soft_read(struct umn_soft_mm *sm, unsigned long addr, void *buf,
@@ -553,6 +574,20 @@ int umn_soft_thp_collapse(struct umn_soft_mm *sm, unsigned long addr)
 	bracket_start(sm, &range, base, base + PMD_SIZE, UMN_EVENT_CLEAR);
 	pthread_mutex_lock(&pmd->ptl);
 	pthread_mutex_lock(&pte->ptl);
+	/* A pinned frame may be written by its pinner: no copy is safe.
+	 * (Pins go through the PTL we hold: none can start now.) */
+	for (k = 0; k < PT_ENTRIES; k++)
+		if (atomic_load(&frame_of(fs, e_frame(pte->e[k]))->pins))
+			break;
+	if (k < PT_ENTRIES) {
+		pthread_mutex_unlock(&pte->ptl);
+		pthread_mutex_unlock(&pmd->ptl);
+		bracket_end(sm, &range);
+		rmap_del(fs, frame, sm, base);
+		soft_frame_put(fs, frame);
+		ret = -EBUSY;
+		goto out;
+	}
 	e_store(pmd, i, E_NONE);
 	umn_invalidate_range(sm->mm, base, base + PMD_SIZE);
 	/* Copy only now: no CPU nor device translation reaches the old

@@ -405,6 +405,39 @@ static bool range_ok(unsigned long addr, unsigned long len)
 	       len <= UMN_SOFT_TASK_SIZE - addr;
 }
 
+/*
+ * After munmap, free the PTE tables that [start, end) emptied whole, as
+ * free_pgtables does, so that 2 MiB pages can be mapped there again.
+ * Under the write lock: no walker can be on them.
+ */
+static void free_empty_tables(struct umn_soft_mm *sm, unsigned long start,
+			      unsigned long end)
+{
+	unsigned long a = (start + PMD_SIZE - 1) & ~(PMD_SIZE - 1);
+	struct pt *pmd, *pte;
+	unsigned int i, k;
+	uint64_t e;
+
+	for (; a + PMD_SIZE <= end && a + PMD_SIZE > a; a += PMD_SIZE) {
+		pmd = pt_walk(sm, a, 1, false);
+		if (!pmd)
+			continue;
+		i = LEVEL_INDEX(a, 1);
+		e = e_load(pmd, i);
+		if (e_type(e) != E_TABLE)
+			continue;
+		pte = e_table(e);
+		for (k = 0; k < PT_ENTRIES && e_type(pte->e[k]) == E_NONE; k++)
+			;
+		if (k < PT_ENTRIES)
+			continue;
+		pthread_mutex_lock(&pmd->ptl);
+		e_store(pmd, i, E_NONE);
+		pthread_mutex_unlock(&pmd->ptl);
+		pt_free_tree(pte, 0);
+	}
+}
+
 /* munmap under the write lock: zap, then drop the VMAs. */
 static int do_munmap(struct umn_soft_mm *sm, unsigned long start,
 		     unsigned long end)
@@ -426,6 +459,7 @@ static int do_munmap(struct umn_soft_mm *sm, unsigned long start,
 		vma_unlink(sm, v);
 		free(v);
 	}
+	free_empty_tables(sm, start, end);
 	gather_flush(sm->frames, &g);
 	return 0;
 }

@@ -21,10 +21,10 @@
 
 #define PAGE UMN_PAGE_SIZE
 
-/* The frame mapped at @addr, with a reference; its entry in *ep. */
+/* The frame mapped at @addr, with a reference; the flags of its VMA and
+ * the level of its entry, if asked. */
 static int frame_at(struct umn_soft_mm *sm, unsigned long addr,
-		    unsigned long *framep, struct vma **vp,
-		    unsigned int *levelp)
+		    unsigned long *framep, int *vflagsp, unsigned int *levelp)
 {
 	unsigned int i, level;
 	struct pt *t;
@@ -40,8 +40,8 @@ static int frame_at(struct umn_soft_mm *sm, unsigned long addr,
 		if (e_type(e) == E_LEAF) {
 			*framep = e_frame(e);
 			soft_frame_get(sm->frames, *framep);
-			if (vp)
-				*vp = vma_find(sm, addr);
+			if (vflagsp) /* a copy: the VMA may go with the lock */
+				*vflagsp = vma_find(sm, addr)->flags;
 			if (levelp)
 				*levelp = level;
 			ret = 0;
@@ -246,6 +246,10 @@ static int migrate_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 	bracket_start(sm, &range, start, end, UMN_EVENT_MIGRATE);
 	pthread_mutex_lock(&t->ptl);
 	now = t->e[i];
+	/* Not a pinned frame: its pinner may write while we copy.  (Pins go
+	 * through this PTL: none can start now.) */
+	if (atomic_load(&frame_of(fs, m->old)->pins))
+		now = E_NONE;
 	if (e_type(now) == E_LEAF && e_frame(now) == m->old) {
 		e_store(t, i, E_NONE);
 		umn_invalidate_range(sm->mm, start, end);
@@ -369,13 +373,12 @@ static int ksm_candidate(struct umn_soft_mm *sm, unsigned long addr,
 			 unsigned long *framep)
 {
 	unsigned int level;
-	struct vma *v;
-	int ret;
+	int ret, vflags;
 
-	ret = frame_at(sm, addr, framep, &v, &level);
+	ret = frame_at(sm, addr, framep, &vflags, &level);
 	if (ret)
 		return ret;
-	if (level || (v->flags & UMN_SOFT_MAP_SHARED) ||
+	if (level || (vflags & UMN_SOFT_MAP_SHARED) ||
 	    frame_of(sm->frames, *framep)->order)
 		ret = -EINVAL;
 	else if (atomic_load(&frame_of(sm->frames, *framep)->pins))
