@@ -29,11 +29,13 @@ const char *rec_string(struct recorder *rec)
 	static char buf[REC_MAX * 2 + 1];
 	int i;
 
+	pthread_spin_lock(&rec->lock);
 	for (i = 0; i < rec->n; i++) {
 		buf[2 * i] = rec->ev[i].kind;
 		buf[2 * i + 1] = (char)('0' + rec->ev[i].who);
 	}
 	buf[2 * i] = 0;
+	pthread_spin_unlock(&rec->lock);
 	return buf;
 }
 
@@ -41,8 +43,10 @@ int rec_count(struct recorder *rec, char kind, int who)
 {
 	int i, count = 0;
 
+	pthread_spin_lock(&rec->lock);
 	for (i = 0; i < rec->n; i++)
 		count += rec->ev[i].kind == kind && rec->ev[i].who == who;
+	pthread_spin_unlock(&rec->lock);
 	return count;
 }
 

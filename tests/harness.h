@@ -87,5 +87,6 @@ Suite *errors_suite(void);
 Suite *concurrency_suite(void);
 Suite *soft_suite(void);
 Suite *consumers_suite(void);
+Suite *lifetime_suite(void);
 
 #endif /* UMN_TESTS_HARNESS_H */

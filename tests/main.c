@@ -19,6 +19,7 @@ int main(void)
 	srunner_add_suite(sr, concurrency_suite());
 	srunner_add_suite(sr, soft_suite());
 	srunner_add_suite(sr, consumers_suite());
+	srunner_add_suite(sr, lifetime_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
