@@ -318,6 +318,7 @@ static void mirror_access(struct umn_mirror *m, unsigned long addr, bool write,
 		add(&retries, 1);
 		if (stopping())
 			return;
+		sched_yield(); /* let the invalidation we collided with end */
 	}
 }
 

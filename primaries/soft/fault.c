@@ -82,7 +82,8 @@ static int populate(struct umn_soft_mm *sm, struct vma *v, unsigned long addr)
 	return 0;
 }
 
-/* Break copy-on-write of the 4 KiB entry @e at t->e[i]. */
+/* Break copy-on-write of the 4 KiB entry @e at t->e[i]; drops the caller's
+ * reference on its frame. */
 static int cow(struct umn_soft_mm *sm, unsigned long addr, struct pt *t,
 	       unsigned int i, uint64_t e)
 {
@@ -94,14 +95,14 @@ static int cow(struct umn_soft_mm *sm, unsigned long addr, struct pt *t,
 
 	ret = soft_frame_alloc(fs, 0, &new);
 	if (ret)
-		return ret;
+		goto out;
 	src = soft_page(fs, old, e_sub(e), false);
 	if (src) /* read-only everywhere: nobody writes it meanwhile */
 		memcpy(soft_page(fs, new, 0, true), src, PAGE);
 	ret = rmap_add(fs, new, sm, page);
 	if (ret) {
 		soft_frame_put(fs, new);
-		return ret;
+		goto out;
 	}
 	bracket_start(sm, &range, page, page + PAGE, UMN_EVENT_CLEAR);
 	pthread_mutex_lock(&t->ptl);
@@ -116,11 +117,15 @@ static int cow(struct umn_soft_mm *sm, unsigned long addr, struct pt *t,
 	if (new) { /* the entry changed under us: start over */
 		rmap_del(fs, new, sm, page);
 		soft_frame_put(fs, new);
-		return RETRY;
+		ret = RETRY;
+		goto out;
 	}
-	soft_frame_put(fs, old); /* after end */
+	soft_frame_put(fs, old); /* the entry's, after end */
 	stat_op(fs, UMN_SOFT_OP_COW);
-	return 0;
+	ret = 0;
+out:
+	soft_frame_put(fs, old); /* ours */
+	return ret;
 }
 
 /* Bring a reclaimed page back: a new frame with the slot's data. */
@@ -191,9 +196,14 @@ static int do_fault(struct umn_soft_mm *sm, unsigned long addr, bool write)
 		pthread_mutex_unlock(&t->ptl);
 		return 0;
 	}
-	pthread_mutex_unlock(&t->ptl);
-	if (level > 0)
+	if (level > 0) {
+		pthread_mutex_unlock(&t->ptl);
 		return SPLIT;
+	}
+	/* Our own reference: once the PTL is dropped, reclaim, migration or
+	 * another copy may take the entry's, and free the frame we copy. */
+	soft_frame_get(fs, e_frame(e));
+	pthread_mutex_unlock(&t->ptl);
 	return cow(sm, addr, t, i, e);
 }
 
