@@ -399,6 +399,16 @@ static bool huge_1g_aligned(struct umn_soft_mm *sm, unsigned long start,
 	return true;
 }
 
+/* mprotect and madvise: no hole in [start, end) (-ENOMEM, as Linux), and
+ * 1 GiB pages cut only at their edges (-EINVAL). */
+static int mapped_whole(struct umn_soft_mm *sm, unsigned long start,
+			unsigned long end)
+{
+	if (!range_is_mapped(sm, start, end))
+		return -ENOMEM;
+	return huge_1g_aligned(sm, start, end) ? 0 : -EINVAL;
+}
+
 static bool range_ok(unsigned long addr, unsigned long len)
 {
 	return !(addr & (PAGE - 1)) && len && addr < UMN_SOFT_TASK_SIZE &&
@@ -588,13 +598,9 @@ int umn_soft_mprotect(struct umn_soft_mm *sm, unsigned long addr,
 		return -EINVAL;
 	end = addr + align_up(len, PAGE);
 	pthread_rwlock_wrlock(&sm->mmap_lock);
-	ret = -ENOMEM;
-	if (!range_is_mapped(sm, addr, end))
-		goto out;
-	ret = -EINVAL;
-	if (!huge_1g_aligned(sm, addr, end))
-		goto out;
-	ret = vma_cut(sm, addr, end);
+	ret = mapped_whole(sm, addr, end);
+	if (!ret)
+		ret = vma_cut(sm, addr, end);
 	if (!ret)
 		ret = split_edges(sm, addr, end);
 	if (ret)
@@ -631,16 +637,11 @@ int umn_soft_madvise_dontneed(struct umn_soft_mm *sm, unsigned long addr,
 	 * change of the table's shape, which the soft MMU makes only under
 	 * the write lock. */
 	pthread_rwlock_wrlock(&sm->mmap_lock);
-	ret = -ENOMEM;
-	if (!range_is_mapped(sm, addr, end))
-		goto out;
-	ret = -EINVAL;
-	if (!huge_1g_aligned(sm, addr, end))
-		goto out;
-	ret = zap_range(sm, addr, end, UMN_EVENT_CLEAR, &g);
+	ret = mapped_whole(sm, addr, end);
+	if (!ret)
+		ret = zap_range(sm, addr, end, UMN_EVENT_CLEAR, &g);
 	if (!ret)
 		stat_op(sm->frames, UMN_SOFT_OP_MADVISE);
-out:
 	pthread_rwlock_unlock(&sm->mmap_lock);
 	gather_flush(sm->frames, &g);
 	return ret;
