@@ -61,11 +61,11 @@ static int populate(struct umn_soft_mm *sm, struct vma *v, unsigned long addr)
 	if (!t)
 		return RETRY; /* a huge entry appeared above, or no memory */
 	ret = soft_frame_alloc(fs, order, &frame);
-	if (!ret)
-		ret = rmap_add(fs, frame, sm, base);
+	if (ret)
+		return ret;
+	ret = rmap_add(fs, frame, sm, base);
 	if (ret) {
-		if (frame && ret != -ENOMEM)
-			soft_frame_put(fs, frame);
+		soft_frame_put(fs, frame);
 		return ret;
 	}
 	pthread_mutex_lock(&t->ptl);
