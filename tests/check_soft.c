@@ -527,6 +527,69 @@ START_TEST(one_gib_pages)
 }
 END_TEST
 
+/* Regression (review): mremap of part of a 2 MiB page moved the whole
+ * entry, outside its bracket, and lost the rest's data. */
+START_TEST(mremap_of_part_of_a_thp_moves_only_that_part)
+{
+	unsigned long a = map(2 * THP, UMN_SOFT_MAP_THP), b;
+
+	touch(sm, a, 'x');
+	touch(sm, a + MB + PG(1), 'y');
+	ck_assert_int_eq(
+		umn_soft_mremap(sm, a, MB, 3 * MB, UMN_SOFT_MREMAP_MAYMOVE, &b),
+		0);
+	ck_assert_uint_ne(a, b);
+	ck_assert_uint_eq(b & (THP - 1), a & (THP - 1));
+	ck_assert_int_eq(peek(sm, b), 'x');
+	ck_assert_int_eq(peek(sm, a + MB + PG(1)), 'y');
+	ck_assert_int_eq(peek(sm, b + MB + PG(1)), 0);
+	finish();
+}
+END_TEST
+
+/* Regression (review): a pinned page is reused in place on a write (as
+ * Linux), not copied away from its pinner... */
+START_TEST(pinned_page_is_reused_not_copied)
+{
+	struct umn_soft_translation t;
+	unsigned long a = map(PG(1), 0);
+
+	touch(sm, a, 'p');
+	ck_assert_int_eq(umn_soft_pin(sm, a, true, &t), 0);
+	ck_assert_int_eq(umn_soft_mprotect(sm, a, PG(1), UMN_SOFT_PROT_READ),
+			 0);
+	ck_assert_int_eq(umn_soft_mprotect(sm, a, PG(1), RW), 0);
+	touch(sm, a, 'q');
+	ck_assert_uint_eq(tr(sm, a).frame, t.frame);
+	umn_soft_unpin(fs, t.frame);
+	finish();
+}
+END_TEST
+
+/* ... and fork copies it for the child at once (page_needs_cow_for_dma),
+ * so the pinner keeps writing to the parent's page. */
+START_TEST(fork_copies_a_pinned_page_for_the_child)
+{
+	struct umn_soft_translation t;
+	unsigned long a = map(PG(1), 0);
+	struct umn_soft_mm *child;
+	char z = 'z';
+
+	touch(sm, a, 'p');
+	ck_assert_int_eq(umn_soft_pin(sm, a, true, &t), 0);
+	ck_assert_int_eq(umn_soft_fork(sm, &child), 0);
+	ck_assert_uint_eq(tr(sm, a).frame, t.frame);
+	ck_assert(tr(sm, a).writable);
+	ck_assert_uint_ne(tr(child, a).frame, t.frame);
+	umn_soft_frame_write(fs, t.frame, t.subpage, 0, &z, 1); /* the DMA */
+	ck_assert_int_eq(peek(sm, a), 'z');
+	ck_assert_int_eq(peek(child, a), 'p');
+	umn_soft_unpin(fs, t.frame);
+	umn_soft_mm_destroy(child);
+	finish();
+}
+END_TEST
+
 /* Bad input: an errno, and nothing changes. */
 START_TEST(bad_input_changes_nothing)
 {
@@ -591,6 +654,9 @@ Suite *soft_suite(void)
 	tcase_add_test(tc, destroy_releases_then_unmaps_then_frees);
 	tcase_add_test(tc, destroy_reaches_interval_notifiers);
 	tcase_add_test(tc, one_gib_pages);
+	tcase_add_test(tc, mremap_of_part_of_a_thp_moves_only_that_part);
+	tcase_add_test(tc, pinned_page_is_reused_not_copied);
+	tcase_add_test(tc, fork_copies_a_pinned_page_for_the_child);
 	tcase_add_test(tc, bad_input_changes_nothing);
 	suite_add_tcase(s, tc);
 	return s;

@@ -58,8 +58,12 @@ static int populate(struct umn_soft_mm *sm, struct vma *v, unsigned long addr)
 	}
 	base = align_down(addr, LEVEL_SIZE(level));
 	t = pt_walk(sm, addr, level, true);
-	if (!t)
-		return RETRY; /* a huge entry appeared above, or no memory */
+	if (!t) { /* a huge entry appeared above, or no memory */
+		struct pt *lt;
+		unsigned int li, ll;
+
+		return pt_find_leaf(sm, addr, &lt, &li, &ll) ? RETRY : -ENOMEM;
+	}
 	ret = soft_frame_alloc(fs, order, &frame);
 	if (ret)
 		return ret;
@@ -400,6 +404,27 @@ static void fork_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 		}
 		if (e_type(e) == E_SWAP) {
 			swap_get(fs, e_frame(e));
+		} else if (f->private &&
+			   atomic_load(&frame_of(fs, e_frame(e))->pins)) {
+			/* A pinned page is copied for the child now, as
+			 * Linux's page_needs_cow_for_dma: sharing it would
+			 * leave the pinner writing to the child's page. */
+			unsigned long copy;
+
+			if (soft_frame_alloc(fs,
+					     frame_of(fs, e_frame(e))->order,
+					     &copy)) {
+				f->error = -ENOMEM;
+				continue;
+			}
+			soft_frame_copy(fs, copy, e_frame(e));
+			if (rmap_add(fs, copy, f->child, addr)) {
+				soft_frame_put(fs, copy);
+				f->error = -ENOMEM;
+				continue;
+			}
+			e = (e & ~(E_FRAME_MASK << E_FRAME_SHIFT)) |
+			    ((uint64_t)copy << E_FRAME_SHIFT);
 		} else {
 			if (f->private) {
 				e &= ~E_WRITE;
@@ -433,6 +458,8 @@ int umn_soft_fork(struct umn_soft_mm *sm, struct umn_soft_mm **childp)
 	if (ret)
 		return ret;
 	pthread_rwlock_wrlock(&sm->mmap_lock);
+	/* The child's too: its mappings are in the reverse map already. */
+	pthread_rwlock_wrlock(&f.child->mmap_lock);
 	for (node = umn__itree_first(&sm->vmas, 0, ~0UL); node && !f.error;
 	     node = umn__itree_next(node, 0, ~0UL)) {
 		v = (struct vma *)node;
@@ -453,6 +480,7 @@ int umn_soft_fork(struct umn_soft_mm *sm, struct umn_soft_mm **childp)
 		if (f.private)
 			bracket_end(sm, &range);
 	}
+	pthread_rwlock_unlock(&f.child->mmap_lock);
 	pthread_rwlock_unlock(&sm->mmap_lock);
 	if (f.error) {
 		umn_soft_mm_destroy(f.child);
@@ -505,8 +533,11 @@ int split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
 	 * zap in address order finds each entry at its head. */
 	for (k = PT_ENTRIES - 1; k > 0; k--) {
 		if (rmap_add(fs, frame, sm, base + k * PAGE)) {
-			while (++k < PT_ENTRIES)
+			while (++k < PT_ENTRIES) {
 				rmap_del(fs, frame, sm, base + k * PAGE);
+				soft_frame_put(fs,
+					       frame); /* the PMD holds one */
+			}
 			pt_free_tree(pte, 0);
 			return -ENOMEM;
 		}

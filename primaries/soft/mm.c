@@ -548,12 +548,14 @@ struct protect {
 	int prot;
 };
 
-/* Only this mapping holds the frame: a write needs no copy. */
+/* Only this mapping (and pins) hold the frame: a write needs no copy. */
 bool exclusive(struct umn_soft_frames *fs, unsigned long frame)
 {
 	struct frame *f = frame_of(fs, frame);
 
-	return atomic_load(&f->refs) == 1 && !atomic_load(&f->pins) &&
+	/* One mapping, and maybe pins (a pinned page is reused in place, as
+	 * Linux does: copying it would cut the pinner off the process). */
+	return atomic_load(&f->refs) == 1 + atomic_load(&f->pins) &&
 	       !__atomic_load_n(&f->ksm, __ATOMIC_ACQUIRE);
 }
 
@@ -745,16 +747,20 @@ int umn_soft_mremap(struct umn_soft_mm *sm, unsigned long addr,
 	ret = -ENOMEM;
 	if (!(flags & UMN_SOFT_MREMAP_MAYMOVE))
 		goto out;
-	/* Move: keep huge entries huge where the new place is aligned. */
+	/*
+	 * Move to a place at the same offset within a huge page, so that
+	 * huge entries stay huge; the huge entries the edges cut through are
+	 * split first, so that the bracket covers all that moves.
+	 */
 	if (v->flags & UMN_SOFT_MAP_THP)
 		align = PMD_SIZE;
 	if (v->flags & UMN_SOFT_MAP_HUGE_1G)
 		align = PUD_SIZE;
-	ret = find_room(sm, 0, new_len, align, &new_addr);
-	if (!ret && align == PAGE)
+	ret = find_room(sm, 0, new_len + (addr & (align - 1)), align,
+			&new_addr);
+	new_addr += addr & (align - 1);
+	if (!ret)
 		ret = split_edges(sm, addr, old_end);
-	if (!ret && (addr & (align - 1)))
-		ret = -EINVAL; /* huge mapping at an unaligned start */
 	if (!ret)
 		ret = vma_cut(sm, addr, old_end);
 	nv = ret ? NULL

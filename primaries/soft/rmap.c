@@ -125,6 +125,7 @@ struct sweep {
 	unsigned long frame;
 	unsigned long slot; /* reclaim: the swap slot */
 	bool reclaim;
+	bool busy;		  /* reclaim: a mapping stayed (pinned) */
 	struct gather g;	  /* reclaim: the mappings' references */
 	unsigned long start, end; /* the bracket */
 };
@@ -144,6 +145,12 @@ static void sweep_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 		e = t->e[i];
 		if (e_type(e) != E_LEAF || e_frame(e) != w->frame)
 			continue;
+		/* A pin taken since the check: its writes would miss the
+		 * swap copy.  (Pins go through this PTL.) */
+		if (w->reclaim && atomic_load(&frame_of(fs, w->frame)->pins)) {
+			w->busy = true;
+			continue;
+		}
 		if (!w->reclaim) {
 			e_store(t, i, e & ~(E_WRITE | E_DIRTY));
 			continue;
@@ -204,6 +211,8 @@ int umn_soft_reclaim(struct umn_soft_mm *sm, unsigned long addr)
 	if (ret)
 		goto out;
 	ret = visit_all(fs, w.frame, sweep_one, &w);
+	if (!ret && w.busy)
+		ret = -EBUSY;
 	swap_fill(fs, w.slot, w.frame);
 	stat_op(fs, UMN_SOFT_OP_RECLAIM);
 out:
@@ -339,6 +348,11 @@ static int ksm_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 	 * KSM page (which no write can change in place any more). */
 	if (k->replace &&
 	    ((now & E_WRITE) || !soft_frame_same(fs, k->replace, e_frame(e))))
+		now = E_NONE;
+	/* Nor a pinned page (its pinner may write it), either side.  Pins go
+	 * through this PTL; the KSM page's own pins are checked here too. */
+	if (atomic_load(&frame_of(fs, e_frame(e))->pins) ||
+	    (k->replace && atomic_load(&frame_of(fs, k->replace)->pins)))
 		now = E_NONE;
 	if (e_type(now) == E_LEAF && e_frame(now) == e_frame(e)) {
 		if (k->replace) {
