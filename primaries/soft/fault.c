@@ -408,23 +408,33 @@ static void fork_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 			   atomic_load(&frame_of(fs, e_frame(e))->pins)) {
 			/* A pinned page is copied for the child now, as
 			 * Linux's page_needs_cow_for_dma: sharing it would
-			 * leave the pinner writing to the child's page. */
+			 * leave the pinner writing to the child's page.  A
+			 * PTE gets a 4 KiB copy of its own piece only. */
+			struct frame *src = frame_of(fs, e_frame(e));
+			unsigned int order = level ? src->order : 0;
+			unsigned char *from;
 			unsigned long copy;
 
-			if (soft_frame_alloc(fs,
-					     frame_of(fs, e_frame(e))->order,
-					     &copy)) {
+			if (soft_frame_alloc(fs, order, &copy)) {
 				f->error = -ENOMEM;
 				continue;
 			}
-			soft_frame_copy(fs, copy, e_frame(e));
+			if (level) {
+				soft_frame_copy(fs, copy, e_frame(e));
+			} else {
+				from = soft_page(fs, e_frame(e), e_sub(e),
+						 false);
+				if (from)
+					memcpy(soft_page(fs, copy, 0, true),
+					       from, PAGE);
+			}
 			if (rmap_add(fs, copy, f->child, addr)) {
 				soft_frame_put(fs, copy);
 				f->error = -ENOMEM;
 				continue;
 			}
-			e = (e & ~(E_FRAME_MASK << E_FRAME_SHIFT)) |
-			    ((uint64_t)copy << E_FRAME_SHIFT);
+			e = mk_leaf(copy, 0, e & E_WRITE) |
+			    (e & (E_YOUNG | E_DIRTY));
 		} else {
 			if (f->private) {
 				e &= ~E_WRITE;
