@@ -389,9 +389,20 @@ int swap_fill(struct umn_soft_frames *fs, unsigned long slot,
 	      unsigned long frame)
 {
 	unsigned long i, pages = 1UL << frame_of(fs, frame)->order;
-	unsigned char **data = calloc(pages, sizeof(*data));
+	unsigned char **data;
 	unsigned char *src;
 
+	/* No mapping was swapped out (a pinned or shared frame stayed
+	 * mapped, and may be written): there is nothing to copy. */
+	pthread_mutex_lock(&fs->lock);
+	if (fs->swap[slot].refs == 1) {
+		fs->swap[slot].pending = false;
+		swap_put_locked(fs, slot);
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	data = calloc(pages, sizeof(*data));
 	for (i = 0; data && i < pages; i++) {
 		src = soft_page(fs, frame, i, false);
 		if (!src)
