@@ -28,11 +28,7 @@ static void teardown(void)
 static void reg(struct rec_notifier *r, int id,
 		const struct umn_notifier_ops *ops)
 {
-	memset(r, 0, sizeof(*r));
-	r->id = id;
-	r->rec = &rec;
-	ck_assert_int_eq(umn_notifier_register(&r->n, ops, toy.mm), 0);
-	ck_assert(umn__chain_is_valid(toy.mm));
+	rec_register(r, id, ops, &rec, toy.mm);
 }
 
 /* Contract 2: start, then invalidate_range under the PTL, then end. */

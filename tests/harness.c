@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/internal.h"
 #include "harness.h"
 
 void rec_init(struct recorder *rec)
@@ -48,6 +49,17 @@ int rec_count(struct recorder *rec, char kind, int who)
 		count += rec->ev[i].kind == kind && rec->ev[i].who == who;
 	pthread_spin_unlock(&rec->lock);
 	return count;
+}
+
+void rec_register(struct rec_notifier *r, int id,
+		  const struct umn_notifier_ops *ops, struct recorder *rec,
+		  struct umn_mm *mm)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = id;
+	r->rec = rec;
+	ck_assert_int_eq(umn_notifier_register(&r->n, ops, mm), 0);
+	ck_assert(umn__chain_is_valid(mm));
 }
 
 static struct rec_notifier *rn(struct umn_notifier *n)

@@ -48,6 +48,10 @@ extern const struct umn_notifier_ops rec_may_fail_ops; /* start may fail,
 							  no end */
 
 void rec_init(struct recorder *rec);
+/* Zero @r, name it @id, record into @rec, register it on @mm (asserted). */
+void rec_register(struct rec_notifier *r, int id,
+		  const struct umn_notifier_ops *ops, struct recorder *rec,
+		  struct umn_mm *mm);
 void rec_add(struct recorder *rec, char kind, int who, unsigned long start,
 	     unsigned long end, int event);
 /* The events as a string of "kind+who" pairs, e.g. "S1S2I1I2E1E2". */
