@@ -5,6 +5,8 @@
 #                    ASan+UBSan, TSan, and release (the fast path);
 #                    ends with "total: N passed, N failed"
 #   make test-debug / test-asan / test-tsan / test-release   one of them
+#   make verify      model-check the protocols in verify/ (SPIN), mutants
+#                    included; ends with "N passed, N failed"
 #   make release     an optimised build in build/release
 #   make install     install the release build (PREFIX=/usr/local)
 #
@@ -13,10 +15,10 @@
 
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
-PACKAGES := cmake make gcc pkg-config liburcu-dev check clang-format git
+PACKAGES := cmake make gcc pkg-config liburcu-dev check clang-format git spin
 CTEST := ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all deps demo test release install \
+.PHONY: all deps demo test verify release install \
 	format clean
 
 all: deps
@@ -86,6 +88,9 @@ test: deps
 	done; \
 	./tests/summary.sh total build/debug/test.log build/asan/test.log \
 		build/tsan/test.log build/release/test.log; exit $$rc
+
+verify: deps
+	./verify/run.sh
 
 release: deps build/release/.built
 

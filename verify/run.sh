@@ -1,0 +1,45 @@
+#!/bin/sh
+# verify/run.sh - model-check every Promela model under verify/, and every
+# mutant of it: the model must verify (no error), each mutant must fail.
+# Ends with "N passed, N failed" (and a Check-style line for make test).
+set -u
+cd "$(dirname "$0")"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pass=0 fail=0
+
+# check MODEL DEFINE EXPECT: EXPECT is "ok" (no error) or "error".
+check() {
+	model=$1 define=$2 expect=$3
+	( cd "$work" && rm -f pan* &&
+	  spin ${define:+-D$define} -a "$OLDPWD/$model" >/dev/null &&
+	  gcc -O2 -DSAFETY -DNOFAIR -o pan pan.c 2>/dev/null &&
+	  ./pan -m100000 > out 2>&1 )
+	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$work/out" | head -1)
+	states=$(sed -n 's/^ *\([0-9e+.]*\) states, stored.*/\1/p' "$work/out" | head -1)
+	if [ -z "$errors" ]; then
+		result=broken
+	elif [ "$errors" = 0 ]; then
+		result=ok
+	else
+		result=error
+	fi
+	if [ "$result" = "$expect" ]; then
+		pass=$((pass + 1))
+		printf '%-24s %-22s %-6s (%s states) as expected\n' \
+			"$model" "${define:-model}" "$result" "$states"
+	else
+		fail=$((fail + 1))
+		printf '%-24s %-22s %-6s (%s states) EXPECTED %s\n' \
+			"$model" "${define:-model}" "$result" "$states" "$expect"
+		cat "$work/out"
+	fi
+}
+
+check collision_retry.pml "" ok
+for m in NO_COUNTER CHECK_OUTSIDE_LOCK END_BEFORE_UPDATE; do
+	check collision_retry.pml "$m" error
+done
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
