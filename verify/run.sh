@@ -11,11 +11,11 @@ pass=0 fail=0
 # check MODEL DEFINE EXPECT: EXPECT is "ok" (no error) or "error".
 check() {
 	model=$1 define=$2 expect=$3
-	( cd "$work" && rm -f pan* &&
+	( cd "$work" && rm -f pan* out &&
 	  spin ${define:+-D$define} -a "$OLDPWD/$model" >/dev/null &&
 	  gcc -O2 -DSAFETY -DNOFAIR -o pan pan.c 2>/dev/null &&
 	  ./pan -m100000 > out 2>&1 )
-	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$work/out" | head -1)
+	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$work/out" 2>/dev/null | head -1)
 	states=$(sed -n 's/^ *\([0-9e+.]*\) states, stored.*/\1/p' "$work/out" | head -1)
 	if [ -z "$errors" ]; then
 		result=broken
@@ -32,13 +32,18 @@ check() {
 		fail=$((fail + 1))
 		printf '%-24s %-22s %-6s (%s states) EXPECTED %s\n' \
 			"$model" "${define:-model}" "$result" "$states" "$expect"
-		cat "$work/out"
+		cat "$work/out" 2>/dev/null
 	fi
 }
 
 check collision_retry.pml "" ok
 for m in NO_COUNTER CHECK_OUTSIDE_LOCK END_BEFORE_UPDATE; do
 	check collision_retry.pml "$m" error
+done
+
+check interval_seq.pml "" ok
+for m in NO_WAIT INSERT_NOT_DEFERRED REMOVE_NO_WAIT; do
+	check interval_seq.pml "$m" error
 done
 
 echo "$pass passed, $fail failed"

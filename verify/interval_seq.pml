@@ -1,0 +1,153 @@
+/*
+ * verify/interval_seq.pml - interval notifiers (core/interval.c, Linux
+ * 5.5's mmu_interval_notifier): the odd/even sequence, inserts and removes
+ * deferred while an invalidation is in flight, read_begin waiting while
+ * its interval is being invalidated, model-checked.
+ *
+ * Two invalidations of the page race a user that inserts an interval
+ * notifier over it, faults twice through it (read_begin; look the PTE up
+ * without the lock; lock; read_retry; install) and removes it.
+ *
+ *	start:	lock; nactive++; hit := in tree; if hit: seq |= 1; cur := seq;
+ *		unlock; if hit: lock(sub); sub_seq := cur; zap; unlock(sub)
+ *	update:	pte := a new frame
+ *	end:	lock; nactive--; if !nactive && seq odd: seq++, apply the
+ *		deferred insert or remove; unlock
+ *	free:	the old frame
+ *
+ * Invariants: no frame is freed while the secondary maps it; a freed
+ * frame is never installed; no ->invalidate runs after remove returned.
+ *
+ * Mutants, each of which must fail (verify/run.sh):
+ *	-DNO_WAIT		read_begin does not wait while invalidating
+ *	-DINSERT_NOT_DEFERRED	an insert during an invalidation goes in at
+ *				once, with a sequence that says "not being
+ *				invalidated"
+ *	-DREMOVE_NO_WAIT	remove takes the interval out at once
+ */
+
+#define NFRAMES 4
+#define NONE 0
+#define INSERT 1
+#define REMOVE 2
+
+byte pte = 1, spte = 0, next_frame = 2;
+bool freed[NFRAMES];
+
+bool lk = false;	/* mm->lock */
+byte nactive = 0;
+byte seq = 2;		/* mm->invalidate_seq: odd while invalidating */
+bool in_tree = false;
+byte deferred = NONE;
+
+bool slk = false;	/* the secondary's lock */
+byte sub_seq = 0;
+bool removed = false;
+
+inline lock(l) { atomic { !l -> l = true } }
+inline unlock(l) { l = false }
+
+proctype invalidate()
+{
+	byte cur, old;
+	bool hit;
+
+	lock(lk);
+	nactive++;
+	hit = in_tree;
+	if
+	:: hit -> seq = seq | 1
+	:: else
+	fi;
+	cur = seq;
+	unlock(lk);
+	if
+	:: hit -> assert(!removed);
+		  lock(slk); sub_seq = cur; spte = 0; unlock(slk)
+	:: else
+	fi;
+	atomic { old = pte; pte = next_frame; next_frame++ };
+	lock(lk);
+	nactive--;
+	if
+	:: nactive == 0 && (seq & 1) ->
+		seq++;
+		if
+		:: deferred == INSERT -> in_tree = true
+		:: deferred == REMOVE -> in_tree = false
+		:: else
+		fi;
+		deferred = NONE
+	:: else
+	fi;
+	unlock(lk);
+	atomic { assert(spte != old); freed[old] = true }
+}
+
+inline insert() {
+	lock(lk);
+	if
+	:: nactive > 0 ->
+#ifdef INSERT_NOT_DEFERRED
+		in_tree = true; sub_seq = seq - 1
+#else
+		if
+		:: seq & 1 -> deferred = INSERT
+		:: else -> seq = seq | 1; in_tree = true
+		fi;
+		sub_seq = seq
+#endif
+	:: else -> sub_seq = seq - 1; in_tree = true
+	fi;
+	unlock(lk)
+}
+
+inline fault() {
+	byte s, f;
+retry:
+	s = sub_seq;
+#ifndef NO_WAIT
+	if
+	:: s == seq -> (seq != s)	/* wait for the end */
+	:: else
+	fi;
+#endif
+	f = pte;
+	lock(slk);
+	if
+	:: sub_seq != s -> unlock(slk); goto retry
+	:: else -> atomic { assert(!freed[f]); spte = f }; unlock(slk)
+	fi
+}
+
+inline remove() {
+	byte w;
+
+	/* The secondary drops its translations first: once remove returns,
+	 * it hears no invalidation. */
+	lock(slk); spte = 0; unlock(slk);
+	lock(lk);
+	if
+#ifndef REMOVE_NO_WAIT
+	:: in_tree && (seq & 1) ->
+		deferred = REMOVE; w = seq; unlock(lk);
+		(seq != w)
+#endif
+	:: deferred == INSERT -> deferred = NONE; unlock(lk)
+	:: else -> in_tree = false; unlock(lk)
+	fi;
+	removed = true
+}
+
+proctype user()
+{
+	insert();
+	fault();
+	fault();
+	remove()
+}
+
+init
+{
+	atomic { run invalidate(); run invalidate(); run user() }
+}
