@@ -46,5 +46,10 @@ for m in NO_WAIT INSERT_NOT_DEFERRED REMOVE_NO_WAIT; do
 	check interval_seq.pml "$m" error
 done
 
+check eagain_pairing.pml "" ok
+for m in NO_UNWIND UNWIND_ALL END_AFTER_EAGAIN; do
+	check eagain_pairing.pml "$m" error
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
