@@ -370,13 +370,17 @@ int umn_regcache_release(struct umn_regcache_handle *h)
 		return -EINVAL;
 	}
 	r->users--;
-	rc->handles--;
 	/* Invalid and unused: on no list, so no one else can reach it. */
 	last = !r->users && !r->valid;
 	pthread_spin_unlock(&rc->lock);
 	if (last)
 		put_reg(rc, r);
 	umn_regcache_reap(rc);
+	/* Only now: until handles drops, umn_regcache_destroy refuses, so rc
+	 * outlives this call's last touch of it. */
+	pthread_spin_lock(&rc->lock);
+	rc->handles--;
+	pthread_spin_unlock(&rc->lock);
 	return 0;
 }
 

@@ -167,11 +167,15 @@ UMN_API int umn_regcache_lookup(struct umn_regcache *rc, unsigned long addr,
  * umn_regcache_release() - drop a user of @h.
  *
  * A valid registration stays cached, pinned, without users.  An invalid
- * one is unpinned and freed by its last user's release.
+ * one is unpinned and freed by its last user's release: after that @h
+ * must not be used again (a second release is a use after free).
  *
- * Context: may sleep (unpins).  Not from a notifier callback (the cleanup
- * is then deferred to the next umn_regcache_reap()).
- * Return: 0; -EINVAL if @h is NULL or has no user left.
+ * Context: may sleep: it unpins, and removing the registration's interval
+ * notifier waits while an invalidation of the mm is in flight (any range,
+ * not just this one).  Not from a notifier callback (the cleanup is then
+ * deferred to the next umn_regcache_reap()).
+ * Return: 0; -EINVAL if @h is NULL or its registration is valid and has no
+ * user left.
  */
 UMN_API int umn_regcache_release(struct umn_regcache_handle *h);
 

@@ -795,21 +795,28 @@ out:
 	return ret;
 }
 
-/* Teardown, as exit_mmap. */
+/* Teardown, as exit_mmap: one RELEASE bracket over the whole address
+ * space, so that every interval notifier hears it, mapped or not. */
 void umn_soft_mm_destroy(struct umn_soft_mm *sm)
 {
 	struct gather g = { 0 };
+	struct zap z = { &g,
+			 sm ? sm->frames->cfg.breaks & UMN_SOFT_BREAK_EARLY_FREE
+			    : false };
+	struct umn_range range;
 	struct vma *v;
 
 	if (!sm)
 		return;
 	umn_mm_release(sm->mm);
 	pthread_rwlock_wrlock(&sm->mmap_lock);
+	bracket_start(sm, &range, 0, UMN_SOFT_TASK_SIZE, UMN_EVENT_RELEASE);
 	while ((v = vma_next(sm, 0))) {
-		zap_bracket(sm, v->start, v->end, UMN_EVENT_RELEASE, &g);
+		walk_range(sm, v->start, v->end, zap_run, &z);
 		vma_unlink(sm, v);
 		free(v);
 	}
+	bracket_end(sm, &range);
 	sm->dead = true;
 	pthread_rwlock_unlock(&sm->mmap_lock);
 	gather_flush(sm->frames, &g);
