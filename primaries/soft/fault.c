@@ -35,6 +35,38 @@ static bool vma_writable(const struct vma *v)
 	return v->prot & UMN_SOFT_PROT_WRITE;
 }
 
+/*
+ * Map the new @frame (its one reference becomes the entry's) at t->e[i],
+ * which maps @base, if the entry still holds @expect; otherwise somebody
+ * changed it first: give the frame back and let the fault start over.
+ * No invalidation: the entry held no translation.
+ */
+static int install(struct umn_soft_mm *sm, struct pt *t, unsigned int i,
+		   uint64_t expect, unsigned long frame, unsigned long base,
+		   bool write)
+{
+	struct umn_soft_frames *fs = sm->frames;
+	bool done = false;
+	int ret;
+
+	ret = rmap_add(fs, frame, sm, base);
+	if (ret) {
+		soft_frame_put(fs, frame);
+		return ret;
+	}
+	pthread_mutex_lock(&t->ptl);
+	if (t->e[i] == expect) {
+		e_store(t, i, mk_leaf(frame, 0, write));
+		done = true;
+	}
+	pthread_mutex_unlock(&t->ptl);
+	if (done)
+		return 0;
+	rmap_del(fs, frame, sm, base);
+	soft_frame_put(fs, frame);
+	return RETRY;
+}
+
 /* A new frame for an empty entry. */
 static int populate(struct umn_soft_mm *sm, struct vma *v, unsigned long addr)
 {
@@ -67,23 +99,8 @@ static int populate(struct umn_soft_mm *sm, struct vma *v, unsigned long addr)
 	ret = soft_frame_alloc(fs, order, &frame);
 	if (ret)
 		return ret;
-	ret = rmap_add(fs, frame, sm, base);
-	if (ret) {
-		soft_frame_put(fs, frame);
-		return ret;
-	}
-	pthread_mutex_lock(&t->ptl);
-	if (e_type(t->e[LEVEL_INDEX(addr, level)]) == E_NONE) {
-		e_store(t, LEVEL_INDEX(addr, level),
-			mk_leaf(frame, 0, vma_writable(v)));
-		frame = 0;
-	}
-	pthread_mutex_unlock(&t->ptl);
-	if (frame) { /* somebody populated it first */
-		rmap_del(fs, frame, sm, base);
-		soft_frame_put(fs, frame);
-	}
-	return 0;
+	return install(sm, t, LEVEL_INDEX(addr, level), E_NONE, frame, base,
+		       vma_writable(v));
 }
 
 /* Break copy-on-write of the 4 KiB entry @e at t->e[i]; drops the caller's
@@ -147,23 +164,10 @@ static int swap_fault(struct umn_soft_mm *sm, struct vma *v, unsigned long addr,
 	swap_put(fs, e_frame(e));
 	if (ret)
 		return ret;
-	ret = rmap_add(fs, frame, sm, base);
-	if (ret) {
-		soft_frame_put(fs, frame);
-		return ret;
-	}
-	pthread_mutex_lock(&t->ptl);
-	if (t->e[i] == e) {
-		e_store(t, i, mk_leaf(frame, 0, vma_writable(v)));
-		swap_put(fs, e_frame(e));
-		frame = 0;
-	}
-	pthread_mutex_unlock(&t->ptl);
-	if (!frame)
-		return 0;
-	rmap_del(fs, frame, sm, base);
-	soft_frame_put(fs, frame);
-	return RETRY;
+	ret = install(sm, t, i, e, frame, base, vma_writable(v));
+	if (!ret)
+		swap_put(fs, e_frame(e)); /* the entry's, now replaced */
+	return ret;
 }
 
 static int do_fault(struct umn_soft_mm *sm, unsigned long addr, bool write)
