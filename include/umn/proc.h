@@ -43,8 +43,8 @@ extern "C" {
 
 /* Event sources (a bit mask). */
 #define UMN_PROC_HOOKS (1U << 0) /* libc entry points, caller's thread */
-#define UMN_PROC_UFFD (1U << 1)	 /* userfaultfd events, monitor thread */
-#define UMN_PROC_ALL (UMN_PROC_HOOKS | UMN_PROC_UFFD)
+#define UMN_PROC_UFFD  (1U << 1) /* userfaultfd events, monitor thread */
+#define UMN_PROC_ALL   (UMN_PROC_HOOKS | UMN_PROC_UFFD)
 
 /**
  * umn_proc_start() - start the process mm and switch sources on.
