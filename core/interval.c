@@ -40,18 +40,19 @@
  * counts per hashed granule of the intervals that touch it; if no granule
  * of the range is counted, no interval overlaps and start is done, with no
  * lock and no shared write but the count.  An insert counts its granules,
- * then reads mm->lockless: the two sides each write, fence, then read the
- * other's word, so at least one sees the other (Dekker).  An insert that
+ * then reads mm->lockless: the two sides each write, then read the other's
+ * word, all sequentially consistent, so at least one sees the other
+ * (Dekker).  An insert that
  * sees lockless brackets treats them as active invalidations: its interval
  * is born being invalidated, and mm->lockless_owed asks the last of them
  * to end to turn the seq even (the locked end does the same when it is
  * last).  Collisions in the table only send a start down the locked path.
  *
  *	start (lock-free)			insert
- *	lockless++; fence			cover += granules; fence
+ *	lockless++				cover += granules
  *	cover of range == 0 ?  return		lockless > 0 ? born invalidating,
  *	...page table changes...		  seq odd, owed = 1
- *	end: lockless--; fence; owed ?		read_begin waits for even seq
+ *	end: lockless--; owed ?    		read_begin waits for even seq
  *	     lock, make seq even, wake
  */
 #include <errno.h>
@@ -126,15 +127,15 @@ static void cover_add(struct umn_mm *mm, struct umn_interval_notifier *sub,
 
 	if (finest == UMN__COVER_LEVELS) {
 		__atomic_fetch_add(&mm->cover_wide, (unsigned long)(long)delta,
-				   __ATOMIC_RELAXED);
+				   __ATOMIC_SEQ_CST);
 		return;
 	}
 	for_each_slot(slot, mm->cover_own, finest, start, last)
-		__atomic_fetch_add(slot, (unsigned int)delta, __ATOMIC_RELAXED);
+		__atomic_fetch_add(slot, (unsigned int)delta, __ATOMIC_SEQ_CST);
 	for (level = finest; level < UMN__COVER_LEVELS; level++)
 		for_each_slot(slot, mm->cover, level, start, last)
 			__atomic_fetch_add(slot, (unsigned int)delta,
-					   __ATOMIC_RELAXED);
+					   __ATOMIC_SEQ_CST);
 }
 
 static bool any_counted(unsigned int (*table)[UMN__COVER_SLOTS], int level,
@@ -144,7 +145,7 @@ static bool any_counted(unsigned int (*table)[UMN__COVER_SLOTS], int level,
 
 	for_each_slot(
 		slot, table, level, start,
-		last) if (__atomic_load_n(slot, __ATOMIC_RELAXED)) return true;
+		last) if (__atomic_load_n(slot, __ATOMIC_SEQ_CST)) return true;
 	return false;
 }
 
@@ -155,7 +156,7 @@ static bool may_cover(struct umn_mm *mm, unsigned long start,
 	int level = finest_level(start, last);
 
 	if (level == UMN__COVER_LEVELS ||
-	    __atomic_load_n(&mm->cover_wide, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&mm->cover_wide, __ATOMIC_SEQ_CST) ||
 	    any_counted(mm->cover, level, start, last))
 		return true;
 	while (++level < UMN__COVER_LEVELS)
@@ -236,7 +237,7 @@ static void finish_invalidation(struct umn_mm *mm)
 
 /*
  * Under mm->lock, the seq odd and no locked invalidation active: finish
- * now, or leave it to the last lockless bracket.  Pairs with the fence in
+ * now, or leave it to the last lockless bracket.  Pairs with the order in
  * lockless_end().
  */
 static void finish_or_owe(struct umn_mm *mm)
@@ -270,9 +271,9 @@ int umn__itree_invalidate_start(struct umn_range *range, bool *locked)
 	sigset_t saved;
 	bool ok;
 
-	/* Pairs with the fence in insert (the Dekker of the file's top). */
+	/* Seq-cst write then seq-cst reads, as insert does: the Dekker of
+	 * the file's top (no fence: TSan does not model them). */
 	__atomic_fetch_add(&mm->lockless, 1, __ATOMIC_SEQ_CST);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	*locked = may_cover(mm, range->start, last);
 	if (!*locked)
 		return 0;
@@ -349,9 +350,7 @@ int umn_interval_notifier_insert(struct umn_interval_notifier *sub,
 					sub->_node.last);
 	lock_mm(mm, &saved);
 	sub->mm = umn_mm_get(mm);
-	cover_add(mm, sub, 1);
-	/* Pairs with the fence in start: see the file's top. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	cover_add(mm, sub, 1); /* then reads lockless: the file's top */
 	if (mm->active || lockless(mm)) {
 		if (invalidating(mm)) {
 			defer(mm, sub);

@@ -282,19 +282,36 @@ static int protect(const unsigned char *from, const unsigned char *to, int prot)
 	return syscall(SYS_mprotect, lo, hi - lo, prot) ? -errno : 0;
 }
 
+/*
+ * The writes to code are plain instructions in asm: a sanitizer must not
+ * shadow them (TSan has no shadow for libc's text and would fault).
+ */
+static void write_code(unsigned char *dst, const unsigned char *src, size_t n)
+{
+	__asm__ volatile("rep movsb"
+			 : "+D"(dst), "+S"(src), "+c"(n)
+			 :
+			 : "memory");
+}
+
 /* Replace bytes [at, at + n) inside one aligned quadword, atomically. */
 static void store_atomically(unsigned char *at, const unsigned char *bytes,
 			     size_t n)
 {
 	uint64_t *word = (uint64_t *)((uintptr_t)at & ~(uintptr_t)7);
-	uint64_t old = __atomic_load_n(word, __ATOMIC_RELAXED), new;
+	uint64_t old, new;
+	bool done;
 
+	__asm__ volatile("movq %1, %0" : "=r"(old) : "m"(*word));
 	do {
 		new = old;
 		memcpy((unsigned char *)&new + (at - (unsigned char *)word),
 		       bytes, n);
-	} while (!__atomic_compare_exchange_n(
-		word, &old, new, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+		__asm__ volatile("lock cmpxchgq %3, %1"
+				 : "=@ccz"(done), "+m"(*word), "+a"(old)
+				 : "r"(new)
+				 : "memory");
+	} while (!done);
 }
 
 static void jmp_rel32(unsigned char out[5], const unsigned char *from,
@@ -316,8 +333,7 @@ static int apply(const struct plan *pl)
 		return ret;
 	if (pl->padded) {
 		jmp_rel32(bytes, entry - 5, pl->slot);
-		memcpy(entry - 5, bytes, 5);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		write_code(entry - 5, bytes, 5);
 		bytes[0] = 0xeb; /* jmp rel8 */
 		bytes[1] = (unsigned char)-7;
 		store_atomically(entry, bytes, 2);
