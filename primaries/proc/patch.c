@@ -377,14 +377,22 @@ static void pin_ourselves(void)
 		dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
+/*
+ * Make every thread of the process serialise before it runs user code
+ * again, so that none runs an instruction it fetched before the patch.
+ * MEMBARRIER_CMD_PRIVATE_EXPEDITED interrupts the threads that are
+ * running, and on x86 the return from that interrupt serialises; the
+ * _SYNC_CORE variant says so explicitly but its registration waits for an
+ * RCU grace period (10 ms here) once the process has several threads.
+ * Registration is cheap if liburcu or we did it before.  Best effort: x86
+ * keeps instruction fetch coherent with stores; what remains is the
+ * pipeline of a core that already fetched the old first instruction, which
+ * is a call that began before the patch.
+ */
 static void sync_cores(void)
 {
-	/* MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, then the
-	 * command: every thread runs a serialising instruction before it
-	 * returns to user space.  x86 keeps instruction fetch coherent
-	 * anyway; this is the documented way.  Best effort. */
-	if (!syscall(SYS_membarrier, 1 << 6, 0, 0))
-		syscall(SYS_membarrier, 1 << 5, 0, 0);
+	if (!syscall(SYS_membarrier, 1 << 4, 0, 0)) /* REGISTER_PRIVATE_EXP. */
+		syscall(SYS_membarrier, 1 << 3, 0, 0); /* PRIVATE_EXPEDITED */
 }
 
 int proc_patch_libc(void)
