@@ -279,6 +279,33 @@ START_TEST(stopped_source_fires_nothing)
 }
 END_TEST
 
+/* docs/errors.md, the rows of <umn/proc.h>. */
+START_TEST(errors_change_nothing)
+{
+	struct umn_proc_cause cause;
+	struct umn_range range;
+
+	ck_assert_int_eq(umn_proc_start(1U << 5), -EINVAL);
+	ck_assert_ptr_null(umn_proc_mm());
+	setenv("UMN_PROC_SOURCES", "hooks,bogus", 1);
+	ck_assert_int_eq(umn_proc_start(UMN_PROC_ALL), -EINVAL);
+	setenv("UMN_PROC_SOURCES", "none", 1);
+	ck_assert_int_eq(umn_proc_start(UMN_PROC_ALL), 0);
+	unsetenv("UMN_PROC_SOURCES");
+	ck_assert_ptr_nonnull(umn_proc_mm());
+	ck_assert_uint_eq(umn_proc_sources(), 0);
+	ck_assert_int_eq(umn_proc_stop(1U << 9), -EINVAL);
+	ck_assert_int_eq(umn_proc_uffd_sync(), -ENOTCONN);
+	umn_range_init(&range, umn_proc_mm(), 0, PAGE, UMN_EVENT_UNMAP, 0,
+		       NULL);
+	ck_assert_int_eq(umn_proc_cause(&range, &cause), -EINVAL);
+	ck_assert_int_eq(umn_proc_cause(NULL, &cause), -EINVAL);
+	range.owner = &cause; /* not a cause of ours */
+	memset(&cause, 0, sizeof(cause));
+	ck_assert_int_eq(umn_proc_cause(&range, &cause), -EINVAL);
+}
+END_TEST
+
 /*
  * A bracket on memory no interval covers takes no lock, even with
  * intervals elsewhere (the hooks run inside malloc and signal handlers).
@@ -500,6 +527,7 @@ int main(void)
 	tcase_add_test(tc, brk_shrink_brackets_the_kernel);
 	tcase_add_test(tc, bad_input_reaches_the_kernel);
 	tcase_add_test(tc, stopped_source_fires_nothing);
+	tcase_add_test(tc, errors_change_nothing);
 	tcase_add_test(tc, uncovered_munmap_takes_no_lock);
 	tcase_add_test(tc, patching_is_safe_while_threads_run);
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
