@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "debug.h"
+#include "fail.h"
 #include "internal.h"
 #include "rcu.h"
 
@@ -19,7 +20,7 @@ int umn_mm_create(const struct umn_mm_ops *ops, void *priv, struct umn_mm **mmp)
 
 	if (!mmp || (ops && (!ops->lock_all != !ops->unlock_all)))
 		return -EINVAL;
-	mm = calloc(1, sizeof(*mm));
+	mm = umn__calloc(1, sizeof(*mm));
 	if (!mm)
 		return -ENOMEM;
 	if (pthread_mutex_init(&mm->lock, NULL))
