@@ -310,6 +310,9 @@ int test_fork(const struct opts *o)
 	      failed, hung);
 	umn_notifier_unregister(&parent_count.n);
 	check(!umn_regcache_destroy(rc), "destroy");
+	free(block);
+	munmap((void *)uncovered, 4 * PAGE);
+	munmap((void *)own, 4 * PAGE);
 	return summary("fork");
 }
 
