@@ -258,3 +258,24 @@ unsigned long map_pages(unsigned long npages)
 	memset(p, 1, npages * PAGE);
 	return (unsigned long)p;
 }
+
+int start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+	const size_t size = 1 << 20;
+	pthread_attr_t attr;
+	void *stack;
+	int ret;
+
+	if (!TSAN)
+		return pthread_create(thread, NULL, fn, arg);
+	/* Never freed: a test makes a handful. */
+	stack = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return errno;
+	pthread_attr_init(&attr);
+	pthread_attr_setstack(&attr, stack, size);
+	ret = pthread_create(thread, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return ret;
+}

@@ -20,12 +20,6 @@
 
 #include "regcache_test.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define TSAN 1 /* no threads in the child of a threaded fork */
-#else
-#define TSAN 0
-#endif
-
 static const char *watchdog_what = "";
 
 static void watchdog_fire(int sig)
@@ -287,7 +281,7 @@ int test_fork(const struct opts *o)
 	      "fork: the parent's registration survived its munmap");
 
 	/* Forks while another thread is inside the hooks. */
-	if (pthread_create(&thread, NULL, hook_loop, rc))
+	if (start_thread(&thread, hook_loop, rc))
 		return 1;
 	for (i = 0; i < 20; i++) {
 		pid = fork();
@@ -418,7 +412,7 @@ int test_signal(const struct opts *o, bool regcache)
 	sa.sa_handler = on_sigusr1;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
-	if (pthread_create(&sender, NULL, sig_sender, &self))
+	if (start_thread(&sender, sig_sender, &self))
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {

@@ -467,7 +467,7 @@ int test_stress(const struct opts *o, bool break_stop)
 		w[i].id = i;
 		w[i].churner = i == n - 1;
 		w[i].seed = (unsigned int)(t0.tv_nsec + i * 7919);
-		if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]))
+		if (start_thread(&w[i].thread, worker_main, &w[i]))
 			return 1;
 	}
 	usleep((useconds_t)(o->seconds * 1e6));

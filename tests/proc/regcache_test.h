@@ -8,6 +8,7 @@
 #ifndef UMN_TESTS_PROC_REGCACHE_TEST_H
 #define UMN_TESTS_PROC_REGCACHE_TEST_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <umn/proc.h>
 #include <umn/regcache.h>
@@ -22,6 +23,11 @@
 #define SANITIZED 1
 #else
 #define SANITIZED 0
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define TSAN 1
+#else
+#define TSAN 0
 #endif
 
 /* The options of one run. */
@@ -81,6 +87,15 @@ extern unsigned long pin_calls;
 struct umn_regcache *start_regcache(unsigned int sources, unsigned int flags);
 /* Wait for the userfaultfd source if it is the only one on. */
 void uffd_settle(void);
+
+/*
+ * pthread_create, but under TSan on a stack of our own: glibc madvises
+ * the unused part of a stack it allocated when the thread exits, after
+ * TSan has finished the thread, and the patched madvise then runs
+ * instrumented code for a thread TSan no longer knows (a crash in TSan's
+ * runtime; see the report of proc-regcache-stress under TSan).
+ */
+int start_thread(pthread_t *thread, void *(*fn)(void *), void *arg);
 
 /* An anonymous private mapping of @npages, written; exits on failure. */
 unsigned long map_pages(unsigned long npages);
