@@ -34,3 +34,4 @@ set_tests_properties(proc-regcache-uffd-replaced-range PROPERTIES
 	WILL_FAIL TRUE)
 umn_proc_regcache_test(fork fork --sources all)
 umn_proc_regcache_test(signal signal --sources all)
+umn_proc_regcache_test(signal-regcache signal-regcache --sources all)
