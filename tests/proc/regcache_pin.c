@@ -158,26 +158,28 @@ static void collide(unsigned long addr, unsigned long npages)
 static int ref_pin(void *arg, unsigned long addr, unsigned long npages,
 		   bool write, struct umn_regcache_page *pages)
 {
-	unsigned long i, n, pipes, pfn[64], k;
+	unsigned long i, n, pipes, pfn[64], k, cap;
 	struct hold *hold;
 	int ret;
 
 	(void)arg;
 	__atomic_add_fetch(&pin_calls, 1, __ATOMIC_RELAXED);
-	if (!pipe_pages)
-		__atomic_store_n(&pipe_pages, pipe_capacity(),
-				 __ATOMIC_RELAXED);
+	cap = __atomic_load_n(&pipe_pages, __ATOMIC_RELAXED);
+	if (!cap) {
+		cap = pipe_capacity();
+		__atomic_store_n(&pipe_pages, cap, __ATOMIC_RELAXED);
+	}
 	/* Fault in (writable: a write pin breaks copy-on-write).  The raw
 	 * call: this changes no translation, so no source need see it. */
 	if (syscall(SYS_madvise, addr, npages * PAGE,
 		    write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ))
 		return -errno;
-	pipes = (npages + pipe_pages - 1) / pipe_pages;
+	pipes = (npages + cap - 1) / cap;
 	hold = calloc(1, sizeof(*hold) + pipes * sizeof(hold->fd[0]));
 	if (!hold)
 		return -ENOMEM;
 	for (i = 0; i < npages; i += n) {
-		n = npages - i < pipe_pages ? npages - i : pipe_pages;
+		n = npages - i < cap ? npages - i : cap;
 		ret = hold_add(hold, addr + i * PAGE, n);
 		if (ret)
 			goto fail;
@@ -242,7 +244,7 @@ struct umn_regcache *start_regcache(unsigned int sources, unsigned int flags)
 
 void uffd_settle(void)
 {
-	if (umn_proc_sources() == UMN_PROC_UFFD)
+	if (umn_proc_sources() & UMN_PROC_UFFD)
 		umn_proc_uffd_sync();
 }
 

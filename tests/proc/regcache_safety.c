@@ -261,6 +261,7 @@ int test_fork(const struct opts *o)
 	      "register");
 	check(!umn_notifier_register(&parent_count.n, &count_ops, mm),
 	      "notifier register");
+	umn_proc_uffd_sync(); /* nothing of the parent's still in flight */
 	before = count_of(&parent_count);
 	pid = fork();
 	if (pid == 0)

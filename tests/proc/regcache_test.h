@@ -85,7 +85,8 @@ extern unsigned long pin_calls;
 /* Start @sources (skip if one cannot work here) and return a cache over
  * the process mm. */
 struct umn_regcache *start_regcache(unsigned int sources, unsigned int flags);
-/* Wait for the userfaultfd source if it is the only one on. */
+/* Wait for the userfaultfd source if it is on: what bypassed libc (a
+ * sanitizer's allocator) only it saw, after the fact. */
 void uffd_settle(void);
 
 /*
