@@ -67,29 +67,22 @@ bool umn_in_atomic(void)
 #endif /* UMN_DEBUG */
 
 /*
- * The bracket stack is per thread, but on the process mm a signal handler
- * may open and close brackets of its own at any instruction of its thread.
- * So push claims its slot before it fills it (a handler's push takes the
- * next slot, and its bracket_of skips a slot not yet filled), and pop
- * checks the top before it gives the slot back.  Each signal fence keeps
- * the compiler from moving the two apart.
+ * A signal handler may open a bracket of its own between any two
+ * instructions here: take the slot first (the count), then fill it, with
+ * compiler barriers, so that the handler's bracket lands in the next slot.
  */
 void umn__bracket_push(const struct umn_range *range)
 {
 	struct umn__thread *t = &umn__thread;
 	unsigned int n = t->nr_brackets;
 
-	if (n < UMN__MAX_BRACKETS)
-		t->brackets[n].range = NULL;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	t->nr_brackets = n + 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (n < UMN__MAX_BRACKETS) {
+		t->brackets[n].range = range;
 #ifdef UMN_DEBUG
 		t->brackets[n].copy = *range;
 #endif
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		t->brackets[n].range = range;
 	} else {
 		UMN_WARN_ON(1,
 			    "more than %d start/end brackets open on one "
@@ -108,25 +101,27 @@ void umn__bracket_pop(const struct umn_range *range)
 		    "on this thread",
 		    range->start, range->end, event_name(range->event));
 #ifdef UMN_DEBUG
-	if (t->nr_brackets && t->nr_brackets <= UMN__MAX_BRACKETS) {
-		const struct umn_range *c =
-			&t->brackets[t->nr_brackets - 1].copy;
+	const struct umn_range *c = &t->brackets[t->nr_brackets - 1].copy;
 
-		if (t->brackets[t->nr_brackets - 1].range != range ||
-		    c->mm != range->mm || c->start != range->start ||
-		    c->end != range->end || c->event != range->event ||
-		    c->flags != range->flags)
-			UMN_BUG("umn_invalidate_range_end([%#lx, %#lx) %s) "
-				"does not match the start open on this thread "
-				"([%#lx, %#lx) %s)",
-				range->start, range->end,
-				event_name(range->event), c->start, c->end,
-				event_name(c->event));
-	}
+	if (t->brackets[t->nr_brackets - 1].range != range ||
+	    c->mm != range->mm || c->start != range->start ||
+	    c->end != range->end || c->event != range->event ||
+	    c->flags != range->flags)
+		UMN_BUG("umn_invalidate_range_end([%#lx, %#lx) %s) does not "
+			"match the start open on this thread ([%#lx, %#lx) %s)",
+			range->start, range->end, event_name(range->event),
+			c->start, c->end, event_name(c->event));
 #endif
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (t->nr_brackets)
+	if (t->nr_brackets) {
+		if (t->nr_brackets <= UMN__MAX_BRACKETS) {
+			t->brackets[t->nr_brackets - 1].range = NULL;
+#ifdef UMN_DEBUG
+			t->brackets[t->nr_brackets - 1].copy.mm = NULL;
+#endif
+		}
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		t->nr_brackets--;
+	}
 }
 
 const struct umn_range *umn__bracket_of(const struct umn_mm *mm)
@@ -136,7 +131,7 @@ const struct umn_range *umn__bracket_of(const struct umn_mm *mm)
 
 	if (i > UMN__MAX_BRACKETS)
 		i = UMN__MAX_BRACKETS;
-	while (i--)
+	while (i--) /* NULL: a slot taken, not filled yet (a signal) */
 		if (t->brackets[i].range && t->brackets[i].range->mm == mm)
 			return t->brackets[i].range;
 	return NULL;
