@@ -367,6 +367,16 @@ int umn_interval_notifier_remove(struct umn_interval_notifier *sub)
 	mm = sub->mm;
 	umn__might_sleep_here();
 
+	/* Refused whether or not it would wait now, so that the answer
+	 * does not depend on a race with other invalidations. */
+	if (umn__in_context_of(mm)) {
+		umn__report(
+			"umn_interval_notifier_remove('%s') from a callback "
+			"or a bracket of its mm could wait for itself: "
+			"refused (-EDEADLK)",
+			umn__name(sub->ops->name));
+		return -EDEADLK;
+	}
 	umn__mm_lock(mm);
 	switch (sub->_state) {
 	case UMN__INTERVAL_IN_TREE:
@@ -375,14 +385,6 @@ int umn_interval_notifier_remove(struct umn_interval_notifier *sub)
 			break;
 		}
 		/* A walker may be on it: let the last end take it out. */
-		if (umn__in_context_of(mm)) {
-			umn__mm_unlock(mm);
-			umn__report("umn_interval_notifier_remove('%s') from a "
-				    "callback or a bracket of its mm would "
-				    "wait for itself: refused (-EDEADLK)",
-				    umn__name(sub->ops->name));
-			return -EDEADLK;
-		}
 		defer(mm, sub);
 		sub->_state = UMN__INTERVAL_REMOVING;
 		seq = mm->invalidate_seq;
