@@ -45,6 +45,30 @@
  * Lock order: the primary's PTL -> rc->lock.  rc->lock is a spinlock (the
  * callback may run in atomic context); it is never held across the ops,
  * the interval calls or the primary.
+ *
+ * rc->lock knows its owner, which makes it safe against signal handlers.
+ * On the process mm (primaries/proc) a handler may munmap memory that this
+ * cache covers while its own thread holds rc->lock, in a lookup say:
+ * ->invalidate then runs in that thread, on top of the critical section it
+ * interrupted, where a plain spinlock spins for ever.  It defers instead:
+ * it sets the interval's seq (as always), queues the registration on
+ * rc->pending and flags the lock word, and the owner's unlock invalidates
+ * what is queued before it lets the lock go.  No lookup that begins after
+ * the invalidation began can return the registration: none can take the
+ * lock before that unlock.  (The kernel's answer is spin_lock_irqsave;
+ * holding a thread's signals costs two system calls per lock, 0.75 us
+ * here, ten times a lookup.)
+ *
+ *	thread T: lookup			T's signal handler
+ *	rc_lock: word = T
+ *	walk rc->cache ...
+ *						munmap -> ->invalidate(r):
+ *						  word is T's: set_seq, push r
+ *						  on pending, word = T|PENDING
+ *	... returns r (it began before)
+ *	rc_unlock: CAS T -> 0 fails:
+ *	  word = T; invalidate pending r;
+ *	  CAS T -> 0
  */
 #include <errno.h>
 #include <pthread.h>
@@ -91,6 +115,8 @@ struct reg {
 	struct link link;    /* see the states above; under rc->lock */
 	unsigned long users; /* handles held; under rc->lock */
 	bool valid;	     /* published, not invalidated; under rc->lock */
+	bool deferred;	     /* on rc->pending; atomic */
+	struct reg *pending_next; /* on rc->pending */
 	struct umn_regcache_page pages[];
 };
 
@@ -99,11 +125,14 @@ struct umn_regcache {
 	const struct umn_regcache_ops *ops;
 	void *arg;
 	unsigned int flags;
-	pthread_spinlock_t lock; /* guards the lists, each reg's link, users
-				    and valid, handles and stats */
-	struct link cache;	 /* valid registrations */
-	struct link zombies;	 /* invalid, without users */
-	unsigned long handles;	 /* users of all registrations */
+	uintptr_t lock;	       /* guards the lists, each reg's link, users
+				    and valid, handles and stats: 0, or the
+				    owner's token | PENDING */
+	struct reg *pending;   /* invalidations deferred to the owner's
+				    unlock; atomic */
+	struct link cache;     /* valid registrations */
+	struct link zombies;   /* invalid, without users */
+	unsigned long handles; /* users of all registrations */
 	struct umn_regcache_stats stats;
 };
 
@@ -130,23 +159,94 @@ static bool pages_of(unsigned long addr, unsigned long len, unsigned long *sp,
 	return true;
 }
 
+#define PENDING 1UL
+
+static _Thread_local long lock_token; /* its (even) address names a thread */
+
+static uintptr_t me(void)
+{
+	return (uintptr_t)&lock_token;
+}
+
+static void rc_lock(struct umn_regcache *rc)
+{
+	uintptr_t word;
+
+	for (;;) {
+		word = 0;
+		if (__atomic_compare_exchange_n(&rc->lock, &word, me(), false,
+						__ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return;
+		while (__atomic_load_n(&rc->lock, __ATOMIC_RELAXED))
+			;
+	}
+}
+
+/* Under rc->lock. */
+static void invalidate_locked(struct umn_regcache *rc, struct reg *r)
+{
+	if (!r->valid)
+		return;
+	r->valid = false;
+	link_del(&r->link);
+	if (!r->users)
+		link_add(&rc->zombies, &r->link);
+	rc->stats.invalidations++;
+}
+
+/* Let rc->lock go, after the invalidations that this thread's signal
+ * handlers deferred to it (see the top of the file).  The accesses are
+ * seq-cst: a handler may run between any two of them. */
+static void rc_unlock(struct umn_regcache *rc)
+{
+	struct reg *r, *next;
+	uintptr_t word;
+
+	for (;;) {
+		word = me();
+		if (__atomic_compare_exchange_n(&rc->lock, &word, 0, false,
+						__ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			return;
+		__atomic_store_n(&rc->lock, me(), __ATOMIC_SEQ_CST);
+		r = __atomic_exchange_n(&rc->pending, NULL, __ATOMIC_SEQ_CST);
+		for (; r; r = next) {
+			next = r->pending_next;
+			__atomic_store_n(&r->deferred, false, __ATOMIC_SEQ_CST);
+			invalidate_locked(rc, r);
+		}
+	}
+}
+
 static bool reg_invalidate(struct umn_interval_notifier *sub,
 			   const struct umn_range *range, unsigned long cur_seq)
 {
 	struct reg *r = container_of(sub, struct reg, sub);
 	struct umn_regcache *rc = r->rc;
+	struct reg *head;
 
 	(void)range;
-	pthread_spin_lock(&rc->lock);
-	umn_interval_set_seq(sub, cur_seq);
-	if (r->valid) {
-		r->valid = false;
-		link_del(&r->link);
-		if (!r->users)
-			link_add(&rc->zombies, &r->link);
-		rc->stats.invalidations++;
+	if ((__atomic_load_n(&rc->lock, __ATOMIC_SEQ_CST) & ~PENDING) == me()) {
+		/* A signal handler on top of this thread's critical section:
+		 * the section's unlock invalidates r. */
+		umn_interval_set_seq(sub, cur_seq);
+		if (!__atomic_exchange_n(&r->deferred, true,
+					 __ATOMIC_SEQ_CST)) {
+			head = __atomic_load_n(&rc->pending, __ATOMIC_SEQ_CST);
+			do
+				r->pending_next = head;
+			while (!__atomic_compare_exchange_n(
+				&rc->pending, &head, r, false, __ATOMIC_SEQ_CST,
+				__ATOMIC_SEQ_CST));
+		}
+		__atomic_store_n(&rc->lock, me() | PENDING, __ATOMIC_SEQ_CST);
+		return true;
 	}
-	pthread_spin_unlock(&rc->lock);
+	rc_lock(rc);
+	umn_interval_set_seq(sub, cur_seq);
+	invalidate_locked(rc, r);
+	rc_unlock(rc);
 	return true;
 }
 
@@ -158,9 +258,9 @@ static const struct umn_interval_notifier_ops reg_ops = {
 static void unpin(struct umn_regcache *rc, struct reg *r)
 {
 	rc->ops->unpin(rc->arg, npages(r), r->pages);
-	pthread_spin_lock(&rc->lock);
+	rc_lock(rc);
 	rc->stats.unpins += npages(r);
-	pthread_spin_unlock(&rc->lock);
+	rc_unlock(rc);
 }
 
 /* Free an invalid registration that no one can reach any more.  If its
@@ -169,12 +269,12 @@ static int put_reg(struct umn_regcache *rc, struct reg *r)
 {
 	int ret = umn_interval_notifier_remove(&r->sub);
 
-	pthread_spin_lock(&rc->lock);
+	rc_lock(rc);
 	if (ret)
 		link_add(&rc->zombies, &r->link);
 	else
 		rc->stats.reaped++;
-	pthread_spin_unlock(&rc->lock);
+	rc_unlock(rc);
 	if (ret)
 		return ret;
 	unpin(rc, r);
@@ -194,7 +294,6 @@ int umn_regcache_create(struct umn_mm *mm, const struct umn_regcache_ops *ops,
 	rc = umn__calloc(1, sizeof(*rc));
 	if (!rc)
 		return -ENOMEM;
-	pthread_spin_init(&rc->lock, PTHREAD_PROCESS_PRIVATE);
 	rc->mm = umn_mm_get(mm);
 	rc->ops = ops;
 	rc->arg = arg;
@@ -213,12 +312,12 @@ int umn_regcache_reap(struct umn_regcache *rc)
 	if (!rc)
 		return -EINVAL;
 	for (;;) {
-		pthread_spin_lock(&rc->lock);
+		rc_lock(rc);
 		r = rc->zombies.next != &rc->zombies ? of_link(rc->zombies.next)
 						     : NULL;
 		if (r)
 			link_del(&r->link);
-		pthread_spin_unlock(&rc->lock);
+		rc_unlock(rc);
 		if (!r)
 			return n;
 		ret = put_reg(rc, r);
@@ -235,9 +334,9 @@ int umn_regcache_destroy(struct umn_regcache *rc)
 
 	if (!rc)
 		return -EINVAL;
-	pthread_spin_lock(&rc->lock);
+	rc_lock(rc);
 	if (rc->handles) {
-		pthread_spin_unlock(&rc->lock);
+		rc_unlock(rc);
 		return -EBUSY;
 	}
 	while (rc->cache.next != &rc->cache) {
@@ -246,12 +345,11 @@ int umn_regcache_destroy(struct umn_regcache *rc)
 		link_del(&r->link);
 		link_add(&rc->zombies, &r->link);
 	}
-	pthread_spin_unlock(&rc->lock);
+	rc_unlock(rc);
 	ret = umn_regcache_reap(rc);
 	if (ret < 0)
 		return ret;
 	umn_mm_put(rc->mm);
-	pthread_spin_destroy(&rc->lock);
 	free(rc);
 	return 0;
 }
@@ -286,9 +384,9 @@ int umn_regcache_lookup(struct umn_regcache *rc, unsigned long addr,
 
 	if (!rc || !hp || !pages_of(addr, len, &s, &e))
 		return -EINVAL;
-	pthread_spin_lock(&rc->lock);
+	rc_lock(rc);
 	r = get_cached(rc, s, e, write);
-	pthread_spin_unlock(&rc->lock);
+	rc_unlock(rc);
 	if (!r)
 		return -ENOENT;
 	*hp = &r->h;
@@ -328,13 +426,13 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 		ret = rc->ops->pin(rc->arg, s, n, write, r->pages);
 		if (ret)
 			goto out_remove;
-		pthread_spin_lock(&rc->lock);
+		rc_lock(rc);
 		rc->stats.pins += n;
 		if ((rc->flags & UMN_REGCACHE_BREAK_RETRY) ||
 		    !umn_interval_read_retry(&r->sub, seq))
 			break;
 		rc->stats.retries++;
-		pthread_spin_unlock(&rc->lock);
+		rc_unlock(rc);
 		unpin(rc, r);
 	}
 	/* Published under the lock ->invalidate takes: from here on, an
@@ -344,7 +442,7 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 	rc->handles++;
 	rc->stats.registrations++;
 	link_add(&rc->cache, &r->link);
-	pthread_spin_unlock(&rc->lock);
+	rc_unlock(rc);
 	*hp = &r->h;
 	return 0;
 
@@ -365,23 +463,23 @@ int umn_regcache_release(struct umn_regcache_handle *h)
 		return -EINVAL;
 	r = container_of(h, struct reg, h);
 	rc = r->rc;
-	pthread_spin_lock(&rc->lock);
+	rc_lock(rc);
 	if (!r->users) {
-		pthread_spin_unlock(&rc->lock);
+		rc_unlock(rc);
 		return -EINVAL;
 	}
 	r->users--;
 	/* Invalid and unused: on no list, so no one else can reach it. */
 	last = !r->users && !r->valid;
-	pthread_spin_unlock(&rc->lock);
+	rc_unlock(rc);
 	if (last)
 		put_reg(rc, r);
 	umn_regcache_reap(rc);
 	/* Only now: until handles drops, umn_regcache_destroy refuses, so rc
 	 * outlives this call's last touch of it. */
-	pthread_spin_lock(&rc->lock);
+	rc_lock(rc);
 	rc->handles--;
-	pthread_spin_unlock(&rc->lock);
+	rc_unlock(rc);
 	return 0;
 }
 
@@ -393,9 +491,9 @@ bool umn_regcache_valid(struct umn_regcache_handle *h)
 	if (!h)
 		return false;
 	r = container_of(h, struct reg, h);
-	pthread_spin_lock(&r->rc->lock);
+	rc_lock(r->rc);
 	valid = r->valid;
-	pthread_spin_unlock(&r->rc->lock);
+	rc_unlock(r->rc);
 	return valid;
 }
 
@@ -408,7 +506,7 @@ int umn_regcache_check(struct umn_regcache *rc, unsigned long addr,
 
 	if (!rc || !out)
 		return -EINVAL;
-	pthread_spin_lock(&rc->lock);
+	rc_lock(rc);
 	for (l = rc->cache.next; l != &rc->cache; l = l->next) {
 		r = of_link(l);
 		if (addr >= r->h.addr && addr - r->h.addr < r->h.len) {
@@ -417,15 +515,15 @@ int umn_regcache_check(struct umn_regcache *rc, unsigned long addr,
 			break;
 		}
 	}
-	pthread_spin_unlock(&rc->lock);
+	rc_unlock(rc);
 	return ret;
 }
 
 void umn_regcache_stats(struct umn_regcache *rc, struct umn_regcache_stats *out)
 {
-	pthread_spin_lock(&rc->lock);
+	rc_lock(rc);
 	*out = rc->stats;
-	pthread_spin_unlock(&rc->lock);
+	rc_unlock(rc);
 }
 
 /* The soft-MMU adapter. */

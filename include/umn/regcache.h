@@ -18,7 +18,9 @@
  *
  * Locks: the cache's lock is a spinlock that nests inside the primary's
  * page-table lock (PTL -> cache lock); it is never held across a call to
- * the ops or into the primary.
+ * the ops or into the primary.  A signal handler may invalidate memory the
+ * cache covers (munmap on the process mm) while its own thread holds the
+ * lock: the invalidation is then finished by that thread's unlock.
  */
 #ifndef UMN_REGCACHE_H
 #define UMN_REGCACHE_H

@@ -312,38 +312,61 @@ int proc_uffd_start(struct umn_mm *mm)
 	return 0;
 }
 
+/*
+ * u.lock, from an application thread: its signals are held meanwhile.  The
+ * reader needs u.lock to queue what it read, and the kernel holds a thread
+ * that unmaps registered memory until the reader has read: a handler that
+ * did so while its thread held u.lock would wait for itself.
+ */
+static void lock_u(sigset_t *saved)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, saved);
+	pthread_mutex_lock(&u.lock);
+}
+
+static void unlock_u(const sigset_t *saved)
+{
+	pthread_mutex_unlock(&u.lock);
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
 void proc_uffd_watch(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE), ret;
+	sigset_t saved;
 
 	if (fd < 0)
 		return;
 	ret = register_range(fd, start, end);
-	pthread_mutex_lock(&u.lock);
+	lock_u(&saved);
 	if (ret)
 		u.refused++;
 	else
 		u.ranges++;
-	pthread_mutex_unlock(&u.lock);
+	unlock_u(&saved);
 }
 
 int proc_uffd_sync(void)
 {
 	unsigned long target;
+	sigset_t saved;
 
 	if (__atomic_load_n(&u.fd, __ATOMIC_ACQUIRE) < 0 ||
 	    !(umn_proc_sources() & UMN_PROC_UFFD))
 		return -ENOTCONN;
 	pthread_mutex_lock(&u.sync_lock);
-	pthread_mutex_lock(&u.lock);
+	lock_u(&saved);
 	target = u.syncs_done + 1;
-	pthread_mutex_unlock(&u.lock);
+	unlock_u(&saved);
 	/* Queued after every event before it; returns once it is read. */
 	syscall(SYS_madvise, u.sentinel, sysconf(_SC_PAGESIZE), MADV_DONTNEED);
-	pthread_mutex_lock(&u.lock);
+	lock_u(&saved);
 	while (u.syncs_done < target)
 		pthread_cond_wait(&u.cond, &u.lock);
-	pthread_mutex_unlock(&u.lock);
+	unlock_u(&saved);
 	pthread_mutex_unlock(&u.sync_lock);
 	return 0;
 }
@@ -365,9 +388,11 @@ void proc_uffd_forget(void)
 
 void proc_uffd_stats(struct umn_proc_stats *stats)
 {
-	pthread_mutex_lock(&u.lock);
+	sigset_t saved;
+
+	lock_u(&saved);
 	stats->uffd_ranges = u.ranges;
 	stats->uffd_refused = u.refused;
 	stats->uffd_overflows = u.overflows;
-	pthread_mutex_unlock(&u.lock);
+	unlock_u(&saved);
 }
