@@ -112,6 +112,11 @@ void umn__itree_invalidate_end(struct umn_mm *mm, bool locked);
  */
 void umn__mm_set_signal_safe(struct umn_mm *mm);
 
+/* Does an inserted interval notifier overlap [start, last]?  Takes the
+ * mm's lock; for a primary that must keep watching what intervals cover. */
+bool umn__intervals_overlap(struct umn_mm *mm, unsigned long start,
+			    unsigned long last);
+
 /*
  * Take and drop @mm->lock; every taker goes through these.  For a
  * signal-safe mm the thread's signals are held from the first lock to the

@@ -432,6 +432,17 @@ unsigned long umn_interval_read_begin(struct umn_interval_notifier *sub)
 	return seq;
 }
 
+bool umn__intervals_overlap(struct umn_mm *mm, unsigned long start,
+			    unsigned long last)
+{
+	bool hit;
+
+	umn__mm_lock(mm);
+	hit = umn__itree_first(&mm->itree, start, last) != NULL;
+	umn__mm_unlock(mm);
+	return hit;
+}
+
 bool umn__intervals_are_valid(struct umn_mm *mm)
 {
 	struct umn_interval_notifier *sub, **pp;

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "../../core/fail.h"
+#include "../../core/internal.h"
 #include "proc.h"
 
 #ifndef UFFD_FEATURE_WP_ASYNC
@@ -208,6 +209,23 @@ static void *reader(void *arg)
 	return NULL;
 }
 
+/*
+ * A mapping that replaced an unmapped range (mmap MAP_FIXED, shmat
+ * SHM_REMAP) is a new VMA, which userfaultfd does not watch: register it
+ * again if an interval still covers the range, before the bracket ends
+ * (so before read_begin lets anyone register there anew).  If only part
+ * of the range is mapped now, the kernel refuses and we leave it.  An
+ * unmap of the new mapping between the replacement and this is missed by
+ * userfaultfd (the hooks see it, if it goes through libc).
+ */
+static void rewatch(struct umn_mm *mm, unsigned long start, unsigned long end)
+{
+	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
+
+	if (fd >= 0 && umn__intervals_overlap(mm, start, end - 1))
+		register_range(fd, start, end);
+}
+
 static void *dispatcher(void *arg)
 {
 	struct umn_mm *mm;
@@ -233,6 +251,8 @@ static void *dispatcher(void *arg)
 		pthread_mutex_unlock(&u.lock);
 
 		mm = proc_mm_if(UMN_PROC_UFFD);
+		if (ev.type == EV_UNMAP && mm && ev.start < ev.end)
+			rewatch(mm, ev.start, ev.end);
 		if (ev.type != EV_SYNC && mm && ev.start < ev.end)
 			proc_bracket(mm, ev.start, ev.end,
 				     ev.type == EV_REMOVE ? UMN_EVENT_CLEAR

@@ -27,11 +27,9 @@ endforeach()
 # The oracle can fail: each deliberate break must be caught.
 umn_proc_regcache_test(break-retry break-retry --sources hooks)
 umn_proc_regcache_test(break-stop break-stop --sources all --seconds 2)
-# A known bug, reproduced: expected to fail until userfaultfd registers a
-# range replaced under a live interval notifier (it prints no Check line).
+# userfaultfd registers again a range replaced under a live interval
+# notifier (it prints no Check line).
 umn_proc_regcache_test(uffd-replaced-range uffd-replaced-range)
-set_tests_properties(proc-regcache-uffd-replaced-range PROPERTIES
-	WILL_FAIL TRUE)
 umn_proc_regcache_test(fork fork --sources all)
 umn_proc_regcache_test(signal signal --sources all)
 umn_proc_regcache_test(signal-regcache signal-regcache --sources all)
