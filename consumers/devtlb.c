@@ -43,6 +43,7 @@
 #include <umn/debug.h>
 #include <umn/devtlb.h>
 #include <umn/notifier.h>
+#include "../core/fail.h"
 
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
@@ -205,7 +206,7 @@ int umn_devtlb_create(struct umn_soft_mm *sm, unsigned int entries,
 	if (!sm || !tp || !entries || entries > UMN_DEVTLB_MAX_ENTRIES ||
 	    (flags & ~UMN_DEVTLB_BREAK_FLUSH))
 		return -EINVAL;
-	t = calloc(1, sizeof(*t) + entries * sizeof(t->e[0]));
+	t = umn__calloc(1, sizeof(*t) + entries * sizeof(t->e[0]));
 	if (!t)
 		return -ENOMEM;
 	pthread_spin_init(&t->lock, PTHREAD_PROCESS_PRIVATE);

@@ -58,6 +58,7 @@
 #include <umn/interval.h>
 #include <umn/mirror.h>
 #include <umn/notifier.h>
+#include "../core/fail.h"
 
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
@@ -257,10 +258,10 @@ int umn_mirror_create(struct umn_soft_mm *sm, unsigned long start,
 	    (variant == UMN_MIRROR_INTERVAL &&
 	     (flags & UMN_MIRROR_BREAK_COUNTER)))
 		return -EINVAL;
-	m = calloc(1, sizeof(*m));
+	m = umn__calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->slot = calloc(len >> UMN_PAGE_SHIFT, sizeof(*m->slot));
+	m->slot = umn__calloc(len >> UMN_PAGE_SHIFT, sizeof(*m->slot));
 	if (!m->slot) {
 		ret = -ENOMEM;
 		goto out_free;

@@ -55,6 +55,7 @@
 #include <umn/interval.h>
 #include <umn/regcache.h>
 #include <umn/soft.h>
+#include "../core/fail.h"
 
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
@@ -190,7 +191,7 @@ int umn_regcache_create(struct umn_mm *mm, const struct umn_regcache_ops *ops,
 	if (!mm || !ops || !ops->pin || !ops->unpin || !rcp ||
 	    (flags & ~UMN_REGCACHE_BREAK_RETRY))
 		return -EINVAL;
-	rc = calloc(1, sizeof(*rc));
+	rc = umn__calloc(1, sizeof(*rc));
 	if (!rc)
 		return -ENOMEM;
 	pthread_spin_init(&rc->lock, PTHREAD_PROCESS_PRIVATE);
@@ -312,7 +313,7 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 	n = (e - s) >> UMN_PAGE_SHIFT;
 	if (n > (SIZE_MAX - sizeof(*r)) / sizeof(r->pages[0]))
 		return -ENOMEM;
-	r = calloc(1, sizeof(*r) + n * sizeof(r->pages[0]));
+	r = umn__calloc(1, sizeof(*r) + n * sizeof(r->pages[0]));
 	if (!r)
 		return -ENOMEM;
 	r->h = (struct umn_regcache_handle){ s, e - s, write, r->pages };

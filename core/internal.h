@@ -11,6 +11,10 @@
 
 #include "interval_tree.h"
 
+/* The filter's shape: granules of 64 KiB, 16 MiB, 1 GiB; 4096 slots each. */
+#define UMN__COVER_LEVELS 3
+#define UMN__COVER_SLOTS  4096
+
 /*
  * struct umn_mm.
  *
@@ -42,6 +46,20 @@ struct umn_mm {
 	struct umn_interval_notifier *deferred; /* inserts/removes to apply */
 	unsigned long active;	      /* invalidations between start and end */
 	unsigned long invalidate_seq; /* odd while invalidating intervals */
+
+	/*
+	 * The lock-free filter of start (core/interval.c).  Per level and
+	 * hashed granule, @cover counts the intervals that touch it and fit
+	 * this level or a finer one, @cover_own those whose finest level it
+	 * is.  A start whose range touches no counted granule takes no lock.
+	 * Atomics, written under @lock, read without it.
+	 */
+	unsigned int cover[UMN__COVER_LEVELS][UMN__COVER_SLOTS];
+	unsigned int cover_own[UMN__COVER_LEVELS][UMN__COVER_SLOTS];
+	unsigned long cover_wide; /* intervals too wide for any level */
+	unsigned long lockless;	  /* brackets in flight that took no lock */
+	int lockless_owed; /* the seq is odd for an insert that saw them */
+	bool signal_safe;  /* block signals while holding @lock */
 };
 
 /*
@@ -72,13 +90,26 @@ enum {
 	UMN__INTERVAL_REMOVING,	  /* in mm->itree and on mm->deferred */
 };
 
+/* struct umn_range._started: end is due; did the interval part lock? */
+enum {
+	UMN__STARTED = 1,	 /* the interval part took no lock */
+	UMN__STARTED_LOCKED = 2, /* it counted itself in mm->active */
+};
+
 /* Shared between the files of the core. */
 bool umn__range_is_valid(unsigned long start, unsigned long end);
 void umn__mm_lock_all_once(struct umn_mm *mm);
 
 /* core/interval.c: the interval notifiers' part of start and end. */
-int umn__itree_invalidate_start(struct umn_range *range);
-void umn__itree_invalidate_end(struct umn_mm *mm);
+int umn__itree_invalidate_start(struct umn_range *range, bool *locked);
+void umn__itree_invalidate_end(struct umn_mm *mm, bool locked);
+
+/*
+ * For a primary whose brackets may begin in a signal handler (the process
+ * itself): hold signals while @mm->lock is held, so that a handler's
+ * bracket never waits for the lock its own thread holds.
+ */
+void umn__mm_set_signal_safe(struct umn_mm *mm);
 
 /* Validators (run by the tests; O(n)). */
 bool umn__chain_is_valid(struct umn_mm *mm);

@@ -32,13 +32,143 @@
  * invalidation, which may still change the page table behind it.  So it is
  * born "being invalidated" (its seq = the mm's odd seq), and read_begin on
  * it waits until every active invalidation has ended.
+ *
+ * The lock-free start.  Most ranges hit no interval (a munmap of a buffer
+ * nobody registered), and Linux's start takes the lock for them only to
+ * count itself active, so that an insert can see it.  Here such a start
+ * counts itself in mm->lockless instead, then reads mm->cover, a table of
+ * counts per hashed granule of the intervals that touch it; if no granule
+ * of the range is counted, no interval overlaps and start is done, with no
+ * lock and no shared write but the count.  An insert counts its granules,
+ * then reads mm->lockless: the two sides each write, then read the other's
+ * word, all sequentially consistent, so at least one sees the other
+ * (Dekker).  An insert that
+ * sees lockless brackets treats them as active invalidations: its interval
+ * is born being invalidated, and mm->lockless_owed asks the last of them
+ * to end to turn the seq even (the locked end does the same when it is
+ * last).  Collisions in the table only send a start down the locked path.
+ *
+ *	start (lock-free)			insert
+ *	lockless++				cover += granules
+ *	cover of range == 0 ?  return		lockless > 0 ? born invalidating,
+ *	...page table changes...		  seq odd, owed = 1
+ *	end: lockless--; owed ?    		read_begin waits for even seq
+ *	     lock, make seq even, wake
  */
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 
 #include "debug.h"
 #include "internal.h"
 #include "rcu.h"
+
+/* mm->lock, holding the thread's signals if the mm asked for it. */
+static void lock_mm(struct umn_mm *mm, sigset_t *saved)
+{
+	sigset_t all;
+
+	if (mm->signal_safe) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, saved);
+	}
+	pthread_mutex_lock(&mm->lock);
+}
+
+static void unlock_mm(struct umn_mm *mm, const sigset_t *saved)
+{
+	pthread_mutex_unlock(&mm->lock);
+	if (mm->signal_safe)
+		pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+void umn__mm_set_signal_safe(struct umn_mm *mm)
+{
+	mm->signal_safe = true;
+}
+
+/*
+ * The filter.  An interval's finest level is the first where it touches at
+ * most COVER_SPAN granules; it is counted in cover[] at that level and
+ * every coarser one, and in cover_own[] at that level only (cover_wide if
+ * none).  A range is checked in cover[] at its own finest level, which
+ * holds every interval as fine or finer, and in cover_own[] at each
+ * coarser level, for the intervals too wide for its level.
+ */
+#define COVER_SPAN 64
+static const unsigned int cover_shift[UMN__COVER_LEVELS] = { 16, 24, 30 };
+
+static int finest_level(unsigned long start, unsigned long last)
+{
+	int level;
+
+	for (level = 0; level < UMN__COVER_LEVELS; level++)
+		if ((last >> cover_shift[level]) -
+			    (start >> cover_shift[level]) <
+		    COVER_SPAN)
+			break;
+	return level;
+}
+
+/* Apply @fn to the slot of each granule of [start, last] at @level. */
+#define for_each_slot(slot, table, level, start, last)                         \
+	for (unsigned long g_ = (start) >> cover_shift[level];                 \
+	     g_ <= (last) >> cover_shift[level] &&                             \
+	     ((slot) = &(table)[level][(g_ * 0x9e3779b97f4a7c15UL) >> 52], 1); \
+	     g_++)
+
+/* Under mm->lock: count (@delta 1) or uncount (-1) @sub's granules. */
+static void cover_add(struct umn_mm *mm, struct umn_interval_notifier *sub,
+		      int delta)
+{
+	unsigned long start = sub->_node.start, last = sub->_node.last;
+	int finest = finest_level(start, last), level;
+	unsigned int *slot;
+
+	if (finest == UMN__COVER_LEVELS) {
+		__atomic_fetch_add(&mm->cover_wide, (unsigned long)(long)delta,
+				   __ATOMIC_SEQ_CST);
+		return;
+	}
+	for_each_slot(slot, mm->cover_own, finest, start, last)
+		__atomic_fetch_add(slot, (unsigned int)delta, __ATOMIC_SEQ_CST);
+	for (level = finest; level < UMN__COVER_LEVELS; level++)
+		for_each_slot(slot, mm->cover, level, start, last)
+			__atomic_fetch_add(slot, (unsigned int)delta,
+					   __ATOMIC_SEQ_CST);
+}
+
+static bool any_counted(unsigned int (*table)[UMN__COVER_SLOTS], int level,
+			unsigned long start, unsigned long last)
+{
+	unsigned int *slot;
+
+	for_each_slot(
+		slot, table, level, start,
+		last) if (__atomic_load_n(slot, __ATOMIC_SEQ_CST)) return true;
+	return false;
+}
+
+/* May an interval overlap [start, last]?  Lock-free; false is exact. */
+static bool may_cover(struct umn_mm *mm, unsigned long start,
+		      unsigned long last)
+{
+	int level = finest_level(start, last);
+
+	if (level == UMN__COVER_LEVELS ||
+	    __atomic_load_n(&mm->cover_wide, __ATOMIC_SEQ_CST) ||
+	    any_counted(mm->cover, level, start, last))
+		return true;
+	while (++level < UMN__COVER_LEVELS)
+		if (any_counted(mm->cover_own, level, start, last))
+			return true;
+	return false;
+}
+
+static unsigned long lockless(struct umn_mm *mm)
+{
+	return __atomic_load_n(&mm->lockless, __ATOMIC_SEQ_CST);
+}
 
 static struct umn_interval_notifier *of_node(struct umn__itree_node *node)
 {
@@ -81,22 +211,81 @@ static void undefer(struct umn_interval_notifier *sub)
 	sub->_deferred_pprev = NULL;
 }
 
-int umn__itree_invalidate_start(struct umn_range *range)
+/*
+ * Under mm->lock, with no locked invalidation active: the last one ended.
+ * Make the seq even, apply the deferred inserts and removes, wake waiters.
+ */
+static void finish_invalidation(struct umn_mm *mm)
+{
+	struct umn_interval_notifier *sub;
+
+	__atomic_store_n(&mm->lockless_owed, 0, __ATOMIC_RELAXED);
+	set_mm_seq(mm, mm->invalidate_seq + 1);
+	while ((sub = mm->deferred)) {
+		undefer(sub);
+		if (sub->_state == UMN__INTERVAL_INSERTING) {
+			umn__itree_insert(&mm->itree, &sub->_node);
+			sub->_state = UMN__INTERVAL_IN_TREE;
+		} else {
+			/* Its remover wakes below and finishes. */
+			umn__itree_remove(&mm->itree, &sub->_node);
+		}
+	}
+	/* Under the lock: a woken remover may drop the last mm reference. */
+	pthread_cond_broadcast(&mm->wq);
+}
+
+/*
+ * Under mm->lock, the seq odd and no locked invalidation active: finish
+ * now, or leave it to the last lockless bracket.  Pairs with the order in
+ * lockless_end().
+ */
+static void finish_or_owe(struct umn_mm *mm)
+{
+	__atomic_store_n(&mm->lockless_owed, 1, __ATOMIC_SEQ_CST);
+	if (!lockless(mm))
+		finish_invalidation(mm);
+}
+
+static void lockless_end(struct umn_mm *mm)
+{
+	sigset_t saved;
+
+	if (__atomic_fetch_sub(&mm->lockless, 1, __ATOMIC_SEQ_CST) != 1 ||
+	    !__atomic_load_n(&mm->lockless_owed, __ATOMIC_SEQ_CST))
+		return;
+	lock_mm(mm, &saved);
+	if (mm->lockless_owed && !mm->active && !lockless(mm) &&
+	    invalidating(mm))
+		finish_invalidation(mm);
+	unlock_mm(mm, &saved);
+}
+
+int umn__itree_invalidate_start(struct umn_range *range, bool *locked)
 {
 	struct umn_mm *mm = range->mm;
 	bool blockable = umn_range_blockable(range);
 	unsigned long last = range->end - 1, seq;
 	struct umn__itree_node *node;
 	struct umn__atomic_save save = { 0 };
+	sigset_t saved;
 	bool ok;
 
-	pthread_mutex_lock(&mm->lock);
+	/* Seq-cst write then seq-cst reads, as insert does: the Dekker of
+	 * the file's top (no fence: TSan does not model them). */
+	__atomic_fetch_add(&mm->lockless, 1, __ATOMIC_SEQ_CST);
+	*locked = may_cover(mm, range->start, last);
+	if (!*locked)
+		return 0;
+
+	lock_mm(mm, &saved);
 	mm->active++;
+	__atomic_fetch_sub(&mm->lockless, 1, __ATOMIC_SEQ_CST);
 	node = umn__itree_first(&mm->itree, range->start, last);
 	if (node)
 		set_mm_seq(mm, mm->invalidate_seq | 1);
 	seq = mm->invalidate_seq;
-	pthread_mutex_unlock(&mm->lock);
+	unlock_mm(mm, &saved);
 
 	for (; node; node = umn__itree_next(node, range->start, last)) {
 		struct umn_interval_notifier *sub = of_node(node);
@@ -117,36 +306,25 @@ int umn__itree_invalidate_start(struct umn_range *range)
 				    umn__name(sub->ops->name));
 			continue;
 		}
-		umn__itree_invalidate_end(mm);
+		umn__itree_invalidate_end(mm, true);
 		return -EAGAIN;
 	}
 	return 0;
 }
 
-void umn__itree_invalidate_end(struct umn_mm *mm)
+void umn__itree_invalidate_end(struct umn_mm *mm, bool locked)
 {
-	struct umn_interval_notifier *sub;
+	sigset_t saved;
 
-	pthread_mutex_lock(&mm->lock);
-	UMN_WARN_ON(!mm->active, "interval invalidation ended twice");
-	if (--mm->active || !invalidating(mm)) {
-		pthread_mutex_unlock(&mm->lock);
+	if (!locked) {
+		lockless_end(mm);
 		return;
 	}
-	set_mm_seq(mm, mm->invalidate_seq + 1);
-	while ((sub = mm->deferred)) {
-		undefer(sub);
-		if (sub->_state == UMN__INTERVAL_INSERTING) {
-			umn__itree_insert(&mm->itree, &sub->_node);
-			sub->_state = UMN__INTERVAL_IN_TREE;
-		} else {
-			/* Its remover wakes below and finishes. */
-			umn__itree_remove(&mm->itree, &sub->_node);
-		}
-	}
-	/* Under the lock: a woken remover may drop the last mm reference. */
-	pthread_cond_broadcast(&mm->wq);
-	pthread_mutex_unlock(&mm->lock);
+	lock_mm(mm, &saved);
+	UMN_WARN_ON(!mm->active, "interval invalidation ended twice");
+	if (!--mm->active && invalidating(mm))
+		finish_or_owe(mm);
+	unlock_mm(mm, &saved);
 }
 
 int umn_interval_notifier_insert(struct umn_interval_notifier *sub,
@@ -154,6 +332,8 @@ int umn_interval_notifier_insert(struct umn_interval_notifier *sub,
 				 unsigned long length,
 				 const struct umn_interval_notifier_ops *ops)
 {
+	sigset_t saved;
+
 	if (!sub || !mm || !ops || !ops->invalidate || !length)
 		return -EINVAL;
 	if (length - 1 > ~0UL - start)
@@ -165,9 +345,13 @@ int umn_interval_notifier_insert(struct umn_interval_notifier *sub,
 	sub->ops = ops;
 	sub->_node.start = start;
 	sub->_node.last = start + (length - 1);
-	pthread_mutex_lock(&mm->lock);
+	if (mm->ops && mm->ops->interval_added)
+		mm->ops->interval_added(mm, mm->priv, sub->_node.start,
+					sub->_node.last);
+	lock_mm(mm, &saved);
 	sub->mm = umn_mm_get(mm);
-	if (mm->active) {
+	cover_add(mm, sub, 1); /* then reads lockless: the file's top */
+	if (mm->active || lockless(mm)) {
 		if (invalidating(mm)) {
 			defer(mm, sub);
 			sub->_state = UMN__INTERVAL_INSERTING;
@@ -180,6 +364,8 @@ int umn_interval_notifier_insert(struct umn_interval_notifier *sub,
 		 * Release: pairs with the acquire in read_begin. */
 		__atomic_store_n(&sub->_invalidate_seq, mm->invalidate_seq,
 				 __ATOMIC_RELEASE);
+		if (!mm->active)
+			finish_or_owe(mm);
 	} else {
 		/* Odd, and not the mm's seq for a long time. */
 		__atomic_store_n(&sub->_invalidate_seq, mm->invalidate_seq - 1,
@@ -187,7 +373,7 @@ int umn_interval_notifier_insert(struct umn_interval_notifier *sub,
 		umn__itree_insert(&mm->itree, &sub->_node);
 		sub->_state = UMN__INTERVAL_IN_TREE;
 	}
-	pthread_mutex_unlock(&mm->lock);
+	unlock_mm(mm, &saved);
 	return 0;
 }
 
@@ -195,13 +381,14 @@ int umn_interval_notifier_remove(struct umn_interval_notifier *sub)
 {
 	struct umn_mm *mm;
 	unsigned long seq;
+	sigset_t saved;
 
 	if (!sub || !sub->mm)
 		return -EINVAL;
 	mm = sub->mm;
 	umn__might_sleep_here();
 
-	pthread_mutex_lock(&mm->lock);
+	lock_mm(mm, &saved);
 	switch (sub->_state) {
 	case UMN__INTERVAL_IN_TREE:
 		if (!invalidating(mm)) {
@@ -210,7 +397,7 @@ int umn_interval_notifier_remove(struct umn_interval_notifier *sub)
 		}
 		/* A walker may be on it: let the last end take it out. */
 		if (umn__in_context_of(mm)) {
-			pthread_mutex_unlock(&mm->lock);
+			unlock_mm(mm, &saved);
 			umn__report("umn_interval_notifier_remove('%s') from a "
 				    "callback or a bracket of its mm would "
 				    "wait for itself: refused (-EDEADLK)",
@@ -228,12 +415,13 @@ int umn_interval_notifier_remove(struct umn_interval_notifier *sub)
 		undefer(sub);
 		break;
 	default:
-		pthread_mutex_unlock(&mm->lock);
+		unlock_mm(mm, &saved);
 		return -EINVAL;
 	}
+	cover_add(mm, sub, -1);
 	sub->_state = UMN__INTERVAL_UNUSED;
 	sub->mm = NULL;
-	pthread_mutex_unlock(&mm->lock);
+	unlock_mm(mm, &saved);
 	umn_mm_put(mm);
 	return 0;
 }
@@ -242,6 +430,7 @@ unsigned long umn_interval_read_begin(struct umn_interval_notifier *sub)
 {
 	struct umn_mm *mm = sub->mm;
 	unsigned long seq;
+	sigset_t saved;
 
 	UMN_WARN_ON(!mm, "umn_interval_read_begin() on an interval notifier "
 			 "that is not inserted");
@@ -256,10 +445,10 @@ unsigned long umn_interval_read_begin(struct umn_interval_notifier *sub)
 			"would wait forever",
 			umn__name(sub->ops->name));
 	umn__might_sleep_here();
-	pthread_mutex_lock(&mm->lock);
+	lock_mm(mm, &saved);
 	while (mm->invalidate_seq == seq)
 		pthread_cond_wait(&mm->wq, &mm->lock);
-	pthread_mutex_unlock(&mm->lock);
+	unlock_mm(mm, &saved);
 	return seq;
 }
 
@@ -270,7 +459,8 @@ bool umn__intervals_are_valid(struct umn_mm *mm)
 
 	pthread_mutex_lock(&mm->lock);
 	ok = umn__itree_is_valid(&mm->itree);
-	if (!mm->active && (invalidating(mm) || mm->deferred)) {
+	if (!mm->active && !lockless(mm) &&
+	    (invalidating(mm) || mm->deferred)) {
 		umn__report("intervals: no active invalidation but seq %lu, "
 			    "deferred %p",
 			    mm->invalidate_seq, (void *)mm->deferred);

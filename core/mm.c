@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "debug.h"
+#include "fail.h"
 #include "internal.h"
 #include "rcu.h"
 
@@ -19,7 +20,7 @@ int umn_mm_create(const struct umn_mm_ops *ops, void *priv, struct umn_mm **mmp)
 
 	if (!mmp || (ops && (!ops->lock_all != !ops->unlock_all)))
 		return -EINVAL;
-	mm = calloc(1, sizeof(*mm));
+	mm = umn__calloc(1, sizeof(*mm));
 	if (!mm)
 		return -ENOMEM;
 	if (pthread_mutex_init(&mm->lock, NULL))
@@ -28,14 +29,14 @@ int umn_mm_create(const struct umn_mm_ops *ops, void *priv, struct umn_mm **mmp)
 		goto err_mutex;
 	atomic_init(&mm->refs, 1);
 	mm->invalidate_seq = 2; /* even; the first invalidation is 3 */
-	mm->ops = ops && ops->lock_all ? ops : NULL;
+	mm->ops = ops;
 	mm->priv = priv;
 	/*
 	 * Without lock_all the primary cannot exclude its changes when the
 	 * first notifier arrives, so the fast path is off from the start.
 	 * Debug builds turn it off too, so that every bracket is checked.
 	 */
-	mm->head.has_notifiers = !mm->ops;
+	mm->head.has_notifiers = !ops || !ops->lock_all;
 #ifdef UMN_DEBUG
 	mm->head.has_notifiers = 1;
 #endif

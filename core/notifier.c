@@ -410,6 +410,7 @@ int umn__invalidate_range_start(struct umn_range *range)
 	struct umn_notifier *n, *failed = NULL;
 	struct umn__atomic_save save = { 0 };
 	const struct umn_mm *prev;
+	bool itree_locked = false;
 	int ret;
 
 	if (!umn__range_is_valid(range->start, range->end) ||
@@ -422,7 +423,7 @@ int umn__invalidate_range_start(struct umn_range *range)
 	umn__rcu_read_lock(); /* held until end (core/rcu.h) */
 	range->_gen = read_gen(mm);
 	prev = umn__callback_enter(mm);
-	ret = umn__itree_invalidate_start(range);
+	ret = umn__itree_invalidate_start(range, &itree_locked);
 	if (ret)
 		goto out;
 	umn__chain_for_each(n, mm, range->_gen) {
@@ -464,7 +465,7 @@ int umn__invalidate_range_start(struct umn_range *range)
 			if (n->ops->invalidate_range_end)
 				n->ops->invalidate_range_end(n, range);
 		}
-		umn__itree_invalidate_end(mm);
+		umn__itree_invalidate_end(mm, itree_locked);
 	}
 out:
 	umn__callback_exit(prev);
@@ -472,7 +473,7 @@ out:
 		umn__rcu_read_unlock();
 		return ret;
 	}
-	range->_started = 1;
+	range->_started = itree_locked ? UMN__STARTED_LOCKED : UMN__STARTED;
 	umn__bracket_push(range);
 	return 0;
 }
@@ -483,6 +484,7 @@ void umn__invalidate_range_end(struct umn_range *range, bool only_end)
 	struct umn__atomic_save save;
 	struct umn_notifier *n;
 	const struct umn_mm *prev;
+	bool itree_locked;
 
 	umn__might_sleep_here();
 	umn__bracket_pop(range);
@@ -491,6 +493,7 @@ void umn__invalidate_range_end(struct umn_range *range, bool only_end)
 			    "not start: ignored");
 		return;
 	}
+	itree_locked = range->_started == UMN__STARTED_LOCKED;
 	range->_started = 0;
 
 	prev = umn__callback_enter(mm);
@@ -505,7 +508,7 @@ void umn__invalidate_range_end(struct umn_range *range, bool only_end)
 		if (n->ops->invalidate_range_end)
 			n->ops->invalidate_range_end(n, range);
 	}
-	umn__itree_invalidate_end(mm);
+	umn__itree_invalidate_end(mm, itree_locked);
 	umn__callback_exit(prev);
 	umn__rcu_read_unlock();
 }

@@ -9,6 +9,7 @@
 
 #include "../core/internal.h"
 #include "harness.h"
+#include "sleepcheck.h"
 
 /* A minimal mirror: one shadow PTE per page of its interval. */
 struct mirror {
@@ -409,6 +410,48 @@ START_TEST(read_begin_fast_path_takes_no_lock_writes_nothing)
 }
 END_TEST
 
+/*
+ * A bracket whose range no interval overlaps takes no lock (the lock-free
+ * filter of core/interval.c), even with intervals elsewhere; one that
+ * overlaps does, which shows the count can fail.
+ */
+static unsigned long locks_of_bracket(unsigned long start, unsigned long end)
+{
+	unsigned long before = sleepcheck_mutex_locks, locks;
+	struct umn_range range;
+	int ret;
+
+	/* No ck_assert in between: Check takes a lock to record one. */
+	umn_range_init(&range, toy.mm, start, end, UMN_EVENT_UNMAP,
+		       UMN_RANGE_BLOCKABLE, NULL);
+	ret = umn_invalidate_range_start(&range);
+	if (!ret)
+		umn_invalidate_range_end(&range);
+	locks = sleepcheck_mutex_locks - before;
+	ck_assert_int_eq(ret, 0);
+	return locks;
+}
+
+START_TEST(start_without_overlap_takes_no_lock)
+{
+	struct mirror a, b;
+
+	mirror_insert(&a, 0, 4);
+	mirror_insert(&b, 1 << 20, 4); /* 4 GiB up: a wide gap between */
+	ck_assert_uint_eq(locks_of_bracket(PG(4096), PG(4100)), 0);
+	ck_assert_uint_eq(locks_of_bracket(PG(1 << 18), PG(1 << 19)), 0);
+	ck_assert_uint_gt(locks_of_bracket(PG(2), PG(3)), 0);
+	ck_assert_uint_gt(locks_of_bracket(PG(4096), PG((1 << 20) + 1)), 0);
+	ck_assert_int_eq(a.invalidations, 1);
+	ck_assert_int_eq(b.invalidations, 1);
+	ck_assert(umn__intervals_are_valid(toy.mm));
+	ck_assert_int_eq(umn_interval_notifier_remove(&a.sub), 0);
+	ck_assert_int_eq(umn_interval_notifier_remove(&b.sub), 0);
+	ck_assert_uint_eq(locks_of_bracket(PG(0), PG(4)), 0);
+	toy_destroy(&toy);
+}
+END_TEST
+
 /* The whole address space, and an interval at the very top. */
 START_TEST(interval_at_the_top_of_the_address_space)
 {
@@ -447,6 +490,7 @@ Suite *interval_suite(void)
 	tcase_add_test(tc, interval_refuses_nonblocking_range);
 	tcase_add_test(tc, read_begin_fast_path_takes_no_lock_writes_nothing);
 	tcase_add_test(tc, interval_at_the_top_of_the_address_space);
+	tcase_add_test(tc, start_without_overlap_takes_no_lock);
 	suite_add_tcase(s, tc);
 	return s;
 }

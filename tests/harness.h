@@ -92,5 +92,6 @@ Suite *concurrency_suite(void);
 Suite *soft_suite(void);
 Suite *consumers_suite(void);
 Suite *lifetime_suite(void);
+Suite *failures_suite(void);
 
 #endif /* UMN_TESTS_HARNESS_H */

@@ -20,6 +20,7 @@ int main(void)
 	srunner_add_suite(sr, soft_suite());
 	srunner_add_suite(sr, consumers_suite());
 	srunner_add_suite(sr, lifetime_suite());
+	srunner_add_suite(sr, failures_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

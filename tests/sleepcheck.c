@@ -36,7 +36,17 @@ int sleepcheck_fail_calloc; /* fail the next N callocs */
 		return __real_##name args;                   \
 	}
 
-WRAP(int, pthread_mutex_lock, (pthread_mutex_t * m), (m))
+_Thread_local unsigned long sleepcheck_mutex_locks;
+
+int __real_pthread_mutex_lock(pthread_mutex_t *m);
+int __wrap_pthread_mutex_lock(pthread_mutex_t *m);
+int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
+{
+	sleepcheck_mutex_locks++;
+	umn__might_sleep(__FILE__, __LINE__, "pthread_mutex_lock");
+	return __real_pthread_mutex_lock(m);
+}
+
 WRAP(int, pthread_rwlock_rdlock, (pthread_rwlock_t * l), (l))
 WRAP(int, pthread_rwlock_wrlock, (pthread_rwlock_t * l), (l))
 WRAP(int, pthread_cond_wait, (pthread_cond_t * c, pthread_mutex_t *m), (c, m))

@@ -205,8 +205,9 @@ static void check_fill(void *arg, const struct umn_soft_translation *p)
 	/* The data: through the (now verified) frame. */
 	now = load(&discards[page]);
 	if (c->write && p->writable) {
-		umn_soft_frame_write(frames, p->frame, sub, off, &c->value,
-				     sizeof(c->value));
+		if (umn_soft_frame_write(frames, p->frame, sub, off, &c->value,
+					 sizeof(c->value)))
+			return; /* no memory for the data: nothing written */
 		expected[c->thread][page] = c->value;
 		snap[c->thread][page] = now;
 		return;

@@ -8,12 +8,20 @@
  * notifier over it, faults twice through it (read_begin; look the PTE up
  * without the lock; lock; read_retry; install) and removes it.
  *
- *	start:	lock; nactive++; hit := in tree; if hit: seq |= 1; cur := seq;
- *		unlock; if hit: lock(sub); sub_seq := cur; zap; unlock(sub)
+ *	start:	lockless++; if no interval counted in the filter: done
+ *		(lock-free).  Else lock; nactive++; lockless--; hit := in
+ *		tree; if hit: seq |= 1; cur := seq; unlock; if hit:
+ *		lock(sub); sub_seq := cur; zap; unlock(sub)
  *	update:	pte := a new frame
- *	end:	lock; nactive--; if !nactive && seq odd: seq++, apply the
- *		deferred insert or remove; unlock
+ *	end:	lock-free: lockless--; if it was the last and owed: lock;
+ *		finish if still owed, nothing active, seq odd; unlock.
+ *		Locked: lock; nactive--; if !nactive && seq odd: owed := 1,
+ *		and finish unless lockless brackets remain; unlock
+ *	finish:	seq++, apply the deferred insert or remove, owed := 0
  *	free:	the old frame
+ *
+ * Insert counts its interval in the filter first, then reads lockless:
+ * with the start's lockless++ then filter read, one sees the other.
  *
  * Invariants: no frame is freed while the secondary maps it; a freed
  * frame is never installed; no ->invalidate runs after remove returned.
@@ -24,6 +32,10 @@
  *				once, with a sequence that says "not being
  *				invalidated"
  *	-DREMOVE_NO_WAIT	remove takes the interval out at once
+ *	-DIGNORE_LOCKLESS	insert looks only at locked invalidations (the
+ *				lock-free ones go unseen)
+ *	-DNO_OWED		the last lock-free end does not finish what an
+ *				insert left owed: read_begin waits forever
  */
 
 #define NFRAMES 4
@@ -40,6 +52,10 @@ byte seq = 2;		/* mm->invalidate_seq: odd while invalidating */
 bool in_tree = false;
 byte deferred = NONE;
 
+byte lockless = 0;	/* brackets in flight that took no lock */
+bool owed = false;	/* the seq waits for the last of them */
+bool counted = false;	/* the filter counts the interval */
+
 bool slk = false;	/* the secondary's lock */
 byte sub_seq = 0;
 bool removed = false;
@@ -47,13 +63,47 @@ bool removed = false;
 inline lock(l) { atomic { !l -> l = true } }
 inline unlock(l) { l = false }
 
+inline finish() {
+	seq++;
+	if
+	:: deferred == INSERT -> in_tree = true
+	:: deferred == REMOVE -> in_tree = false
+	:: else
+	fi;
+	deferred = NONE;
+	owed = false
+}
+
 proctype invalidate()
 {
 	byte cur, old;
 	bool hit;
 
+	lockless++;
+	if
+	:: !counted ->
+		/* Lock-free: no interval can overlap. */
+		atomic { old = pte; pte = next_frame; next_frame++ };
+		lockless--;
+		if
+#ifndef NO_OWED
+		:: lockless == 0 && owed ->
+			lock(lk);
+			if
+			:: owed && nactive == 0 && lockless == 0 && (seq & 1) ->
+				finish()
+			:: else
+			fi;
+			unlock(lk)
+#endif
+		:: else
+		fi;
+		goto done
+	:: else
+	fi;
 	lock(lk);
 	nactive++;
+	lockless--;
 	hit = in_tree;
 	if
 	:: hit -> seq = seq | 1
@@ -71,23 +121,27 @@ proctype invalidate()
 	nactive--;
 	if
 	:: nactive == 0 && (seq & 1) ->
-		seq++;
+		owed = true;
 		if
-		:: deferred == INSERT -> in_tree = true
-		:: deferred == REMOVE -> in_tree = false
+		:: lockless == 0 -> finish()
 		:: else
-		fi;
-		deferred = NONE
+		fi
 	:: else
 	fi;
 	unlock(lk);
+done:
 	atomic { assert(spte != old); freed[old] = true }
 }
 
 inline insert() {
 	lock(lk);
+	counted = true;
 	if
+#ifdef IGNORE_LOCKLESS
 	:: nactive > 0 ->
+#else
+	:: nactive > 0 || lockless > 0 ->
+#endif
 #ifdef INSERT_NOT_DEFERRED
 		in_tree = true; sub_seq = seq - 1
 #else
@@ -95,7 +149,16 @@ inline insert() {
 		:: seq & 1 -> deferred = INSERT
 		:: else -> seq = seq | 1; in_tree = true
 		fi;
-		sub_seq = seq
+		sub_seq = seq;
+		if
+		:: nactive == 0 ->
+			owed = true;
+			if
+			:: lockless == 0 -> finish()
+			:: else
+			fi
+		:: else
+		fi
 #endif
 	:: else -> sub_seq = seq - 1; in_tree = true
 	fi;

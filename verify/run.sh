@@ -42,7 +42,7 @@ for m in NO_COUNTER CHECK_OUTSIDE_LOCK END_BEFORE_UPDATE; do
 done
 
 check interval_seq.pml "" ok
-for m in NO_WAIT INSERT_NOT_DEFERRED REMOVE_NO_WAIT; do
+for m in NO_WAIT INSERT_NOT_DEFERRED REMOVE_NO_WAIT IGNORE_LOCKLESS NO_OWED; do
 	check interval_seq.pml "$m" error
 done
 

@@ -50,6 +50,11 @@ struct umn_mm;
  *		notifiers" can still be updating the page table behind the
  *		new notifier's back.  May sleep.
  * @unlock_all:	undo @lock_all.
+ * @interval_added:	optional: an interval notifier is about to cover
+ *		[@start, @last]; called by umn_interval_notifier_insert()
+ *		before the interval can hear an invalidation, without umn's
+ *		locks.  May sleep.  For a primary that must ask another party
+ *		to report changes there (the process mm asks userfaultfd).
  *
  * A primary that passes no ops gives up the fast path: its mm behaves as if
  * it always had a notifier, and needs no exclusion at all.
@@ -57,6 +62,8 @@ struct umn_mm;
 struct umn_mm_ops {
 	void (*lock_all)(struct umn_mm *mm, void *priv);
 	void (*unlock_all)(struct umn_mm *mm, void *priv);
+	void (*interval_added)(struct umn_mm *mm, void *priv,
+			       unsigned long start, unsigned long last);
 };
 
 /* Why a range is invalidated (Linux's enum mmu_notifier_event). */

@@ -43,8 +43,8 @@ extern "C" {
 
 /* Event sources (a bit mask). */
 #define UMN_PROC_HOOKS (1U << 0) /* libc entry points, caller's thread */
-#define UMN_PROC_UFFD (1U << 1)	 /* userfaultfd events, monitor thread */
-#define UMN_PROC_ALL (UMN_PROC_HOOKS | UMN_PROC_UFFD)
+#define UMN_PROC_UFFD  (1U << 1) /* userfaultfd events, monitor thread */
+#define UMN_PROC_ALL   (UMN_PROC_HOOKS | UMN_PROC_UFFD)
 
 /**
  * umn_proc_start() - start the process mm and switch sources on.
@@ -57,7 +57,8 @@ extern "C" {
  * "uffd", "hooks,uffd" or "none"), when set, replaces @sources.
  *
  * Context: may sleep; not from a notifier callback or a signal handler.
- * Return: the mask of sources now on (> 0); -EINVAL for an unknown bit;
+ * Return: the mask of sources now on (> 0; 0 only when UMN_PROC_SOURCES
+ * is "none"); -EINVAL for an unknown bit or a bad UMN_PROC_SOURCES;
  * -ENOSYS if a source asked for by itself cannot work here (a libc entry
  * point umn does not recognise, no userfaultfd); -ENOMEM.
  */
@@ -91,7 +92,9 @@ UMN_API unsigned int umn_proc_sources(void);
  *		"shmat", "shmdt"), or for userfaultfd the kernel's event
  *		("uffd-unmap", "uffd-remove", "uffd-remap").
  * @kind:	what happens to the range: "unmap", "remap", "discard"
- *		(madvise), "replace" (MAP_FIXED, SHM_REMAP), "shrink" (brk).
+ *		(madvise DONTNEED, FREE, REMOVE), "reclaim" (PAGEOUT),
+ *		"migrate" (COLLAPSE, SOFT_OFFLINE), "replace" (MAP_FIXED,
+ *		SHM_REMAP, mremap's destination), "shrink" (brk).
  * @source:	UMN_PROC_HOOKS or UMN_PROC_UFFD.
  * @tid:	the thread that made the call; for userfaultfd, which does
  *		not say, 0.

@@ -259,10 +259,10 @@ UMN_API void umn_soft_frame_read(struct umn_soft_frames *frames,
 				 unsigned long frame, unsigned long subpage,
 				 unsigned long offset, void *buf,
 				 unsigned long len);
-UMN_API void umn_soft_frame_write(struct umn_soft_frames *frames,
-				  unsigned long frame, unsigned long subpage,
-				  unsigned long offset, const void *buf,
-				  unsigned long len);
+UMN_API int umn_soft_frame_write(struct umn_soft_frames *frames,
+				 unsigned long frame, unsigned long subpage,
+				 unsigned long offset, const void *buf,
+				 unsigned long len);
 /* The frame's current generation (changes when it is freed). */
 UMN_API unsigned long umn_soft_frame_gen(struct umn_soft_frames *frames,
 					 unsigned long frame);

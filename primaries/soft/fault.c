@@ -118,9 +118,10 @@ static int cow(struct umn_soft_mm *sm, unsigned long addr, struct pt *t,
 	if (ret)
 		goto out;
 	src = soft_page(fs, old, e_sub(e), false);
-	if (src) /* read-only everywhere: nobody writes it meanwhile */
-		memcpy(soft_page(fs, new, 0, true), src, PAGE);
-	ret = rmap_add(fs, new, sm, page);
+	/* Read-only everywhere: nobody writes it meanwhile. */
+	ret = src ? copy_page(fs, new, 0, src) : 0;
+	if (!ret)
+		ret = rmap_add(fs, new, sm, page);
 	if (ret) {
 		soft_frame_put(fs, new);
 		goto out;
@@ -329,6 +330,7 @@ struct access {
 	void *buf;
 	unsigned long len;
 	bool write;
+	int error; /* the write found no memory for the page's data */
 };
 
 static void access_fill(void *arg, const struct umn_soft_translation *t)
@@ -338,8 +340,8 @@ static void access_fill(void *arg, const struct umn_soft_translation *t)
 	unsigned long sub = (t->size == PAGE ? t->subpage : 0) + off / PAGE;
 
 	if (a->write)
-		umn_soft_frame_write(a->frames, t->frame, sub, off % PAGE,
-				     a->buf, a->len);
+		a->error = umn_soft_frame_write(a->frames, t->frame, sub,
+						off % PAGE, a->buf, a->len);
 	else
 		umn_soft_frame_read(a->frames, t->frame, sub, off % PAGE,
 				    a->buf, a->len);
@@ -348,7 +350,7 @@ static void access_fill(void *arg, const struct umn_soft_translation *t)
 static int access_page(struct umn_soft_mm *sm, unsigned long addr, void *buf,
 		       unsigned long len, bool write)
 {
-	struct access a = { sm ? sm->frames : NULL, addr, buf, len, write };
+	struct access a = { sm ? sm->frames : NULL, addr, buf, len, write, 0 };
 	int ret;
 
 	if (!sm || !buf || addr >= UMN_SOFT_TASK_SIZE ||
@@ -357,7 +359,7 @@ static int access_page(struct umn_soft_mm *sm, unsigned long addr, void *buf,
 	for (;;) {
 		ret = lookup(sm, addr, write, false, access_fill, &a, NULL);
 		if (ret != -EFAULT && ret != -EACCES)
-			return ret;
+			return ret ? ret : a.error;
 		ret = umn_soft_fault(sm, addr, write);
 		if (ret)
 			return ret;
@@ -394,6 +396,7 @@ static void fork_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 	struct pt *ct;
 	unsigned int i;
 	uint64_t e;
+	int ret;
 
 	pthread_mutex_lock(&t->ptl);
 	for (i = first; i <= last; i++) {
@@ -424,15 +427,13 @@ static void fork_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 				continue;
 			}
 			if (level) {
-				soft_frame_copy(fs, copy, e_frame(e));
+				ret = soft_frame_copy(fs, copy, e_frame(e));
 			} else {
 				from = soft_page(fs, e_frame(e), e_sub(e),
 						 false);
-				if (from)
-					memcpy(soft_page(fs, copy, 0, true),
-					       from, PAGE);
+				ret = from ? copy_page(fs, copy, 0, from) : 0;
 			}
-			if (rmap_add(fs, copy, f->child, addr)) {
+			if (ret || rmap_add(fs, copy, f->child, addr)) {
 				soft_frame_put(fs, copy);
 				f->error = -ENOMEM;
 				continue;
@@ -477,7 +478,7 @@ int umn_soft_fork(struct umn_soft_mm *sm, struct umn_soft_mm **childp)
 	for (node = umn__itree_first(&sm->vmas, 0, ~0UL); node && !f.error;
 	     node = umn__itree_next(node, 0, ~0UL)) {
 		v = (struct vma *)node;
-		cv = calloc(1, sizeof(*cv));
+		cv = umn__calloc(1, sizeof(*cv));
 		if (!cv) {
 			f.error = -ENOMEM;
 			break;
@@ -646,14 +647,27 @@ int umn_soft_thp_collapse(struct umn_soft_mm *sm, unsigned long addr)
 	e_store(pmd, i, E_NONE);
 	umn_invalidate_range(sm->mm, base, base + PMD_SIZE);
 	/* Copy only now: no CPU nor device translation reaches the old
-	 * frames any more, so no write can be lost. */
-	for (k = 0; k < PT_ENTRIES; k++) {
+	 * frames any more, so no write can be lost.  Out of memory, the
+	 * PTE table goes back as it was. */
+	for (k = 0, ret = 0; k < PT_ENTRIES && !ret; k++) {
 		unsigned char *src;
 
 		e = pte->e[k];
 		src = soft_page(fs, e_frame(e), e_sub(e), false);
-		if (src)
-			memcpy(soft_page(fs, frame, k, true), src, PAGE);
+		ret = src ? copy_page(fs, frame, k, src) : 0;
+	}
+	if (ret) {
+		e_store(pmd, i, E_TABLE | (uint64_t)(uintptr_t)pte);
+		pthread_mutex_unlock(&pte->ptl);
+		pthread_mutex_unlock(&pmd->ptl);
+		bracket_end(sm, &range);
+		rmap_del(fs, frame, sm, base);
+		soft_frame_put(fs, frame);
+		goto out;
+	}
+	gather_bracket(&g, sm, base, base + PMD_SIZE);
+	for (k = 0; k < PT_ENTRIES; k++) {
+		e = pte->e[k];
 		rmap_del(fs, e_frame(e), sm, base + k * PAGE);
 		gather_add(&g, e_frame(e));
 	}

@@ -26,7 +26,7 @@ int umn_soft_frames_create(const struct umn_soft_frames_config *cfg,
 
 	if (!framesp)
 		return -EINVAL;
-	fs = calloc(1, sizeof(*fs));
+	fs = umn__calloc(1, sizeof(*fs));
 	if (!fs)
 		return -ENOMEM;
 	if (cfg)
@@ -35,7 +35,7 @@ int umn_soft_frames_create(const struct umn_soft_frames_config *cfg,
 		fs->cfg.max_pages = 1UL << 22;
 	if (!fs->cfg.max_frames)
 		fs->cfg.max_frames = 1UL << 18;
-	fs->frame = calloc(fs->cfg.max_frames, sizeof(*fs->frame));
+	fs->frame = umn__calloc(fs->cfg.max_frames, sizeof(*fs->frame));
 	if (!fs->frame) {
 		free(fs);
 		return -ENOMEM;
@@ -74,7 +74,7 @@ int soft_frame_alloc(struct umn_soft_frames *fs, unsigned int order,
 	unsigned char **data;
 	struct frame *f;
 
-	data = calloc(pages, sizeof(*data));
+	data = umn__calloc(pages, sizeof(*data));
 	if (!data)
 		return -ENOMEM;
 	pthread_mutex_lock(&fs->lock);
@@ -140,8 +140,9 @@ void soft_frame_put(struct umn_soft_frames *fs, unsigned long frame)
 
 /*
  * The 4 KiB of data at @sub, allocated on a write; NULL for a read of a
- * page never written (it reads as zeros).  The data array is published
- * with a compare-and-swap, so that racing writers agree on one page.
+ * page never written (it reads as zeros), or for a write when no memory is
+ * left (the caller fails with -ENOMEM).  The data array is published with
+ * a compare-and-swap, so that racing writers agree on one page.
  */
 unsigned char *soft_page(struct umn_soft_frames *fs, unsigned long frame,
 			 unsigned long sub, bool write)
@@ -151,9 +152,9 @@ unsigned char *soft_page(struct umn_soft_frames *fs, unsigned long frame,
 
 	if (p || !write)
 		return p;
-	p = calloc(1, PAGE);
+	p = umn__calloc(1, PAGE);
 	if (!p)
-		abort(); /* 4 KiB of data: there is no way to report it */
+		return NULL;
 	old = NULL;
 	if (!__atomic_compare_exchange_n(slot, &old, p, false, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE)) {
@@ -163,17 +164,29 @@ unsigned char *soft_page(struct umn_soft_frames *fs, unsigned long frame,
 	return p;
 }
 
-void soft_frame_copy(struct umn_soft_frames *fs, unsigned long dst,
-		     unsigned long src)
+int soft_frame_copy(struct umn_soft_frames *fs, unsigned long dst,
+		    unsigned long src)
 {
 	unsigned long i, pages = 1UL << fs->frame[src].order;
 	unsigned char *s;
 
 	for (i = 0; i < pages; i++) {
 		s = soft_page(fs, src, i, false);
-		if (s)
-			memcpy(soft_page(fs, dst, i, true), s, PAGE);
+		if (s && copy_page(fs, dst, i, s))
+			return -ENOMEM;
 	}
+	return 0;
+}
+
+int copy_page(struct umn_soft_frames *fs, unsigned long frame,
+	      unsigned long sub, const unsigned char *src)
+{
+	unsigned char *dst = soft_page(fs, frame, sub, true);
+
+	if (!dst)
+		return -ENOMEM;
+	memcpy(dst, src, PAGE);
+	return 0;
 }
 
 bool soft_frame_same(struct umn_soft_frames *fs, unsigned long a,
@@ -198,11 +211,16 @@ void umn_soft_frame_read(struct umn_soft_frames *fs, unsigned long frame,
 		memset(buf, 0, len);
 }
 
-void umn_soft_frame_write(struct umn_soft_frames *fs, unsigned long frame,
-			  unsigned long subpage, unsigned long offset,
-			  const void *buf, unsigned long len)
+int umn_soft_frame_write(struct umn_soft_frames *fs, unsigned long frame,
+			 unsigned long subpage, unsigned long offset,
+			 const void *buf, unsigned long len)
 {
-	memcpy(soft_page(fs, frame, subpage, true) + offset, buf, len);
+	unsigned char *p = soft_page(fs, frame, subpage, true);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p + offset, buf, len);
+	return 0;
 }
 
 unsigned long umn_soft_frame_gen(struct umn_soft_frames *fs,
@@ -227,7 +245,7 @@ static pthread_mutex_t *rmap_lock(struct umn_soft_frames *fs,
 int rmap_add(struct umn_soft_frames *fs, unsigned long frame,
 	     struct umn_soft_mm *sm, unsigned long addr)
 {
-	struct rmap *r = malloc(sizeof(*r));
+	struct rmap *r = umn__malloc(sizeof(*r));
 
 	if (!r)
 		return -ENOMEM;
@@ -283,7 +301,7 @@ int rmap_snapshot(struct umn_soft_frames *fs, unsigned long frame,
 	*list = NULL;
 	pthread_mutex_lock(rmap_lock(fs, frame));
 	for (r = fs->frame[frame].rmap; r; r = r->next) {
-		c = malloc(sizeof(*c));
+		c = umn__malloc(sizeof(*c));
 		if (!c) {
 			pthread_mutex_unlock(rmap_lock(fs, frame));
 			rmap_snapshot_free(fs, *list);
@@ -316,14 +334,42 @@ void rmap_snapshot_free(struct umn_soft_frames *fs, struct rmap *list)
  * Swap.  Reclaim takes a slot (pending), replaces every mapping of the
  * frame with a swap entry holding a reference on the slot, then fills the
  * slot with a copy of the frame's data; a fault on a swap entry waits
- * while the slot is pending, then copies the data into a new frame.
+ * while the slot is pending, then copies the data into a new frame.  The
+ * slot's buffers are allocated with it, before any mapping changes: once
+ * the mappings are gone there is no way back, so the copy cannot fail.
  */
+static void free_buffers(unsigned char **data, unsigned long pages)
+{
+	if (!data)
+		return;
+	for (unsigned long i = 0; i < pages; i++)
+		free(data[i]);
+	free(data);
+}
+
+static unsigned char **alloc_buffers(unsigned long pages)
+{
+	unsigned char **data = umn__calloc(pages, sizeof(*data));
+
+	for (unsigned long i = 0; data && i < pages; i++) {
+		data[i] = umn__malloc(UMN_PAGE_SIZE);
+		if (!data[i]) {
+			free_buffers(data, pages);
+			return NULL;
+		}
+	}
+	return data;
+}
+
 int swap_alloc(struct umn_soft_frames *fs, unsigned int order,
 	       unsigned long *slotp)
 {
+	unsigned char **data = alloc_buffers(1UL << order);
 	struct swap_slot *s;
 	unsigned long n;
 
+	if (!data)
+		return -ENOMEM;
 	pthread_mutex_lock(&fs->lock);
 	if (fs->swap_free_head) {
 		n = fs->swap_free_head - 1;
@@ -333,9 +379,10 @@ int swap_alloc(struct umn_soft_frames *fs, unsigned int order,
 			unsigned long cap =
 				fs->swap_cap ? 2 * fs->swap_cap : 64;
 
-			s = realloc(fs->swap, cap * sizeof(*s));
+			s = umn__realloc(fs->swap, cap * sizeof(*s));
 			if (!s) {
 				pthread_mutex_unlock(&fs->lock);
+				free_buffers(data, 1UL << order);
 				return -ENOMEM;
 			}
 			fs->swap = s;
@@ -345,7 +392,7 @@ int swap_alloc(struct umn_soft_frames *fs, unsigned int order,
 	}
 	s = &fs->swap[n];
 	s->order = order;
-	s->data = NULL;
+	s->data = data;
 	s->refs = 1; /* the reclaimer's, until it fills the slot */
 	s->pending = true;
 	pthread_mutex_unlock(&fs->lock);
@@ -363,16 +410,11 @@ void swap_get(struct umn_soft_frames *fs, unsigned long slot)
 static void swap_put_locked(struct umn_soft_frames *fs, unsigned long slot)
 {
 	struct swap_slot *s = &fs->swap[slot];
-	unsigned long i;
 
 	if (--s->refs)
 		return;
-	if (s->data) {
-		for (i = 0; i < 1UL << s->order; i++)
-			free(s->data[i]);
-		free(s->data);
-		s->data = NULL;
-	}
+	free_buffers(s->data, 1UL << s->order);
+	s->data = NULL;
 	s->next_free = fs->swap_free_head;
 	fs->swap_free_head = slot + 1;
 }
@@ -401,21 +443,18 @@ int swap_fill(struct umn_soft_frames *fs, unsigned long slot,
 		pthread_mutex_unlock(&fs->lock);
 		return 0;
 	}
+	data = fs->swap[slot].data; /* pending: only we touch the buffers */
 	pthread_mutex_unlock(&fs->lock);
-	data = calloc(pages, sizeof(*data));
-	for (i = 0; data && i < pages; i++) {
+	for (i = 0; i < pages; i++) {
 		src = soft_page(fs, frame, i, false);
-		if (!src)
-			continue;
-		data[i] = malloc(UMN_PAGE_SIZE);
-		if (!data[i])
-			abort(); /* the mappings are gone: nowhere to put it */
-		memcpy(data[i], src, UMN_PAGE_SIZE);
+		if (src) {
+			memcpy(data[i], src, UMN_PAGE_SIZE);
+		} else {
+			free(data[i]); /* never written: reads as zeros */
+			data[i] = NULL;
+		}
 	}
-	if (!data)
-		abort();
 	pthread_mutex_lock(&fs->lock);
-	fs->swap[slot].data = data;
 	fs->swap[slot].pending = false;
 	pthread_cond_broadcast(&fs->swap_cv);
 	swap_put_locked(fs, slot);
@@ -437,12 +476,13 @@ int swap_in(struct umn_soft_frames *fs, unsigned long slot, unsigned int order,
 	while (fs->swap[slot].pending)
 		pthread_cond_wait(&fs->swap_cv, &fs->lock);
 	s = &fs->swap[slot];
-	for (i = 0; i < pages; i++)
+	for (i = 0; i < pages && !ret; i++)
 		if (s->data[sub + i])
-			memcpy(soft_page(fs, *framep, i, true),
-			       s->data[sub + i], UMN_PAGE_SIZE);
+			ret = copy_page(fs, *framep, i, s->data[sub + i]);
 	pthread_mutex_unlock(&fs->lock);
-	return 0;
+	if (ret)
+		soft_frame_put(fs, *framep);
+	return ret;
 }
 
 void gather_add(struct gather *g, unsigned long frame)
@@ -450,11 +490,15 @@ void gather_add(struct gather *g, unsigned long frame)
 	unsigned long *v;
 
 	if (g->n == g->cap) {
-		g->cap = g->cap ? 2 * g->cap : 64;
-		v = realloc(g->frame, g->cap * sizeof(*v));
-		if (!v)
-			abort(); /* see gather_flush: no way back here */
+		v = umn__realloc(g->frame,
+				 (g->cap ? 2 * g->cap : 64) * sizeof(*v));
+		if (!v) { /* flush early: see struct gather */
+			umn_invalidate_range(g->mm, g->start, g->end);
+			soft_frame_put(g->fs, frame);
+			return;
+		}
 		g->frame = v;
+		g->cap = g->cap ? 2 * g->cap : 64;
 	}
 	g->frame[g->n++] = frame;
 }

@@ -65,7 +65,7 @@ int umn_soft_mm_create(struct umn_soft_frames *frames, struct umn_soft_mm **smp)
 
 	if (!frames || !smp)
 		return -EINVAL;
-	sm = calloc(1, sizeof(*sm));
+	sm = umn__calloc(1, sizeof(*sm));
 	if (!sm)
 		return -ENOMEM;
 	sm->pgd = pt_alloc();
@@ -147,7 +147,7 @@ static void vma_unlink(struct umn_soft_mm *sm, struct vma *v)
 static struct vma *vma_new(unsigned long start, unsigned long end, int prot,
 			   int flags)
 {
-	struct vma *v = calloc(1, sizeof(*v));
+	struct vma *v = umn__calloc(1, sizeof(*v));
 
 	if (v) {
 		v->start = start;
@@ -353,6 +353,7 @@ static void zap_bracket(struct umn_soft_mm *sm, unsigned long start,
 	struct umn_range range;
 
 	bracket_start(sm, &range, start, end, event);
+	gather_bracket(g, sm, start, end);
 	walk_range(sm, start, end, zap_run, &z);
 	bracket_end(sm, &range);
 }
@@ -460,11 +461,15 @@ static int do_munmap(struct umn_soft_mm *sm, unsigned long start,
 		return -EINVAL;
 	if (range_is_free(sm, start, end))
 		return 0;
-	ret = vma_cut(sm, start, end);
+	/* The splits first: they change no translation, so if the VMA cut
+	 * then fails, nothing visible changed. */
+	ret = split_edges(sm, start, end);
+	if (!ret)
+		ret = vma_cut(sm, start, end);
 	if (!ret)
 		ret = zap_range(sm, start, end, UMN_EVENT_UNMAP, &g);
 	if (ret)
-		return ret; /* only a split can fail, before any change */
+		return ret;
 	while ((v = vma_next(sm, start)) && v->start < end) {
 		vma_unlink(sm, v);
 		free(v);
@@ -601,10 +606,10 @@ int umn_soft_mprotect(struct umn_soft_mm *sm, unsigned long addr,
 	end = addr + align_up(len, PAGE);
 	pthread_rwlock_wrlock(&sm->mmap_lock);
 	ret = mapped_whole(sm, addr, end);
+	if (!ret) /* first: see do_munmap */
+		ret = split_edges(sm, addr, end);
 	if (!ret)
 		ret = vma_cut(sm, addr, end);
-	if (!ret)
-		ret = split_edges(sm, addr, end);
 	if (ret)
 		goto out;
 	for (v = vma_find(sm, addr); v && v->start < end;
@@ -811,6 +816,7 @@ void umn_soft_mm_destroy(struct umn_soft_mm *sm)
 	umn_mm_release(sm->mm);
 	pthread_rwlock_wrlock(&sm->mmap_lock);
 	bracket_start(sm, &range, 0, UMN_SOFT_TASK_SIZE, UMN_EVENT_RELEASE);
+	gather_bracket(&g, sm, 0, UMN_SOFT_TASK_SIZE);
 	while ((v = vma_next(sm, 0))) {
 		walk_range(sm, v->start, v->end, zap_run, &z);
 		vma_unlink(sm, v);

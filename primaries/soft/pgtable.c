@@ -13,7 +13,7 @@
 
 struct pt *pt_alloc(void)
 {
-	struct pt *t = calloc(1, sizeof(*t));
+	struct pt *t = umn__calloc(1, sizeof(*t));
 
 	if (t)
 		pthread_mutex_init(&t->ptl, NULL);

@@ -188,6 +188,7 @@ static int sweep_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 	w->end = end;
 	bracket_start(sm, &range, start, end,
 		      w->reclaim ? UMN_EVENT_CLEAR : UMN_EVENT_PROTECTION_PAGE);
+	gather_bracket(&w->g, sm, start, end);
 	walk_range(sm, start, end, sweep_run, w);
 	bracket_end(sm, &range);
 	gather_flush(sm->frames, &w->g); /* after end */
@@ -239,6 +240,7 @@ int umn_soft_clean(struct umn_soft_mm *sm, unsigned long addr)
 struct migrate {
 	unsigned long old, new;
 	int done;
+	int error; /* no memory for the copy */
 };
 
 static int migrate_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
@@ -262,13 +264,18 @@ static int migrate_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 	if (e_type(now) == E_LEAF && e_frame(now) == m->old) {
 		e_store(t, i, E_NONE);
 		umn_invalidate_range(sm->mm, start, end);
-		/* Nothing reaches the old frame now: copy, then map. */
-		soft_frame_copy(fs, m->new, m->old);
-		e_store(t, i,
-			(now & ~(E_FRAME_MASK << E_FRAME_SHIFT)) |
-				((uint64_t)m->new << E_FRAME_SHIFT));
-		rmap_del(fs, m->old, sm, addr);
-		m->done = 1;
+		/* Nothing reaches the old frame now: copy, then map.  Out
+		 * of memory, the old frame goes back. */
+		m->error = soft_frame_copy(fs, m->new, m->old);
+		if (m->error) {
+			e_store(t, i, now);
+		} else {
+			e_store(t, i,
+				(now & ~(E_FRAME_MASK << E_FRAME_SHIFT)) |
+					((uint64_t)m->new << E_FRAME_SHIFT));
+			rmap_del(fs, m->old, sm, addr);
+			m->done = 1;
+		}
 	}
 	pthread_mutex_unlock(&t->ptl);
 	bracket_end(sm, &range);
@@ -303,10 +310,10 @@ int umn_soft_migrate(struct umn_soft_mm *sm, unsigned long addr)
 	if (!ret) {
 		/* The new frame's reference becomes the mapping's. */
 		visit(list, m.old, migrate_one, &m);
-		if (!m.done) { /* it changed meanwhile */
+		if (!m.done) { /* it changed meanwhile, or no memory */
 			rmap_del(fs, m.new, list->sm, list->addr);
 			soft_frame_put(fs, m.new);
-			ret = -EAGAIN;
+			ret = m.error ? m.error : -EAGAIN;
 		}
 	} else if (m.new) {
 		soft_frame_put(fs, m.new);

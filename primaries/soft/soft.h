@@ -25,6 +25,7 @@
 #include <umn/soft.h>
 #include <umn/umn.h>
 
+#include "../../core/fail.h"
 #include "../../core/interval_tree.h"
 
 /* Page-table geometry: level 0 holds PTEs, 1 PMDs, 2 PUDs, 3 is the PGD. */
@@ -38,7 +39,7 @@
  * An entry: bits 0-1 its type; a table entry is the table's address; a
  * leaf has flags in bits 2-5, the frame in bits 12-39 and, for a 4 KiB
  * entry into a huge frame, the subpage in bits 40-57; a swap entry has
- * the swap slot in bits 12-63.
+ * the swap slot where a leaf has the frame, and the subpage likewise.
  */
 #define E_NONE	      0UL
 #define E_TABLE	      1UL
@@ -157,19 +158,36 @@ struct umn_soft_mm {
 	bool dead;		/* destroyed: rmap walkers skip it */
 };
 
-/* A batch of frame references to drop after end (Linux's mmu_gather). */
+/*
+ * A batch of frame references to drop after end (Linux's mmu_gather).  The
+ * bracket it is filled in is recorded: when the batch cannot grow (no
+ * memory), gather_add() flushes the secondaries' TLBs over the bracket
+ * (invalidate_range) and drops the reference at once, as Linux's
+ * tlb_flush_mmu does.  Safe: every secondary dropped its translations in
+ * start or drops them in invalidate_range, and the entry is gone.
+ */
 struct gather {
 	unsigned long *frame;
 	unsigned long n, cap;
+	struct umn_soft_frames *fs;
+	struct umn_mm *mm;
+	unsigned long start, end; /* the bracket */
 };
+
+static inline void gather_bracket(struct gather *g, struct umn_soft_mm *sm,
+				  unsigned long start, unsigned long end);
 
 /* frames.c */
 int soft_frame_alloc(struct umn_soft_frames *fs, unsigned int order,
 		     unsigned long *framep);
 void soft_frame_get(struct umn_soft_frames *fs, unsigned long frame);
 void soft_frame_put(struct umn_soft_frames *fs, unsigned long frame);
-void soft_frame_copy(struct umn_soft_frames *fs, unsigned long dst,
-		     unsigned long src);
+/* Copy @src's data into @dst; 0 or -ENOMEM (@dst partly written). */
+int soft_frame_copy(struct umn_soft_frames *fs, unsigned long dst,
+		    unsigned long src);
+/* Copy 4 KiB from @src into subpage @sub of @frame; 0 or -ENOMEM. */
+int copy_page(struct umn_soft_frames *fs, unsigned long frame,
+	      unsigned long sub, const unsigned char *src);
 bool soft_frame_same(struct umn_soft_frames *fs, unsigned long a,
 		     unsigned long b);
 unsigned char *soft_page(struct umn_soft_frames *fs, unsigned long frame,
@@ -192,6 +210,7 @@ void swap_put(struct umn_soft_frames *fs, unsigned long slot);
 /* A new frame of @order with the slot's data from subpage @sub on. */
 int swap_in(struct umn_soft_frames *fs, unsigned long slot, unsigned int order,
 	    unsigned long sub, unsigned long *framep);
+/* Under a page-table lock, inside the bracket gather_bracket() named. */
 void gather_add(struct gather *g, unsigned long frame);
 void gather_flush(struct umn_soft_frames *fs, struct gather *g);
 void stat_op(struct umn_soft_frames *fs, enum umn_soft_op op);
@@ -234,5 +253,17 @@ typedef void run_fn(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 void walk_range(struct umn_soft_mm *sm, unsigned long start, unsigned long end,
 		run_fn *fn, void *ctx);
 bool exclusive(struct umn_soft_frames *fs, unsigned long frame);
+
+/* check.c: the VMAs, page table and reverse map agree (tests only). */
+bool umn__soft_is_valid(struct umn_soft_mm *sm);
+
+static inline void gather_bracket(struct gather *g, struct umn_soft_mm *sm,
+				  unsigned long start, unsigned long end)
+{
+	g->fs = sm->frames;
+	g->mm = sm->mm;
+	g->start = start;
+	g->end = end;
+}
 
 #endif /* UMN_SOFT_SOFT_H */

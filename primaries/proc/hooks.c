@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: MIT
+/*
+ * primaries/proc/hooks.c - what libc's calls become once patched.
+ *
+ * Each hook has its libc function's signature.  It works out the range the
+ * kernel is about to change, opens the bracket (start runs here, in the
+ * caller's thread, before the kernel acts), makes the system call itself
+ * (the original entry point is overwritten; glibc's syscall() is not), then
+ * closes the bracket (invalidate_range and end) and returns what the
+ * kernel returned, with errno as libc would leave it.
+ *
+ * Bad input passes through untouched: a misaligned address, a zero
+ * length, a range that wraps: no bracket, and the kernel's own error.  A
+ * well-formed range with nothing mapped (munmap of a hole) still fires a
+ * bracket, which finds no translation to remove: harmless.
+ *
+ * The hooks never allocate and take no lock of their own; the core takes
+ * its lock only when an interval may overlap the range, with the thread's
+ * signals held.  They may be entered from a signal handler and from a
+ * notifier callback (a callback that frees memory).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "proc.h"
+
+#define PAGE_MASK (UMN_PAGE_SIZE - 1)
+
+/* glibc's idea of the break, which its brk() keeps (set by patch.c). */
+void **proc_curbrk;
+
+static _Thread_local pid_t cached_tid;
+
+static pid_t this_tid(void)
+{
+	if (!cached_tid)
+		cached_tid = (pid_t)syscall(SYS_gettid);
+	return cached_tid;
+}
+
+struct call {
+	struct umn_range range;
+	struct proc_cause cause;
+	bool open;
+};
+
+/* [addr, addr + len rounded up to pages) if well formed. */
+static bool page_range(unsigned long addr, size_t len, unsigned long *end)
+{
+	unsigned long rounded = (len + PAGE_MASK) & ~PAGE_MASK;
+
+	if ((addr & PAGE_MASK) || !len || rounded < len ||
+	    addr + rounded < addr)
+		return false;
+	*end = addr + rounded;
+	return true;
+}
+
+static void call_begin(struct call *c, const char *name, const char *kind,
+		       enum umn_event event, unsigned long start,
+		       unsigned long end)
+{
+	struct umn_mm *mm = proc_mm_if(UMN_PROC_HOOKS);
+
+	c->open = false;
+	if (!mm || start >= end)
+		return;
+	c->cause = (struct proc_cause){
+		.magic = PROC_CAUSE_MAGIC,
+		.cause = { name, kind, UMN_PROC_HOOKS, this_tid() },
+	};
+	umn_range_init(&c->range, mm, start, end, event, UMN_RANGE_BLOCKABLE,
+		       &c->cause);
+	c->open = !umn_invalidate_range_start(&c->range);
+}
+
+static void call_end(struct call *c)
+{
+	if (!c->open)
+		return;
+	proc_count(UMN_PROC_HOOKS);
+	umn_invalidate_range_end(&c->range);
+}
+
+/* The kernel's answer, with the errno of the call, not of the callbacks. */
+#define SYSCALL_IN_BRACKETS(ret, call, ...) \
+	do {                                \
+		int err_;                   \
+		(ret) = (call);             \
+		err_ = errno;               \
+		__VA_ARGS__;                \
+		errno = err_;               \
+	} while (0)
+
+static int hook_munmap(void *addr, size_t len)
+{
+	unsigned long start = (unsigned long)addr, end;
+	struct call c = { .open = false };
+	long ret;
+
+	if (page_range(start, len, &end))
+		call_begin(&c, "munmap", "unmap", UMN_EVENT_UNMAP, start, end);
+	SYSCALL_IN_BRACKETS(ret, syscall(SYS_munmap, addr, len), call_end(&c));
+	return (int)ret;
+}
+
+static int hook_madvise(void *addr, size_t len, int advice)
+{
+	unsigned long start = (unsigned long)addr, end;
+	struct call c = { .open = false };
+	const char *kind = NULL;
+	enum umn_event event = UMN_EVENT_CLEAR;
+	long ret;
+
+	switch (advice) {
+	case MADV_DONTNEED:
+	case MADV_FREE:
+	case MADV_REMOVE:
+	case 24: /* MADV_DONTNEED_LOCKED, Linux 5.18 */
+		kind = "discard";
+		break;
+	case 21: /* MADV_PAGEOUT, Linux 5.4 */
+		kind = "reclaim";
+		break;
+	case 101: /* MADV_SOFT_OFFLINE */
+	case 25:  /* MADV_COLLAPSE, Linux 6.1 */
+		kind = "migrate";
+		event = UMN_EVENT_MIGRATE;
+		break;
+	}
+	if (kind && page_range(start, len, &end))
+		call_begin(&c, "madvise", kind, event, start, end);
+	SYSCALL_IN_BRACKETS(ret, syscall(SYS_madvise, addr, len, advice),
+			    call_end(&c));
+	return (int)ret;
+}
+
+static void *hook_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		       off_t offset)
+{
+	unsigned long start = (unsigned long)addr, end;
+	struct call c = { .open = false };
+	long ret;
+
+	if (offset & PAGE_MASK) { /* as glibc checks it */
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
+	if ((flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE) &&
+	    page_range(start, len, &end))
+		call_begin(&c, "mmap", "replace", UMN_EVENT_UNMAP, start, end);
+	SYSCALL_IN_BRACKETS(
+		ret, syscall(SYS_mmap, addr, len, prot, flags, fd, offset),
+		call_end(&c));
+	return (void *)ret;
+}
+
+/*
+ * mremap may move the old range (MAYMOVE, FIXED, DONTUNMAP) or shrink it in
+ * place; before the call nobody knows which, so a call that may move
+ * invalidates the whole old range even if it then grows in place.  FIXED
+ * also replaces what was at the destination: a second bracket.
+ * The fifth argument is read only with MREMAP_FIXED, as the kernel does.
+ */
+static void *hook_mremap(void *old, size_t old_len, size_t new_len, int flags,
+			 void *new_addr)
+{
+	unsigned long start = (unsigned long)old, end, dst = 0, dst_end;
+	struct call src = { .open = false }, to = { .open = false };
+	unsigned long kept = (new_len + PAGE_MASK) & ~PAGE_MASK;
+	long ret;
+
+	if (page_range(start, old_len, &end)) {
+		if (flags & (MREMAP_MAYMOVE | MREMAP_FIXED | 4 /* DONTUNMAP */))
+			call_begin(&src, "mremap", "remap", UMN_EVENT_UNMAP,
+				   start, end);
+		else if (kept && kept < end - start)
+			call_begin(&src, "mremap", "remap", UMN_EVENT_UNMAP,
+				   start + kept, end);
+	}
+	if (flags & MREMAP_FIXED) {
+		dst = (unsigned long)new_addr;
+		if (page_range(dst, new_len, &dst_end))
+			call_begin(&to, "mremap", "replace", UMN_EVENT_UNMAP,
+				   dst, dst_end);
+	}
+	SYSCALL_IN_BRACKETS(
+		ret,
+		syscall(SYS_mremap, old, old_len, new_len, flags, new_addr),
+		call_end(&to), call_end(&src));
+	return (void *)ret;
+}
+
+/* glibc's brk: the kernel's answer becomes __curbrk; short of the ask is
+ * ENOMEM. */
+static int hook_brk(void *addr)
+{
+	unsigned long want = (unsigned long)addr, cur, got;
+	struct call c = { .open = false };
+
+	if (want) {
+		cur = (unsigned long)syscall(SYS_brk, 0);
+		want = (want + PAGE_MASK) & ~PAGE_MASK;
+		cur = (cur + PAGE_MASK) & ~PAGE_MASK;
+		if (want < cur)
+			call_begin(&c, "brk", "shrink", UMN_EVENT_UNMAP, want,
+				   cur);
+	}
+	SYSCALL_IN_BRACKETS(got, (unsigned long)syscall(SYS_brk, addr),
+			    call_end(&c));
+	*proc_curbrk = (void *)got;
+	if (got < (unsigned long)addr) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+static void *hook_shmat(int id, const void *addr, int flags)
+{
+	unsigned long start = (unsigned long)addr, end;
+	struct call c = { .open = false };
+	struct shmid_ds ds;
+	long ret;
+
+	if ((flags & SHM_REMAP) && start &&
+	    !syscall(SYS_shmctl, id, IPC_STAT, &ds)) {
+		if (flags & SHM_RND)
+			start &= ~(unsigned long)(SHMLBA - 1);
+		if (page_range(start, ds.shm_segsz, &end))
+			call_begin(&c, "shmat", "replace", UMN_EVENT_UNMAP,
+				   start, end);
+	}
+	SYSCALL_IN_BRACKETS(ret, syscall(SYS_shmat, id, addr, flags),
+			    call_end(&c));
+	return (void *)ret;
+}
+
+/*
+ * The extent of the segment attached at @addr: the mappings from @addr on
+ * with its device and inode, read from /proc/self/maps without allocating.
+ */
+struct maps_scan {
+	unsigned long addr, end;
+	unsigned long dev_inode[2];
+	bool found;
+};
+
+static void scan_line(struct maps_scan *s, const char *line)
+{
+	unsigned long lo, hi, inode;
+	char *p;
+
+	lo = strtoul(line, &p, 16);
+	if (*p != '-')
+		return;
+	hi = strtoul(p + 1, &p, 16);
+	/* " perms offset dev inode" */
+	p = strchr(p + 1, ' ');		   /* after perms */
+	p = p ? strchr(p + 1, ' ') : NULL; /* after offset */
+	if (!p)
+		return;
+	unsigned long dev = strtoul(p + 1, &p, 16) << 8;
+
+	dev |= strtoul(p + 1, &p, 16);
+	inode = strtoul(p, NULL, 10);
+	if (!s->found && lo == s->addr) {
+		s->found = true;
+		s->end = hi;
+		s->dev_inode[0] = dev;
+		s->dev_inode[1] = inode;
+	} else if (s->found && lo == s->end && dev == s->dev_inode[0] &&
+		   inode == s->dev_inode[1]) {
+		s->end = hi;
+	}
+}
+
+static bool shm_extent(unsigned long addr, unsigned long *end)
+{
+	struct maps_scan s = { .addr = addr };
+	char buf[2048], line[512];
+	size_t used = 0;
+	long n, fd;
+
+	fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/maps",
+		     O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	while ((n = syscall(SYS_read, fd, buf, sizeof(buf))) > 0) {
+		for (long i = 0; i < n; i++) {
+			if (buf[i] != '\n') {
+				if (used < sizeof(line) - 1)
+					line[used++] = buf[i];
+				continue;
+			}
+			line[used] = '\0';
+			used = 0;
+			scan_line(&s, line);
+		}
+	}
+	syscall(SYS_close, fd);
+	*end = s.end;
+	return s.found;
+}
+
+static int hook_shmdt(const void *addr)
+{
+	unsigned long start = (unsigned long)addr, end;
+	struct call c = { .open = false };
+	long ret;
+
+	if (proc_mm_if(UMN_PROC_HOOKS) && !(start & PAGE_MASK) &&
+	    shm_extent(start, &end))
+		call_begin(&c, "shmdt", "unmap", UMN_EVENT_UNMAP, start, end);
+	SYSCALL_IN_BRACKETS(ret, syscall(SYS_shmdt, addr), call_end(&c));
+	return (int)ret;
+}
+
+const struct proc_hook proc_hooks[] = {
+	{ "munmap", (void *)hook_munmap }, { "madvise", (void *)hook_madvise },
+	{ "mmap", (void *)hook_mmap },	   { "mremap", (void *)hook_mremap },
+	{ "brk", (void *)hook_brk },	   { "shmat", (void *)hook_shmat },
+	{ "shmdt", (void *)hook_shmdt },
+};
+const unsigned int proc_nhooks = sizeof(proc_hooks) / sizeof(proc_hooks[0]);

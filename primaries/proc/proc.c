@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MIT
+/*
+ * primaries/proc/proc.c - the process mm: one per process image, the
+ * switches of its sources, and what a fork leaves the child.
+ *
+ * The hooks run inside any libc call of any thread, signal handlers
+ * included, so their path reads two words (the mm and the switches) with
+ * atomic loads and takes no lock of this file.  umn_proc_start() and
+ * umn_proc_stop() serialise on start_lock; a hook that raced with a stop
+ * may still fire one whole bracket, which is harmless.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../core/internal.h"
+#include "proc.h"
+
+static struct umn_mm *proc_mm;	  /* atomic; set once per image */
+static unsigned int sources_on;	  /* atomic mask of UMN_PROC_* */
+static unsigned long brackets[2]; /* atomic, per source */
+static bool patched;		  /* under start_lock */
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void interval_added(struct umn_mm *mm, void *priv, unsigned long start,
+			   unsigned long last)
+{
+	(void)mm;
+	(void)priv;
+	if (__atomic_load_n(&sources_on, __ATOMIC_ACQUIRE) & UMN_PROC_UFFD)
+		proc_uffd_watch(start & ~(UMN_PAGE_SIZE - 1),
+				(last | (UMN_PAGE_SIZE - 1)) + 1);
+}
+
+/* No lock_all: the process cannot exclude its own system calls, so its mm
+ * keeps the slow path on (each hook tests the switches instead). */
+static const struct umn_mm_ops proc_ops = { .interval_added = interval_added };
+
+/*
+ * In a forked child: a new address space that inherited copies of the
+ * parent's notifiers, which belong to the parent.  As Linux does, the child
+ * starts with none: forget the copied mm (leaked: its notifiers' owners are
+ * not here to unregister them) and the monitor threads, which fork did not
+ * copy.  The patched code stays, switched off.
+ */
+static void forget_in_child(void)
+{
+	__atomic_store_n(&sources_on, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&proc_mm, NULL, __ATOMIC_RELAXED);
+	memset(brackets, 0, sizeof(brackets));
+	pthread_mutex_init(&start_lock, NULL);
+	proc_uffd_forget();
+}
+
+static void install_atfork(void)
+{
+	pthread_atfork(NULL, NULL, forget_in_child);
+}
+
+struct umn_mm *proc_mm_if(unsigned int source)
+{
+	if (!(__atomic_load_n(&sources_on, __ATOMIC_ACQUIRE) & source))
+		return NULL;
+	return __atomic_load_n(&proc_mm, __ATOMIC_ACQUIRE);
+}
+
+void proc_count(unsigned int source)
+{
+	__atomic_fetch_add(&brackets[source == UMN_PROC_UFFD], 1,
+			   __ATOMIC_RELAXED);
+}
+
+void proc_bracket(struct umn_mm *mm, unsigned long start, unsigned long end,
+		  enum umn_event event, struct proc_cause *cause)
+{
+	struct umn_range range;
+
+	umn_range_init(&range, mm, start, end, event, UMN_RANGE_BLOCKABLE,
+		       cause);
+	if (umn_invalidate_range_start(&range))
+		return;
+	proc_count(cause->cause.source);
+	umn_invalidate_range_end(&range);
+}
+
+/* UMN_PROC_SOURCES: "hooks", "uffd", "hooks,uffd", "all" or "none". */
+static int sources_from_env(unsigned int *mask)
+{
+	const char *env = getenv("UMN_PROC_SOURCES"), *p;
+	unsigned int m = 0;
+	size_t n;
+
+	if (!env)
+		return 0;
+	for (p = env; *p; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		if (n == 5 && !strncmp(p, "hooks", n))
+			m |= UMN_PROC_HOOKS;
+		else if (n == 4 && !strncmp(p, "uffd", n))
+			m |= UMN_PROC_UFFD;
+		else if (n == 3 && !strncmp(p, "all", n))
+			m |= UMN_PROC_ALL;
+		else if (!(n == 4 && !strncmp(p, "none", n)))
+			return -EINVAL;
+	}
+	*mask = m;
+	return 1;
+}
+
+static int start_locked(unsigned int want, bool each_required)
+{
+	unsigned int on = __atomic_load_n(&sources_on, __ATOMIC_RELAXED);
+	struct umn_mm *mm = proc_mm;
+	int hooks_ret = 0, uffd_ret = 0;
+
+	if (!mm) {
+		int ret = umn_mm_create(&proc_ops, NULL, &mm);
+
+		if (ret)
+			return ret;
+		umn__mm_set_signal_safe(mm);
+		__atomic_store_n(&proc_mm, mm, __ATOMIC_RELEASE);
+	}
+	if ((want & UMN_PROC_HOOKS) && !patched) {
+		hooks_ret = proc_patch_libc();
+		patched = !hooks_ret;
+	}
+	if (want & UMN_PROC_UFFD)
+		uffd_ret = proc_uffd_start(mm);
+	if (each_required && (hooks_ret || uffd_ret))
+		return hooks_ret ? hooks_ret : uffd_ret;
+	if ((want & UMN_PROC_HOOKS) && !hooks_ret)
+		on |= UMN_PROC_HOOKS;
+	if ((want & UMN_PROC_UFFD) && !uffd_ret)
+		on |= UMN_PROC_UFFD;
+	if (want && !on)
+		return hooks_ret ? hooks_ret : uffd_ret;
+	__atomic_store_n(&sources_on, on, __ATOMIC_RELEASE);
+	return (int)on;
+}
+
+int umn_proc_start(unsigned int sources)
+{
+	bool each_required = sources != UMN_PROC_ALL;
+	int ret = sources_from_env(&sources);
+
+	if (ret < 0 || (sources & ~UMN_PROC_ALL))
+		return -EINVAL;
+	if (ret > 0)
+		each_required = true;
+	pthread_once(&atfork_once, install_atfork);
+	pthread_mutex_lock(&start_lock);
+	ret = start_locked(sources, each_required);
+	pthread_mutex_unlock(&start_lock);
+	return ret;
+}
+
+int umn_proc_stop(unsigned int sources)
+{
+	unsigned int on;
+
+	if (sources & ~UMN_PROC_ALL)
+		return -EINVAL;
+	pthread_mutex_lock(&start_lock);
+	on = __atomic_and_fetch(&sources_on, ~sources, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&start_lock);
+	return (int)on;
+}
+
+struct umn_mm *umn_proc_mm(void)
+{
+	return __atomic_load_n(&proc_mm, __ATOMIC_ACQUIRE);
+}
+
+unsigned int umn_proc_sources(void)
+{
+	return __atomic_load_n(&sources_on, __ATOMIC_ACQUIRE);
+}
+
+int umn_proc_cause(const struct umn_range *range, struct umn_proc_cause *cause)
+{
+	const struct proc_cause *c;
+
+	if (!range || !cause || !range->owner || range->mm != umn_proc_mm())
+		return -EINVAL;
+	c = range->owner;
+	if (c->magic != PROC_CAUSE_MAGIC)
+		return -EINVAL;
+	*cause = c->cause;
+	return 0;
+}
+
+void umn_proc_stats(struct umn_proc_stats *stats)
+{
+	memset(stats, 0, sizeof(*stats));
+	stats->brackets[0] = __atomic_load_n(&brackets[0], __ATOMIC_RELAXED);
+	stats->brackets[1] = __atomic_load_n(&brackets[1], __ATOMIC_RELAXED);
+	proc_uffd_stats(stats);
+}
+
+int umn_proc_uffd_sync(void)
+{
+	return proc_uffd_sync();
+}

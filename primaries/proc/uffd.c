@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: MIT
+/*
+ * primaries/proc/uffd.c - the kernel-side source: userfaultfd events.
+ *
+ * What it sees: UNMAP (munmap, and what mmap MAP_FIXED, mremap and brk
+ * unmap), REMOVE (madvise DONTNEED and REMOVE) and REMAP (mremap moving
+ * pages), by any code, raw syscall() included, on ranges registered with
+ * our userfaultfd.  A range is registered when an interval notifier is
+ * inserted over it (umn_mm_ops.interval_added), in write-protect mode with
+ * no page ever write-protected, so no page fault ever comes to us.  Only
+ * anonymous, shmem and hugetlbfs memory can be registered.
+ *
+ * Two threads, so that a callback may itself unmap registered memory: the
+ * kernel holds the unmapping thread until its event is *read*, so the
+ * reader only reads and queues, and the dispatcher runs the brackets.  If
+ * the queue is full, later events merge into one wider range (never lost,
+ * never blocking the reader) until the dispatcher catches up.
+ *
+ * The window it leaves: the kernel has already changed the mapping when
+ * UNMAP and REMAP are queued (REMOVE is queued just before), and the
+ * unmapping thread runs on once the event is read, before the dispatcher's
+ * bracket ends.  Until it does, a lookup may return a translation of the
+ * old pages.  The hooks close that window for every call through libc.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "proc.h"
+
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15) /* Linux 6.7 */
+#endif
+#define EVENTS                                                  \
+	(UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMOVE | \
+	 UFFD_FEATURE_EVENT_REMAP)
+#define QUEUE 1024
+
+enum { EV_UNMAP, EV_REMOVE, EV_REMAP, EV_SYNC };
+
+struct event {
+	unsigned long start, end;
+	int type;
+};
+
+static struct {
+	int fd; /* -1 until started */
+	struct umn_mm *mm;
+	unsigned char *sentinel; /* a registered page, for sync */
+	pthread_mutex_t lock;	 /* guards the queue and the counters */
+	pthread_cond_t cond;	 /* queue not empty; sync done */
+	struct event queue[QUEUE];
+	unsigned int head, len;
+	struct event overflow; /* merged events, after the queue's */
+	unsigned long overflow_syncs;
+	bool overflowing;
+	unsigned long syncs_done;
+	pthread_mutex_t sync_lock; /* one sync at a time */
+	unsigned long ranges, refused, overflows;
+} u = {
+	.fd = -1,
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.cond = PTHREAD_COND_INITIALIZER,
+	.sync_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static const struct proc_cause causes[] = {
+	[EV_UNMAP] = { PROC_CAUSE_MAGIC,
+		       { "uffd-unmap", "unmap", UMN_PROC_UFFD, 0 } },
+	[EV_REMOVE] = { PROC_CAUSE_MAGIC,
+			{ "uffd-remove", "discard", UMN_PROC_UFFD, 0 } },
+	[EV_REMAP] = { PROC_CAUSE_MAGIC,
+		       { "uffd-remap", "remap", UMN_PROC_UFFD, 0 } },
+};
+
+static int open_uffd(void)
+{
+	int fd = (int)syscall(SYS_userfaultfd,
+			      O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+
+	if (fd < 0 && errno == EINVAL) /* before Linux 5.11 */
+		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == EPERM) { /* /dev/userfaultfd, Linux 6.1 */
+		int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+
+		if (dev < 0)
+			return -EPERM;
+		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+		close(dev);
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+/* An fd with the events, and write-protect without faults if possible. */
+static int open_with_api(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	unsigned long long want;
+	int fd = open_uffd();
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, UFFDIO_API, &api)) { /* features 0: ask what exists */
+		close(fd);
+		return -ENOSYS;
+	}
+	close(fd);
+	if ((api.features & EVENTS) != EVENTS)
+		return -ENOSYS;
+	want = EVENTS | (api.features & (UFFD_FEATURE_WP_ASYNC |
+					 UFFD_FEATURE_WP_HUGETLBFS_SHMEM));
+	fd = open_uffd();
+	if (fd < 0)
+		return fd;
+	api = (struct uffdio_api){ .api = UFFD_API, .features = want };
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		close(fd);
+		return -ENOSYS;
+	}
+	return fd;
+}
+
+static int register_range(unsigned long start, unsigned long end)
+{
+	struct uffdio_register reg = {
+		.range = { .start = start, .len = end - start },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+
+	return ioctl(u.fd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+/* Under u.lock. */
+static void push(struct event ev)
+{
+	struct event *o = &u.overflow;
+
+	if (!u.overflowing && u.len < QUEUE) {
+		u.queue[(u.head + u.len++) % QUEUE] = ev;
+	} else if (ev.type == EV_SYNC) {
+		u.overflow_syncs++;
+	} else if (!u.overflowing) {
+		u.overflowing = true;
+		u.overflows++;
+		*o = (struct event){ ev.start, ev.end, EV_UNMAP };
+	} else {
+		o->start = ev.start < o->start ? ev.start : o->start;
+		o->end = ev.end > o->end ? ev.end : o->end;
+	}
+	pthread_cond_broadcast(&u.cond);
+}
+
+static void queue_msg(const struct uffd_msg *m)
+{
+	struct event ev;
+
+	switch (m->event) {
+	case UFFD_EVENT_UNMAP:
+	case UFFD_EVENT_REMOVE:
+		ev.start = m->arg.remove.start;
+		ev.end = m->arg.remove.end;
+		ev.type = m->event == UFFD_EVENT_UNMAP ? EV_UNMAP : EV_REMOVE;
+		if (ev.start == (unsigned long)u.sentinel &&
+		    ev.type == EV_REMOVE)
+			ev.type = EV_SYNC;
+		break;
+	case UFFD_EVENT_REMAP:
+		ev.start = m->arg.remap.from;
+		ev.end = m->arg.remap.from + m->arg.remap.len;
+		ev.type = EV_REMAP;
+		break;
+	default:
+		return;
+	}
+	pthread_mutex_lock(&u.lock);
+	push(ev);
+	pthread_mutex_unlock(&u.lock);
+}
+
+static void *reader(void *arg)
+{
+	struct uffd_msg msgs[16];
+	struct pollfd pfd = { .fd = u.fd, .events = POLLIN };
+	ssize_t n;
+
+	(void)arg;
+	for (;;) {
+		if (poll(&pfd, 1, -1) < 0)
+			continue;
+		n = read(u.fd, msgs, sizeof(msgs));
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++)
+			queue_msg(&msgs[i]);
+	}
+	return NULL;
+}
+
+static void *dispatcher(void *arg)
+{
+	struct umn_mm *mm;
+	struct event ev;
+	unsigned long syncs;
+
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&u.lock);
+		while (!u.len && !u.overflowing)
+			pthread_cond_wait(&u.cond, &u.lock);
+		syncs = 0;
+		if (u.len) {
+			ev = u.queue[u.head];
+			u.head = (u.head + 1) % QUEUE;
+			u.len--;
+		} else {
+			ev = u.overflow;
+			syncs = u.overflow_syncs;
+			u.overflow_syncs = 0;
+			u.overflowing = false;
+		}
+		pthread_mutex_unlock(&u.lock);
+
+		mm = proc_mm_if(UMN_PROC_UFFD);
+		if (ev.type != EV_SYNC && mm && ev.start < ev.end)
+			proc_bracket(mm, ev.start, ev.end,
+				     ev.type == EV_REMOVE ? UMN_EVENT_CLEAR
+							  : UMN_EVENT_UNMAP,
+				     (struct proc_cause *)&causes[ev.type]);
+		if (ev.type == EV_SYNC || syncs) {
+			pthread_mutex_lock(&u.lock);
+			u.syncs_done += syncs + (ev.type == EV_SYNC);
+			pthread_cond_broadcast(&u.cond);
+			pthread_mutex_unlock(&u.lock);
+		}
+	}
+	return NULL;
+}
+
+static int start_thread(void *(*fn)(void *))
+{
+	sigset_t all, saved;
+	pthread_t t;
+	int ret;
+
+	/* Our threads take no signal: a handler there could unmap. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	ret = pthread_create(&t, NULL, fn, NULL);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (!ret)
+		pthread_detach(t);
+	return -ret;
+}
+
+int proc_uffd_start(struct umn_mm *mm)
+{
+	const long page = sysconf(_SC_PAGESIZE);
+	void *sentinel;
+	int fd, ret;
+
+	if (u.fd >= 0)
+		return 0;
+	fd = open_with_api();
+	if (fd < 0)
+		return fd;
+	sentinel = mmap(NULL, page, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sentinel == MAP_FAILED) {
+		close(fd);
+		return -ENOMEM;
+	}
+	u.fd = fd;
+	u.mm = mm;
+	u.sentinel = sentinel;
+	ret = register_range((unsigned long)sentinel,
+			     (unsigned long)sentinel + page);
+	if (!ret)
+		ret = start_thread(reader);
+	if (!ret)
+		ret = start_thread(dispatcher);
+	if (ret) {
+		/* A reader already started stays, polling a closed fd's
+		 * number: mark it unusable rather than race it. */
+		u.fd = -1;
+		return ret;
+	}
+	return 0;
+}
+
+void proc_uffd_watch(unsigned long start, unsigned long end)
+{
+	int ret;
+
+	if (u.fd < 0)
+		return;
+	ret = register_range(start, end);
+	pthread_mutex_lock(&u.lock);
+	if (ret)
+		u.refused++;
+	else
+		u.ranges++;
+	pthread_mutex_unlock(&u.lock);
+}
+
+int proc_uffd_sync(void)
+{
+	unsigned long target;
+
+	if (u.fd < 0 || !(umn_proc_sources() & UMN_PROC_UFFD))
+		return -ENOTCONN;
+	pthread_mutex_lock(&u.sync_lock);
+	pthread_mutex_lock(&u.lock);
+	target = u.syncs_done + 1;
+	pthread_mutex_unlock(&u.lock);
+	/* Queued after every event before it; returns once it is read. */
+	syscall(SYS_madvise, u.sentinel, sysconf(_SC_PAGESIZE), MADV_DONTNEED);
+	pthread_mutex_lock(&u.lock);
+	while (u.syncs_done < target)
+		pthread_cond_wait(&u.cond, &u.lock);
+	pthread_mutex_unlock(&u.lock);
+	pthread_mutex_unlock(&u.sync_lock);
+	return 0;
+}
+
+void proc_uffd_forget(void)
+{
+	if (u.fd >= 0)
+		close(u.fd);
+	u.fd = -1;
+	u.len = 0;
+	u.overflowing = false;
+	u.overflow_syncs = 0;
+	u.syncs_done = 0;
+	pthread_mutex_init(&u.lock, NULL);
+	pthread_cond_init(&u.cond, NULL);
+	pthread_mutex_init(&u.sync_lock, NULL);
+}
+
+void proc_uffd_stats(struct umn_proc_stats *stats)
+{
+	pthread_mutex_lock(&u.lock);
+	stats->uffd_ranges = u.ranges;
+	stats->uffd_refused = u.refused;
+	stats->uffd_overflows = u.overflows;
+	pthread_mutex_unlock(&u.lock);
+}
