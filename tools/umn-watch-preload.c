@@ -76,12 +76,12 @@
 #define RECORD_MAX 256
 
 /* Set by the constructor and the fork handler, read by the callback. */
-static int watch_fd = 2;     /* where records go */
-static bool watch_sock;	     /* watch_fd is a socket: send(2) */
-static bool watch_checked;   /* compare watch_dev/ino before each record */
-static dev_t watch_dev;	     /* ... with these */
+static int watch_fd = 2;   /* where records go */
+static bool watch_sock;	   /* watch_fd is a socket: send(2) */
+static bool watch_checked; /* compare watch_dev/ino before each record */
+static dev_t watch_dev;	   /* ... with these */
 static ino_t watch_ino;
-static pid_t watch_pid;	     /* this process (getpid() is a system call) */
+static pid_t watch_pid;		 /* this process (getpid() is a system call) */
 static bool watch_follow = true; /* restart in fork children */
 static bool watch_started;	 /* the notifier is registered */
 
@@ -150,9 +150,8 @@ static void emit(struct record *r)
 	put_sep(r, '\n');
 	if (watch_fd < 0)
 		goto out;
-	if (watch_checked &&
-	    (fstat(watch_fd, &st) || st.st_dev != watch_dev ||
-	     st.st_ino != watch_ino))
+	if (watch_checked && (fstat(watch_fd, &st) || st.st_dev != watch_dev ||
+			      st.st_ino != watch_ino))
 		goto out;
 	while (off < r->len) {
 		if (watch_sock)

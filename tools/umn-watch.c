@@ -145,9 +145,9 @@ static struct table by_event = { .title = "by event" };
 static struct {
 	unsigned long events;
 	unsigned long long bytes;
-	unsigned long images;	/* S records: process images watched */
-	unsigned long failed;	/* F records */
-	unsigned long exits;	/* X records */
+	unsigned long images; /* S records: process images watched */
+	unsigned long failed; /* F records */
+	unsigned long exits;  /* X records */
 	unsigned long brackets[2], ranges, refused, overflows;
 } total;
 
@@ -241,11 +241,11 @@ static void event_record(char **f)
 	tally_add(&by_event, f[6], bytes);
 	if (!quiet)
 		fprintf(stderr, "umn-watch: %s/%s %-7s %-7s %#lx-%#lx %s %s\n",
-			f[1], strcmp(f[2], "0") ? f[2] : "-", f[7], f[6],
-			start, end, human(bytes, size, sizeof(size)), f[8]);
+			f[1], strcmp(f[2], "0") ? f[2] : "-", f[7], f[6], start,
+			end, human(bytes, size, sizeof(size)), f[8]);
 	if (json) {
-		fprintf(json, "{\"pid\":%ld,\"tid\":%ld,", strtol(f[1], NULL, 10),
-			strtol(f[2], NULL, 10));
+		fprintf(json, "{\"pid\":%ld,\"tid\":%ld,",
+			strtol(f[1], NULL, 10), strtol(f[2], NULL, 10));
 		fprintf(json, "\"start\":\"%#lx\",\"end\":\"%#lx\",", start,
 			end);
 		fprintf(json, "\"bytes\":%llu,", bytes);
@@ -274,9 +274,9 @@ static void record(char *rec)
 		break;
 	case 'S':
 		if (n == 4) {
-			static const char *const names[] = {
-				"none", "hooks", "uffd", "hooks,uffd"
-			};
+			static const char *const names[] = { "none", "hooks",
+							     "uffd",
+							     "hooks,uffd" };
 
 			total.images++;
 			if (!quiet)
@@ -423,8 +423,8 @@ static int parse_sources(const char *list, const char **env)
 	free(copy);
 	if (none + all + (hooks || uffd) != 1)
 		return -EINVAL;
-	*env = all    ? NULL
-	       : none ? "none"
+	*env = all	       ? NULL
+	       : none	       ? "none"
 	       : hooks && uffd ? "hooks,uffd"
 	       : hooks	       ? "hooks"
 			       : "uffd";
