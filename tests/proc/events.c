@@ -23,6 +23,9 @@
  * waits for the userfaultfd monitor (umn_proc_uffd_sync()), so that the
  * kernel's event is reported before the program exits.
  *
+ * Two more classes check umn-watch itself: "fork" (the child unmaps) and
+ * "exec" (the program runs itself again for "munmap").
+ *
  * "umn-proc-events list" prints the classes.
  */
 #include <dlfcn.h>
@@ -36,6 +39,7 @@
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <umn/interval.h>
@@ -399,6 +403,38 @@ static int do_trim(void)
 	return 0;
 }
 
+/*
+ * A forked child is a new mm with no notifiers (umn/proc.h); umn-watch's
+ * fork handler starts watching it again.  The child makes the munmap and
+ * prints the expect line; the parent only waits.
+ */
+static int do_fork(void)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		/* Under umn-watch, started already by its fork handler. */
+		if (umn_proc_start(UMN_PROC_ALL) < 0)
+			_exit(1);
+		return do_munmap();
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return 1;
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+/* exec keeps nothing; LD_PRELOAD brings umn-watch into the new image. */
+static int do_exec(void)
+{
+	execl("/proc/self/exe", "umn-proc-events", "munmap", (char *)NULL);
+	return 1;
+}
+
 static const struct {
 	const char *name;
 	int (*act)(void);
@@ -420,6 +456,8 @@ static const struct {
 	{ "dlopen", do_dlopen },
 	{ "thread", do_thread },
 	{ "syscall", do_syscall },
+	{ "fork", do_fork },
+	{ "exec", do_exec },
 };
 
 int main(int argc, char **argv)

@@ -32,8 +32,10 @@ foreach(run hooks uffd hooks,uffd jemalloc mimalloc tcmalloc none)
 	string(REPLACE "," "-" name "${run}")
 	add_test(NAME watch-${name}
 		COMMAND ${UMN_WATCH_SCRIPT} ${run} ${UMN_WATCH_ARGS})
+	# TSan would sleep a second at each exit while umn's threads run.
 	set_tests_properties(watch-${name} PROPERTIES
-		TIMEOUT 120 SKIP_RETURN_CODE 77)
+		TIMEOUT 120 SKIP_RETURN_CODE 77
+		ENVIRONMENT "TSAN_OPTIONS=atexit_sleep_ms=0:suppressions=${CMAKE_CURRENT_SOURCE_DIR}/../tsan.supp")
 endforeach()
 # The negative test: with no source on, the checks must fail.
 set_tests_properties(watch-none PROPERTIES WILL_FAIL ON)
