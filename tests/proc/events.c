@@ -14,7 +14,8 @@
  * which that allocator may or may not give back) and the thread that acts.
  * The line is printed after the act (brk must not meet a malloc between
  * its grow and its shrink).  Exit status: 0; 77 when the class cannot be
- * set up here (no shm, no memfd); 1 on failure.
+ * set up here (no shm, no memfd, or the sources UMN_PROC_SOURCES names
+ * cannot start: no userfaultfd); 1 on failure.
  *
  * Before acting it starts the process mm (umn_proc_start(UMN_PROC_ALL):
  * UMN_PROC_SOURCES decides, as under umn-watch, whose preload library has
@@ -494,8 +495,11 @@ int main(int argc, char **argv)
 	}
 	ret = umn_proc_start(UMN_PROC_ALL);
 	if (ret < 0) {
-		fprintf(stderr, "umn_proc_start: %s\n", strerror(-ret));
-		return 1;
+		fprintf(stderr, "umn_proc_start: %s%s\n", strerror(-ret),
+			ret == -ENOSYS || ret == -EPERM
+				? ": the sources asked for cannot work here"
+				: "");
+		return ret == -ENOSYS || ret == -EPERM ? SKIP : 1;
 	}
 	ret = classes[i].act();
 	if (ret) {
