@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "../../core/debug.h"
+#include "../../core/fail.h"
 #include "proc.h"
 
 extern void **proc_curbrk;
@@ -257,6 +258,8 @@ static unsigned char *map_near(const unsigned char *lo, const unsigned char *hi)
 	const long page = sysconf(_SC_PAGESIZE);
 	uintptr_t base = ((uintptr_t)lo & ~(uintptr_t)0xffff) - (1UL << 20);
 
+	if (umn__fail_here())
+		return NULL;
 	for (int i = 0; i < 64; i++, base -= 16UL << 20) {
 		long p = syscall(SYS_mmap, base, page, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS |
@@ -328,7 +331,9 @@ static int apply(const struct plan *pl)
 	unsigned char *entry = pl->entry, bytes[5];
 	int ret;
 
-	ret = protect(entry - 5, entry + 8, PROT_READ | PROT_WRITE | PROT_EXEC);
+	ret = umn__fail_here() ? -ENOMEM
+			       : protect(entry - 5, entry + 8,
+					 PROT_READ | PROT_WRITE | PROT_EXEC);
 	if (ret)
 		return ret;
 	if (pl->padded) {
@@ -341,7 +346,9 @@ static int apply(const struct plan *pl)
 		jmp_rel32(bytes, entry, pl->slot);
 		store_atomically(entry, bytes, 5);
 	}
-	return protect(entry - 5, entry + 8, PROT_READ | PROT_EXEC);
+	/* Patched either way; at worst the page stays writable. */
+	protect(entry - 5, entry + 8, PROT_READ | PROT_EXEC);
+	return 0;
 }
 
 static int plan_one(void *libc, const struct proc_hook *h, struct plan *pl)
@@ -395,9 +402,16 @@ static void sync_cores(void)
 		syscall(SYS_membarrier, 1 << 3, 0, 0); /* PRIVATE_EXPEDITED */
 }
 
-int proc_patch_libc(void)
+/*
+ * Under umn_proc_start()'s lock.  A failure leaves the functions patched
+ * so far patched (their hooks pass through while the source is off), and
+ * a later call goes on from there.
+ */
+static struct plan plans[16];
+static bool planned, applied[16];
+
+static int plan_all(void)
 {
-	struct plan plans[16];
 	unsigned char *lo = NULL, *hi = NULL, *page, *slot;
 	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
 	unsigned int i;
@@ -406,10 +420,6 @@ int proc_patch_libc(void)
 	if (!libc)
 		return -ENOSYS; /* static binary, or not glibc */
 	proc_curbrk = dlsym(libc, "__curbrk");
-	if (!proc_curbrk) {
-		dlclose(libc);
-		return -ENOSYS;
-	}
 	for (i = 0; i < proc_nhooks && !ret; i++) {
 		ret = plan_one(libc, &proc_hooks[i], &plans[i]);
 		if (!lo || plans[i].entry < lo)
@@ -418,6 +428,8 @@ int proc_patch_libc(void)
 			hi = plans[i].entry;
 	}
 	dlclose(libc);
+	if (!ret && !proc_curbrk)
+		ret = -ENOSYS;
 	if (ret)
 		return ret;
 	page = map_near(lo, hi);
@@ -431,11 +443,26 @@ int proc_patch_libc(void)
 		plans[i].slot = slot;
 	}
 	ret = protect(page, page + 1, PROT_READ | PROT_EXEC);
-	if (ret)
+	if (ret) {
+		syscall(SYS_munmap, page, sysconf(_SC_PAGESIZE));
 		return ret;
+	}
 	pin_ourselves();
-	for (i = 0; i < proc_nhooks && !ret; i++)
+	planned = true;
+	return 0;
+}
+
+int proc_patch_libc(void)
+{
+	unsigned int i;
+	int ret = planned ? 0 : plan_all();
+
+	for (i = 0; i < proc_nhooks && !ret; i++) {
+		if (applied[i])
+			continue;
 		ret = apply(&plans[i]);
+		applied[i] = !ret;
+	}
 	sync_cores();
 	return ret;
 }

@@ -34,6 +34,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../../core/fail.h"
 #include "proc.h"
 
 #ifndef UFFD_FEATURE_WP_ASYNC
@@ -83,8 +84,12 @@ static const struct proc_cause causes[] = {
 
 static int open_uffd(void)
 {
-	int fd = (int)syscall(SYS_userfaultfd,
-			      O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	int fd;
+
+	if (umn__fail_here())
+		return -EMFILE;
+	fd = (int)syscall(SYS_userfaultfd,
+			  O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
 
 	if (fd < 0 && errno == EINVAL) /* before Linux 5.11 */
 		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
@@ -128,14 +133,16 @@ static int open_with_api(void)
 	return fd;
 }
 
-static int register_range(unsigned long start, unsigned long end)
+static int register_range(int fd, unsigned long start, unsigned long end)
 {
 	struct uffdio_register reg = {
 		.range = { .start = start, .len = end - start },
 		.mode = UFFDIO_REGISTER_MODE_WP,
 	};
 
-	return ioctl(u.fd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+	if (umn__fail_here())
+		return -ENOMEM;
+	return ioctl(fd, UFFDIO_REGISTER, &reg) ? -errno : 0;
 }
 
 /* Under u.lock. */
@@ -188,14 +195,13 @@ static void queue_msg(const struct uffd_msg *m)
 static void *reader(void *arg)
 {
 	struct uffd_msg msgs[16];
-	struct pollfd pfd = { .fd = u.fd, .events = POLLIN };
+	struct pollfd pfd = { .fd = (int)(intptr_t)arg, .events = POLLIN };
 	ssize_t n;
 
-	(void)arg;
 	for (;;) {
 		if (poll(&pfd, 1, -1) < 0)
 			continue;
-		n = read(u.fd, msgs, sizeof(msgs));
+		n = read(pfd.fd, msgs, sizeof(msgs));
 		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++)
 			queue_msg(&msgs[i]);
 	}
@@ -242,26 +248,34 @@ static void *dispatcher(void *arg)
 	return NULL;
 }
 
-static int start_thread(void *(*fn)(void *))
+static int start_thread(void *(*fn)(void *), void *arg)
 {
 	sigset_t all, saved;
 	pthread_t t;
 	int ret;
 
+	if (umn__fail_here())
+		return -EAGAIN;
 	/* Our threads take no signal: a handler there could unmap. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
-	ret = pthread_create(&t, NULL, fn, NULL);
+	ret = pthread_create(&t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	if (!ret)
 		pthread_detach(t);
 	return -ret;
 }
 
+/*
+ * Under umn_proc_start()'s lock.  The dispatcher and the sentinel page are
+ * made once and kept across a failed start; the reader serves one fd and
+ * is started last, so that a failure leaves no thread on a closed fd.
+ */
+static bool dispatching; /* the dispatcher runs (under the start lock) */
+
 int proc_uffd_start(struct umn_mm *mm)
 {
 	const long page = sysconf(_SC_PAGESIZE);
-	void *sentinel;
 	int fd, ret;
 
 	if (u.fd >= 0)
@@ -269,37 +283,42 @@ int proc_uffd_start(struct umn_mm *mm)
 	fd = open_with_api();
 	if (fd < 0)
 		return fd;
-	sentinel = mmap(NULL, page, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (sentinel == MAP_FAILED) {
-		close(fd);
-		return -ENOMEM;
+	if (!u.sentinel) {
+		void *p = umn__fail_here()
+				  ? MAP_FAILED
+				  : mmap(NULL, page, PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED) {
+			close(fd);
+			return -ENOMEM;
+		}
+		u.sentinel = p;
 	}
-	u.fd = fd;
 	u.mm = mm;
-	u.sentinel = sentinel;
-	ret = register_range((unsigned long)sentinel,
-			     (unsigned long)sentinel + page);
+	ret = register_range(fd, (unsigned long)u.sentinel,
+			     (unsigned long)u.sentinel + page);
+	if (!ret && !dispatching) {
+		ret = start_thread(dispatcher, NULL);
+		dispatching = !ret;
+	}
 	if (!ret)
-		ret = start_thread(reader);
-	if (!ret)
-		ret = start_thread(dispatcher);
+		ret = start_thread(reader, (void *)(intptr_t)fd);
 	if (ret) {
-		/* A reader already started stays, polling a closed fd's
-		 * number: mark it unusable rather than race it. */
-		u.fd = -1;
+		close(fd);
 		return ret;
 	}
+	__atomic_store_n(&u.fd, fd, __ATOMIC_RELEASE);
 	return 0;
 }
 
 void proc_uffd_watch(unsigned long start, unsigned long end)
 {
-	int ret;
+	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE), ret;
 
-	if (u.fd < 0)
+	if (fd < 0)
 		return;
-	ret = register_range(start, end);
+	ret = register_range(fd, start, end);
 	pthread_mutex_lock(&u.lock);
 	if (ret)
 		u.refused++;
@@ -312,7 +331,8 @@ int proc_uffd_sync(void)
 {
 	unsigned long target;
 
-	if (u.fd < 0 || !(umn_proc_sources() & UMN_PROC_UFFD))
+	if (__atomic_load_n(&u.fd, __ATOMIC_ACQUIRE) < 0 ||
+	    !(umn_proc_sources() & UMN_PROC_UFFD))
 		return -ENOTCONN;
 	pthread_mutex_lock(&u.sync_lock);
 	pthread_mutex_lock(&u.lock);
@@ -333,6 +353,7 @@ void proc_uffd_forget(void)
 	if (u.fd >= 0)
 		close(u.fd);
 	u.fd = -1;
+	dispatching = false;
 	u.len = 0;
 	u.overflowing = false;
 	u.overflow_syncs = 0;

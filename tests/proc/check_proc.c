@@ -17,12 +17,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <umn/interval.h>
 #include <umn/notifier.h>
 #include <umn/proc.h>
+
+#include "../../core/fail.h"
 
 #include "../sleepcheck.h"
 
@@ -38,8 +41,14 @@ struct seen {
 };
 
 static struct umn_notifier rec;
-static struct seen log_[64];
-static unsigned int nlog;
+static struct seen log_[64]; /* under log_lock: the hooks and the */
+static unsigned int nlog;    /* userfaultfd dispatcher both record */
+static pthread_spinlock_t log_lock;
+
+__attribute__((constructor)) static void init_log_lock(void)
+{
+	pthread_spin_init(&log_lock, PTHREAD_PROCESS_PRIVATE);
+}
 static unsigned long watch_lo, watch_hi; /* record ranges in here only */
 
 static int mapped(unsigned long addr)
@@ -72,8 +81,13 @@ static int rec_start(struct umn_notifier *n, const struct umn_range *r)
 	struct seen *s;
 
 	(void)n;
-	if (!watched(r->start, r->end) || nlog == 64)
+	if (!watched(r->start, r->end))
 		return 0;
+	pthread_spin_lock(&log_lock);
+	if (nlog == 64) {
+		pthread_spin_unlock(&log_lock);
+		return 0;
+	}
 	s = &log_[nlog++];
 	memset(s, 0, sizeof(*s));
 	s->start = r->start;
@@ -83,6 +97,7 @@ static int rec_start(struct umn_notifier *n, const struct umn_range *r)
 	s->tid_start = (pid_t)syscall(SYS_gettid);
 	s->mapped_at_range = -1;
 	umn_proc_cause(r, &s->cause);
+	pthread_spin_unlock(&log_lock);
 	return 0;
 }
 
@@ -90,23 +105,29 @@ static void rec_range(struct umn_notifier *n, struct umn_mm *mm,
 		      unsigned long start, unsigned long end)
 {
 	struct umn_range r = { .mm = mm, .start = start, .end = end };
-	struct seen *s = watched(start, end) ? find(&r) : NULL;
+	struct seen *s;
 
 	(void)n;
+	pthread_spin_lock(&log_lock);
+	s = watched(start, end) ? find(&r) : NULL;
 	if (s)
 		s->mapped_at_range = mapped(start);
+	pthread_spin_unlock(&log_lock);
 }
 
 static void rec_end(struct umn_notifier *n, const struct umn_range *r)
 {
-	struct seen *s = watched(r->start, r->end) ? find(r) : NULL;
+	struct seen *s;
 
 	(void)n;
-	if (!s)
-		return;
-	s->mapped_at_end = mapped(r->start);
-	s->byte_at_end = first_byte(r->start);
-	s->tid_end = (pid_t)syscall(SYS_gettid);
+	pthread_spin_lock(&log_lock);
+	s = watched(r->start, r->end) ? find(r) : NULL;
+	if (s) {
+		s->mapped_at_end = mapped(r->start);
+		s->byte_at_end = first_byte(r->start);
+		s->tid_end = (pid_t)syscall(SYS_gettid);
+	}
+	pthread_spin_unlock(&log_lock);
 }
 
 static const struct umn_notifier_ops rec_ops = {
@@ -512,6 +533,100 @@ START_TEST(hooks_alone_miss_raw_system_calls)
 }
 END_TEST
 
+/*
+ * Failure injection (issue 6) on the process's start: with any one of its
+ * failure points failing (allocation, the trampoline page, a page-table
+ * protection change, userfaultfd, a thread), umn_proc_start() turns on
+ * only the sources that started, or fails with none on; the next start
+ * then succeeds and both sources work.
+ * Each try runs in its own child, since patching cannot be undone.
+ */
+static int try_start_failing_at(unsigned long k)
+{
+	const unsigned int both = UMN_PROC_HOOKS | UMN_PROC_UFFD;
+	struct umn_interval_notifier sub = { 0 };
+	unsigned char *p;
+	int ret;
+
+	umn__fail_arm(k, 0);
+	ret = umn_proc_start(both);
+	__atomic_store_n(&umn__fail_armed, false, __ATOMIC_RELAXED);
+	/* UMN_PROC_ALL: the sources that started, or an error and none. */
+	if (ret < 0 ? umn_proc_sources() != 0
+		    : (unsigned int)ret != umn_proc_sources())
+		return 1;
+	if (umn_proc_start(both) != (int)both)
+		return 2;
+	p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (umn_notifier_register(&rec, &rec_ops, umn_proc_mm()) ||
+	    umn_interval_notifier_insert(&sub, umn_proc_mm(), (unsigned long)p,
+					 4 * PAGE, &note_ops))
+		return 3;
+	watch_lo = (unsigned long)p;
+	watch_hi = watch_lo + 4 * PAGE;
+	/* The hooks and userfaultfd see the first, userfaultfd the second:
+	 * three brackets, two of them from userfaultfd. */
+	munmap(p, PAGE);
+	syscall(SYS_munmap, p + PAGE, PAGE);
+	if (umn_proc_uffd_sync() ||
+	    __atomic_load_n(&nlog, __ATOMIC_RELAXED) != 3 ||
+	    __atomic_load_n(&invalidations, __ATOMIC_RELAXED) != 2)
+		return 4;
+	return 0;
+}
+
+static unsigned long start_failure_points(void)
+{
+	unsigned long n = 0;
+	int fds[2], status;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	if (!pid) {
+		umn__fail_arm(0, 0);
+		umn_proc_start(UMN_PROC_HOOKS | UMN_PROC_UFFD);
+		n = umn__fail_passed();
+		_exit(write(fds[1], &n, sizeof(n)) != sizeof(n));
+	}
+	ck_assert_int_eq(read(fds[0], &n, sizeof(n)), sizeof(n));
+	waitpid(pid, &status, 0);
+	close(fds[0]);
+	close(fds[1]);
+	return n;
+}
+
+START_TEST(start_fails_cleanly_at_every_failure_point)
+{
+	unsigned long n, k;
+	int status;
+	pid_t pid;
+
+	/* In a child: the test's own process must stay single-threaded for
+	 * its forks (TSan). */
+	pid = fork();
+	if (!pid)
+		_exit(umn_proc_start(UMN_PROC_UFFD) < 0);
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "proc: no userfaultfd here: skipped\n");
+		return;
+	}
+	n = start_failure_points();
+	ck_assert_uint_ge(n, 8);
+	for (k = 1; k <= n; k++) {
+		pid = fork();
+		if (!pid)
+			_exit(try_start_failing_at(k));
+		waitpid(pid, &status, 0);
+		ck_assert_msg(WIFEXITED(status) && !WEXITSTATUS(status),
+			      "failure point %lu of %lu: step %d", k, n,
+			      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proc");
@@ -535,6 +650,7 @@ int main(void)
 #endif
 	tcase_add_test(tc, uffd_sees_raw_system_calls);
 	tcase_add_test(tc, hooks_alone_miss_raw_system_calls);
+	tcase_add_test(tc, start_fails_cleanly_at_every_failure_point);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
