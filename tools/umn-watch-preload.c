@@ -40,6 +40,7 @@
  *			every record, so that a program that closed N and
  *			opened a file of its own there does not get records
  *			written into that file.  Unset: standard error.
+ *			Not that descriptor any more: nothing is started.
  *	UMN_WATCH_FORK	"0": do not follow fork() (see below).
  *	UMN_PROC_SOURCES read by umn_proc_start() itself.
  *
@@ -350,6 +351,10 @@ __attribute__((constructor)) static void watch_init(void)
 	s = getenv("UMN_WATCH_FD");
 	if (s)
 		parse_fd(s);
+	/* Nobody to report to (the descriptor was closed): leave the
+	 * program alone. */
+	if (watch_fd < 0)
+		return;
 	s = getenv("UMN_WATCH_FORK");
 	watch_follow = !(s && !strcmp(s, "0"));
 	start_watching();
