@@ -31,6 +31,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -190,6 +191,25 @@ static int do_remove(void)
 		return 1;
 	expect_range((unsigned long)p + 4 * PAGE, (unsigned long)p + 12 * PAGE);
 	return madvise(p + 4 * PAGE, 8 * PAGE, MADV_REMOVE);
+}
+
+/* munmap of a shared mapping of a regular file (not shmem). */
+static int do_file(void)
+{
+	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	char *p;
+
+	if (fd < 0 || ftruncate(fd, 16 * PAGE))
+		return SKIP;
+	p = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return 1;
+	memset(p, 0x5a, 16 * PAGE);
+	if (watch((unsigned long)p, (unsigned long)p + 16 * PAGE))
+		return 1;
+	expect_range((unsigned long)p + 4 * PAGE, (unsigned long)p + 12 * PAGE);
+	return munmap(p + 4 * PAGE, 8 * PAGE);
 }
 
 static int do_mremap_shrink(void)
@@ -459,6 +479,7 @@ static const struct {
 	{ "dontneed", do_dontneed },
 	{ "free", do_free },
 	{ "remove", do_remove },
+	{ "file", do_file },
 	{ "brk", do_brk },
 	{ "sbrk", do_sbrk },
 	{ "mapfixed", do_mapfixed },

@@ -41,6 +41,7 @@ trim		madvise		uffd-remove
 dontneed	madvise		uffd-remove
 free		madvise		uffd-remove
 remove		madvise		uffd-remove
+file		munmap		uffd-unmap
 brk		brk		uffd-unmap
 sbrk		brk		uffd-unmap
 mapfixed	mmap		uffd-unmap
