@@ -66,14 +66,22 @@ bool umn_in_atomic(void)
 
 #endif /* UMN_DEBUG */
 
+/*
+ * A signal handler may open a bracket of its own between any two
+ * instructions here: take the slot first (the count), then fill it, with
+ * compiler barriers, so that the handler's bracket lands in the next slot.
+ */
 void umn__bracket_push(const struct umn_range *range)
 {
 	struct umn__thread *t = &umn__thread;
+	unsigned int n = t->nr_brackets;
 
-	if (t->nr_brackets < UMN__MAX_BRACKETS) {
-		t->brackets[t->nr_brackets].range = range;
+	t->nr_brackets = n + 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (n < UMN__MAX_BRACKETS) {
+		t->brackets[n].range = range;
 #ifdef UMN_DEBUG
-		t->brackets[t->nr_brackets].copy = *range;
+		t->brackets[n].copy = *range;
 #endif
 	} else {
 		UMN_WARN_ON(1,
@@ -81,7 +89,6 @@ void umn__bracket_push(const struct umn_range *range)
 			    "thread (a missing umn_invalidate_range_end?)",
 			    UMN__MAX_BRACKETS);
 	}
-	t->nr_brackets++;
 }
 
 void umn__bracket_pop(const struct umn_range *range)
@@ -105,8 +112,16 @@ void umn__bracket_pop(const struct umn_range *range)
 			range->start, range->end, event_name(range->event),
 			c->start, c->end, event_name(c->event));
 #endif
-	if (t->nr_brackets)
+	if (t->nr_brackets) {
+		if (t->nr_brackets <= UMN__MAX_BRACKETS) {
+			t->brackets[t->nr_brackets - 1].range = NULL;
+#ifdef UMN_DEBUG
+			t->brackets[t->nr_brackets - 1].copy.mm = NULL;
+#endif
+		}
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		t->nr_brackets--;
+	}
 }
 
 const struct umn_range *umn__bracket_of(const struct umn_mm *mm)
@@ -116,8 +131,8 @@ const struct umn_range *umn__bracket_of(const struct umn_mm *mm)
 
 	if (i > UMN__MAX_BRACKETS)
 		i = UMN__MAX_BRACKETS;
-	while (i--)
-		if (t->brackets[i].range->mm == mm)
+	while (i--) /* NULL: a slot taken, not filled yet (a signal) */
+		if (t->brackets[i].range && t->brackets[i].range->mm == mm)
 			return t->brackets[i].range;
 	return NULL;
 }

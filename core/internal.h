@@ -6,6 +6,7 @@
 #define UMN_CORE_INTERNAL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <umn/umn.h>
 
@@ -110,6 +111,35 @@ void umn__itree_invalidate_end(struct umn_mm *mm, bool locked);
  * bracket never waits for the lock its own thread holds.
  */
 void umn__mm_set_signal_safe(struct umn_mm *mm);
+
+/*
+ * Take and drop @mm->lock; every taker goes through these.  For a
+ * signal-safe mm the thread's signals are held from the first lock to the
+ * last unlock (a per-thread depth: two mms may nest).
+ */
+struct umn__held_signals {
+	unsigned int depth;
+	sigset_t saved;
+};
+extern _Thread_local struct umn__held_signals umn__held;
+
+static inline void umn__mm_lock(struct umn_mm *mm)
+{
+	if (mm->signal_safe && !umn__held.depth++) {
+		sigset_t all;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
+	}
+	pthread_mutex_lock(&mm->lock);
+}
+
+static inline void umn__mm_unlock(struct umn_mm *mm)
+{
+	pthread_mutex_unlock(&mm->lock);
+	if (mm->signal_safe && !--umn__held.depth)
+		pthread_sigmask(SIG_SETMASK, &umn__held.saved, NULL);
+}
 
 /* Validators (run by the tests; O(n)). */
 bool umn__chain_is_valid(struct umn_mm *mm);

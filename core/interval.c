@@ -63,24 +63,7 @@
 #include "internal.h"
 #include "rcu.h"
 
-/* mm->lock, holding the thread's signals if the mm asked for it. */
-static void lock_mm(struct umn_mm *mm, sigset_t *saved)
-{
-	sigset_t all;
-
-	if (mm->signal_safe) {
-		sigfillset(&all);
-		pthread_sigmask(SIG_BLOCK, &all, saved);
-	}
-	pthread_mutex_lock(&mm->lock);
-}
-
-static void unlock_mm(struct umn_mm *mm, const sigset_t *saved)
-{
-	pthread_mutex_unlock(&mm->lock);
-	if (mm->signal_safe)
-		pthread_sigmask(SIG_SETMASK, saved, NULL);
-}
+_Thread_local struct umn__held_signals umn__held;
 
 void umn__mm_set_signal_safe(struct umn_mm *mm)
 {
@@ -249,16 +232,15 @@ static void finish_or_owe(struct umn_mm *mm)
 
 static void lockless_end(struct umn_mm *mm)
 {
-	sigset_t saved;
 
 	if (__atomic_fetch_sub(&mm->lockless, 1, __ATOMIC_SEQ_CST) != 1 ||
 	    !__atomic_load_n(&mm->lockless_owed, __ATOMIC_SEQ_CST))
 		return;
-	lock_mm(mm, &saved);
+	umn__mm_lock(mm);
 	if (mm->lockless_owed && !mm->active && !lockless(mm) &&
 	    invalidating(mm))
 		finish_invalidation(mm);
-	unlock_mm(mm, &saved);
+	umn__mm_unlock(mm);
 }
 
 int umn__itree_invalidate_start(struct umn_range *range, bool *locked)
@@ -268,7 +250,6 @@ int umn__itree_invalidate_start(struct umn_range *range, bool *locked)
 	unsigned long last = range->end - 1, seq;
 	struct umn__itree_node *node;
 	struct umn__atomic_save save = { 0 };
-	sigset_t saved;
 	bool ok;
 
 	/* Seq-cst write then seq-cst reads, as insert does: the Dekker of
@@ -278,14 +259,14 @@ int umn__itree_invalidate_start(struct umn_range *range, bool *locked)
 	if (!*locked)
 		return 0;
 
-	lock_mm(mm, &saved);
+	umn__mm_lock(mm);
 	mm->active++;
 	__atomic_fetch_sub(&mm->lockless, 1, __ATOMIC_SEQ_CST);
 	node = umn__itree_first(&mm->itree, range->start, last);
 	if (node)
 		set_mm_seq(mm, mm->invalidate_seq | 1);
 	seq = mm->invalidate_seq;
-	unlock_mm(mm, &saved);
+	umn__mm_unlock(mm);
 
 	for (; node; node = umn__itree_next(node, range->start, last)) {
 		struct umn_interval_notifier *sub = of_node(node);
@@ -314,17 +295,16 @@ int umn__itree_invalidate_start(struct umn_range *range, bool *locked)
 
 void umn__itree_invalidate_end(struct umn_mm *mm, bool locked)
 {
-	sigset_t saved;
 
 	if (!locked) {
 		lockless_end(mm);
 		return;
 	}
-	lock_mm(mm, &saved);
+	umn__mm_lock(mm);
 	UMN_WARN_ON(!mm->active, "interval invalidation ended twice");
 	if (!--mm->active && invalidating(mm))
 		finish_or_owe(mm);
-	unlock_mm(mm, &saved);
+	umn__mm_unlock(mm);
 }
 
 int umn_interval_notifier_insert(struct umn_interval_notifier *sub,
@@ -332,7 +312,6 @@ int umn_interval_notifier_insert(struct umn_interval_notifier *sub,
 				 unsigned long length,
 				 const struct umn_interval_notifier_ops *ops)
 {
-	sigset_t saved;
 
 	if (!sub || !mm || !ops || !ops->invalidate || !length)
 		return -EINVAL;
@@ -348,10 +327,11 @@ int umn_interval_notifier_insert(struct umn_interval_notifier *sub,
 	if (mm->ops && mm->ops->interval_added)
 		mm->ops->interval_added(mm, mm->priv, sub->_node.start,
 					sub->_node.last);
-	lock_mm(mm, &saved);
+	umn__mm_lock(mm);
 	sub->mm = umn_mm_get(mm);
 	cover_add(mm, sub, 1); /* then reads lockless: the file's top */
-	if (mm->active || lockless(mm)) {
+	/* Odd with nothing active: a lockless end is about to finish. */
+	if (mm->active || lockless(mm) || invalidating(mm)) {
 		if (invalidating(mm)) {
 			defer(mm, sub);
 			sub->_state = UMN__INTERVAL_INSERTING;
@@ -373,7 +353,7 @@ int umn_interval_notifier_insert(struct umn_interval_notifier *sub,
 		umn__itree_insert(&mm->itree, &sub->_node);
 		sub->_state = UMN__INTERVAL_IN_TREE;
 	}
-	unlock_mm(mm, &saved);
+	umn__mm_unlock(mm);
 	return 0;
 }
 
@@ -381,14 +361,23 @@ int umn_interval_notifier_remove(struct umn_interval_notifier *sub)
 {
 	struct umn_mm *mm;
 	unsigned long seq;
-	sigset_t saved;
 
 	if (!sub || !sub->mm)
 		return -EINVAL;
 	mm = sub->mm;
 	umn__might_sleep_here();
 
-	lock_mm(mm, &saved);
+	/* Refused whether or not it would wait now, so that the answer
+	 * does not depend on a race with other invalidations. */
+	if (umn__in_context_of(mm)) {
+		umn__report(
+			"umn_interval_notifier_remove('%s') from a callback "
+			"or a bracket of its mm could wait for itself: "
+			"refused (-EDEADLK)",
+			umn__name(sub->ops->name));
+		return -EDEADLK;
+	}
+	umn__mm_lock(mm);
 	switch (sub->_state) {
 	case UMN__INTERVAL_IN_TREE:
 		if (!invalidating(mm)) {
@@ -396,14 +385,6 @@ int umn_interval_notifier_remove(struct umn_interval_notifier *sub)
 			break;
 		}
 		/* A walker may be on it: let the last end take it out. */
-		if (umn__in_context_of(mm)) {
-			unlock_mm(mm, &saved);
-			umn__report("umn_interval_notifier_remove('%s') from a "
-				    "callback or a bracket of its mm would "
-				    "wait for itself: refused (-EDEADLK)",
-				    umn__name(sub->ops->name));
-			return -EDEADLK;
-		}
 		defer(mm, sub);
 		sub->_state = UMN__INTERVAL_REMOVING;
 		seq = mm->invalidate_seq;
@@ -415,13 +396,13 @@ int umn_interval_notifier_remove(struct umn_interval_notifier *sub)
 		undefer(sub);
 		break;
 	default:
-		unlock_mm(mm, &saved);
+		umn__mm_unlock(mm);
 		return -EINVAL;
 	}
 	cover_add(mm, sub, -1);
 	sub->_state = UMN__INTERVAL_UNUSED;
 	sub->mm = NULL;
-	unlock_mm(mm, &saved);
+	umn__mm_unlock(mm);
 	umn_mm_put(mm);
 	return 0;
 }
@@ -430,7 +411,6 @@ unsigned long umn_interval_read_begin(struct umn_interval_notifier *sub)
 {
 	struct umn_mm *mm = sub->mm;
 	unsigned long seq;
-	sigset_t saved;
 
 	UMN_WARN_ON(!mm, "umn_interval_read_begin() on an interval notifier "
 			 "that is not inserted");
@@ -445,10 +425,10 @@ unsigned long umn_interval_read_begin(struct umn_interval_notifier *sub)
 			"would wait forever",
 			umn__name(sub->ops->name));
 	umn__might_sleep_here();
-	lock_mm(mm, &saved);
+	umn__mm_lock(mm);
 	while (mm->invalidate_seq == seq)
 		pthread_cond_wait(&mm->wq, &mm->lock);
-	unlock_mm(mm, &saved);
+	umn__mm_unlock(mm);
 	return seq;
 }
 
@@ -457,7 +437,7 @@ bool umn__intervals_are_valid(struct umn_mm *mm)
 	struct umn_interval_notifier *sub, **pp;
 	bool ok;
 
-	pthread_mutex_lock(&mm->lock);
+	umn__mm_lock(mm);
 	ok = umn__itree_is_valid(&mm->itree);
 	if (!mm->active && !lockless(mm) &&
 	    (invalidating(mm) || mm->deferred)) {
@@ -474,6 +454,6 @@ bool umn__intervals_are_valid(struct umn_mm *mm)
 				    umn__name(sub->ops->name));
 			ok = false;
 		}
-	pthread_mutex_unlock(&mm->lock);
+	umn__mm_unlock(mm);
 	return ok;
 }

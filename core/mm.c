@@ -14,6 +14,22 @@
 
 char umn__rcu_token;
 
+/*
+ * fork: every bracket holds an RCU read lock, so a thread inside one when
+ * another forks would leave the child a reader that never ends, and the
+ * child's first grace period (a register) would wait forever.  liburcu-bp
+ * cleans that up if its fork hooks run; call_rcu's worker must pause
+ * first (prepare handlers run last-registered first).
+ */
+__attribute__((constructor)) static void umn__install_fork_hooks(void)
+{
+	pthread_atfork(urcu_bp_before_fork, urcu_bp_after_fork_parent,
+		       urcu_bp_after_fork_child);
+	pthread_atfork(urcu_bp_call_rcu_before_fork,
+		       urcu_bp_call_rcu_after_fork_parent,
+		       urcu_bp_call_rcu_after_fork_child);
+}
+
 int umn_mm_create(const struct umn_mm_ops *ops, void *priv, struct umn_mm **mmp)
 {
 	struct umn_mm *mm;

@@ -43,7 +43,7 @@ static bool visible(const struct umn_notifier *n, unsigned long gen)
 	       gen < umn__load(&n->_gen_removed);
 }
 
-/* Pairs with the release stores in link() and unlink(). */
+/* Pairs with the release stores in link() and chain_unlink(). */
 #define chain_first(mm) __atomic_load_n(&(mm)->chain, __ATOMIC_ACQUIRE)
 #define chain_next(n)	__atomic_load_n(&(n)->_next, __ATOMIC_ACQUIRE)
 
@@ -82,7 +82,7 @@ static void set_state(struct umn_notifier *n, unsigned int state)
 }
 
 /* Under mm->lock. */
-static void unlink(struct umn_mm *mm, struct umn_notifier *n)
+static void chain_unlink(struct umn_mm *mm, struct umn_notifier *n)
 {
 	struct umn_notifier **pp = &mm->chain;
 
@@ -151,9 +151,9 @@ int umn_notifier_register(struct umn_notifier *n,
 		return -EBUSY;
 
 	umn__mm_lock_all_once(mm);
-	pthread_mutex_lock(&mm->lock);
+	umn__mm_lock(mm);
 	if (mm->releasing) {
-		pthread_mutex_unlock(&mm->lock);
+		umn__mm_unlock(mm);
 		return -ESRCH;
 	}
 	gen = next_gen(mm);
@@ -165,7 +165,7 @@ int umn_notifier_register(struct umn_notifier *n,
 	n->_next = mm->chain;
 	__atomic_store_n(&mm->chain, n, __ATOMIC_RELEASE);
 	publish_gen(mm, gen);
-	pthread_mutex_unlock(&mm->lock);
+	umn__mm_unlock(mm);
 
 	/* Let every bracket that began without n end (see the top). */
 	umn__synchronize_rcu();
@@ -183,23 +183,23 @@ static int unregister(struct umn_notifier *n, bool release, const char *call)
 	umn__might_sleep_here();
 	mm = n->mm;
 
-	pthread_mutex_lock(&mm->lock);
+	umn__mm_lock(mm);
 	switch (get_state(n)) {
 	case UMN__NOTIFIER_LINKED:
 		set_state(n, UMN__NOTIFIER_UNREGISTERING);
 		mm->unregistering++;
-		pthread_mutex_unlock(&mm->lock);
+		umn__mm_unlock(mm);
 		if (release) {
 			umn__rcu_read_lock();
 			call_release(n, mm);
 			umn__rcu_read_unlock();
 		}
-		pthread_mutex_lock(&mm->lock);
+		umn__mm_lock(mm);
 		hide(mm, n);
 		set_state(n, UMN__NOTIFIER_REMOVING);
 		if (!--mm->unregistering)
 			pthread_cond_broadcast(&mm->wq);
-		pthread_mutex_unlock(&mm->lock);
+		umn__mm_unlock(mm);
 		umn__synchronize_rcu(); /* brackets that saw n have ended */
 		break;
 	case UMN__NOTIFIER_RELEASING:
@@ -208,16 +208,16 @@ static int unregister(struct umn_notifier *n, bool release, const char *call)
 		while (!mm->released)
 			pthread_cond_wait(&mm->wq, &mm->lock);
 		set_state(n, UMN__NOTIFIER_REMOVING);
-		pthread_mutex_unlock(&mm->lock);
+		umn__mm_unlock(mm);
 		break;
 	default:
-		pthread_mutex_unlock(&mm->lock);
+		umn__mm_unlock(mm);
 		return -EINVAL;
 	}
 
-	pthread_mutex_lock(&mm->lock);
-	unlink(mm, n);
-	pthread_mutex_unlock(&mm->lock);
+	umn__mm_lock(mm);
+	chain_unlink(mm, n);
+	umn__mm_unlock(mm);
 	umn__synchronize_rcu(); /* no reader is on n any more */
 
 	set_state(n, UMN__NOTIFIER_UNUSED);
@@ -247,16 +247,16 @@ int umn_mm_release(struct umn_mm *mm)
 		return -EDEADLK;
 	umn__might_sleep_here();
 
-	pthread_mutex_lock(&mm->lock);
+	umn__mm_lock(mm);
 	if (mm->releasing) {
-		pthread_mutex_unlock(&mm->lock);
+		umn__mm_unlock(mm);
 		return -EALREADY;
 	}
 	mm->releasing = true; /* no new notifier from now on */
 	for (n = mm->chain; n; n = n->_next)
 		if (get_state(n) == UMN__NOTIFIER_LINKED)
 			set_state(n, UMN__NOTIFIER_RELEASING);
-	pthread_mutex_unlock(&mm->lock);
+	umn__mm_unlock(mm);
 
 	/* ->release while they still hear every bracket.  A put (from
 	 * ->release or elsewhere) takes a notifier out of RELEASING. */
@@ -269,21 +269,21 @@ int umn_mm_release(struct umn_mm *mm)
 	umn__rcu_read_unlock();
 
 	/* Then hide them all; their owners unlink them later. */
-	pthread_mutex_lock(&mm->lock);
+	umn__mm_lock(mm);
 	for (n = mm->chain; n; n = n->_next) {
 		if (get_state(n) == UMN__NOTIFIER_RELEASING)
 			set_state(n, UMN__NOTIFIER_HIDDEN);
 		hide(mm, n);
 	}
-	pthread_mutex_unlock(&mm->lock);
+	umn__mm_unlock(mm);
 	umn__synchronize_rcu(); /* no bracket calls any of them any more */
 
-	pthread_mutex_lock(&mm->lock);
+	umn__mm_lock(mm);
 	while (mm->unregistering) /* their ->release is still running */
 		pthread_cond_wait(&mm->wq, &mm->lock);
 	mm->released = true;
 	pthread_cond_broadcast(&mm->wq);
-	pthread_mutex_unlock(&mm->lock);
+	umn__mm_unlock(mm);
 	return 0;
 }
 
@@ -322,9 +322,9 @@ static void put_unlink(struct rcu_head *head)
 	umn__tsan_acquire(n);
 	umn__tsan_acquire(&umn__rcu_token);
 	mm = n->mm;
-	pthread_mutex_lock(&mm->lock);
-	unlink(mm, n);
-	pthread_mutex_unlock(&mm->lock);
+	umn__mm_lock(mm);
+	chain_unlink(mm, n);
+	umn__mm_unlock(mm);
 	umn__tsan_release(n);
 	urcu_bp_call_rcu(head, put_free);
 }
@@ -336,7 +336,7 @@ int umn_notifier_put(struct umn_notifier *n)
 	if (!n || !n->mm || !n->ops->free_notifier)
 		return -EINVAL;
 	mm = n->mm;
-	pthread_mutex_lock(&mm->lock);
+	umn__mm_lock(mm);
 	switch (get_state(n)) {
 	case UMN__NOTIFIER_LINKED:
 	case UMN__NOTIFIER_RELEASING:
@@ -345,13 +345,13 @@ int umn_notifier_put(struct umn_notifier *n)
 		set_state(n, UMN__NOTIFIER_REMOVING);
 		break;
 	case UMN__NOTIFIER_UNREGISTERING:
-		pthread_mutex_unlock(&mm->lock);
+		umn__mm_unlock(mm);
 		return -EBUSY;
 	default:
-		pthread_mutex_unlock(&mm->lock);
+		umn__mm_unlock(mm);
 		return -EINVAL;
 	}
-	pthread_mutex_unlock(&mm->lock);
+	umn__mm_unlock(mm);
 	umn__tsan_release(n);
 	urcu_bp_call_rcu((struct rcu_head *)n->_rcu, put_unlink);
 	return 0;
@@ -372,7 +372,7 @@ bool umn__chain_is_valid(struct umn_mm *mm)
 	unsigned long count = 0;
 	bool ok = true;
 
-	pthread_mutex_lock(&mm->lock);
+	umn__mm_lock(mm);
 	for (n = mm->chain; n && ok; n = n->_next) {
 		ok = n->mm == mm && n->ops && ++count <= mm->gen &&
 		     n->_gen_added <= mm->gen && n->_gen_added > 0 &&
@@ -397,7 +397,7 @@ bool umn__chain_is_valid(struct umn_mm *mm)
 				    umn__name(n->ops ? n->ops->name : NULL),
 				    n->_state);
 	}
-	pthread_mutex_unlock(&mm->lock);
+	umn__mm_unlock(mm);
 	return ok;
 }
 

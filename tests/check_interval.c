@@ -324,11 +324,18 @@ START_TEST(remove_of_a_deferred_insert_is_immediate)
 {
 	struct umn_range range;
 	struct mirror a, b;
+	struct waiter w;
+	pthread_t t;
 
 	mirror_insert(&a, 0, 4);
 	open_bracket(&range, 0, 4);
 	mirror_insert(&b, 8, 4);
-	ck_assert_int_eq(umn_interval_notifier_remove(&b.sub), 0);
+	/* Another thread: this one is inside the bracket (refused). */
+	ck_assert_int_eq(umn_interval_notifier_remove(&b.sub), -EDEADLK);
+	w = (struct waiter){ &b, 0, 0 };
+	pthread_create(&t, NULL, remove_thread, &w);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(w.done, 1);
 	ck_assert_ptr_null(toy.mm->deferred);
 	umn_invalidate_range_end(&range);
 	ck_assert(umn__intervals_are_valid(toy.mm));

@@ -37,14 +37,20 @@ int sleepcheck_fail_calloc; /* fail the next N callocs */
 	}
 
 _Thread_local unsigned long sleepcheck_mutex_locks;
+_Thread_local void (*sleepcheck_after_lock)(pthread_mutex_t *m);
 
 int __real_pthread_mutex_lock(pthread_mutex_t *m);
 int __wrap_pthread_mutex_lock(pthread_mutex_t *m);
 int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
 {
+	int ret;
+
 	sleepcheck_mutex_locks++;
 	umn__might_sleep(__FILE__, __LINE__, "pthread_mutex_lock");
-	return __real_pthread_mutex_lock(m);
+	ret = __real_pthread_mutex_lock(m);
+	if (!ret && sleepcheck_after_lock)
+		sleepcheck_after_lock(m);
+	return ret;
 }
 
 WRAP(int, pthread_rwlock_rdlock, (pthread_rwlock_t * l), (l))

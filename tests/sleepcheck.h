@@ -2,8 +2,13 @@
 #ifndef UMN_TESTS_SLEEPCHECK_H
 #define UMN_TESTS_SLEEPCHECK_H
 
+#include <pthread.h>
+
 /* Make the next N calls of calloc() (tests and core alike) fail. */
 extern int sleepcheck_fail_calloc;
+
+/* If set, called with each mutex this thread has just locked. */
+extern _Thread_local void (*sleepcheck_after_lock)(pthread_mutex_t *m);
 
 /* pthread_mutex_lock() calls made by this thread so far. */
 extern _Thread_local unsigned long sleepcheck_mutex_locks;

@@ -116,7 +116,8 @@ umn_interval_notifier_insert(struct umn_interval_notifier *sub,
  * Context: may sleep.  Not from a callback of the same mm (it would wait
  * for itself).
  * Return: 0; -EINVAL if @sub is NULL or not inserted; -EDEADLK from a
- * callback of the same mm (nothing is changed).
+ * callback or a bracket of the same mm, always, even when no invalidation
+ * would make it wait (nothing is changed).
  */
 UMN_API int umn_interval_notifier_remove(struct umn_interval_notifier *sub);
 

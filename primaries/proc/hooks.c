@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/shm.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -42,6 +44,35 @@ static pid_t this_tid(void)
 	if (!cached_tid)
 		cached_tid = (pid_t)syscall(SYS_gettid);
 	return cached_tid;
+}
+
+/* In a forked child (its only thread is the one that forked). */
+void proc_hooks_forget(void)
+{
+	cached_tid = 0;
+}
+
+/* The default huge page size, read at start (the hooks must not read
+ * files on every call); 2 MiB if unknown. */
+static unsigned long huge_default = 2UL << 20;
+
+void proc_hooks_init(void)
+{
+	char buf[4096];
+	const char *p;
+	long n, fd = syscall(SYS_openat, AT_FDCWD, "/proc/meminfo",
+			     O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	p = strstr(buf, "Hugepagesize:");
+	if (p && strtoul(p + 13, NULL, 10))
+		huge_default = strtoul(p + 13, NULL, 10) << 10;
 }
 
 struct call {
@@ -88,10 +119,14 @@ static void call_end(struct call *c)
 	umn_invalidate_range_end(&c->range);
 }
 
-/* The kernel's answer, with the errno of the call, not of the callbacks. */
+/*
+ * The kernel's answer, and errno as libc leaves it: the call's error if it
+ * failed, else what it was on entry (whatever start's callbacks did).
+ */
 #define SYSCALL_IN_BRACKETS(ret, call, ...) \
 	do {                                \
 		int err_;                   \
+		errno = entry_errno;        \
 		(ret) = (call);             \
 		err_ = errno;               \
 		__VA_ARGS__;                \
@@ -100,6 +135,7 @@ static void call_end(struct call *c)
 
 static int hook_munmap(void *addr, size_t len)
 {
+	int entry_errno = errno;
 	unsigned long start = (unsigned long)addr, end;
 	struct call c = { .open = false };
 	long ret;
@@ -112,6 +148,7 @@ static int hook_munmap(void *addr, size_t len)
 
 static int hook_madvise(void *addr, size_t len, int advice)
 {
+	int entry_errno = errno;
 	unsigned long start = (unsigned long)addr, end;
 	struct call c = { .open = false };
 	const char *kind = NULL;
@@ -124,6 +161,13 @@ static int hook_madvise(void *addr, size_t len, int advice)
 	case MADV_REMOVE:
 	case 24: /* MADV_DONTNEED_LOCKED, Linux 5.18 */
 		kind = "discard";
+		break;
+	case 102: /* MADV_GUARD_INSTALL, Linux 6.13: zaps, then faults */
+		kind = "discard";
+		break;
+	case MADV_HWPOISON:
+		kind = "discard";
+		event = UMN_EVENT_UNMAP;
 		break;
 	case 21: /* MADV_PAGEOUT, Linux 5.4 */
 		kind = "reclaim";
@@ -141,9 +185,26 @@ static int hook_madvise(void *addr, size_t len, int advice)
 	return (int)ret;
 }
 
+/* The page size of a new mapping: MAP_HUGETLB's, hugetlbfs's, or 4 KiB. */
+static unsigned long huge_page_size(int flags, int fd)
+{
+	struct statfs fs;
+	unsigned int shift;
+
+	if (flags & MAP_HUGETLB) {
+		shift = ((unsigned int)flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+		return shift ? 1UL << shift : huge_default;
+	}
+	if (!(flags & MAP_ANONYMOUS) && fd >= 0 &&
+	    !syscall(SYS_fstatfs, fd, &fs) && fs.f_type == HUGETLBFS_MAGIC)
+		return (unsigned long)fs.f_bsize;
+	return UMN_PAGE_SIZE;
+}
+
 static void *hook_mmap(void *addr, size_t len, int prot, int flags, int fd,
 		       off_t offset)
 {
+	int entry_errno = errno;
 	unsigned long start = (unsigned long)addr, end;
 	struct call c = { .open = false };
 	long ret;
@@ -153,8 +214,13 @@ static void *hook_mmap(void *addr, size_t len, int prot, int flags, int fd,
 		return MAP_FAILED;
 	}
 	if ((flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE) &&
-	    page_range(start, len, &end))
+	    page_range(start, len, &end)) {
+		/* A huge page mapping: the kernel rounds the length up. */
+		unsigned long huge = huge_page_size(flags, fd);
+
+		end = (end + huge - 1) & ~(huge - 1);
 		call_begin(&c, "mmap", "replace", UMN_EVENT_UNMAP, start, end);
+	}
 	SYSCALL_IN_BRACKETS(
 		ret, syscall(SYS_mmap, addr, len, prot, flags, fd, offset),
 		call_end(&c));
@@ -171,6 +237,7 @@ static void *hook_mmap(void *addr, size_t len, int prot, int flags, int fd,
 static void *hook_mremap(void *old, size_t old_len, size_t new_len, int flags,
 			 void *new_addr)
 {
+	int entry_errno = errno;
 	unsigned long start = (unsigned long)old, end, dst = 0, dst_end;
 	struct call src = { .open = false }, to = { .open = false };
 	unsigned long kept = (new_len + PAGE_MASK) & ~PAGE_MASK;
@@ -201,6 +268,7 @@ static void *hook_mremap(void *old, size_t old_len, size_t new_len, int flags,
  * ENOMEM. */
 static int hook_brk(void *addr)
 {
+	int entry_errno = errno;
 	unsigned long want = (unsigned long)addr, cur, got;
 	struct call c = { .open = false };
 
@@ -224,6 +292,7 @@ static int hook_brk(void *addr)
 
 static void *hook_shmat(int id, const void *addr, int flags)
 {
+	int entry_errno = errno;
 	unsigned long start = (unsigned long)addr, end;
 	struct call c = { .open = false };
 	struct shmid_ds ds;
@@ -233,9 +302,12 @@ static void *hook_shmat(int id, const void *addr, int flags)
 	    !syscall(SYS_shmctl, id, IPC_STAT, &ds)) {
 		if (flags & SHM_RND)
 			start &= ~(unsigned long)(SHMLBA - 1);
+		/* IPC_STAT does not say whether the segment is of huge
+		 * pages, whose mapping is rounded up: cover that too. */
 		if (page_range(start, ds.shm_segsz, &end))
-			call_begin(&c, "shmat", "replace", UMN_EVENT_UNMAP,
-				   start, end);
+			call_begin(
+				&c, "shmat", "replace", UMN_EVENT_UNMAP, start,
+				(end + huge_default - 1) & ~(huge_default - 1));
 	}
 	SYSCALL_IN_BRACKETS(ret, syscall(SYS_shmat, id, addr, flags),
 			    call_end(&c));
@@ -243,48 +315,44 @@ static void *hook_shmat(int id, const void *addr, int flags)
 }
 
 /*
- * The extent of the segment attached at @addr: the mappings from @addr on
- * with its device and inode, read from /proc/self/maps without allocating.
+ * The extent of the segment attached at @addr, as the kernel's shmdt finds
+ * it: the first System V mapping at or after @addr whose file offset is
+ * its distance from @addr (pages of the attachment may be unmapped
+ * already, the first one too), and the segment's size from its id, which
+ * is the inode /proc/self/maps shows.  Read without allocating.
  */
 struct maps_scan {
-	unsigned long addr, end;
-	unsigned long dev_inode[2];
-	bool found;
+	unsigned long addr;
+	long shmid; /* -1 until found */
 };
 
 static void scan_line(struct maps_scan *s, const char *line)
 {
-	unsigned long lo, hi, inode;
+	unsigned long lo, offset, inode;
 	char *p;
 
-	lo = strtoul(line, &p, 16);
-	if (*p != '-')
+	if (s->shmid >= 0 || !strstr(line, "/SYSV"))
 		return;
-	hi = strtoul(p + 1, &p, 16);
-	/* " perms offset dev inode" */
-	p = strchr(p + 1, ' ');		   /* after perms */
-	p = p ? strchr(p + 1, ' ') : NULL; /* after offset */
+	lo = strtoul(line, &p, 16);
+	if (*p != '-' || lo < s->addr)
+		return;
+	p = strchr(p, ' '); /* " perms offset dev inode" */
+	p = p ? strchr(p + 1, ' ') : NULL;
 	if (!p)
 		return;
-	unsigned long dev = strtoul(p + 1, &p, 16) << 8;
-
-	dev |= strtoul(p + 1, &p, 16);
-	inode = strtoul(p, NULL, 10);
-	if (!s->found && lo == s->addr) {
-		s->found = true;
-		s->end = hi;
-		s->dev_inode[0] = dev;
-		s->dev_inode[1] = inode;
-	} else if (s->found && lo == s->end && dev == s->dev_inode[0] &&
-		   inode == s->dev_inode[1]) {
-		s->end = hi;
-	}
+	offset = strtoul(p + 1, &p, 16);
+	p = strchr(p + 1, ' '); /* after dev */
+	if (!p || lo - s->addr != offset)
+		return;
+	inode = strtoul(p + 1, NULL, 10);
+	s->shmid = (long)inode;
 }
 
 static bool shm_extent(unsigned long addr, unsigned long *end)
 {
-	struct maps_scan s = { .addr = addr };
+	struct maps_scan s = { .addr = addr, .shmid = -1 };
 	char buf[2048], line[512];
+	struct shmid_ds ds;
 	size_t used = 0;
 	long n, fd;
 
@@ -305,12 +373,16 @@ static bool shm_extent(unsigned long addr, unsigned long *end)
 		}
 	}
 	syscall(SYS_close, fd);
-	*end = s.end;
-	return s.found;
+	if (s.shmid < 0 || syscall(SYS_shmctl, s.shmid, IPC_STAT, &ds))
+		return false;
+	/* Rounded up as for a segment of huge pages: a superset. */
+	return page_range(addr, ds.shm_segsz, end) &&
+	       (*end = (*end + huge_default - 1) & ~(huge_default - 1));
 }
 
 static int hook_shmdt(const void *addr)
 {
+	int entry_errno = errno;
 	unsigned long start = (unsigned long)addr, end;
 	struct call c = { .open = false };
 	long ret;

@@ -240,15 +240,51 @@ static int lookup_object(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
-/* Bytes of padding right before @entry, proven by the unwind tables. */
+/* The length of the no-op (or int3) at @p, or 0: the encodings
+ * assemblers pad with. */
+static size_t nop_len(const unsigned char *p, const unsigned char *end)
+{
+	size_t pre = 0;
+
+	if (*p == 0x90 || *p == 0xcc)
+		return 1;
+	while (p + pre < end && (p[pre] == 0x66 || p[pre] == 0x2e))
+		pre++;
+	p += pre;
+	if (p + 3 > end || p[0] != 0x0f || p[1] != 0x1f)
+		return pre == 1 && *p == 0x90 ? 2 : 0; /* 66 90 */
+	switch (p[2]) { /* nopl/nopw with ModRM 00, 40, 44, 80 or 84 */
+	case 0x00:
+		return pre + 3;
+	case 0x40:
+		return pre + 4;
+	case 0x44:
+		return pre + 5;
+	case 0x80:
+		return pre + 7;
+	case 0x84:
+		return pre + 8;
+	}
+	return 0;
+}
+
+/*
+ * Bytes of padding right before @entry: the unwind tables say no function
+ * owns them, and they decode as no-ops up to @entry.
+ */
 static size_t padding_before(const unsigned char *entry)
 {
 	struct lookup l = { .addr = (uintptr_t)entry };
+	const unsigned char *p;
+	size_t n;
 
 	dl_iterate_phdr(lookup_object, &l);
 	if (!l.found || l.prev_end > l.addr)
 		return 0;
-	return l.addr - l.prev_end;
+	for (p = (const unsigned char *)l.prev_end; p < entry; p += n)
+		if (!(n = nop_len(p, entry)))
+			return 0;
+	return p == entry ? l.addr - l.prev_end : 0;
 }
 
 /* --- the trampoline page and the writes --- */

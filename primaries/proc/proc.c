@@ -23,7 +23,6 @@ static unsigned int sources_on;	  /* atomic mask of UMN_PROC_* */
 static unsigned long brackets[2]; /* atomic, per source */
 static bool patched;		  /* under start_lock */
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void interval_added(struct umn_mm *mm, void *priv, unsigned long start,
 			   unsigned long last)
@@ -52,10 +51,14 @@ static void forget_in_child(void)
 	__atomic_store_n(&proc_mm, NULL, __ATOMIC_RELAXED);
 	memset(brackets, 0, sizeof(brackets));
 	pthread_mutex_init(&start_lock, NULL);
+	proc_hooks_forget();
 	proc_uffd_forget();
 }
 
-static void install_atfork(void)
+/* At load, so that no fork after it, whoever registered handlers first,
+ * leaves a child with the parent's notifiers.  (glibc's _Fork and a raw
+ * clone run no handler: their children must not call umn.) */
+__attribute__((constructor)) static void install_atfork(void)
 {
 	pthread_atfork(NULL, NULL, forget_in_child);
 }
@@ -125,6 +128,7 @@ static int start_locked(unsigned int want, bool each_required)
 		__atomic_store_n(&proc_mm, mm, __ATOMIC_RELEASE);
 	}
 	if ((want & UMN_PROC_HOOKS) && !patched) {
+		proc_hooks_init();
 		hooks_ret = proc_patch_libc();
 		patched = !hooks_ret;
 	}
@@ -151,7 +155,6 @@ int umn_proc_start(unsigned int sources)
 		return -EINVAL;
 	if (ret > 0)
 		each_required = true;
-	pthread_once(&atfork_once, install_atfork);
 	pthread_mutex_lock(&start_lock);
 	ret = start_locked(sources, each_required);
 	pthread_mutex_unlock(&start_lock);

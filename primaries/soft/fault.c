@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/debug.h"
 #include "soft.h"
 
 #define PAGE	 UMN_PAGE_SIZE
@@ -95,6 +96,13 @@ static int populate(struct umn_soft_mm *sm, struct vma *v, unsigned long addr)
 		unsigned int li, ll;
 
 		return pt_find_leaf(sm, addr, &lt, &li, &ll) ? RETRY : -ENOMEM;
+	}
+	if (level && e_type(e_load(t, LEVEL_INDEX(addr, level))) == E_TABLE) {
+		/* A huge entry is never installed over a table; munmap and
+		 * mremap free the empty ones.  Refuse rather than retry. */
+		umn__report("soft mm: a page table under a %s mapping at %#lx",
+			    level == 2 ? "1 GiB" : "2 MiB", addr);
+		return -EFAULT;
 	}
 	ret = soft_frame_alloc(fs, order, &frame);
 	if (ret)

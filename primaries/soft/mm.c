@@ -416,37 +416,50 @@ static bool range_ok(unsigned long addr, unsigned long len)
 	       len <= UMN_SOFT_TASK_SIZE - addr;
 }
 
+static bool table_empty(const struct pt *t)
+{
+	for (unsigned int k = 0; k < PT_ENTRIES; k++)
+		if (e_type(t->e[k]) != E_NONE)
+			return false;
+	return true;
+}
+
+/* Free the empty tables under the @level entries that [start, end)
+ * touches (level 1: PTE tables; level 2: PMD tables). */
+static void free_empty_level(struct umn_soft_mm *sm, unsigned long start,
+			     unsigned long end, unsigned int level)
+{
+	unsigned long size = LEVEL_SIZE(level), a = start & ~(size - 1);
+	struct pt *t, *child;
+	unsigned int i;
+	uint64_t e;
+
+	for (; a < end && a + size > a; a += size) {
+		t = pt_walk(sm, a, level, false);
+		if (!t)
+			continue;
+		i = LEVEL_INDEX(a, level);
+		e = e_load(t, i);
+		if (e_type(e) != E_TABLE || !table_empty(child = e_table(e)))
+			continue;
+		pthread_mutex_lock(&t->ptl);
+		e_store(t, i, E_NONE);
+		pthread_mutex_unlock(&t->ptl);
+		pt_free_tree(child, level - 1);
+	}
+}
+
 /*
- * After munmap, free the PTE tables that [start, end) emptied whole, as
- * free_pgtables does, so that 2 MiB pages can be mapped there again.
- * Under the write lock: no walker can be on them.
+ * After munmap or a move, free the page tables left empty around [start,
+ * end), PTE tables then PMD tables, as free_pgtables does, so that huge
+ * pages can be mapped there again (a huge entry is never installed over a
+ * table).  Under the write lock: no walker can be on them.
  */
 static void free_empty_tables(struct umn_soft_mm *sm, unsigned long start,
 			      unsigned long end)
 {
-	unsigned long a = (start + PMD_SIZE - 1) & ~(PMD_SIZE - 1);
-	struct pt *pmd, *pte;
-	unsigned int i, k;
-	uint64_t e;
-
-	for (; a + PMD_SIZE <= end && a + PMD_SIZE > a; a += PMD_SIZE) {
-		pmd = pt_walk(sm, a, 1, false);
-		if (!pmd)
-			continue;
-		i = LEVEL_INDEX(a, 1);
-		e = e_load(pmd, i);
-		if (e_type(e) != E_TABLE)
-			continue;
-		pte = e_table(e);
-		for (k = 0; k < PT_ENTRIES && e_type(pte->e[k]) == E_NONE; k++)
-			;
-		if (k < PT_ENTRIES)
-			continue;
-		pthread_mutex_lock(&pmd->ptl);
-		e_store(pmd, i, E_NONE);
-		pthread_mutex_unlock(&pmd->ptl);
-		pt_free_tree(pte, 0);
-	}
+	free_empty_level(sm, start, end, 1);
+	free_empty_level(sm, start, end, 2);
 }
 
 /* munmap under the write lock: zap, then drop the VMAs. */
@@ -698,7 +711,11 @@ static void move_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 		new = old + m->delta;
 		nt = pt_walk(sm, new, level, false); /* made by prepare */
 		e_store(t, i, E_NONE);
-		/* The new place is in no VMA yet: nobody else locks it. */
+		/* The new place is in no VMA yet: nobody else locks it.  A
+		 * huge entry may land on an empty table left there. */
+		if (e_type(nt->e[LEVEL_INDEX(new, level)]) == E_TABLE)
+			pt_free_tree(e_table(nt->e[LEVEL_INDEX(new, level)]),
+				     level - 1);
 		e_store(nt, LEVEL_INDEX(new, level), e);
 		if (e_type(e) == E_LEAF)
 			rmap_move(sm->frames, e_frame(e), sm, old, new);
@@ -787,6 +804,7 @@ int umn_soft_mremap(struct umn_soft_mm *sm, unsigned long addr,
 	v = vma_find(sm, addr);
 	vma_unlink(sm, v);
 	free(v);
+	free_empty_tables(sm, addr, old_end);
 	vma_link(sm, nv);
 	vma_merge(sm, nv);
 	ret = 0;

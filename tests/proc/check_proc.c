@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,6 +29,7 @@
 #include <umn/proc.h>
 
 #include "../../core/fail.h"
+#include "../../core/internal.h"
 
 #include "../sleepcheck.h"
 
@@ -331,11 +335,14 @@ END_TEST
  * A bracket on memory no interval covers takes no lock, even with
  * intervals elsewhere (the hooks run inside malloc and signal handlers).
  */
+static unsigned long count_invalidations;
+
 static bool count_invalidate(struct umn_interval_notifier *sub,
 			     const struct umn_range *range, unsigned long seq)
 {
 	(void)range;
 	umn_interval_set_seq(sub, seq);
+	count_invalidations++;
 	return true;
 }
 
@@ -448,6 +455,27 @@ static void *churn(void *arg)
 	return (void *)n;
 }
 
+/*
+ * TSan tears a thread's state down before glibc's thread exit releases the
+ * unused stack with madvise(), which the hooks then bracket: TSan faults
+ * in the liburcu-bp registration that bracket makes.  Tests whose threads
+ * exit while the hooks are on run only outside TSan.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define SKIP_UNDER_TSAN()                                       \
+	do {                                                    \
+		fprintf(stderr,                                 \
+			"proc: %s skipped under TSan (threads " \
+			"exit through the hooks)\n",            \
+			__func__);                              \
+		return;                                         \
+	} while (0)
+#else
+#define SKIP_UNDER_TSAN() \
+	do {              \
+	} while (0)
+#endif
+
 START_TEST(patching_is_safe_while_threads_run)
 {
 	struct umn_proc_stats stats;
@@ -455,6 +483,7 @@ START_TEST(patching_is_safe_while_threads_run)
 	pthread_t t[2];
 	void *n;
 
+	SKIP_UNDER_TSAN();
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, churn, NULL);
 	usleep(20000);
@@ -530,6 +559,220 @@ END_TEST
 START_TEST(hooks_alone_miss_raw_system_calls)
 {
 	raw_calls_seen(UMN_PROC_HOOKS, 0);
+}
+END_TEST
+
+/*
+ * Regressions of the cold review of issue 4.
+ */
+
+/* A fork while another thread is inside a bracket: the child's first
+ * grace period must end (liburcu-bp's fork hooks run). */
+static unsigned char *slow_page;
+
+static bool slow_invalidate(struct umn_interval_notifier *sub,
+			    const struct umn_range *range, unsigned long seq)
+{
+	(void)range;
+	umn_interval_set_seq(sub, seq);
+	usleep(300000);
+	return true;
+}
+
+static const struct umn_interval_notifier_ops slow_ops = {
+	.name = "slow",
+	.invalidate = slow_invalidate,
+};
+
+static void *discard_slow_page(void *arg)
+{
+	(void)arg;
+	madvise(slow_page, PAGE, MADV_DONTNEED);
+	return NULL;
+}
+
+START_TEST(fork_during_a_bracket_leaves_the_child_usable)
+{
+	struct umn_interval_notifier sub = { 0 };
+	pthread_t t;
+	int status;
+	pid_t pid;
+
+	SKIP_UNDER_TSAN();
+	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
+	slow_page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
+						      (unsigned long)slow_page,
+						      PAGE, &slow_ops),
+			 0);
+	pthread_create(&t, NULL, discard_slow_page, NULL);
+	usleep(100000); /* it is inside its bracket */
+	pid = fork();
+	if (!pid) {
+		struct umn_notifier fresh = { 0 };
+
+		alarm(10);
+		_exit(umn_proc_mm() != NULL ||
+		      umn_proc_start(UMN_PROC_HOOKS) != UMN_PROC_HOOKS ||
+		      umn_notifier_register(&fresh, &rec_ops, umn_proc_mm()));
+	}
+	waitpid(pid, &status, 0);
+	ck_assert_msg(WIFEXITED(status) && !WEXITSTATUS(status),
+		      "the child hung or failed (status %#x)", status);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
+}
+END_TEST
+
+/* A signal handler that discards covered memory while its thread is in
+ * register or unregister (which hold the mm's lock): no deadlock. */
+static unsigned char *signal_page;
+static unsigned long signals_handled;
+
+static void discard_in_handler(int sig)
+{
+	(void)sig;
+	madvise(signal_page, PAGE, MADV_DONTNEED);
+	signals_handled++;
+}
+
+/* The signal arrives just as the thread has taken the mm's lock, inside
+ * register and unregister (tests/sleepcheck.c calls this back). */
+static unsigned long signals_raised;
+
+static void signal_with_the_lock_held(pthread_mutex_t *m)
+{
+	/* Not from the handler's own bracket: one signal per lock taken by
+	 * register and unregister. */
+	if (m == &umn_proc_mm()->lock && signals_raised == signals_handled) {
+		signals_raised++;
+		raise(SIGUSR1);
+	}
+}
+
+START_TEST(signal_handler_unmapping_covered_memory_does_not_deadlock)
+{
+	struct umn_interval_notifier sub = { 0 };
+	struct umn_notifier n = { 0 };
+
+	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
+	signal_page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_int_eq(umn_interval_notifier_insert(
+				 &sub, umn_proc_mm(),
+				 (unsigned long)signal_page, PAGE, &count_ops),
+			 0);
+	signal(SIGUSR1, discard_in_handler);
+	alarm(20); /* a deadlock ends the test with SIGALRM */
+	sleepcheck_after_lock = signal_with_the_lock_held;
+	for (int i = 0; i < 10; i++) {
+		umn_notifier_register(&n, &rec_ops, umn_proc_mm());
+		umn_notifier_unregister(&n);
+	}
+	sleepcheck_after_lock = NULL;
+	alarm(0);
+	signal(SIGUSR1, SIG_DFL);
+	/* Handled once the lock was dropped, each one. */
+	ck_assert_uint_ge(signals_handled, 20);
+	ck_assert_uint_eq(signals_handled, signals_raised);
+	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
+}
+END_TEST
+
+START_TEST(shmdt_of_a_partly_unmapped_segment_is_seen)
+{
+	int id = shmget(IPC_PRIVATE, 4 * PAGE, IPC_CREAT | 0600);
+	unsigned char *p;
+
+	ck_assert_int_ge(id, 0);
+	p = shmat(id, NULL, 0);
+	shmctl(id, IPC_RMID, NULL);
+	ck_assert_ptr_ne(p, (void *)-1);
+	memset(p, 0xab, 4 * PAGE);
+	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
+	ck_assert_int_eq(umn_notifier_register(&rec, &rec_ops, umn_proc_mm()),
+			 0);
+	ck_assert_int_eq(munmap(p, PAGE), 0);
+	nlog = 0;
+	watch_lo = (unsigned long)p + 3 * PAGE;
+	watch_hi = watch_lo + PAGE;
+	ck_assert_int_eq(shmdt(p), 0);
+	ck_assert_uint_eq(nlog, 1);
+	ck_assert_str_eq(log_[0].cause.call, "shmdt");
+	ck_assert_uint_le(log_[0].start, (unsigned long)p + 3 * PAGE);
+	ck_assert_uint_ge(log_[0].end, (unsigned long)p + 4 * PAGE);
+	ck_assert_int_eq(log_[0].mapped_at_end, 0);
+}
+END_TEST
+
+/* madvise(MADV_GUARD_INSTALL) zaps the pages (Linux 6.13). */
+START_TEST(guard_install_is_seen)
+{
+	unsigned char *p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct umn_interval_notifier sub = { 0 };
+
+	p[0] = 1;
+	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
+	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
+						      (unsigned long)p, PAGE,
+						      &count_ops),
+			 0);
+	/* (The recorder would read the guard page and fault.) */
+	if (madvise(p, PAGE, 102) && errno == EINVAL) {
+		fprintf(stderr, "proc: no MADV_GUARD_INSTALL here: skipped\n");
+	} else {
+		ck_assert_uint_eq(count_invalidations, 1);
+	}
+	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
+}
+END_TEST
+
+/* A callback that sets errno does not leak it into a successful call;
+ * the thread id in a forked child is the child's. */
+static int set_errno_start(struct umn_notifier *n, const struct umn_range *r)
+{
+	errno = EIO;
+	return rec_start(n, r);
+}
+
+static const struct umn_notifier_ops errno_ops = {
+	.name = "errno-setter",
+	.invalidate_range_start = set_errno_start,
+};
+
+START_TEST(errno_and_thread_id_are_the_callers)
+{
+	unsigned char *p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int status;
+	pid_t pid;
+
+	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
+	ck_assert_int_eq(umn_notifier_register(&rec, &errno_ops, umn_proc_mm()),
+			 0);
+	watch_lo = (unsigned long)p;
+	watch_hi = watch_lo + 4 * PAGE;
+	errno = 0;
+	ck_assert_int_eq(madvise(p, PAGE, MADV_DONTNEED), 0);
+	ck_assert_int_eq(errno, 0);
+	ck_assert_uint_eq(nlog, 1);
+	munmap(p + PAGE, PAGE); /* caches this thread's id */
+	pid = fork();
+	if (!pid) {
+		struct umn_notifier fresh = { 0 }; /* rec is the parent's */
+
+		nlog = 0;
+		if (umn_proc_start(UMN_PROC_HOOKS) != UMN_PROC_HOOKS ||
+		    umn_notifier_register(&fresh, &rec_ops, umn_proc_mm()))
+			_exit(1);
+		munmap(p + 2 * PAGE, PAGE);
+		_exit(nlog != 1 ||
+		      log_[0].cause.tid != (pid_t)syscall(SYS_gettid));
+	}
+	waitpid(pid, &status, 0);
+	ck_assert(WIFEXITED(status) && !WEXITSTATUS(status));
 }
 END_TEST
 
@@ -651,6 +894,12 @@ int main(void)
 	tcase_add_test(tc, uffd_sees_raw_system_calls);
 	tcase_add_test(tc, hooks_alone_miss_raw_system_calls);
 	tcase_add_test(tc, start_fails_cleanly_at_every_failure_point);
+	tcase_add_test(tc, fork_during_a_bracket_leaves_the_child_usable);
+	tcase_add_test(
+		tc, signal_handler_unmapping_covered_memory_does_not_deadlock);
+	tcase_add_test(tc, shmdt_of_a_partly_unmapped_segment_is_seen);
+	tcase_add_test(tc, guard_install_is_seen);
+	tcase_add_test(tc, errno_and_thread_id_are_the_callers);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
