@@ -16,7 +16,7 @@
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 PACKAGES := cmake make gcc pkg-config liburcu-dev check clang-format git spin \
-	valgrind
+	valgrind libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4
 CTEST := ctest --output-on-failure -j$(JOBS)
 
 .PHONY: all deps demo test verify release install \

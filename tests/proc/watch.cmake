@@ -1,0 +1,41 @@
+# umn-watch and the event classes (tests/proc/watch-events.sh): each class
+# of tests/proc/events.c under umn-watch, with each set of sources, and
+# the allocator classes under the allocators Debian packages.
+
+add_library(umn-proc-events-dso MODULE events-dso.c)
+add_executable(umn-proc-events events.c)
+# The shared libumn: the program and the preloaded libumn-watch.so must
+# share one process primary.
+target_link_libraries(umn-proc-events PRIVATE umn ${CMAKE_DL_LIBS})
+target_compile_definitions(umn-proc-events PRIVATE
+	EVENTS_DSO="$<TARGET_FILE:umn-proc-events-dso>")
+add_dependencies(umn-proc-events umn-proc-events-dso)
+
+# Sanitizer builds: the program links libumn-watch.so instead of having it
+# preloaded (see watch-events.sh).
+if(NOT UMN_SANITIZE STREQUAL "")
+	add_executable(umn-proc-events-linked events.c)
+	target_link_libraries(umn-proc-events-linked PRIVATE
+		umn-watch-preload umn ${CMAKE_DL_LIBS})
+	target_compile_definitions(umn-proc-events-linked PRIVATE
+		EVENTS_DSO="$<TARGET_FILE:umn-proc-events-dso>")
+	# The linker must keep the library nobody calls.
+	target_link_options(umn-proc-events-linked PRIVATE
+		-Wl,--no-as-needed)
+	add_dependencies(umn-proc-events-linked umn-proc-events-dso)
+endif()
+
+set(UMN_WATCH_SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/watch-events.sh)
+set(UMN_WATCH_ARGS $<TARGET_FILE:umn-watch> $<TARGET_FILE:umn-proc-events>
+	"${UMN_SANITIZE}")
+foreach(run hooks uffd hooks,uffd jemalloc mimalloc tcmalloc none)
+	string(REPLACE "," "-" name "${run}")
+	add_test(NAME watch-${name}
+		COMMAND ${UMN_WATCH_SCRIPT} ${run} ${UMN_WATCH_ARGS})
+	# TSan would sleep a second at each exit while umn's threads run.
+	set_tests_properties(watch-${name} PROPERTIES
+		TIMEOUT 120 SKIP_RETURN_CODE 77
+		ENVIRONMENT "TSAN_OPTIONS=atexit_sleep_ms=0:suppressions=${CMAKE_CURRENT_SOURCE_DIR}/../tsan.supp")
+endforeach()
+# The negative test: with no source on, the checks must fail.
+set_tests_properties(watch-none PROPERTIES WILL_FAIL ON)
