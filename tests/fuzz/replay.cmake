@@ -1,0 +1,25 @@
+# The fuzz harness without libFuzzer (tests/fuzz/replay.c): every normal
+# build replays the seed corpus and the regression inputs, and shows that
+# the oracle catches each deliberate break on an input that exercises it.
+# Included from tests/CMakeLists.txt.
+set(UMN_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+add_executable(umn-fuzz-replay ${UMN_FUZZ_DIR}/fuzz_soft.c
+	${UMN_FUZZ_DIR}/replay.c)
+target_link_libraries(umn-fuzz-replay PRIVATE umn_static)
+
+add_test(NAME fuzz-replay
+	COMMAND umn-fuzz-replay ${UMN_FUZZ_DIR}/corpus
+		${UMN_FUZZ_DIR}/regressions)
+set_tests_properties(fuzz-replay PROPERTIES TIMEOUT 600
+	ENVIRONMENT "TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/tsan.supp")
+
+# UMN_FUZZ_BREAK plants the break; the replay must then fail (exit 1).
+foreach(mode early-free thp-range retry)
+	add_test(NAME fuzz-break-${mode}
+		COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/expect-status.sh 1
+			$<TARGET_FILE:umn-fuzz-replay>
+			${UMN_FUZZ_DIR}/breaks/${mode})
+	set_tests_properties(fuzz-break-${mode} PROPERTIES TIMEOUT 300
+		ENVIRONMENT "UMN_FUZZ_BREAK=${mode};TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/tsan.supp")
+endforeach()
