@@ -14,12 +14,15 @@ add_test(NAME fuzz-replay
 set_tests_properties(fuzz-replay PROPERTIES TIMEOUT 600
 	ENVIRONMENT "TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/tsan.supp")
 
-# UMN_FUZZ_BREAK plants the break; the replay must then fail (exit 1).
-foreach(mode early-free thp-range retry)
-	add_test(NAME fuzz-break-${mode}
+# Each input of breaks/ is named for the break it shows (mkseeds.py
+# --breaks): UMN_FUZZ_BREAK plants it, and the replay must then fail.
+file(GLOB UMN_FUZZ_BREAKS ${UMN_FUZZ_DIR}/breaks/*)
+foreach(input ${UMN_FUZZ_BREAKS})
+	get_filename_component(name ${input} NAME)
+	string(REGEX MATCH "^(early-free|thp-range|retry)" mode ${name})
+	add_test(NAME fuzz-break-${name}
 		COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/expect-status.sh 1
-			$<TARGET_FILE:umn-fuzz-replay>
-			${UMN_FUZZ_DIR}/breaks/${mode})
-	set_tests_properties(fuzz-break-${mode} PROPERTIES TIMEOUT 300
+			$<TARGET_FILE:umn-fuzz-replay> ${input})
+	set_tests_properties(fuzz-break-${name} PROPERTIES TIMEOUT 300
 		ENVIRONMENT "UMN_FUZZ_BREAK=${mode};TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/tsan.supp")
 endforeach()
