@@ -70,6 +70,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The model's searches and the validators' walks are not what the fuzzer
+ * should learn from (and their traced comparisons cost half the time). */
+#if defined(__clang__) && __clang_major__ >= 13
+#define NO_COVERAGE __attribute__((no_sanitize("coverage")))
+#else
+#define NO_COVERAGE
+#endif
+
 #define PAGE UMN_PAGE_SIZE
 #define PMD  UMN_SOFT_PMD_SIZE
 #define PUD  UMN_SOFT_PUD_SIZE
@@ -297,7 +305,7 @@ static void mpage_put(struct mpage *p)
 
 /* Model: VMAs, sorted, alike neighbours merged. */
 
-static struct mvma *vma_at(struct model *m, unsigned long a)
+NO_COVERAGE static struct mvma *vma_at(struct model *m, unsigned long a)
 {
 	int i;
 
@@ -312,6 +320,8 @@ static void vmas_remove(struct model *m, unsigned long s, unsigned long e)
 	struct mvma out[MAX_VMAS];
 	int i, n = 0;
 
+	if (s >= e)
+		return;
 	for (i = 0; i < m->nvma; i++) {
 		struct mvma v = m->vma[i];
 
@@ -373,7 +383,8 @@ static bool model_mapped(struct model *m, unsigned long s, unsigned long e)
 	return true;
 }
 
-static bool model_free(struct model *m, unsigned long s, unsigned long e)
+NO_COVERAGE static bool model_free(struct model *m, unsigned long s,
+				   unsigned long e)
 {
 	int i;
 
@@ -384,7 +395,8 @@ static bool model_free(struct model *m, unsigned long s, unsigned long e)
 }
 
 /* As the soft MMU's huge_1g_aligned(): 1 GiB mappings cut at 1 GiB. */
-static bool model_1g_ok(struct model *m, unsigned long s, unsigned long e)
+NO_COVERAGE static bool model_1g_ok(struct model *m, unsigned long s,
+				    unsigned long e)
 {
 	int i;
 
@@ -420,7 +432,7 @@ static unsigned long model_room(struct model *m, unsigned long hint,
 
 /* Model: contents and shared extents. */
 
-static int pg_find(struct model *m, unsigned long a)
+NO_COVERAGE static int pg_find(struct model *m, unsigned long a)
 {
 	int i;
 
@@ -441,7 +453,8 @@ static void pg_add(struct model *m, unsigned long a, struct mpage *p)
 	m->pg[m->npg++] = (struct mentry){ a, p };
 }
 
-static void pg_drop(struct model *m, unsigned long s, unsigned long e)
+NO_COVERAGE static void pg_drop(struct model *m, unsigned long s,
+				unsigned long e)
 {
 	int i;
 
@@ -489,7 +502,7 @@ static void ext_cut(struct model *m, unsigned long s, unsigned long e)
 	}
 }
 
-static struct mext *ext_at(struct model *m, unsigned long a)
+NO_COVERAGE static struct mext *ext_at(struct model *m, unsigned long a)
 {
 	int i;
 
@@ -634,9 +647,10 @@ struct populated {
 	unsigned long s, e;
 };
 
-static void populated_run(struct umn_soft_mm *sm, struct pt *t,
-			  unsigned int level, unsigned int first,
-			  unsigned int last, unsigned long base, void *ctx)
+NO_COVERAGE static void populated_run(struct umn_soft_mm *sm, struct pt *t,
+				      unsigned int level, unsigned int first,
+				      unsigned int last, unsigned long base,
+				      void *ctx)
 {
 	struct populated *p = ctx;
 	unsigned long size = LEVEL_SIZE(level), a, lo, hi;
@@ -1034,8 +1048,25 @@ enum {
 	OP_COUNT
 };
 
+static const char *const op_names[OP_COUNT] = {
+	"mmap",		 "mmap-any",	"mmap-1g",	 "munmap",
+	"mprotect",	 "mremap",	"dontneed",	 "fault",
+	"populate",	 "write",	"read",		 "split",
+	"collapse",	 "migrate",	"reclaim",	 "clean",
+	"ksm",		 "age",		"fork",		 "destroy",
+	"pin",		 "unpin",	"mirror-create", "mirror-destroy",
+	"mirror-fault",	 "mirror-race", "devtlb-create", "devtlb-destroy",
+	"devtlb-access", "rc-create",	"rc-destroy",	 "rc-register",
+	"rc-release",	 "rc-lookup",	"checker",	 "sub-insert",
+	"sub-remove",	 "sub-read"
+};
+
+static bool tracing; /* UMN_FUZZ_TRACE=1: each call on stderr */
+
 static void expect(const char *what, int got, int want)
 {
+	if (tracing)
+		fprintf(stderr, "  %s: %d (model: %d)\n", what, got, want);
 	if (got != want)
 		fail("%s returned %d, the model expects %d", what, got, want);
 }
@@ -1147,6 +1178,9 @@ static void op_mmap(struct slot *sl, int op)
 		return;
 	hint = a;
 	ret = umn_soft_mmap(sl->sm, a, len, prot, flags, &got);
+	if (tracing)
+		fprintf(stderr, "  mmap(%#lx, %#lx, %d, %#x) = %d, %#lx\n", a,
+			len, prot, flags, ret, got);
 	if (op == OP_MMAP_1G && !(flags & UMN_SOFT_MAP_SHARED))
 		want = -EINVAL;
 	else if ((flags & UMN_SOFT_MAP_FIXED) &&
@@ -1239,6 +1273,9 @@ static void op_mremap(struct slot *sl)
 	v = vma_at(&sl->m, a);
 	alike = v && v->end >= oend;
 	ret = umn_soft_mremap(sl->sm, a, old, new, flags, &got);
+	if (tracing)
+		fprintf(stderr, "  mremap(%#lx, %#lx, %#lx, %d) = %d, %#lx\n",
+			a, old, new, flags, ret, got);
 	if (!alike) {
 		expect("umn_soft_mremap", ret, -EFAULT);
 		return;
@@ -1858,9 +1895,10 @@ static void check_slot(struct slot *sl)
 static int *mapcount;
 static unsigned long *swapcount;
 
-static void count_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
-		      unsigned int first, unsigned int last, unsigned long base,
-		      void *ctx)
+NO_COVERAGE static void count_run(struct umn_soft_mm *sm, struct pt *t,
+				  unsigned int level, unsigned int first,
+				  unsigned int last, unsigned long base,
+				  void *ctx)
 {
 	unsigned long size = LEVEL_SIZE(level), a, f;
 	struct umn_soft_frames *fs = sm->frames;
@@ -1900,7 +1938,7 @@ static void count_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 	}
 }
 
-static void validate_frames(void)
+NO_COVERAGE static void validate_frames(void)
 {
 	struct umn_soft_frames *fs = frames;
 	unsigned long f, pages = 0, n;
@@ -1962,6 +2000,9 @@ static void do_op(struct slot *sl, int depth)
 
 	if (depth && op >= OP_PRIMARY)
 		op %= OP_PRIMARY;
+	if (tracing)
+		fprintf(stderr, "fuzz_soft: op %d%s: mm %p: %s\n", op_index,
+			depth ? " (inner)" : "", (void *)sl, op_names[op]);
 	switch (op) {
 	case OP_MMAP:
 	case OP_MMAP_ANY:
@@ -2052,6 +2093,8 @@ static void setup(void)
 	const char *p = getenv("UMN_FUZZ_PENDING");
 
 	pending = p && *p && strcmp(p, "0");
+	p = getenv("UMN_FUZZ_TRACE");
+	tracing = p && *p && strcmp(p, "0");
 	brk = 0;
 	if (b && !strcmp(b, "early-free"))
 		brk = 1;
