@@ -58,7 +58,7 @@ static void replay(const char *path)
 		exit(2);
 	}
 	if (pid == 0)
-		_exit(run_file(path));
+		exit(run_file(path)); /* atexit: leak checks, profiles */
 	if (waitpid(pid, &status, 0) < 0) {
 		perror("waitpid");
 		exit(2);
