@@ -1103,9 +1103,10 @@ static void verify_page(struct slot *sl, unsigned long a)
 
 	if (expect_access(&sl->m, page, false))
 		return;
-	if (!faults_left)
+	if (!faults_left && op_index >= 0)
 		return;
-	faults_left--;
+	if (faults_left)
+		faults_left--;
 	ret = umn_soft_read(sl->sm, page, buf, PAGE);
 	expect("umn_soft_read", ret, 0);
 	p = model_page(&sl->m, page);
@@ -2123,8 +2124,13 @@ static void setup(void)
 static void teardown(void)
 {
 	unsigned long f;
+	int i, k;
 
+	/* Every page the model holds, read back. */
 	op_index = -1;
+	for (i = 0; i < nslots; i++)
+		for (k = 0; k < slots[i]->m.npg; k++)
+			verify_page(slots[i], slots[i]->m.pg[k].addr);
 	validate_frames();
 	while (npins) {
 		npins--;
