@@ -212,13 +212,25 @@ static struct slot *inject_slot;
  */
 static bool pending;
 
-/* pending/1g-fault-over-pmd-table: a fault in a 1 GiB mapping whose PUD
- * slot still holds a PMD table (left by smaller mappings) never returns. */
-static bool pud_holds_table(struct umn_soft_mm *sm, unsigned long a)
+/*
+ * Does a slot of @level in [s, e) hold a page table (maybe an empty one,
+ * left by smaller mappings)?  pending/1g-fault-over-pmd-table: a fault in
+ * a 1 GiB mapping over such a PUD slot never returns;
+ * pending/mremap-*-over-table-leak: mremap moves a huge entry onto such a
+ * slot and leaks the table.
+ */
+static bool holds_table(struct umn_soft_mm *sm, unsigned long s,
+			unsigned long e, unsigned int level)
 {
-	struct pt *t = pt_walk(sm, a, 2, false);
+	unsigned long a, size = LEVEL_SIZE(level);
+	struct pt *t;
 
-	return t && e_type(e_load(t, LEVEL_INDEX(a, 2))) == E_TABLE;
+	for (a = s & ~(size - 1); a < e; a += size) {
+		t = pt_walk(sm, a, level, false);
+		if (t && e_type(e_load(t, LEVEL_INDEX(a, level))) == E_TABLE)
+			return true;
+	}
+	return false;
 }
 
 static _Noreturn void fail(const char *fmt, ...)
@@ -1175,7 +1187,7 @@ static void op_mmap(struct slot *sl, int op)
 	}
 	if (len > PUD && op != OP_MMAP_1G)
 		len = PUD; /* keep the address space small */
-	if (op == OP_MMAP_1G && !pending && pud_holds_table(sl->sm, a))
+	if (op == OP_MMAP_1G && !pending && holds_table(sl->sm, a, a + len, 2))
 		return;
 	hint = a;
 	ret = umn_soft_mmap(sl->sm, a, len, prot, flags, &got);
@@ -1266,13 +1278,25 @@ static void op_mremap(struct slot *sl)
 	struct mvma *v, c;
 	bool alike;
 
-	if (old > PUD)
-		old = PUD;
-	if (new > PUD)
-		new = PUD;
 	oend = a + old;
 	v = vma_at(&sl->m, a);
 	alike = v && v->end >= oend;
+	if (alike && !pending && new > old &&
+	    (v->flags & (UMN_SOFT_MAP_THP | UMN_SOFT_MAP_HUGE_1G))) {
+		unsigned long d = oend, de = a + new;
+		unsigned int level = v->flags & UMN_SOFT_MAP_HUGE_1G ? 2 : 1;
+
+		if (v->end != oend || !model_free(&sl->m, oend, a + new)) {
+			align = LEVEL_SIZE(level);
+			d = model_room(&sl->m, 0, new + (a & (align - 1)),
+				       align) +
+			    (a & (align - 1));
+			de = d + new;
+			align = PAGE;
+		}
+		if (holds_table(sl->sm, d, de, level))
+			return;
+	}
 	ret = umn_soft_mremap(sl->sm, a, old, new, flags, &got);
 	if (tracing)
 		fprintf(stderr, "  mremap(%#lx, %#lx, %#lx, %d) = %d, %#lx\n",
