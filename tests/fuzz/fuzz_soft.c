@@ -872,7 +872,7 @@ static int chk_start(struct umn_notifier *n, const struct umn_range *r)
 {
 	struct slot *sl = slot_of_checker(n);
 	struct checker *c = &sl->chk;
-	int i;
+	int i, ret;
 
 	if (c->released)
 		fail("checker: start after release");
@@ -893,13 +893,18 @@ static int chk_start(struct umn_notifier *n, const struct umn_range *r)
 		struct isub *s = &sl->sub[c->defer - 1];
 
 		c->defer = 0;
-		s->count = s->snap = 0;
-		s->reading = false;
-		if (umn_interval_notifier_insert(
-			    &s->sub, umn_soft_mm_umn(sl->sm), s->start,
-			    s->last - s->start + 1, &isub_ops))
-			fail("checker: insert from a callback refused");
-		s->inserted = s->fresh = true;
+		/* (An insert since the op that asked may have taken it.) */
+		if (!s->inserted) {
+			s->count = s->snap = 0;
+			s->reading = false;
+			ret = umn_interval_notifier_insert(
+				&s->sub, umn_soft_mm_umn(sl->sm), s->start,
+				s->last - s->start + 1, &isub_ops);
+			if (ret)
+				fail("checker: insert from a callback: %d",
+				     ret);
+			s->inserted = s->fresh = true;
+		}
 		for (i = 0; i < MAX_SUBS; i++)
 			if (&sl->sub[i] != s && sl->sub[i].inserted &&
 			    umn_interval_notifier_remove(&sl->sub[i].sub) !=
