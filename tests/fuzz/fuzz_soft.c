@@ -47,9 +47,15 @@
  *    page tables against its reverse map, frame and swap reference counts
  *    and page budget; at the end every frame has come back.
  *
- * UMN_FUZZ_BREAK=early-free|thp-range|retry plants one of the library's
- * deliberate breaks, to show that the oracle catches it
- * (tests/fuzz/breaks/).
+ * The environment:
+ *	UMN_FUZZ_BREAK=early-free|thp-range|retry plants one of the library's
+ *	deliberate breaks, to show that the oracle catches it
+ *	(tests/fuzz/breaks/);
+ *	UMN_FUZZ_PENDING=1 stops stepping around the bugs found and not yet
+ *	fixed (tests/fuzz/pending/README.md);
+ *	UMN_FUZZ_TRACE=1 prints each operation and result on stderr.
+ *
+ * tests/fuzz/mkseeds.py writes inputs in this encoding (the seed corpus).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -151,10 +157,6 @@ struct isub {
 	unsigned long count, snap; /* invalidations; at the op's start */
 	bool reading;
 	unsigned long seq, seq_count;
-};
-
-struct handle {
-	struct umn_regcache_handle *h;
 };
 
 struct slot {
@@ -1682,7 +1684,8 @@ static void op_devtlb(struct slot *sl, int op)
 		device_access(sl, K_DEVTLB, sl->tlb, a, write, &t);
 }
 
-static void hold(struct slot *sl, struct umn_regcache_handle *h, int delta)
+/* The harness's count of the pins under @h's pages. */
+static void hold(struct umn_regcache_handle *h, int delta)
 {
 	unsigned long i;
 
@@ -1691,7 +1694,6 @@ static void hold(struct slot *sl, struct umn_regcache_handle *h, int delta)
 			fail("frame %lu out of range", h->pages[i].frame);
 		pinned[h->pages[i].frame] += delta;
 	}
-	(void)sl;
 }
 
 static void pin_release_handles(struct slot *sl)
@@ -1699,7 +1701,7 @@ static void pin_release_handles(struct slot *sl)
 	while (sl->nh) {
 		struct umn_regcache_handle *h = sl->h[--sl->nh];
 
-		hold(sl, h, -1);
+		hold(h, -1);
 		expect("umn_regcache_release", umn_regcache_release(h), 0);
 	}
 }
@@ -1754,7 +1756,7 @@ static void op_rc(struct slot *sl, int op)
 			return;
 		i = (int)((f >> 1) % (unsigned int)sl->nh);
 		h = sl->h[i];
-		hold(sl, h, -1);
+		hold(h, -1);
 		expect("umn_regcache_release", umn_regcache_release(h), 0);
 		sl->nh--;
 		sl->h[i] = sl->h[sl->nh];
@@ -1793,7 +1795,7 @@ static void op_rc(struct slot *sl, int op)
 	if (h->addr > a || h->addr + h->len < a + len)
 		fail("a handle [%#lx, +%#lx) for [%#lx, +%#lx)", h->addr,
 		     h->len, a, len);
-	hold(sl, h, 1);
+	hold(h, 1);
 	sl->h[sl->nh++] = h;
 	check_handle(sl, h);
 	for (i = 0; i < nrecs; i++)
