@@ -22,7 +22,7 @@ foreach(input ${UMN_FUZZ_BREAKS})
 	string(REGEX MATCH "^(early-free|thp-range|retry)" mode ${name})
 	add_test(NAME fuzz-break-${name}
 		COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/expect-status.sh 1
-			$<TARGET_FILE:umn-fuzz-replay> ${input})
+			$<TARGET_FILE:umn-fuzz-replay> --no-summary ${input})
 	set_tests_properties(fuzz-break-${name} PROPERTIES TIMEOUT 300
 		ENVIRONMENT "UMN_FUZZ_BREAK=${mode};TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/tsan.supp")
 endforeach()
