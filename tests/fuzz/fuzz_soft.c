@@ -1180,6 +1180,10 @@ static void op_mmap(struct slot *sl, int op)
 		prot = (int)(f >> 1) & 3;
 		flags = UMN_SOFT_MAP_HUGE_1G | UMN_SOFT_MAP_FIXED |
 			(f & 8 ? 0 : UMN_SOFT_MAP_SHARED);
+		if (f & 16) { /* anywhere */
+			flags &= ~UMN_SOFT_MAP_FIXED;
+			a = 0;
+		}
 	} else {
 		a = dec_addr();
 		len = dec_len();
@@ -1194,8 +1198,14 @@ static void op_mmap(struct slot *sl, int op)
 	}
 	if (len > PUD && op != OP_MMAP_1G)
 		len = PUD; /* keep the address space small */
-	if (op == OP_MMAP_1G && !pending && holds_table(sl->sm, a, a + len, 2))
-		return;
+	if (op == OP_MMAP_1G && !pending) {
+		unsigned long d = flags & UMN_SOFT_MAP_FIXED
+					  ? a
+					  : model_room(&sl->m, 0, PUD, PUD);
+
+		if (holds_table(sl->sm, d, d + PUD, 2))
+			return;
+	}
 	hint = a;
 	ret = umn_soft_mmap(sl->sm, a, len, prot, flags, &got);
 	if (tracing)
@@ -1213,7 +1223,9 @@ static void op_mmap(struct slot *sl, int op)
 		return;
 	if (!(flags & UMN_SOFT_MAP_FIXED)) {
 		a = model_room(&sl->m, hint, len,
-			       flags & UMN_SOFT_MAP_THP ? PMD : PAGE);
+			       flags & UMN_SOFT_MAP_HUGE_1G ? PUD
+			       : flags & UMN_SOFT_MAP_THP   ? PMD
+							    : PAGE);
 		if (got != a)
 			fail("umn_soft_mmap placed %#lx at %#lx, the model "
 			     "at %#lx",
@@ -1724,6 +1736,51 @@ static void check_handle(struct slot *sl, struct umn_regcache_handle *h)
 	}
 }
 
+/*
+ * The device uses a valid registration @h: each page is the primary's
+ * (writable, if pinned for writing); it reads the first page, or writes
+ * it if pinned for writing, and the model follows.
+ */
+static void rc_device(struct slot *sl, struct umn_regcache_handle *h)
+{
+	unsigned long i, v = ++stamp, got, a;
+	struct umn_soft_translation p;
+	struct mpage *mp;
+	int ret;
+
+	if (!umn_regcache_valid(h))
+		return;
+	for (i = 0; i < h->len / PAGE; i++) {
+		a = h->addr + i * PAGE;
+		ret = umn_soft_lookup(sl->sm, a, false, NULL, NULL, &p);
+		if (ret || p.frame != h->pages[i].frame ||
+		    sub_at(&p, a) != h->pages[i].subpage ||
+		    p.gen != h->pages[i].gen || (h->write && !p.writable))
+			fail("a valid registration maps %#lx to frame %lu/%lu "
+			     "gen %lu%s, the primary to %lu/%lu gen %lu%s (%d)",
+			     a, h->pages[i].frame, h->pages[i].subpage,
+			     h->pages[i].gen, h->write ? " rw" : "",
+			     ret ? 0 : p.frame, ret ? 0 : sub_at(&p, a),
+			     ret ? 0 : p.gen, !ret && p.writable ? " rw" : "",
+			     ret);
+	}
+	if (h->write) {
+		umn_soft_frame_write(frames, h->pages[0].frame,
+				     h->pages[0].subpage, 8, &v, 8);
+		model_write(sl, h->addr + 8, &v, 8);
+		return;
+	}
+	umn_soft_frame_read(frames, h->pages[0].frame, h->pages[0].subpage, 8,
+			    &got, 8);
+	mp = model_page(&sl->m, h->addr);
+	v = 0;
+	if (mp)
+		memcpy(&v, mp->data + 8, 8);
+	if (got != v)
+		fail("the regcache reads %#lx at %#lx, the model says %#lx",
+		     got, h->addr + 8, v);
+}
+
 static void op_rc(struct slot *sl, int op)
 {
 	unsigned int f = u8();
@@ -1801,6 +1858,7 @@ static void op_rc(struct slot *sl, int op)
 	for (i = 0; i < nrecs; i++)
 		if (recs[i].obj == sl->rc)
 			check_rec(&recs[i]);
+	rc_device(sl, h);
 }
 
 static void op_checker(struct slot *sl)
