@@ -147,7 +147,9 @@ struct checker {
 	unsigned long log_start[MAX_LOG], log_end[MAX_LOG];
 	int nlog;
 	bool log_lost;
-	int defer; /* insert sub[defer - 1] from the next start */
+	int defer;   /* insert sub[defer - 1] from the next start */
+	bool misuse; /* call what must refuse, from the next start */
+	struct umn_notifier spare;
 };
 
 struct isub {
@@ -870,6 +872,50 @@ static const struct umn_interval_notifier_ops isub_ops = {
 	.invalidate = isub_invalidate,
 };
 
+static const struct umn_notifier_ops spare_ops = { .name = "fuzz-spare" };
+
+/* Did a call from a callback refuse, as documented?  pending/
+ * *-from-callback-*: some go through when no interval is being
+ * invalidated; true if it did (accepted unless UMN_FUZZ_PENDING=1). */
+static bool refused(const char *what, int ret, bool may_pass)
+{
+	if (ret == -EDEADLK)
+		return true;
+	if (ret >= 0 && may_pass && !pending)
+		return false;
+	fail("%s from a callback returned %d, not -EDEADLK", what, ret);
+}
+
+/* From a callback of @sl's mm: each call documented to refuse there. */
+static void misuse(struct slot *sl)
+{
+	struct umn_mm *mm = umn_soft_mm_umn(sl->sm);
+	int i;
+
+	memset(&sl->chk.spare, 0, sizeof(sl->chk.spare));
+	refused("umn_notifier_register",
+		umn_notifier_register(&sl->chk.spare, &spare_ops, mm), false);
+	refused("umn_notifier_unregister", umn_notifier_unregister(&sl->chk.n),
+		false);
+	refused("umn_mm_release", umn_mm_release(mm), false);
+	for (i = 0; i < 2; i++) {
+		if (!sl->mirror[i])
+			continue;
+		/* pending/mirror-destroy-from-callback-frees */
+		if (!refused("umn_mirror_destroy",
+			     umn_mirror_destroy(sl->mirror[i]), i == 1)) {
+			forget(sl->mirror[i]);
+			sl->mirror[i] = NULL;
+		}
+	}
+	if (sl->tlb)
+		refused("umn_devtlb_destroy", umn_devtlb_destroy(sl->tlb),
+			false);
+	/* pending/regcache-reap-from-callback-unpins */
+	if (sl->rc)
+		refused("umn_regcache_reap", umn_regcache_reap(sl->rc), true);
+}
+
 static int chk_start(struct umn_notifier *n, const struct umn_range *r)
 {
 	struct slot *sl = slot_of_checker(n);
@@ -890,6 +936,10 @@ static int chk_start(struct umn_notifier *n, const struct umn_range *r)
 		c->log_end[c->nlog++] = r->end;
 	} else {
 		c->log_lost = true;
+	}
+	if (c->misuse) {
+		c->misuse = false;
+		misuse(sl);
 	}
 	if (c->defer) {
 		struct isub *s = &sl->sub[c->defer - 1];
@@ -1874,6 +1924,10 @@ static void op_checker(struct slot *sl)
 	struct checker *c = &sl->chk;
 	int ret;
 
+	if (f & 0x80) {
+		c->misuse = c->registered;
+		return;
+	}
 	if (f & 1) {
 		/* Insert an interval notifier from inside the next start. */
 		int i = (int)((f >> 1) % MAX_SUBS);

@@ -171,6 +171,13 @@ def scenarios():
     p.op("SUB_REMOVE", b(1)).op("CHECKER", b(0)).op("SUB_REMOVE", b(0))
     s["notifiers"] = p
     p = Prog()
+    p.op("MMAP", page(0), pages(64), b(RW)).op("CHECKER", b(0))
+    p.op("MIRROR_CREATE", b(0)).op("MIRROR_CREATE", b(1))
+    p.op("DEVTLB_CREATE", b(8)).op("CHECKER", b(0x80))
+    p.op("MUNMAP", page(3), pages(1)).op("CHECKER", b(0x80))
+    p.op("MPROTECT", page(8), pages(2), b(R))
+    s["misuse"] = p
+    p = Prog()
     p.op("MMAP", page(0), thps(4), b(RW | THP | SHARED))
     p.op("MIRROR_CREATE", b(1)).op("DEVTLB_CREATE", b(16)).op("RC_CREATE", b(0))
     p.op("CHECKER", b(0)).op("POPULATE", page(0), b(1), h(40))
