@@ -837,6 +837,7 @@ static void forget(void *obj)
 static void check_rec(const struct rec *r)
 {
 	struct umn_soft_translation q, p;
+	struct mvma *v;
 	int ret;
 
 	if (!r->obj || secondary(r, r->addr, &q))
@@ -854,6 +855,11 @@ static void check_rec(const struct rec *r)
 		     kind_names[r->kind], r->addr, q.frame, sub_at(&q, r->addr),
 		     q.gen, q.writable ? " rw" : "", p.frame,
 		     sub_at(&p, r->addr), p.gen, p.writable ? " rw" : "");
+	v = vma_at(&r->slot->m, r->addr);
+	if (p.writable && !(v && (v->prot & W)))
+		fail("the primary maps %#lx writable, in a mapping the model "
+		     "says is not",
+		     r->addr);
 }
 
 /* The checking notifier. */
@@ -1315,9 +1321,17 @@ static int expect_range(struct model *m, unsigned long a, unsigned long len)
 static void op_mprotect(struct slot *sl)
 {
 	unsigned long a = dec_addr(), len = dec_len();
-	int prot = (int)u8() & 3, ret, i, n = 0;
+	int prot = (int)u8() & 3, ret, i, n = 0, kinds = 0;
 	struct mvma piece[MAX_VMAS];
 
+	/* pending/mprotect-shared-private-cow: a range over shared and
+	 * private mappings makes private copy-on-write pages writable. */
+	for (i = 0; i < sl->m.nvma; i++)
+		if (sl->m.vma[i].end > a && sl->m.vma[i].start < a + len)
+			kinds |= sl->m.vma[i].flags & UMN_SOFT_MAP_SHARED ? 1
+									  : 2;
+	if (kinds == 3 && (prot & W) && !pending)
+		return;
 	ret = umn_soft_mprotect(sl->sm, a, len, prot);
 	expect("umn_soft_mprotect", ret, expect_range(&sl->m, a, len));
 	if (ret)
@@ -2044,6 +2058,7 @@ static void check_slot(struct slot *sl)
  * pins; a swap slot's are its swap entries; the page budget adds up.
  */
 static int *mapcount;
+static unsigned char *mms; /* which address spaces map it, by slot */
 static unsigned long *swapcount;
 
 NO_COVERAGE static void count_run(struct umn_soft_mm *sm, struct pt *t,
@@ -2057,7 +2072,6 @@ NO_COVERAGE static void count_run(struct umn_soft_mm *sm, struct pt *t,
 	unsigned int i;
 	uint64_t e;
 
-	(void)ctx;
 	for (i = first; i <= last; i++) {
 		e = t->e[i];
 		a = base + (i - first) * size;
@@ -2074,6 +2088,7 @@ NO_COVERAGE static void count_run(struct umn_soft_mm *sm, struct pt *t,
 		if (!f || f >= fs->next_unused)
 			fail("leaf at %#lx: frame %lu", a, f);
 		mapcount[f]++;
+		mms[f] |= (unsigned char)(1U << (long)ctx);
 		for (r = fs->frame[f].rmap; r; r = r->next)
 			if (r->sm == sm && r->addr == a)
 				break;
@@ -2089,6 +2104,41 @@ NO_COVERAGE static void count_run(struct umn_soft_mm *sm, struct pt *t,
 	}
 }
 
+/* A writable entry: the mapping allows writes; a private one maps a frame
+ * no other address space maps, and not a KSM page (copy-on-write). */
+NO_COVERAGE static void write_run(struct umn_soft_mm *sm, struct pt *t,
+				  unsigned int level, unsigned int first,
+				  unsigned int last, unsigned long base,
+				  void *ctx)
+{
+	unsigned long size = LEVEL_SIZE(level), a, f;
+	struct vma *v;
+	unsigned int i;
+	uint64_t e;
+
+	(void)ctx;
+	for (i = first; i <= last; i++) {
+		e = t->e[i];
+		if (e_type(e) != E_LEAF || !(e & E_WRITE))
+			continue;
+		a = base + (i - first) * size;
+		f = e_frame(e);
+		v = vma_find(sm, a);
+		if (!(v->prot & W))
+			fail("a writable entry at %#lx in a mapping without "
+			     "PROT_WRITE",
+			     a);
+		if (v->flags & UMN_SOFT_MAP_SHARED)
+			continue;
+		if ((mms[f] & (mms[f] - 1)) || sm->frames->frame[f].ksm)
+			fail("a writable private entry at %#lx to frame %lu, "
+			     "which %s",
+			     a, f,
+			     sm->frames->frame[f].ksm ? "KSM merged"
+						      : "another mm maps");
+	}
+}
+
 NO_COVERAGE static void validate_frames(void)
 {
 	struct umn_soft_frames *fs = frames;
@@ -2098,16 +2148,21 @@ NO_COVERAGE static void validate_frames(void)
 
 	if (!mapcount) {
 		mapcount = calloc(MAX_FRAMES, sizeof(*mapcount));
+		mms = calloc(MAX_FRAMES, sizeof(*mms));
 		swapcount = calloc(1UL << 16, sizeof(*swapcount));
-		if (!mapcount || !swapcount)
+		if (!mapcount || !mms || !swapcount)
 			abort();
 	}
 	if (fs->nr_swap > 1UL << 16)
 		fail("%lu swap slots", fs->nr_swap);
 	memset(mapcount, 0, fs->next_unused * sizeof(*mapcount));
+	memset(mms, 0, fs->next_unused * sizeof(*mms));
 	memset(swapcount, 0, fs->nr_swap * sizeof(*swapcount));
 	for (i = 0; i < nslots; i++)
 		walk_range(slots[i]->sm, 0, UMN_SOFT_TASK_SIZE, count_run,
+			   (void *)(long)i);
+	for (i = 0; i < nslots; i++)
+		walk_range(slots[i]->sm, 0, UMN_SOFT_TASK_SIZE, write_run,
 			   NULL);
 	for (f = 1; f < fs->next_unused; f++) {
 		struct frame *fr = &fs->frame[f];
