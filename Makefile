@@ -7,6 +7,9 @@
 #   make test-debug / test-asan / test-tsan / test-release   one of them
 #   make verify      model-check the protocols in verify/ (SPIN), mutants
 #                    included; ends with "N passed, N failed"
+#   make fuzz        build the libFuzzer harness (clang) in build/fuzz and
+#                    fuzz for FUZZ_SECONDS (60); ends with "fuzz: N passed,
+#                    N failed"
 #   make release     an optimised build in build/release
 #   make install     install the release build (PREFIX=/usr/local)
 #
@@ -15,11 +18,13 @@
 
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
 PACKAGES := cmake make gcc pkg-config liburcu-dev check clang-format git spin \
-	valgrind libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4
+	valgrind libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 \
+	clang libclang-rt-14-dev
 CTEST := ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all deps demo test verify release install \
+.PHONY: all deps demo test verify fuzz release install \
 	format clean
 
 all: deps
@@ -92,6 +97,14 @@ test: deps
 
 verify: deps
 	./verify/run.sh
+
+# The library with -fsanitize=fuzzer-no-link,address,undefined, optimised,
+# with the debug checks; the harness with libFuzzer (tests/fuzz).
+fuzz: deps
+	CC=clang cmake -S . -B build/fuzz -DUMN_FUZZ=ON -DUMN_DEBUG=ON \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
+	cmake --build build/fuzz -j$(JOBS) --target umn-fuzz
+	@./tests/fuzz/fuzz.sh build/fuzz/tests/fuzz/umn-fuzz $(FUZZ_SECONDS)
 
 release: deps build/release/.built
 

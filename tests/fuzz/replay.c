@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/fuzz/replay.c - run inputs through the fuzz harness without
+ * libFuzzer, for the normal builds' ctest: each file named on the command
+ * line (each file of a folder named, in name order; dotfiles and README*
+ * skipped) runs in a child process of its own, so that an input that
+ * aborts counts as one failure and the others still run.
+ *
+ * Prints each failure, then "replay: N passed, N failed" and the same as a
+ * Check summary line (for tests/summary.sh; not with --no-summary, for a
+ * run that is meant to fail under tests/expect-status.sh); exits 1 if any
+ * failed.
+ */
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int passed, failed;
+
+static int run_file(const char *path)
+{
+	unsigned char *buf;
+	size_t n = 0, cap = 4096, got;
+	FILE *f = fopen(path, "rb");
+
+	if (!f) {
+		perror(path);
+		return 1;
+	}
+	buf = malloc(cap);
+	while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += got;
+		if (n == cap)
+			buf = realloc(buf, cap *= 2);
+	}
+	fclose(f);
+	if (!buf)
+		return 1;
+	LLVMFuzzerTestOneInput(buf, n);
+	free(buf);
+	return 0;
+}
+
+static void replay(const char *path)
+{
+	pid_t pid;
+	int status;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		exit(2);
+	}
+	if (pid == 0)
+		exit(run_file(path)); /* atexit: leak checks, profiles */
+	if (waitpid(pid, &status, 0) < 0) {
+		perror("waitpid");
+		exit(2);
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		passed++;
+		return;
+	}
+	failed++;
+	if (WIFSIGNALED(status))
+		printf("replay: %s: FAILED (signal %d)\n", path,
+		       WTERMSIG(status));
+	else
+		printf("replay: %s: FAILED (exit status %d)\n", path,
+		       WEXITSTATUS(status));
+}
+
+static int skip(const struct dirent *d)
+{
+	return d->d_name[0] != '.' && strncmp(d->d_name, "README", 6);
+}
+
+int main(int argc, char **argv)
+{
+	struct dirent **names;
+	char path[4096];
+	bool summary = true;
+	struct stat st;
+	int i, j, n;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-summary")) {
+			summary = false;
+			continue;
+		}
+		if (stat(argv[i], &st)) {
+			perror(argv[i]);
+			failed++;
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			replay(argv[i]);
+			continue;
+		}
+		n = scandir(argv[i], &names, skip, alphasort);
+		if (n < 0) {
+			perror(argv[i]);
+			failed++;
+			continue;
+		}
+		for (j = 0; j < n; j++) {
+			snprintf(path, sizeof(path), "%s/%s", argv[i],
+				 names[j]->d_name);
+			replay(path);
+			free(names[j]);
+		}
+		free(names);
+	}
+	printf("replay: %d passed, %d failed\n", passed, failed);
+	if (summary)
+		printf("%d%%: Checks: %d, Failures: %d, Errors: 0\n",
+		       passed + failed ? 100 * passed / (passed + failed) : 100,
+		       passed + failed, failed);
+	return failed ? 1 : 0;
+}

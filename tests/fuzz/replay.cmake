@@ -1,0 +1,28 @@
+# The fuzz harness without libFuzzer (tests/fuzz/replay.c): every normal
+# build replays the seed corpus and the regression inputs, and shows that
+# the oracle catches each deliberate break on an input that exercises it.
+# Included from tests/CMakeLists.txt.
+set(UMN_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+add_executable(umn-fuzz-replay ${UMN_FUZZ_DIR}/fuzz_soft.c
+	${UMN_FUZZ_DIR}/replay.c)
+target_link_libraries(umn-fuzz-replay PRIVATE umn_static)
+
+add_test(NAME fuzz-replay
+	COMMAND umn-fuzz-replay ${UMN_FUZZ_DIR}/corpus
+		${UMN_FUZZ_DIR}/regressions)
+set_tests_properties(fuzz-replay PROPERTIES TIMEOUT 600
+	ENVIRONMENT "TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/tsan.supp")
+
+# Each input of breaks/ is named for the break it shows (mkseeds.py
+# --breaks): UMN_FUZZ_BREAK plants it, and the replay must then fail.
+file(GLOB UMN_FUZZ_BREAKS ${UMN_FUZZ_DIR}/breaks/*)
+foreach(input ${UMN_FUZZ_BREAKS})
+	get_filename_component(name ${input} NAME)
+	string(REGEX MATCH "^(early-free|thp-range|retry)" mode ${name})
+	add_test(NAME fuzz-break-${name}
+		COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/expect-status.sh 1
+			$<TARGET_FILE:umn-fuzz-replay> --no-summary ${input})
+	set_tests_properties(fuzz-break-${name} PROPERTIES TIMEOUT 300
+		ENVIRONMENT "UMN_FUZZ_BREAK=${mode};TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/tsan.supp")
+endforeach()
