@@ -582,7 +582,7 @@ static void protect_run(struct umn_soft_mm *sm, struct pt *t,
 			unsigned int last, unsigned long base, void *ctx)
 {
 	struct protect *p = ctx;
-	unsigned long size = LEVEL_SIZE(level);
+	unsigned long size = LEVEL_SIZE(level), addr;
 	struct vma *v = vma_find(sm, base);
 	unsigned int i;
 	uint64_t e, n;
@@ -592,6 +592,11 @@ static void protect_run(struct umn_soft_mm *sm, struct pt *t,
 		e = t->e[i];
 		if (e_type(e) != E_LEAF)
 			continue;
+		/* One table may hold entries of several VMAs (a shared one
+		 * and a private one): each entry by its own. */
+		addr = base + (i - first) * size;
+		if (!v || addr < v->start || addr >= v->end)
+			v = vma_find(sm, addr);
 		n = e & ~E_WRITE;
 		/* Upgrade only what needs no copy-on-write. */
 		if ((p->prot & UMN_SOFT_PROT_WRITE) &&

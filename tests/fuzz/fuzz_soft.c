@@ -205,8 +205,8 @@ static struct rec recs[MAX_RECS];
 static int nrecs, rec_next;
 static int op_index;
 static unsigned long faults_left, sobj_next, stamp;
-static unsigned int brk; /* 1 early-free, 2 thp-range, 3 retry */
-static int inject_op;	 /* the regcache's pin runs one op: depth */
+static unsigned int planted_break; /* 1 early-free, 2 thp-range, 3 retry */
+static int inject_op;		   /* the regcache's pin runs one op: depth */
 static struct slot *inject_slot;
 
 /*
@@ -1685,7 +1685,8 @@ static void op_mirror(struct slot *sl, int op)
 			sl->sm, BASE, WIN,
 			(which ? UMN_MIRROR_INTERVAL : UMN_MIRROR_CLASSIC) |
 				(f & 2 ? UMN_MIRROR_SPLIT_HUGE : 0) |
-				(brk == 3 ? UMN_MIRROR_BREAK_RETRY : 0),
+				(planted_break == 3 ? UMN_MIRROR_BREAK_RETRY
+						    : 0),
 			&sl->mirror[which]);
 		expect("umn_mirror_create", ret, 0);
 		return;
@@ -1868,7 +1869,8 @@ static void op_rc(struct slot *sl, int op)
 		sl->rcs.frames = frames;
 		ret = umn_regcache_create(
 			sl->sm->mm, &fuzz_rc_ops, &sl->rcs,
-			brk == 3 ? UMN_REGCACHE_BREAK_RETRY : 0, &sl->rc);
+			planted_break == 3 ? UMN_REGCACHE_BREAK_RETRY : 0,
+			&sl->rc);
 		expect("umn_regcache_create", ret, 0);
 		return;
 	case OP_RC_DESTROY:
@@ -2301,18 +2303,18 @@ static void setup(void)
 	pending = p && *p && strcmp(p, "0");
 	p = getenv("UMN_FUZZ_TRACE");
 	tracing = p && *p && strcmp(p, "0");
-	brk = 0;
+	planted_break = 0;
 	if (b && !strcmp(b, "early-free"))
-		brk = 1;
+		planted_break = 1;
 	else if (b && !strcmp(b, "thp-range"))
-		brk = 2;
+		planted_break = 2;
 	else if (b && !strcmp(b, "retry"))
-		brk = 3;
+		planted_break = 3;
 	else if (b && *b)
 		fail("UMN_FUZZ_BREAK=%s: early-free, thp-range or retry", b);
-	cfg.breaks = brk == 1	? UMN_SOFT_BREAK_EARLY_FREE
-		     : brk == 2 ? UMN_SOFT_BREAK_THP_RANGE
-				: 0;
+	cfg.breaks = planted_break == 1	  ? UMN_SOFT_BREAK_EARLY_FREE
+		     : planted_break == 2 ? UMN_SOFT_BREAK_THP_RANGE
+					  : 0;
 	if (umn_soft_frames_create(&cfg, &frames))
 		fail("umn_soft_frames_create");
 	nslots = 0;
