@@ -348,18 +348,38 @@ static void scan_line(struct maps_scan *s, const char *line)
 	s->shmid = (long)inode;
 }
 
+static void scan_shm_line(const char *line, void *arg)
+{
+	scan_line(arg, line);
+}
+
 static bool shm_extent(unsigned long addr, unsigned long *end)
 {
 	struct maps_scan s = { .addr = addr, .shmid = -1 };
-	char buf[2048], line[512];
 	struct shmid_ds ds;
+
+	if (proc_maps_each(scan_shm_line, &s) || s.shmid < 0 ||
+	    syscall(SYS_shmctl, s.shmid, IPC_STAT, &ds))
+		return false;
+	/* Rounded up as for a segment of huge pages: a superset. */
+	return page_range(addr, ds.shm_segsz, end) &&
+	       (*end = (*end + huge_default - 1) & ~(huge_default - 1));
+}
+
+/*
+ * Call @fn on each line of /proc/self/maps, without allocating (the hooks
+ * and signal handlers use it).  Return: 0, or -errno if it cannot be read.
+ */
+int proc_maps_each(void (*fn)(const char *line, void *arg), void *arg)
+{
+	char buf[2048], line[512];
 	size_t used = 0;
 	long n, fd;
 
 	fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/maps",
 		     O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
+		return -errno;
 	while ((n = syscall(SYS_read, fd, buf, sizeof(buf))) > 0) {
 		for (long i = 0; i < n; i++) {
 			if (buf[i] != '\n') {
@@ -369,15 +389,11 @@ static bool shm_extent(unsigned long addr, unsigned long *end)
 			}
 			line[used] = '\0';
 			used = 0;
-			scan_line(&s, line);
+			fn(line, arg);
 		}
 	}
 	syscall(SYS_close, fd);
-	if (s.shmid < 0 || syscall(SYS_shmctl, s.shmid, IPC_STAT, &ds))
-		return false;
-	/* Rounded up as for a segment of huge pages: a superset. */
-	return page_range(addr, ds.shm_segsz, end) &&
-	       (*end = (*end + huge_default - 1) & ~(huge_default - 1));
+	return 0;
 }
 
 static int hook_shmdt(const void *addr)

@@ -37,6 +37,7 @@ extern const struct proc_hook proc_hooks[];
 extern const unsigned int proc_nhooks;
 void proc_hooks_init(void);   /* at start: read what the hooks need */
 void proc_hooks_forget(void); /* in a forked child */
+int proc_maps_each(void (*fn)(const char *line, void *arg), void *arg);
 
 /* patch.c: route each libc entry point to its hook.  0 or -errno. */
 int proc_patch_libc(void);

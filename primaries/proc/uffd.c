@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -353,14 +354,44 @@ static void unlock_u(const sigset_t *saved)
 	pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
 
+/* Widen [start, end) to the whole mappings it touches. */
+struct extent {
+	unsigned long start, end;
+};
+
+static void widen(const char *line, void *arg)
+{
+	struct extent *x = arg;
+	unsigned long lo, hi;
+	char *p;
+
+	lo = strtoul(line, &p, 16);
+	if (*p != '-')
+		return;
+	hi = strtoul(p + 1, NULL, 16);
+	if (hi <= x->start || lo >= x->end)
+		return;
+	if (lo < x->start)
+		x->start = lo;
+	if (hi > x->end)
+		x->end = hi;
+}
+
+/*
+ * Register whole mappings: the kernel splits a mapping registered in part
+ * (its flags differ), and an mremap of the whole original mapping would
+ * then fail with EFAULT, where it succeeds without umn.
+ */
 void proc_uffd_watch(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE), ret;
+	struct extent x = { start, end };
 	sigset_t saved;
 
 	if (fd < 0)
 		return;
-	ret = register_range(fd, start, end);
+	proc_maps_each(widen, &x);
+	ret = register_range(fd, x.start, x.end);
 	lock_u(&saved);
 	if (ret)
 		u.refused++;

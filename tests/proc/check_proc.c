@@ -550,6 +550,31 @@ static void raw_calls_seen(unsigned int sources, unsigned long expected)
 	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
 }
 
+/* Watching part of a mapping must not split it: an mremap of the whole
+ * mapping still works (it fails with EFAULT across two mappings). */
+START_TEST(uffd_watch_keeps_the_mapping_whole)
+{
+	struct umn_interval_notifier sub = { 0 };
+	unsigned char *p;
+	void *q;
+
+	if (umn_proc_start(UMN_PROC_UFFD) < 0) {
+		fprintf(stderr, "proc: no userfaultfd here: skipped\n");
+		return;
+	}
+	p = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
+						      (unsigned long)p + PAGE,
+						      PAGE, &count_ops),
+			 0);
+	q = mremap(p, 16 * PAGE, 64 * PAGE, MREMAP_MAYMOVE);
+	ck_assert_ptr_ne(q, MAP_FAILED);
+	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
+	munmap(q, 64 * PAGE);
+}
+END_TEST
+
 START_TEST(uffd_sees_raw_system_calls)
 {
 	raw_calls_seen(UMN_PROC_UFFD, 3);
@@ -892,6 +917,7 @@ int main(void)
 	tcase_add_test(tc, hook_path_does_not_allocate);
 #endif
 	tcase_add_test(tc, uffd_sees_raw_system_calls);
+	tcase_add_test(tc, uffd_watch_keeps_the_mapping_whole);
 	tcase_add_test(tc, hooks_alone_miss_raw_system_calls);
 	tcase_add_test(tc, start_fails_cleanly_at_every_failure_point);
 	tcase_add_test(tc, fork_during_a_bracket_leaves_the_child_usable);
