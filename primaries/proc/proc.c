@@ -45,10 +45,12 @@ static const struct umn_mm_ops proc_ops = { .interval_added = interval_added };
  * not here to unregister them) and the monitor threads, which fork did not
  * copy.  The patched code stays, switched off.
  */
+static struct umn_mm *parents_mm; /* kept reachable: it is not a leak */
+
 static void forget_in_child(void)
 {
 	__atomic_store_n(&sources_on, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&proc_mm, NULL, __ATOMIC_RELAXED);
+	parents_mm = __atomic_exchange_n(&proc_mm, NULL, __ATOMIC_RELAXED);
 	memset(brackets, 0, sizeof(brackets));
 	pthread_mutex_init(&start_lock, NULL);
 	proc_hooks_forget();
