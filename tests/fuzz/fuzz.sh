@@ -18,7 +18,7 @@ mkdir -p "$run/corpus" "$run/artifacts"
 cp "$src"/corpus/* "$run/corpus/"
 # malloc_context_size: the stacks of allocations cost half the time.
 ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=4} \
-"$fuzzer" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 \
+"$fuzzer" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=6144 \
 	-seed="$seed" -dict="$src/fuzz.dict" -print_final_stats=1 \
 	-artifact_prefix="$run/artifacts/" "$run/corpus" > "$run/log" 2>&1
 rc=$?
