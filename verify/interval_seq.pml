@@ -4,9 +4,11 @@
  * deferred while an invalidation is in flight, read_begin waiting while
  * its interval is being invalidated, model-checked.
  *
- * Two invalidations of the page race a user that inserts an interval
- * notifier over it, faults twice through it (read_begin; look the PTE up
- * without the lock; lock; read_retry; install) and removes it.
+ * Two invalidations of the page race two faulting threads: a user that
+ * inserts an interval notifier over it, faults twice through it
+ * (read_begin; look the PTE up without the lock; lock; read_retry;
+ * install) and removes it once the other thread, which faults once, is
+ * done.
  *
  *	start:	lockless++; if no interval counted in the filter: done
  *		(lock-free).  Else lock; nactive++; lockless--; hit := in
@@ -202,15 +204,27 @@ inline remove() {
 	removed = true
 }
 
+bool inserted = false;	/* the second faulting thread may start */
+bool faulted = false;	/* ... and has finished */
+
+proctype faulter()
+{
+	inserted;
+	fault();
+	faulted = true
+}
+
 proctype user()
 {
 	insert();
+	inserted = true;
 	fault();
 	fault();
+	faulted;	/* the owner removes once its faulting threads are done */
 	remove()
 }
 
 init
 {
-	atomic { run invalidate(); run invalidate(); run user() }
+	atomic { run invalidate(); run invalidate(); run user(); run faulter() }
 }
