@@ -341,10 +341,10 @@ static char *block(size_t size)
 		return NULL;
 	memset(p, 0x5a, size);
 	/*
-	 * Register every page the block touches: under glibc, the mapped
-	 * chunk exactly.  A part of it would split the mapping in the
-	 * kernel, and realloc's mremap() of the whole chunk would then fail
-	 * with EFAULT (glibc falls back to malloc, copy, munmap).
+	 * Mirror every page the block touches: under glibc, the mapped
+	 * chunk exactly.  (Before umn registered whole mappings with
+	 * userfaultfd, a part split the mapping, and realloc's mremap() of
+	 * the chunk failed with EFAULT.)
 	 */
 	if (watch(page_down((unsigned long)p),
 		  page_up((unsigned long)p + size)))
