@@ -311,6 +311,10 @@ int umn_regcache_reap(struct umn_regcache *rc)
 
 	if (!rc)
 		return -EINVAL;
+	/* Refused even with nothing to free: the answer must not depend on
+	 * what other invalidations left. */
+	if (umn_mm_in_callback(rc->mm))
+		return -EDEADLK;
 	for (;;) {
 		rc_lock(rc);
 		r = rc->zombies.next != &rc->zombies ? of_link(rc->zombies.next)

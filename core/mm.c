@@ -99,6 +99,11 @@ void umn__mm_lock_all_once(struct umn_mm *mm)
 	mm->ops->unlock_all(mm, mm->priv);
 }
 
+bool umn_mm_in_callback(const struct umn_mm *mm)
+{
+	return mm && umn__in_context_of(mm);
+}
+
 bool umn__range_is_valid(unsigned long start, unsigned long end)
 {
 	return start < end && !(start & (UMN_PAGE_SIZE - 1)) &&

@@ -197,6 +197,18 @@ UMN_API void umn_mm_put(struct umn_mm *mm);
  */
 UMN_API int umn_mm_release(struct umn_mm *mm);
 
+/**
+ * umn_mm_in_callback() - is this thread inside a callback of @mm, or
+ * between a start and an end on it?
+ * @mm: the address space.
+ *
+ * For secondaries that refuse, with -EDEADLK, a call that could wait for
+ * an invalidation of @mm from where that invalidation cannot end.
+ *
+ * Context: any; never sleeps.
+ */
+UMN_API bool umn_mm_in_callback(const struct umn_mm *mm);
+
 /* The out-of-line slow paths; call the inline wrappers below instead. */
 UMN_API int umn__invalidate_range_start(struct umn_range *range);
 UMN_API void umn__invalidate_range_end(struct umn_range *range, bool only_end);
