@@ -128,22 +128,35 @@ struct umn__held_signals {
 };
 extern _Thread_local struct umn__held_signals umn__held;
 
-static inline void umn__mm_lock(struct umn_mm *mm)
+/* Hold the thread's signals until the matching release (nestable). */
+static inline void umn__signals_hold(void)
 {
-	if (mm->signal_safe && !umn__held.depth++) {
+	if (!umn__held.depth++) {
 		sigset_t all;
 
 		sigfillset(&all);
 		pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
 	}
+}
+
+static inline void umn__signals_release(void)
+{
+	if (!--umn__held.depth)
+		pthread_sigmask(SIG_SETMASK, &umn__held.saved, NULL);
+}
+
+static inline void umn__mm_lock(struct umn_mm *mm)
+{
+	if (mm->signal_safe)
+		umn__signals_hold();
 	pthread_mutex_lock(&mm->lock);
 }
 
 static inline void umn__mm_unlock(struct umn_mm *mm)
 {
 	pthread_mutex_unlock(&mm->lock);
-	if (mm->signal_safe && !--umn__held.depth)
-		pthread_sigmask(SIG_SETMASK, &umn__held.saved, NULL);
+	if (mm->signal_safe)
+		umn__signals_release();
 }
 
 /* Validators (run by the tests; O(n)). */

@@ -271,17 +271,16 @@ static void *dispatcher(void *arg)
 
 static int start_thread(void *(*fn)(void *), void *arg)
 {
-	sigset_t all, saved;
 	pthread_t t;
 	int ret;
 
 	if (umn__fail_here())
 		return -EAGAIN;
-	/* Our threads take no signal: a handler there could unmap. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	/* Our threads take no signal (they inherit the mask): a handler
+	 * there could unmap. */
+	umn__signals_hold();
 	ret = pthread_create(&t, NULL, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	umn__signals_release();
 	if (!ret)
 		pthread_detach(t);
 	return -ret;
@@ -339,19 +338,16 @@ int proc_uffd_start(struct umn_mm *mm)
  * that unmaps registered memory until the reader has read: a handler that
  * did so while its thread held u.lock would wait for itself.
  */
-static void lock_u(sigset_t *saved)
+static void lock_u(void)
 {
-	sigset_t all;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, saved);
+	umn__signals_hold();
 	pthread_mutex_lock(&u.lock);
 }
 
-static void unlock_u(const sigset_t *saved)
+static void unlock_u(void)
 {
 	pthread_mutex_unlock(&u.lock);
-	pthread_sigmask(SIG_SETMASK, saved, NULL);
+	umn__signals_release();
 }
 
 /* Widen [start, end) to the whole mappings it touches. */
@@ -386,38 +382,36 @@ void proc_uffd_watch(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE), ret;
 	struct extent x = { start, end };
-	sigset_t saved;
 
 	if (fd < 0)
 		return;
 	proc_maps_each(widen, &x);
 	ret = register_range(fd, x.start, x.end);
-	lock_u(&saved);
+	lock_u();
 	if (ret)
 		u.refused++;
 	else
 		u.ranges++;
-	unlock_u(&saved);
+	unlock_u();
 }
 
 int proc_uffd_sync(void)
 {
 	unsigned long target;
-	sigset_t saved;
 
 	if (__atomic_load_n(&u.fd, __ATOMIC_ACQUIRE) < 0 ||
 	    !(umn_proc_sources() & UMN_PROC_UFFD))
 		return -ENOTCONN;
 	pthread_mutex_lock(&u.sync_lock);
-	lock_u(&saved);
+	lock_u();
 	target = u.syncs_done + 1;
-	unlock_u(&saved);
+	unlock_u();
 	/* Queued after every event before it; returns once it is read. */
 	syscall(SYS_madvise, u.sentinel, sysconf(_SC_PAGESIZE), MADV_DONTNEED);
-	lock_u(&saved);
+	lock_u();
 	while (u.syncs_done < target)
 		pthread_cond_wait(&u.cond, &u.lock);
-	unlock_u(&saved);
+	unlock_u();
 	pthread_mutex_unlock(&u.sync_lock);
 	return 0;
 }
@@ -439,11 +433,10 @@ void proc_uffd_forget(void)
 
 void proc_uffd_stats(struct umn_proc_stats *stats)
 {
-	sigset_t saved;
 
-	lock_u(&saved);
+	lock_u();
 	stats->uffd_ranges = u.ranges;
 	stats->uffd_refused = u.refused;
 	stats->uffd_overflows = u.overflows;
-	unlock_u(&saved);
+	unlock_u();
 }
