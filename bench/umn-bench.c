@@ -1,39 +1,28 @@
 // SPDX-License-Identifier: MIT
 /*
- * bench/umn-bench.c - umn's benchmarks, each side by side with its
- * baseline in the same run, interleaved, several repetitions; the median
- * and the spread are reported (issue 5; the first three of its table).
+ * bench/umn-bench.c - umn's benchmarks (issue 5), each side by side with
+ * its baseline in the same run, interleaved, several repetitions; the
+ * median and the spread are reported.
  *
- *   umn-bench [--quick] [--csv FILE] [NAME...]
+ *   umn-bench [--quick] [--csv FILE] [--plot DIR] [NAME...]
  *
- *   nohit	start+end on an mm with no notifier, and with 1e5 intervals
- *		none of which overlaps; baseline: an empty out-of-line call.
- *   dispatch	start+end on an mm with N interval notifiers, the range
- *		hitting 0, 1 or 16; baseline: a linear list of notifiers that
- *		each filter the range (Linux before 5.5).
- *   readside	read_begin + read_retry, uncontended, on 1 and 2 threads;
- *		baseline: Linux's design, read_begin under the mm's lock.
+ * The benchmarks live one file per layer: core.c (nohit, dispatch,
+ * readside), softmmu.c, regcache.c, hooks.c (hooks, install).
  *
- * CSV: benchmark,variant,parameter,metric,value (ns per operation).
- * Timings are wall-clock (CLOCK_MONOTONIC) over batches; no timing is
- * ever a test.
+ * CSV: benchmark,variant,parameter,metric,value.  Timings are wall-clock
+ * (CLOCK_MONOTONIC) over batches; no timing is ever a test.
  */
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <umn/interval.h>
-#include <umn/mm.h>
+#include "bench.h"
 
-#define PAGE UMN_PAGE_SIZE
+bool bench_quick;
+FILE *bench_csv;
 
-static bool quick;
-static FILE *csv;
-
-static double now_ns(void)
+double bench_now_ns(void)
 {
 	struct timespec t;
 
@@ -48,278 +37,16 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Report the median of @n samples (ns per op) and their spread. */
-static void report(const char *bench, const char *variant, const char *param,
-		   double *v, int n)
+void bench_report(const char *bench, const char *variant, const char *param,
+		  const char *metric, double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	printf("%-9s %-22s %-14s median %8.1f ns  (min %.1f, max %.1f, %d "
-	       "runs)\n",
-	       bench, variant, param, v[n / 2], v[0], v[n - 1], n);
-	if (csv)
-		fprintf(csv, "%s,%s,%s,ns_per_op,%.2f\n", bench, variant, param,
-			v[n / 2]);
-}
-
-/* --- nohit and dispatch --- */
-
-static bool sink_invalidate(struct umn_interval_notifier *sub,
-			    const struct umn_range *range, unsigned long seq)
-{
-	(void)range;
-	umn_interval_set_seq(sub, seq);
-	return true;
-}
-
-static const struct umn_interval_notifier_ops sink_ops = {
-	.name = "bench",
-	.invalidate = sink_invalidate,
-};
-
-__attribute__((noinline)) static void empty_call(unsigned long start)
-{
-	__asm__ volatile("" : : "r"(start) : "memory");
-}
-
-static double time_brackets(struct umn_mm *mm, unsigned long start,
-			    unsigned long len, long iters)
-{
-	struct umn_range range;
-	double t0 = now_ns();
-
-	for (long i = 0; i < iters; i++) {
-		umn_range_init(&range, mm, start, start + len, UMN_EVENT_UNMAP,
-			       UMN_RANGE_BLOCKABLE, NULL);
-		umn_invalidate_range_start(&range);
-		umn_invalidate_range_end(&range);
-	}
-	return (now_ns() - t0) / (double)iters;
-}
-
-static double time_empty(long iters)
-{
-	double t0 = now_ns();
-
-	for (long i = 0; i < iters; i++)
-		empty_call((unsigned long)i);
-	return (now_ns() - t0) / (double)iters;
-}
-
-/* The baseline of dispatch: every notifier filters the range itself. */
-struct list_notifier {
-	struct list_notifier *next;
-	unsigned long start, last, seq;
-};
-
-static double time_list(struct list_notifier *head, unsigned long start,
-			unsigned long len, long iters)
-{
-	double t0 = now_ns();
-
-	for (long i = 0; i < iters; i++)
-		for (struct list_notifier *n = head; n; n = n->next)
-			if (n->start < start + len && start <= n->last)
-				__atomic_store_n(&n->seq, n->seq + 2,
-						 __ATOMIC_RELAXED);
-	return (now_ns() - t0) / (double)iters;
-}
-
-/* N intervals of one page, 16 pages apart, from 1 GiB. */
-static struct umn_interval_notifier *insert_many(struct umn_mm *mm, long n,
-						 struct list_notifier **list)
-{
-	struct umn_interval_notifier *subs = calloc((size_t)n, sizeof(*subs));
-	struct list_notifier *l = list ? calloc((size_t)n, sizeof(*l)) : NULL;
-
-	for (long i = 0; i < n; i++) {
-		unsigned long a = (1UL << 30) + (unsigned long)i * 16 * PAGE;
-
-		if (umn_interval_notifier_insert(&subs[i], mm, a, PAGE,
-						 &sink_ops)) {
-			fprintf(stderr, "umn-bench: insert failed\n");
-			exit(1);
-		}
-		if (l) {
-			l[i] = (struct list_notifier){ i ? &l[i - 1] : NULL, a,
-						       a + PAGE - 1, 0 };
-			*list = &l[i];
-		}
-	}
-	return subs;
-}
-
-static void remove_many(struct umn_interval_notifier *subs, long n)
-{
-	for (long i = 0; i < n; i++)
-		umn_interval_notifier_remove(&subs[i]);
-	free(subs);
-}
-
-static void bench_nohit(void)
-{
-	const int runs = quick ? 5 : 11;
-	const long iters = quick ? 200000 : 2000000, n = 100000;
-	double a[11], b[11], c[11];
-	struct umn_interval_notifier *subs;
-	struct umn_mm *mm;
-
-	if (umn_mm_create(NULL, NULL, &mm))
-		exit(1);
-	for (int r = 0; r < runs; r++) {
-		a[r] = time_empty(iters);
-		b[r] = time_brackets(mm, 1UL << 40, PAGE, iters);
-	}
-	report("nohit", "empty-call", "-", a, runs);
-	report("nohit", "umn", "0-intervals", b, runs);
-	subs = insert_many(mm, n, NULL);
-	for (int r = 0; r < runs; r++) {
-		a[r] = time_empty(iters);
-		c[r] = time_brackets(mm, 1UL << 40, PAGE, iters);
-	}
-	report("nohit", "empty-call", "-", a, runs);
-	report("nohit", "umn", "1e5-intervals", c, runs);
-	remove_many(subs, n);
-	umn_mm_put(mm);
-}
-
-static void bench_dispatch(void)
-{
-	static const long sizes[] = { 10, 100, 1000, 10000, 100000, 1000000 };
-	static const int hits[] = { 0, 1, 16 };
-	const int runs = quick ? 3 : 7;
-	double u[7], l[7];
-	char param[32];
-
-	for (unsigned int s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		long n = sizes[s];
-		long iters = n >= 100000 ? (quick ? 200 : 2000) : 100000;
-		struct list_notifier *list = NULL;
-		struct umn_interval_notifier *subs;
-		struct umn_mm *mm;
-
-		if (quick && n > 100000)
-			continue;
-		if (umn_mm_create(NULL, NULL, &mm))
-			exit(1);
-		subs = insert_many(mm, n, &list);
-		for (unsigned int h = 0; h < 3; h++) {
-			/* hits[h] intervals: 16 pages apart from 1 GiB;
-			 * no hit: far below. */
-			unsigned long start = hits[h] ? 1UL << 30 : 1UL << 29;
-			unsigned long len =
-				hits[h] ? (unsigned long)hits[h] * 16 * PAGE
-					: PAGE;
-
-			if (n < hits[h])
-				continue;
-			for (int r = 0; r < runs; r++) {
-				u[r] = time_brackets(mm, start, len, iters);
-				l[r] = time_list(list, start, len,
-						 n >= 100000 ? iters / 10 + 1
-							     : iters);
-			}
-			snprintf(param, sizeof(param), "N=%ld,hit=%d", n,
-				 hits[h]);
-			report("dispatch", "umn", param, u, runs);
-			report("dispatch", "linear-list", param, l, runs);
-		}
-		remove_many(subs, n);
-		free(list ? list - (n - 1) : NULL);
-		umn_mm_put(mm);
-	}
-}
-
-/* --- readside --- */
-
-struct reader {
-	struct umn_interval_notifier *sub;
-	pthread_mutex_t *lock; /* Linux's design: read_begin under it */
-	unsigned long *seq;
-	long iters;
-	double ns;
-};
-
-static void *read_umn(void *arg)
-{
-	struct reader *r = arg;
-	unsigned long bad = 0;
-	double t0 = now_ns();
-
-	for (long i = 0; i < r->iters; i++) {
-		unsigned long seq = umn_interval_read_begin(r->sub);
-
-		bad += umn_interval_read_retry(r->sub, seq);
-	}
-	r->ns = (now_ns() - t0) / (double)r->iters;
-	return (void *)bad;
-}
-
-static void *read_locked(void *arg)
-{
-	struct reader *r = arg;
-	unsigned long bad = 0;
-	double t0 = now_ns();
-
-	for (long i = 0; i < r->iters; i++) {
-		unsigned long seq;
-
-		pthread_mutex_lock(r->lock);
-		seq = *r->seq;
-		pthread_mutex_unlock(r->lock);
-		bad += __atomic_load_n(r->seq, __ATOMIC_ACQUIRE) != seq;
-	}
-	r->ns = (now_ns() - t0) / (double)r->iters;
-	return (void *)bad;
-}
-
-/* Operations per ns of @threads readers together, as ns per op. */
-static double run_readers(void *(*fn)(void *), struct reader *rs, int threads)
-{
-	pthread_t t[2];
-	double total = 0;
-
-	for (int i = 0; i < threads; i++)
-		pthread_create(&t[i], NULL, fn, &rs[i]);
-	for (int i = 0; i < threads; i++) {
-		pthread_join(t[i], NULL);
-		total += 1.0 / rs[i].ns;
-	}
-	return 1.0 / total; /* ns per op of the whole */
-}
-
-static void bench_readside(void)
-{
-	const int runs = quick ? 5 : 11;
-	const long iters = quick ? 2000000 : 20000000;
-	struct umn_interval_notifier subs[2] = { 0 };
-	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	unsigned long seq = 2;
-	double v[4][11];
-	struct umn_mm *mm;
-
-	if (umn_mm_create(NULL, NULL, &mm))
-		exit(1);
-	for (int i = 0; i < 2; i++)
-		umn_interval_notifier_insert(&subs[i], mm,
-					     (1UL << 30) + (unsigned long)i *
-								   (1UL << 30),
-					     PAGE, &sink_ops);
-	for (int r = 0; r < runs; r++) {
-		struct reader rs[2] = { { &subs[0], &lock, &seq, iters, 0 },
-					{ &subs[1], &lock, &seq, iters, 0 } };
-
-		v[0][r] = run_readers(read_umn, rs, 1);
-		v[1][r] = run_readers(read_locked, rs, 1);
-		v[2][r] = run_readers(read_umn, rs, 2);
-		v[3][r] = run_readers(read_locked, rs, 2);
-	}
-	report("readside", "umn", "threads=1", v[0], runs);
-	report("readside", "linux-design-mutex", "threads=1", v[1], runs);
-	report("readside", "umn", "threads=2", v[2], runs);
-	report("readside", "linux-design-mutex", "threads=2", v[3], runs);
-	for (int i = 0; i < 2; i++)
-		umn_interval_notifier_remove(&subs[i]);
-	umn_mm_put(mm);
+	printf("%-9s %-22s %-18s %-11s median %10.1f  (min %.1f, max %.1f, "
+	       "%d runs)\n",
+	       bench, variant, param, metric, v[n / 2], v[0], v[n - 1], n);
+	if (bench_csv)
+		fprintf(bench_csv, "%s,%s,%s,%s,%.2f\n", bench, variant, param,
+			metric, v[n / 2]);
 }
 
 static const struct {
@@ -329,12 +56,20 @@ static const struct {
 	{ "nohit", bench_nohit },
 	{ "dispatch", bench_dispatch },
 	{ "readside", bench_readside },
+	{ "softmmu", bench_softmmu },
+	{ "hooks", bench_hooks },
+	{ "regcache", bench_regcache },
+	{ "install", bench_install },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: umn-bench [--quick] [--csv FILE] [NAME...]\n"
-		   "names: nohit dispatch readside (default: all)\n");
+	fprintf(f, "usage: umn-bench [--quick] [--csv FILE] [--plot DIR] "
+		   "[NAME...]\n"
+		   "names:");
+	for (unsigned int b = 0; b < sizeof(benches) / sizeof(benches[0]); b++)
+		fprintf(f, " %s", benches[b].name);
+	fprintf(f, " (default: all)\n");
 }
 
 int main(int argc, char **argv)
@@ -343,14 +78,14 @@ int main(int argc, char **argv)
 
 	for (; first < argc && argv[first][0] == '-'; first++) {
 		if (!strcmp(argv[first], "--quick")) {
-			quick = true;
+			bench_quick = true;
 		} else if (!strcmp(argv[first], "--csv") && first + 1 < argc) {
-			csv = fopen(argv[++first], "w");
-			if (!csv) {
+			bench_csv = fopen(argv[++first], "w");
+			if (!bench_csv) {
 				perror(argv[first]);
 				return 1;
 			}
-			fprintf(csv,
+			fprintf(bench_csv,
 				"benchmark,variant,parameter,metric,value\n");
 		} else {
 			usage(strcmp(argv[first], "--help") ? stderr : stdout);
@@ -368,8 +103,8 @@ int main(int argc, char **argv)
 			ran++;
 		}
 	}
-	if (csv)
-		fclose(csv);
+	if (bench_csv)
+		fclose(bench_csv);
 	if (!ran) {
 		usage(stderr);
 		return 2;
