@@ -16,6 +16,7 @@
 
 #include <umn/interval.h>
 #include <umn/mm.h>
+#include <umn/soft.h>
 
 #include "bench.h"
 
@@ -120,26 +121,42 @@ void bench_nohit(void)
 	const int runs = bench_quick ? 5 : 11;
 	const long iters = bench_quick ? 200000 : 2000000, n = 100000;
 	double a[11], b[11], c[11];
+	struct umn_soft_frames *frames;
 	struct umn_interval_notifier *subs;
+	struct umn_soft_mm *sm;
 	struct umn_mm *mm;
 
-	if (umn_mm_create(NULL, NULL, &mm))
+	/* A primary with lock_all (the soft MMU): its fast path is on until
+	 * the first notifier arrives. */
+	if (umn_soft_frames_create(&(struct umn_soft_frames_config){ 0 },
+				   &frames) ||
+	    umn_soft_mm_create(frames, &sm))
 		exit(1);
+	mm = umn_soft_mm_umn(sm);
 	for (int r = 0; r < runs; r++) {
 		a[r] = time_empty(iters);
 		b[r] = time_brackets(mm, 1UL << 40, PAGE, iters);
 	}
-	bench_report("nohit", "empty-call", "-", "ns_per_op", a, runs);
+	bench_report("nohit", "empty-call", "0-intervals", "ns_per_op", a,
+		     runs);
 	bench_report("nohit", "umn", "0-intervals", "ns_per_op", b, runs);
+	/* 1e5 one-page intervals 64 KiB apart from 1 GiB; the range far
+	 * from them (1 TiB), then in a gap between two of them, where the
+	 * lock-free filter's fine level is full and the tree decides. */
 	subs = insert_many(mm, n, NULL);
 	for (int r = 0; r < runs; r++) {
 		a[r] = time_empty(iters);
-		c[r] = time_brackets(mm, 1UL << 40, PAGE, iters);
+		b[r] = time_brackets(mm, 1UL << 40, PAGE, iters);
+		c[r] = time_brackets(mm, (1UL << 30) + 8 * PAGE, PAGE, iters);
 	}
-	bench_report("nohit", "empty-call", "-", "ns_per_op", a, runs);
-	bench_report("nohit", "umn", "1e5-intervals", "ns_per_op", c, runs);
+	bench_report("nohit", "empty-call", "1e5-intervals", "ns_per_op", a,
+		     runs);
+	bench_report("nohit", "umn", "1e5-intervals", "ns_per_op", b, runs);
+	bench_report("nohit", "umn", "1e5-intervals-gap", "ns_per_op", c,
+		     runs);
 	remove_many(subs, n);
-	umn_mm_put(mm);
+	umn_soft_mm_destroy(sm);
+	umn_soft_frames_destroy(frames);
 }
 
 void bench_dispatch(void)

@@ -132,20 +132,31 @@ static bool any_counted(unsigned int (*table)[UMN__COVER_SLOTS], int level,
 	return false;
 }
 
-/* May an interval overlap [start, last]?  Lock-free; false is exact. */
+/*
+ * May an interval overlap [start, last]?  Lock-free; false is exact.
+ * From the coarsest level down to the range's own: an interval as fine as
+ * level L or finer is counted in cover[L], so a level where none of the
+ * range's granules is counted clears all of those; the coarser ones left
+ * are in cover_own[] above L.  Coarse tables are sparse, so a range far
+ * from every interval stops at the top.
+ */
 static bool may_cover(struct umn_mm *mm, unsigned long start,
 		      unsigned long last)
 {
-	int level = finest_level(start, last);
+	int finest = finest_level(start, last), level, above;
 
-	if (level == UMN__COVER_LEVELS ||
-	    __atomic_load_n(&mm->cover_wide, __ATOMIC_SEQ_CST) ||
-	    any_counted(mm->cover, level, start, last))
+	if (finest == UMN__COVER_LEVELS ||
+	    __atomic_load_n(&mm->cover_wide, __ATOMIC_SEQ_CST))
 		return true;
-	while (++level < UMN__COVER_LEVELS)
-		if (any_counted(mm->cover_own, level, start, last))
-			return true;
-	return false;
+	for (level = UMN__COVER_LEVELS - 1; level >= finest; level--) {
+		if (any_counted(mm->cover, level, start, last))
+			continue;
+		for (above = level + 1; above < UMN__COVER_LEVELS; above++)
+			if (any_counted(mm->cover_own, above, start, last))
+				return true;
+		return false;
+	}
+	return true;
 }
 
 static unsigned long lockless(struct umn_mm *mm)
@@ -260,11 +271,17 @@ int umn__itree_invalidate_start(struct umn_range *range, bool *locked)
 		return 0;
 
 	umn__mm_lock(mm);
+	node = umn__itree_first(&mm->itree, range->start, last);
+	if (!node) {
+		/* The filter collided.  The tree is exact: stay lock-free,
+		 * and the end takes no lock either. */
+		umn__mm_unlock(mm);
+		*locked = false;
+		return 0;
+	}
 	mm->active++;
 	__atomic_fetch_sub(&mm->lockless, 1, __ATOMIC_SEQ_CST);
-	node = umn__itree_first(&mm->itree, range->start, last);
-	if (node)
-		set_mm_seq(mm, mm->invalidate_seq | 1);
+	set_mm_seq(mm, mm->invalidate_seq | 1);
 	seq = mm->invalidate_seq;
 	umn__mm_unlock(mm);
 

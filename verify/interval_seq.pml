@@ -11,9 +11,10 @@
  * done.
  *
  *	start:	lockless++; if no interval counted in the filter: done
- *		(lock-free).  Else lock; nactive++; lockless--; hit := in
- *		tree; if hit: seq |= 1; cur := seq; unlock; if hit:
- *		lock(sub); sub_seq := cur; zap; unlock(sub)
+ *		(lock-free).  Else lock; if not in the tree: unlock, done
+ *		(lock-free: the tree is exact).  Else nactive++; lockless--;
+ *		seq |= 1; cur := seq; unlock; lock(sub); sub_seq := cur;
+ *		zap; unlock(sub)
  *	update:	pte := a new frame
  *	end:	lock-free: lockless--; if it was the last and owed: lock;
  *		finish if still owed, nothing active, seq odd; unlock.
@@ -85,6 +86,7 @@ proctype invalidate()
 	if
 	:: !counted ->
 		/* Lock-free: no interval can overlap. */
+lockfree:
 		atomic { old = pte; pte = next_frame; next_frame++ };
 		lockless--;
 		if
@@ -104,20 +106,21 @@ proctype invalidate()
 	:: else
 	fi;
 	lock(lk);
-	nactive++;
-	lockless--;
 	hit = in_tree;
 	if
-	:: hit -> seq = seq | 1
+	:: !hit ->
+		/* The filter collided; the tree is exact: stay lock-free. */
+		unlock(lk);
+		goto lockfree
 	:: else
 	fi;
+	nactive++;
+	lockless--;
+	seq = seq | 1;
 	cur = seq;
 	unlock(lk);
-	if
-	:: hit -> assert(!removed);
-		  lock(slk); sub_seq = cur; spte = 0; unlock(slk)
-	:: else
-	fi;
+	assert(!removed);
+	lock(slk); sub_seq = cur; spte = 0; unlock(slk);
 	atomic { old = pte; pte = next_frame; next_frame++ };
 	lock(lk);
 	nactive--;
