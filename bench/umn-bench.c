@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "plot.h"
 
 bool bench_quick;
 FILE *bench_csv;
@@ -45,9 +46,11 @@ void bench_report(const char *bench, const char *variant, const char *param,
 	printf("%-9s %-22s %-18s %-11s median %10.1f  (min %.1f, max %.1f, "
 	       "%d runs)\n",
 	       bench, variant, param, metric, v[n / 2], v[0], v[n - 1], n);
+	fflush(stdout);
 	if (bench_csv)
 		fprintf(bench_csv, "%s,%s,%s,%s,%.2f\n", bench, variant, param,
 			metric, v[n / 2]);
+	plot_add(bench, variant, param, metric, v[n / 2], v[0], v[n - 1]);
 }
 
 static const struct {
@@ -63,19 +66,22 @@ static const struct {
 	{ "install", bench_install },
 };
 
+#define NBENCHES (sizeof(benches) / sizeof(benches[0]))
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: umn-bench [--quick] [--csv FILE] [--plot DIR] "
 		   "[NAME...]\n"
 		   "names:");
-	for (unsigned int b = 0; b < sizeof(benches) / sizeof(benches[0]); b++)
+	for (unsigned int b = 0; b < NBENCHES; b++)
 		fprintf(f, " %s", benches[b].name);
 	fprintf(f, " (default: all)\n");
 }
 
 int main(int argc, char **argv)
 {
-	int i, first = 1, ran = 0;
+	int i, first = 1;
+	const char *plot_dir = NULL;
 
 	/* Keep freed heap memory: a trim's munmap, then the faults that
 	 * refill it, would land in whichever run came next. */
@@ -84,6 +90,8 @@ int main(int argc, char **argv)
 	for (; first < argc && argv[first][0] == '-'; first++) {
 		if (!strcmp(argv[first], "--quick")) {
 			bench_quick = true;
+		} else if (!strcmp(argv[first], "--plot") && first + 1 < argc) {
+			plot_dir = argv[++first];
 		} else if (!strcmp(argv[first], "--csv") && first + 1 < argc) {
 			bench_csv = fopen(argv[++first], "w");
 			if (!bench_csv) {
@@ -97,22 +105,29 @@ int main(int argc, char **argv)
 			return strcmp(argv[first], "--help") ? 2 : 0;
 		}
 	}
-	for (unsigned int b = 0; b < sizeof(benches) / sizeof(benches[0]);
-	     b++) {
+	for (i = first; i < argc; i++) {
+		unsigned int b = 0;
+
+		while (b < NBENCHES && strcmp(argv[i], benches[b].name))
+			b++;
+		if (b == NBENCHES) {
+			fprintf(stderr, "umn-bench: no benchmark '%s'\n",
+				argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	for (unsigned int b = 0; b < NBENCHES; b++) {
 		bool want = first == argc;
 
 		for (i = first; i < argc; i++)
 			want = want || !strcmp(argv[i], benches[b].name);
-		if (want) {
+		if (want)
 			benches[b].run();
-			ran++;
-		}
 	}
-	if (bench_csv)
-		fclose(bench_csv);
-	if (!ran) {
-		usage(stderr);
-		return 2;
+	if (bench_csv && fclose(bench_csv)) {
+		perror("umn-bench: --csv");
+		return 1;
 	}
-	return 0;
+	return plot_dir && plot_write(plot_dir) ? 1 : 0;
 }
