@@ -47,12 +47,12 @@
 
 #include "bench.h"
 
-#define PAGE UMN_PAGE_SIZE
-#define REG_PAGES 4UL		     /* pages per cached registration */
-#define POP_BASE (1UL << 32)	     /* the N cached registrations */
+#define PAGE	  UMN_PAGE_SIZE
+#define REG_PAGES 4UL			   /* pages per cached registration */
+#define POP_BASE  (1UL << 32)		   /* the N cached registrations */
 #define MISS_BASE (POP_BASE + (1UL << 30)) /* miss+register's batch */
-#define INV_BASE (POP_BASE + (2UL << 30))  /* invalidate's range */
-#define RW (UMN_SOFT_PROT_READ | UMN_SOFT_PROT_WRITE)
+#define INV_BASE  (POP_BASE + (2UL << 30)) /* invalidate's range */
+#define RW	  (UMN_SOFT_PROT_READ | UMN_SOFT_PROT_WRITE)
 
 static void die(const char *what)
 {
@@ -93,9 +93,9 @@ static int bent_cmp(const void *a, const void *b)
 static bool base_invalidate(struct umn_interval_notifier *sub,
 			    const struct umn_range *range, unsigned long seq)
 {
-	struct base *b = (struct base *)((char *)sub -
-					 __builtin_offsetof(struct base,
-							    monitor));
+	struct base *b =
+		(struct base *)((char *)sub -
+				__builtin_offsetof(struct base, monitor));
 	struct bent key = { .start = range->start, .end = range->end };
 	struct bent *e;
 	void *p;
@@ -267,7 +267,8 @@ static void cache_one(struct side *s, int v, unsigned long addr,
 			die("umn_regcache_register");
 		umn_regcache_release(h);
 	} else {
-		base_release(&s->base, base_register(&s->base, addr, len, true));
+		base_release(&s->base,
+			     base_register(&s->base, addr, len, true));
 	}
 }
 
@@ -341,8 +342,9 @@ static double run_hit(struct side *s, int v, int mode, unsigned long n,
 		 * spread over the N; the same one for SAME. */
 		unsigned long count = n / 2 < 16 ? n / 2 : 16;
 
-		t[i] = (struct hitter){ s, v, (unsigned long)i, n / count,
-					count, &go, ns };
+		t[i] = (struct hitter){ s,	   v,	  (unsigned long)i,
+					n / count, count, &go,
+					ns };
 		if (mode == SAME)
 			t[i] = (struct hitter){ s, v, 0, 0, 1, &go, ns };
 		if (pthread_create(&id[i], NULL, hit_thread, &t[i]))
@@ -425,10 +427,9 @@ static void sides_create(struct side *side, struct umn_soft_frames *frames,
 		if (umn_soft_mm_create(frames, &s->sm))
 			die("soft mm");
 		s->soft = (struct umn_regcache_soft){ s->sm, frames };
-		if (v == UMN &&
-		    umn_regcache_create(umn_soft_mm_umn(s->sm),
-					&umn_regcache_soft_ops, &s->soft, 0,
-					&s->rc))
+		if (v == UMN && umn_regcache_create(umn_soft_mm_umn(s->sm),
+						    &umn_regcache_soft_ops,
+						    &s->soft, 0, &s->rc))
 			die("umn_regcache_create");
 		if (v == BASE)
 			base_init(&s->base, s->sm, &s->soft);
@@ -456,7 +457,7 @@ void bench_regcache(void)
 	const int runs = bench_quick ? 5 : 11;
 	const unsigned long batch = bench_quick ? 128 : 512;
 	const double hit_ns = bench_quick ? 30e6 : 200e6; /* per case */
-	static const unsigned long ns[] = { 16, 1024 }; /* cached */
+	static const unsigned long ns[] = { 16, 1024 };	  /* cached */
 	static const unsigned long ks[] = { 1, 16, 256 };
 	double hit[HITS][2][11], miss[2][11], inv[3][VARIANTS][11];
 	struct umn_soft_frames *frames;
@@ -492,8 +493,8 @@ void bench_regcache(void)
 		for (int v = 0; v < 2; v++) {
 			snprintf(param, sizeof(param), "miss+register:N=%lu",
 				 n);
-			bench_report("regcache", variant[v], param,
-				     "ns_per_op", miss[v], runs);
+			bench_report("regcache", variant[v], param, "ns_per_op",
+				     miss[v], runs);
 		}
 		if (c == 0) {
 			sides_destroy(side);
@@ -507,7 +508,7 @@ void bench_regcache(void)
 				for (unsigned int i = 0; i < 3; i++)
 					inv[i][v][r] = run_invalidate(
 						&side[v], v, ks[i],
-						ks[i] == 256 ? 2
+						ks[i] == 256  ? 2
 						: bench_quick ? 10
 							      : 40);
 			}

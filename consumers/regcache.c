@@ -6,83 +6,159 @@
  * registration holds a pin on each of its pages, so no frame it hands the
  * device can be freed or reused, whatever the primary does.  What the
  * notifier keeps exact is the cache: a registration that an invalidation
- * hit no longer describes the range, so it is marked invalid and taken out
- * of the lookup list in ->invalidate (the start of the change), and its
+ * hit no longer describes the range, so ->invalidate (the start of the
+ * change) marks it invalid before the primary changes anything, and its
  * pins are dropped when its last user releases it (the device is done).
  *
- * Registering uses collision-retry for the pin itself:
+ * The hit path (lookup, then release) takes no lock and writes nothing
+ * shared but the registration's own state word:
+ *
+ *	r->state = hits << 32 | users << 1 | VALID
+ *
+ * - lookup, in an RCU read-side section, binary-searches rc->index (an
+ *   array sorted by start, published with a release store, replaced
+ *   whole by register) and takes a user with a CAS that succeeds only
+ *   while VALID is set; the same CAS counts the hit;
+ * - ->invalidate clears VALID with an atomic and, first thing, before it
+ *   takes rc->lock: from then on no lookup can take a user;
+ * - release drops a user with a CAS; when the user is the last one of an
+ *   invalid registration, it does not drop it but frees the registration
+ *   (it holds the user until the registration is off every list).
+ *
+ * A registration is in exactly one of these places (r->where, under
+ * rc->lock); all but UNPUBLISHED and FREED are also on rc->all:
+ *	UNPUBLISHED	being registered; in no index
+ *	INDEXED		in rc->index; VALID, or just invalidated
+ *	OUT		out of the index, invalid, users > 0: its last
+ *			release frees it
+ *	ZOMBIE		on rc->zombies: invalid, no user; the next reap
+ *			(register, release, reap, destroy) frees it
+ *	FREEING		taken by the one who frees it
+ *
+ * Who frees, exactly once.  The state word decides, without the lock:
+ * users reach 0 with VALID clear either by ->invalidate's atomic and (the
+ * users were already 0), or by a release's CAS (VALID was already clear).
+ * In the first case ->invalidate, under rc->lock, reads users == 0 and
+ * moves the registration to the zombies; in the second the releaser saw
+ * "one user, invalid" and frees it itself, without ever dropping that
+ * user, so the invalidation's later check under the lock reads users == 1
+ * and leaves it OUT.  A lookup cannot add a user in between: VALID is
+ * clear.
+ *
+ *	lookup (T1)		->invalidate (T2)	release (T3, last user)
+ *	ix = rc->index		set_seq; fence
+ *	r = ix->slot[i].r	state &= ~VALID
+ *	CAS(state, VALID|u,	  (T1's CAS now fails:	state: users 1, !VALID
+ *	    VALID|u+1)		   -ENOENT)		  -> T3 frees r: remove
+ *				lock; slot := NULL;	  the notifier, unpin,
+ *				users 1 -> OUT; unlock	  lock, off rc->all,
+ *							  unlock, call_rcu(r)
+ *
+ * No lost invalidation.  The lookup's CAS and ->invalidate's atomic and
+ * act on the same word, so a lookup that begins after the and cannot take
+ * a user; one whose CAS came first holds a user and sees the invalidation
+ * through umn_regcache_valid(), as any holder does.  ("Began" in the
+ * header means: ->invalidate cleared VALID, the first thing it does, and
+ * before the primary changes anything.)  The word is freed only after a
+ * grace period (call_rcu) following its removal from the index, so a
+ * lookup never reads a freed registration, and an old index array goes
+ * through call_rcu too.
+ *
+ * Registering uses collision-retry for the pin itself.  VALID is set
+ * before read_retry and the registration enters the index only after, all
+ * under rc->lock; ->invalidate sets the sequence and then clears VALID
+ * (a full fence between): either register's read_retry sees the new
+ * sequence, or the atomic and sees VALID and clears it (the registration
+ * is then published invalid, and ->invalidate takes it out again under
+ * the lock it waits for):
  *
  *	register thread				primary (munmap of the range)
  *	insert the interval notifier
  *	seq = read_begin()
  *	pin -> frame A (referenced)
- *						start: ->invalidate: set_seq
- *						  (not published: no one to tell)
+ *						start: ->invalidate: set_seq;
+ *						  VALID clear (not set yet)
  *						PTE := none; end (A stays pinned)
- *	lock; read_retry(seq): retry		(without it: a valid registration
- *	unpin A; pin again -> -EFAULT		 of memory the range no longer
+ *	lock; state = VALID|1 user; fence
+ *	read_retry(seq): retry			(without it: a valid registration
+ *	unlock; unpin A; pin again -> -EFAULT	 of memory the range no longer
  *						 maps, handed out to every
  *						 later lookup)
+ *
+ * The index: slots { start, end, maxend, r } sorted by start, maxend the
+ * largest end of this slot and all before it, so "a registration covering
+ * [s, e)" is a binary search for the last start <= s and a scan back
+ * while maxend >= e (short unless one registration spans many others).
+ * Register allocates the next array outside the lock (retrying if it is
+ * too small once the lock is held), copies the live slots and its own in
+ * order, and publishes it; ->invalidate clears its slot in place (r :=
+ * NULL, a release store); the next register compacts.
  *
  * One interval notifier per registration, not one over the whole cache:
  * the core's interval tree then finds exactly the registrations a range
  * overlaps (O(log n + hits)), and each ->invalidate reaches its own by
- * container_of; one notifier over [0, TASK_SIZE) would hear every range of
- * the mm and walk the whole cache each time.  The cost is an insert per
- * registration and a remove per free; removal cannot happen in ->invalidate
- * (the core refuses it there with -EDEADLK), nor can unpinning (the primary
- * may hold locks that unpin takes), so a registration invalidated without
- * users goes to a zombie list, which the next register, release, reap or
- * destroy frees.
+ * container_of.  The cost is an insert per registration and a remove per
+ * free; removal cannot happen in ->invalidate (the core refuses it there
+ * with -EDEADLK), nor can unpinning (the primary may hold locks that
+ * unpin takes), hence the zombies.
  *
- * The lookup structure is a plain list: a reference, not a fast cache.
+ * Statistics: hits live in each registration's state word (a lookup's CAS
+ * counts its own; the rare carry out of 32 bits goes to r->hits_carry)
+ * and are added to rc->stats when the registration is freed; the rest are
+ * counted under rc->lock, off the hit path.  umn_regcache_stats() sums.
  *
- * A registration is in exactly one of these states:
- *	valid		on rc->cache; users >= 0
- *	invalid, used	on no list; its last release frees it
- *	invalid, idle	on rc->zombies (or on a reaper's private list)
+ * rc's lifetime.  umn_regcache_destroy() refuses while any registration
+ * on rc->all has a user; a release touches neither rc nor r after its
+ * final CAS (it reaps, when rc->nzombies says there is something to reap,
+ * before that CAS, while its user still keeps destroy away), and the one
+ * that frees keeps its user until its last critical section.
  *
  * Lock order: the primary's PTL -> rc->lock.  rc->lock is a spinlock (the
  * callback may run in atomic context); it is never held across the ops,
- * the interval calls or the primary.
+ * the interval calls or the primary, and never on the hit path.
  *
  * rc->lock knows its owner, which makes it safe against signal handlers.
  * On the process mm (primaries/proc) a handler may munmap memory that this
- * cache covers while its own thread holds rc->lock, in a lookup say:
- * ->invalidate then runs in that thread, on top of the critical section it
- * interrupted, where a plain spinlock spins for ever.  It defers instead:
- * it sets the interval's seq (as always), queues the registration on
- * rc->pending and flags the lock word, and the owner's unlock invalidates
- * what is queued before it lets the lock go.  No lookup that begins after
- * the invalidation began can return the registration: none can take the
- * lock before that unlock.  (The kernel's answer is spin_lock_irqsave;
- * holding a thread's signals costs two system calls per lock, 0.75 us
- * here, ten times a lookup.)
+ * cache covers while its own thread holds rc->lock (in register, reap or
+ * destroy): ->invalidate then runs in that thread, on top of the critical
+ * section it interrupted, where a plain spinlock spins for ever.  It
+ * clears VALID at once, as always (no lookup that begins after can return
+ * the registration: lookups take no lock), and defers the rest: it queues
+ * the registration on rc->pending and flags the lock word, and the
+ * owner's unlock takes it out of the index before it lets the lock go.
+ * (The kernel's answer is spin_lock_irqsave; holding a thread's signals
+ * costs two system calls per lock, 0.75 us here, far more than a lookup.)
  *
- *	thread T: lookup			T's signal handler
+ *	thread T: register r			T's signal handler
  *	rc_lock: word = T
- *	walk rc->cache ...
+ *	state = VALID|1; read_retry: ok
  *						munmap -> ->invalidate(r):
- *						  word is T's: set_seq, push r
- *						  on pending, word = T|PENDING
- *	... returns r (it began before)
+ *						  set_seq; VALID clear;
+ *						  word is T's: push r on
+ *						  pending, word = T|PENDING
+ *	insert r in the index (invalid: no
+ *	  lookup takes it)
  *	rc_unlock: CAS T -> 0 fails:
- *	  word = T; invalidate pending r;
- *	  CAS T -> 0
+ *	  word = T; take r out of the index
+ *	  (users 1: OUT); CAS T -> 0
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <umn/debug.h>
 #include <umn/interval.h>
 #include <umn/regcache.h>
 #include <umn/soft.h>
 #include "../core/fail.h"
+#include "../core/rcu.h"
 
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
+
+#define CACHELINE 64
 
 struct link {
 	struct link *prev, *next;
@@ -108,38 +184,80 @@ static void link_del(struct link *l)
 	link_init(l);
 }
 
+/* r->state: hits << 32 | users << 1 | VALID. */
+#define VALID	  1ULL
+#define USER	  2ULL
+#define USERS	  0xfffffffeULL
+#define HIT_SHIFT 32
+#define HIT	  (1ULL << HIT_SHIFT)
+#define HITS_LOW  0xffffffffULL /* the hits of a state, before the shift */
+
+enum where { UNPUBLISHED, INDEXED, OUT, ZOMBIE, FREEING };
+
 struct reg {
-	struct umn_regcache_handle h;	  /* what users see */
-	struct umn_interval_notifier sub; /* over [h.addr, h.addr + h.len) */
+	/* The hit path's: the first cache line is the registration's own. */
+	_Alignas(CACHELINE) uint64_t state; /* see the top; atomic */
+	struct umn_regcache_handle h;	    /* what users see; immutable */
 	struct umn_regcache *rc;
-	struct link link;    /* see the states above; under rc->lock */
-	unsigned long users; /* handles held; under rc->lock */
-	bool valid;	     /* published, not invalidated; under rc->lock */
-	bool deferred;	     /* on rc->pending; atomic */
+	/* The rest. */
+	struct umn_interval_notifier sub; /* over [h.addr, h.addr + h.len) */
+	uint64_t hits_carry;	  /* hits carried out of state; atomic */
+	enum where where;	  /* under rc->lock */
+	struct link all;	  /* on rc->all; under rc->lock */
+	struct link zlink;	  /* on rc->zombies; under rc->lock */
+	bool deferred;		  /* on rc->pending; atomic */
 	struct reg *pending_next; /* on rc->pending */
+	struct rcu_head rcu;	  /* its free, after a grace period */
 	struct umn_regcache_page pages[];
 };
 
+/* One slot of the index; all but r are immutable once published. */
+struct slot {
+	unsigned long start, end; /* the registration's [start, end) */
+	unsigned long maxend;	  /* max end of this slot and all before */
+	struct reg *r;		  /* NULL once taken out; atomic */
+};
+
+/*
+ * The search levels of an index: key[0] holds each slot's start, padded
+ * with ~0UL to whole blocks of FAN keys; key[l + 1] holds the first key
+ * of each block of key[l], padded the same way; the top level is one
+ * block.  A search counts, in one block per level, the keys <= s: FAN
+ * independent compares instead of a chain of dependent ones.
+ */
+#define FAN	   16 /* keys per block: two cache lines */
+#define MAX_LEVELS 16 /* FAN^16 slots */
+
+struct index {
+	size_t n, cap;	     /* slots used, slots allocated */
+	unsigned int levels; /* of key[] */
+	unsigned long *key[MAX_LEVELS];
+	struct rcu_head rcu;
+	struct slot s[]; /* then the keys, from a cache line */
+};
+
 struct umn_regcache {
+	/* Read by every lookup and release; written off the hit path. */
+	struct index *index;	/* published with a release store; old
+				    arrays go through call_rcu */
+	unsigned long nzombies; /* how many on rc->zombies; atomic */
 	struct umn_mm *mm;
 	const struct umn_regcache_ops *ops;
 	void *arg;
 	unsigned int flags;
-	uintptr_t lock;	       /* guards the lists, each reg's link, users
-				    and valid, handles and stats: 0, or the
-				    owner's token | PENDING */
-	struct reg *pending;   /* invalidations deferred to the owner's
+	/* Under the lock, on a line of their own. */
+	_Alignas(CACHELINE) uintptr_t lock; /* guards what follows, each
+				    reg's where, all, zlink and the index's
+				    slots: 0, or the owner's token | PENDING */
+	struct reg *pending; /* index removals deferred to the owner's
 				    unlock; atomic */
-	struct link cache;     /* valid registrations */
-	struct link zombies;   /* invalid, without users */
-	unsigned long handles; /* users of all registrations */
-	struct umn_regcache_stats stats;
+	unsigned long nlive; /* slots with a registration in the index;
+				    read unlocked to size the next one */
+	struct link all;     /* every registration from publication to
+				    free: destroy's check, the stats' sum */
+	struct link zombies; /* invalid, without users */
+	struct umn_regcache_stats stats; /* hits: of the freed only */
 };
-
-static struct reg *of_link(struct link *l)
-{
-	return container_of(l, struct reg, link);
-}
 
 static unsigned long npages(const struct reg *r)
 {
@@ -158,6 +276,45 @@ static bool pages_of(unsigned long addr, unsigned long len, unsigned long *sp,
 	*ep = (addr + len - 1 + UMN_PAGE_SIZE) & ~(UMN_PAGE_SIZE - 1);
 	return true;
 }
+
+static unsigned long reg_hits(struct reg *r)
+{
+	return (unsigned long)(__atomic_load_n(&r->hits_carry,
+					       __ATOMIC_RELAXED) +
+			       (__atomic_load_n(&r->state, __ATOMIC_RELAXED) >>
+				HIT_SHIFT));
+}
+
+static void reg_free_rcu(struct rcu_head *head)
+{
+	struct reg *r = container_of(head, struct reg, rcu);
+
+	umn__tsan_acquire(r); /* pairs with the release before call_rcu */
+	umn__tsan_acquire(&umn__rcu_token);
+	free(r);
+	umn__tsan_release(&umn__rcu_token);
+}
+
+static void index_free_rcu(struct rcu_head *head)
+{
+	struct index *ix = container_of(head, struct index, rcu);
+
+	umn__tsan_acquire(ix);
+	umn__tsan_acquire(&umn__rcu_token);
+	free(ix);
+	umn__tsan_release(&umn__rcu_token);
+}
+
+/* Free @ix once no lookup can be reading it. */
+static void index_retire(struct index *ix)
+{
+	if (!ix)
+		return;
+	umn__tsan_release(ix);
+	urcu_bp_call_rcu(&ix->rcu, index_free_rcu);
+}
+
+/* --- the lock --- */
 
 #define PENDING 1UL
 
@@ -183,16 +340,63 @@ static void rc_lock(struct umn_regcache *rc)
 	}
 }
 
-/* Under rc->lock. */
-static void invalidate_locked(struct umn_regcache *rc, struct reg *r)
+/* The first slot of @ix whose start is > @s (@s < ~0UL). */
+static size_t slot_after(const struct index *ix, unsigned long s)
 {
-	if (!r->valid)
+	const unsigned long *k;
+	unsigned int l = ix->levels;
+	size_t b = 0, c;
+
+	while (l--) {
+		k = ix->key[l] + b * FAN;
+		c = 0;
+#pragma GCC unroll 16
+		for (unsigned int j = 0; j < FAN; j++)
+			c += k[j] <= s;
+		if (!l)
+			return b * FAN + c;
+		if (!c) /* (only at the top) every start is > s */
+			return 0;
+		b = b * FAN + c - 1; /* the last block that starts <= s */
+	}
+	return 0;
+}
+
+/* Take @r out of the index, under rc->lock. */
+static void unindex_locked(struct umn_regcache *rc, struct reg *r)
+{
+	struct index *ix = rc->index;
+	size_t i = slot_after(ix, r->h.addr);
+
+	/* Slots of the same start are together, just before i. */
+	while (__atomic_load_n(&ix->s[--i].r, __ATOMIC_RELAXED) != r)
+		;
+	/* A lookup that still loads r finds VALID clear. */
+	__atomic_store_n(&ix->s[i].r, NULL, __ATOMIC_RELEASE);
+	rc->nlive--;
+}
+
+/*
+ * The rest of an invalidation, under rc->lock: VALID is clear.  Out of the
+ * index; without users, to the zombies (see "who frees" at the top).
+ */
+static void invalidate_locked(struct umn_regcache *rc, struct reg *r,
+			      bool count)
+{
+	if (r->where != INDEXED)
 		return;
-	r->valid = false;
-	link_del(&r->link);
-	if (!r->users)
-		link_add(&rc->zombies, &r->link);
-	rc->stats.invalidations++;
+	unindex_locked(rc, r);
+	/* Pairs with the release of the CAS that dropped the last user. */
+	if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) & USERS) {
+		r->where = OUT;
+	} else {
+		r->where = ZOMBIE;
+		link_add(&rc->zombies, &r->zlink);
+		__atomic_store_n(&rc->nzombies, rc->nzombies + 1,
+				 __ATOMIC_RELAXED);
+	}
+	if (count)
+		rc->stats.invalidations++;
 }
 
 /* Let rc->lock go, after the invalidations that this thread's signal
@@ -214,7 +418,7 @@ static void rc_unlock(struct umn_regcache *rc)
 		for (; r; r = next) {
 			next = r->pending_next;
 			__atomic_store_n(&r->deferred, false, __ATOMIC_SEQ_CST);
-			invalidate_locked(rc, r);
+			invalidate_locked(rc, r, true);
 		}
 	}
 }
@@ -227,10 +431,16 @@ static bool reg_invalidate(struct umn_interval_notifier *sub,
 	struct reg *head;
 
 	(void)range;
+	/* First: from here no lookup takes a user.  The fence orders the
+	 * sequence before the and; it pairs with register's fence between
+	 * VALID and read_retry. */
+	umn_interval_set_seq(sub, cur_seq);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	__atomic_fetch_and(&r->state, ~VALID, __ATOMIC_SEQ_CST);
+
 	if ((__atomic_load_n(&rc->lock, __ATOMIC_SEQ_CST) & ~PENDING) == me()) {
 		/* A signal handler on top of this thread's critical section:
-		 * the section's unlock invalidates r. */
-		umn_interval_set_seq(sub, cur_seq);
+		 * the section's unlock takes r out of the index. */
 		if (!__atomic_exchange_n(&r->deferred, true,
 					 __ATOMIC_SEQ_CST)) {
 			head = __atomic_load_n(&rc->pending, __ATOMIC_SEQ_CST);
@@ -244,8 +454,7 @@ static bool reg_invalidate(struct umn_interval_notifier *sub,
 		return true;
 	}
 	rc_lock(rc);
-	umn_interval_set_seq(sub, cur_seq);
-	invalidate_locked(rc, r);
+	invalidate_locked(rc, r, true);
 	rc_unlock(rc);
 	return true;
 }
@@ -263,22 +472,36 @@ static void unpin(struct umn_regcache *rc, struct reg *r)
 	rc_unlock(rc);
 }
 
-/* Free an invalid registration that no one can reach any more.  If its
- * notifier cannot be removed here, it goes back to the zombies. */
+/*
+ * Free an invalid registration that its caller alone holds (FREEING, or
+ * OUT with the caller's user the last).  If its notifier cannot be removed
+ * here, it goes to the zombies, without users.  The last critical section
+ * is the caller's last touch of rc.
+ */
 static int put_reg(struct umn_regcache *rc, struct reg *r)
 {
 	int ret = umn_interval_notifier_remove(&r->sub);
 
-	rc_lock(rc);
-	if (ret)
-		link_add(&rc->zombies, &r->link);
-	else
-		rc->stats.reaped++;
-	rc_unlock(rc);
-	if (ret)
+	if (ret) {
+		rc_lock(rc);
+		__atomic_fetch_and(&r->state, ~USERS, __ATOMIC_RELAXED);
+		r->where = ZOMBIE;
+		link_add(&rc->zombies, &r->zlink);
+		__atomic_store_n(&rc->nzombies, rc->nzombies + 1,
+				 __ATOMIC_RELAXED);
+		rc_unlock(rc);
 		return ret;
-	unpin(rc, r);
-	free(r);
+	}
+	rc->ops->unpin(rc->arg, npages(r), r->pages);
+	rc_lock(rc);
+	rc->stats.unpins += npages(r);
+	rc->stats.reaped++;
+	rc->stats.hits += reg_hits(r);
+	link_del(&r->all);
+	rc_unlock(rc);
+	/* Lookups that found r in an index may still read its state. */
+	umn__tsan_release(r);
+	urcu_bp_call_rcu(&r->rcu, reg_free_rcu);
 	return 0;
 }
 
@@ -291,14 +514,17 @@ int umn_regcache_create(struct umn_mm *mm, const struct umn_regcache_ops *ops,
 	if (!mm || !ops || !ops->pin || !ops->unpin || !rcp ||
 	    (flags & ~UMN_REGCACHE_BREAK_RETRY))
 		return -EINVAL;
-	rc = umn__calloc(1, sizeof(*rc));
+	if (umn__fail_here())
+		return -ENOMEM;
+	rc = aligned_alloc(CACHELINE, sizeof(*rc));
 	if (!rc)
 		return -ENOMEM;
+	memset(rc, 0, sizeof(*rc));
 	rc->mm = umn_mm_get(mm);
 	rc->ops = ops;
 	rc->arg = arg;
 	rc->flags = flags;
-	link_init(&rc->cache);
+	link_init(&rc->all);
 	link_init(&rc->zombies);
 	*rcp = rc;
 	return 0;
@@ -316,11 +542,17 @@ int umn_regcache_reap(struct umn_regcache *rc)
 	if (umn_mm_in_callback(rc->mm))
 		return -EDEADLK;
 	for (;;) {
+		if (!__atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED))
+			return n;
+		r = NULL;
 		rc_lock(rc);
-		r = rc->zombies.next != &rc->zombies ? of_link(rc->zombies.next)
-						     : NULL;
-		if (r)
-			link_del(&r->link);
+		if (rc->zombies.next != &rc->zombies) {
+			r = container_of(rc->zombies.next, struct reg, zlink);
+			link_del(&r->zlink);
+			r->where = FREEING;
+			__atomic_store_n(&rc->nzombies, rc->nzombies - 1,
+					 __ATOMIC_RELAXED);
+		}
 		rc_unlock(rc);
 		if (!r)
 			return n;
@@ -333,48 +565,83 @@ int umn_regcache_reap(struct umn_regcache *rc)
 
 int umn_regcache_destroy(struct umn_regcache *rc)
 {
+	struct link *l;
 	struct reg *r;
 	int ret;
 
 	if (!rc)
 		return -EINVAL;
 	rc_lock(rc);
-	if (rc->handles) {
-		rc_unlock(rc);
-		return -EBUSY;
+	for (l = rc->all.next; l != &rc->all; l = l->next) {
+		r = container_of(l, struct reg, all);
+		/* Pairs with the release of each user's last CAS. */
+		if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) & USERS) {
+			rc_unlock(rc);
+			return -EBUSY;
+		}
 	}
-	while (rc->cache.next != &rc->cache) {
-		r = of_link(rc->cache.next);
-		r->valid = false;
-		link_del(&r->link);
-		link_add(&rc->zombies, &r->link);
+	for (l = rc->all.next; l != &rc->all; l = l->next) {
+		r = container_of(l, struct reg, all);
+		if (r->where != INDEXED)
+			continue;
+		__atomic_fetch_and(&r->state, ~VALID, __ATOMIC_SEQ_CST);
+		invalidate_locked(rc, r, false);
 	}
 	rc_unlock(rc);
 	ret = umn_regcache_reap(rc);
 	if (ret < 0)
 		return ret;
+	/* No lookup may run any more (the caller's part of the contract);
+	 * the last index goes the way of the others all the same. */
+	index_retire(rc->index);
 	umn_mm_put(rc->mm);
 	free(rc);
 	return 0;
 }
 
-/* A valid registration covering [s, e), for writing if @write, with one
- * more user; under rc->lock. */
-static struct reg *get_cached(struct umn_regcache *rc, unsigned long s,
-			      unsigned long e, bool write)
+/* Take a user of @r if it is valid, counting the hit. */
+static bool get_user(struct reg *r)
 {
-	struct link *l;
-	struct reg *r;
+	uint64_t old = __atomic_load_n(&r->state, __ATOMIC_RELAXED), new;
 
-	for (l = rc->cache.next; l != &rc->cache; l = l->next) {
-		r = of_link(l);
-		if (r->h.addr <= s && e - r->h.addr <= r->h.len &&
-		    (r->h.write || !write)) {
-			r->users++;
-			rc->handles++;
-			rc->stats.hits++;
+	do {
+		if (!(old & VALID) || (old & USERS) == USERS)
+			return false;
+		new = old + USER + HIT; /* the hits may carry out */
+	} while (!__atomic_compare_exchange_n(&r->state, &old, new, true,
+					      __ATOMIC_ACQUIRE,
+					      __ATOMIC_RELAXED));
+	if ((old >> HIT_SHIFT) == HITS_LOW)
+		__atomic_fetch_add(&r->hits_carry, HIT, __ATOMIC_RELAXED);
+	return true;
+}
+
+/*
+ * A valid registration covering [s, e), for writing if @write, with one
+ * more user (@get), or just valid (!@get); in an RCU read-side section.
+ */
+static struct reg *find(struct umn_regcache *rc, unsigned long s,
+			unsigned long e, bool write, bool get)
+{
+	struct index *ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE);
+	struct reg *r;
+	size_t i;
+
+	if (!ix)
+		return NULL;
+	/* Every slot before i starts at or before s; one that ends at or
+	 * after e covers [s, e); none before a maxend < e does. */
+	for (i = slot_after(ix, s); i-- > 0 && ix->s[i].maxend >= e;) {
+		if (ix->s[i].end < e)
+			continue;
+		/* Pairs with the release of the publication of ix (r's
+		 * fields were written before it). */
+		r = __atomic_load_n(&ix->s[i].r, __ATOMIC_ACQUIRE);
+		if (!r || (write && !r->h.write))
+			continue;
+		if (get ? get_user(r)
+			: __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) & VALID)
 			return r;
-		}
 	}
 	return NULL;
 }
@@ -388,13 +655,120 @@ int umn_regcache_lookup(struct umn_regcache *rc, unsigned long addr,
 
 	if (!rc || !hp || !pages_of(addr, len, &s, &e))
 		return -EINVAL;
-	rc_lock(rc);
-	r = get_cached(rc, s, e, write);
-	rc_unlock(rc);
+	umn__rcu_read_lock();
+	r = find(rc, s, e, write, true);
+	umn__rcu_read_unlock();
 	if (!r)
 		return -ENOENT;
 	*hp = &r->h;
 	return 0;
+}
+
+static size_t round_fan(size_t n)
+{
+	return (n + FAN - 1) / FAN * FAN;
+}
+
+/* An index for @n slots, allocated outside the lock. */
+static struct index *index_alloc(size_t n)
+{
+	size_t keys = 0, c = n, size;
+	struct index *ix;
+
+	for (;;) {
+		keys += round_fan(c);
+		if (c <= FAN)
+			break;
+		c = round_fan(c) / FAN;
+	}
+	if (n > SIZE_MAX / 2 / sizeof(ix->s[0]) ||
+	    keys > SIZE_MAX / 4 / sizeof(unsigned long))
+		return NULL;
+	size = sizeof(*ix) + n * sizeof(ix->s[0]);
+	size = (size + CACHELINE - 1) & ~(size_t)(CACHELINE - 1);
+	if (umn__fail_here() ||
+	    !(ix = aligned_alloc(CACHELINE,
+				 size + keys * sizeof(unsigned long))))
+		return NULL;
+	ix->n = 0;
+	ix->cap = n;
+	ix->key[0] = (unsigned long *)((char *)ix + size);
+	return ix;
+}
+
+/* Build @ix's search levels over its @ix->n slots. */
+static void index_levels(struct index *ix)
+{
+	size_t c = ix->n, i, next;
+	unsigned int l = 0;
+
+	for (i = 0; i < round_fan(c); i++)
+		ix->key[0][i] = i < c ? ix->s[i].start : ~0UL;
+	while (c > FAN) {
+		next = round_fan(c) / FAN;
+		ix->key[l + 1] = ix->key[l] + round_fan(c);
+		for (i = 0; i < round_fan(next); i++)
+			ix->key[l + 1][i] =
+				i < next ? ix->key[l][i * FAN] : ~0UL;
+		c = next;
+		l++;
+	}
+	ix->levels = l + 1;
+}
+
+/*
+ * Fill @ix with the live slots of rc->index and one for @r, in order, and
+ * publish it; under rc->lock, @ix holding rc->nlive + 1.  Returns the old
+ * index, for index_retire() after the unlock.
+ */
+static struct index *index_insert(struct umn_regcache *rc, struct index *ix,
+				  struct reg *r)
+{
+	struct index *old = rc->index;
+	size_t i, n = 0, on = old ? old->n : 0;
+	unsigned long maxend = 0;
+	bool placed = false;
+	struct reg *o;
+
+	for (i = 0; i <= on; i++) {
+		if (!placed && (i == on || old->s[i].start > r->h.addr)) {
+			ix->s[n++] =
+				(struct slot){ r->h.addr, r->h.addr + r->h.len,
+					       0, r };
+			placed = true;
+		}
+		o = i < on ? __atomic_load_n(&old->s[i].r, __ATOMIC_RELAXED)
+			   : NULL;
+		if (o) /* a live slot; cleared ones are compacted away */
+			ix->s[n++] = (struct slot){ old->s[i].start,
+						    old->s[i].end, 0, o };
+	}
+	for (i = 0; i < n; i++) {
+		if (ix->s[i].end > maxend)
+			maxend = ix->s[i].end;
+		ix->s[i].maxend = maxend;
+	}
+	ix->n = n;
+	index_levels(ix);
+	/* Pairs with the acquire in find(). */
+	__atomic_store_n(&rc->index, ix, __ATOMIC_RELEASE);
+	rc->nlive = n;
+	return old;
+}
+
+static struct reg *reg_alloc(unsigned long n)
+{
+	size_t size;
+	struct reg *r;
+
+	if (n > (SIZE_MAX - sizeof(*r) - CACHELINE) / sizeof(r->pages[0]))
+		return NULL;
+	size = sizeof(*r) + n * sizeof(r->pages[0]);
+	size = (size + CACHELINE - 1) & ~(size_t)(CACHELINE - 1);
+	if (umn__fail_here() || !(r = aligned_alloc(CACHELINE, size)))
+		return NULL;
+	memset(r, 0, size);
+	return r;
 }
 
 int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
@@ -402,6 +776,7 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 			  struct umn_regcache_handle **hp)
 {
 	unsigned long s, e, n, seq;
+	struct index *ix, *old;
 	struct reg *r;
 	int ret;
 
@@ -413,14 +788,14 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 		return 0;
 
 	n = (e - s) >> UMN_PAGE_SHIFT;
-	if (n > (SIZE_MAX - sizeof(*r)) / sizeof(r->pages[0]))
-		return -ENOMEM;
-	r = umn__calloc(1, sizeof(*r) + n * sizeof(r->pages[0]));
+	r = reg_alloc(n);
 	if (!r)
 		return -ENOMEM;
 	r->h = (struct umn_regcache_handle){ s, e - s, write, r->pages };
 	r->rc = rc;
-	link_init(&r->link);
+	r->where = UNPUBLISHED;
+	link_init(&r->all);
+	link_init(&r->zlink);
 	/* Hear the range before pinning it: no change can slip between. */
 	ret = umn_interval_notifier_insert(&r->sub, rc->mm, s, e - s, &reg_ops);
 	if (ret)
@@ -430,23 +805,44 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 		ret = rc->ops->pin(rc->arg, s, n, write, r->pages);
 		if (ret)
 			goto out_remove;
-		rc_lock(rc);
+		/* The lock, with an index big enough for one more. */
+		for (;;) {
+			ix = index_alloc(
+				__atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) +
+				9);
+			if (!ix) {
+				rc->ops->unpin(rc->arg, n, r->pages);
+				ret = -ENOMEM;
+				goto out_remove;
+			}
+			rc_lock(rc);
+			if (rc->nlive + 1 <= ix->cap)
+				break;
+			rc_unlock(rc);
+			free(ix);
+		}
 		rc->stats.pins += n;
+		/* VALID before read_retry, the index after: see the top.
+		 * The fence pairs with the one in reg_invalidate(). */
+		__atomic_store_n(&r->state, USER | VALID, __ATOMIC_SEQ_CST);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if ((rc->flags & UMN_REGCACHE_BREAK_RETRY) ||
 		    !umn_interval_read_retry(&r->sub, seq))
 			break;
+		__atomic_store_n(&r->state, 0, __ATOMIC_RELAXED);
 		rc->stats.retries++;
 		rc_unlock(rc);
+		free(ix);
 		unpin(rc, r);
 	}
-	/* Published under the lock ->invalidate takes: from here on, an
-	 * invalidation finds it valid and takes it out again. */
-	r->valid = true;
-	r->users = 1;
-	rc->handles++;
+	/* Published: from here a lookup may find it, and an invalidation
+	 * (if its and has not already cleared VALID) takes it out again. */
+	old = index_insert(rc, ix, r);
+	r->where = INDEXED;
+	link_add(&rc->all, &r->all);
 	rc->stats.registrations++;
-	link_add(&rc->cache, &r->link);
 	rc_unlock(rc);
+	index_retire(old);
 	*hp = &r->h;
 	return 0;
 
@@ -459,74 +855,89 @@ out_free:
 
 int umn_regcache_release(struct umn_regcache_handle *h)
 {
-	struct reg *r;
 	struct umn_regcache *rc;
-	bool last;
+	bool reaped = false;
+	struct reg *r;
+	uint64_t old;
 
 	if (!h)
 		return -EINVAL;
 	r = container_of(h, struct reg, h);
 	rc = r->rc;
-	rc_lock(rc);
-	if (!r->users) {
-		rc_unlock(rc);
-		return -EINVAL;
+	old = __atomic_load_n(&r->state, __ATOMIC_RELAXED);
+	for (;;) {
+		if (!(old & USERS))
+			return -EINVAL;
+		/* The last user of an invalid registration: free it. */
+		if ((old & (USERS | VALID)) == USER)
+			break;
+		/* Reap while this user still keeps rc alive. */
+		if (!reaped &&
+		    __atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED)) {
+			umn_regcache_reap(rc);
+			reaped = true;
+		}
+		/* The final touch of r and rc.  Release: the user's accesses
+		 * come before whoever frees r next. */
+		if (__atomic_compare_exchange_n(&r->state, &old, old - USER,
+						true, __ATOMIC_RELEASE,
+						__ATOMIC_RELAXED))
+			return 0;
 	}
-	r->users--;
-	/* Invalid and unused: on no list, so no one else can reach it. */
-	last = !r->users && !r->valid;
-	rc_unlock(rc);
-	if (last)
-		put_reg(rc, r);
-	umn_regcache_reap(rc);
-	/* Only now: until handles drops, umn_regcache_destroy refuses, so rc
-	 * outlives this call's last touch of it. */
+	if (!reaped && __atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED))
+		umn_regcache_reap(rc);
+	/* Only this user is left and no lookup can take another: r is the
+	 * caller's alone; its user keeps destroy away until put_reg's last
+	 * critical section takes it off rc->all. */
 	rc_lock(rc);
-	rc->handles--;
+	/* Its ->invalidate cleared VALID but may not have had the lock
+	 * yet: take it out of the index here (it then finds it gone). */
+	invalidate_locked(rc, r, true);
+	r->where = FREEING;
 	rc_unlock(rc);
+	put_reg(rc, r);
 	return 0;
 }
 
 bool umn_regcache_valid(struct umn_regcache_handle *h)
 {
 	struct reg *r;
-	bool valid;
 
 	if (!h)
 		return false;
 	r = container_of(h, struct reg, h);
-	rc_lock(r->rc);
-	valid = r->valid;
-	rc_unlock(r->rc);
-	return valid;
+	/* Pairs with the and in reg_invalidate(). */
+	return __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) & VALID;
 }
 
 int umn_regcache_check(struct umn_regcache *rc, unsigned long addr,
 		       struct umn_regcache_page *out)
 {
-	struct link *l;
 	struct reg *r;
 	int ret = -ENOENT;
 
 	if (!rc || !out)
 		return -EINVAL;
-	rc_lock(rc);
-	for (l = rc->cache.next; l != &rc->cache; l = l->next) {
-		r = of_link(l);
-		if (addr >= r->h.addr && addr - r->h.addr < r->h.len) {
-			*out = r->pages[(addr - r->h.addr) >> UMN_PAGE_SHIFT];
-			ret = 0;
-			break;
-		}
+	if (addr >= -UMN_PAGE_SIZE) /* no registration reaches it */
+		return -ENOENT;
+	umn__rcu_read_lock();
+	r = find(rc, addr, addr + 1, false, false);
+	if (r) {
+		*out = r->pages[(addr - r->h.addr) >> UMN_PAGE_SHIFT];
+		ret = 0;
 	}
-	rc_unlock(rc);
+	umn__rcu_read_unlock();
 	return ret;
 }
 
 void umn_regcache_stats(struct umn_regcache *rc, struct umn_regcache_stats *out)
 {
+	struct link *l;
+
 	rc_lock(rc);
 	*out = rc->stats;
+	for (l = rc->all.next; l != &rc->all; l = l->next)
+		out->hits += reg_hits(container_of(l, struct reg, all));
 	rc_unlock(rc);
 }
 

@@ -16,11 +16,14 @@
  * and pins through the caller's ops.  umn_regcache_soft_ops adapts it to
  * a soft mm.
  *
- * Locks: the cache's lock is a spinlock that nests inside the primary's
- * page-table lock (PTL -> cache lock); it is never held across a call to
- * the ops or into the primary.  A signal handler may invalidate memory the
- * cache covers (munmap on the process mm) while its own thread holds the
- * lock: the invalidation is then finished by that thread's unlock.
+ * Locks: lookup and release of a cached registration take no lock (an
+ * RCU read-side section and an atomic use count).  The cache's lock, taken
+ * to register, free and invalidate, is a spinlock that nests inside the
+ * primary's page-table lock (PTL -> cache lock); it is never held across a
+ * call to the ops or into the primary.  A signal handler may invalidate
+ * memory the cache covers (munmap on the process mm) while its own thread
+ * holds the lock: the registration is invalid at once, and the rest of the
+ * invalidation is finished by that thread's unlock.
  */
 #ifndef UMN_REGCACHE_H
 #define UMN_REGCACHE_H
@@ -156,9 +159,11 @@ UMN_API int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
  * @rc, @addr, @len, @write, @hp: as umn_regcache_register().
  *
  * Never returns a registration whose invalidation began before the lookup
- * did.
+ * did.  (An invalidation begins when the registration's ->invalidate
+ * marks it invalid, the first thing it does, from
+ * umn_invalidate_range_start() and before the primary changes anything.)
  *
- * Context: any; takes the cache's spinlock, never sleeps.
+ * Context: any; lock-free (an RCU read-side section), never sleeps.
  * Return: 0 with one more user on *@hp; -ENOENT; -EINVAL.
  */
 UMN_API int umn_regcache_lookup(struct umn_regcache *rc, unsigned long addr,
@@ -209,8 +214,8 @@ UMN_API int umn_regcache_reap(struct umn_regcache *rc);
  * umn_regcache_check() - the page a valid registration holds for @addr.
  * @out: out: the pinned page.
  *
- * The oracle's hook: it takes only the cache's lock, so it may be called
- * from a umn_soft_lookup() fill callback, under the primary's PTL.
+ * The oracle's hook: it takes no lock, so it may be called from a
+ * umn_soft_lookup() fill callback, under the primary's PTL.
  *
  * Context: any; never sleeps.
  * Return: 0; -ENOENT if no valid registration covers @addr; -EINVAL.
@@ -218,7 +223,8 @@ UMN_API int umn_regcache_reap(struct umn_regcache *rc);
 UMN_API int umn_regcache_check(struct umn_regcache *rc, unsigned long addr,
 			       struct umn_regcache_page *out);
 
-/* Copy @rc's counters to @out.  Context: any; never sleeps. */
+/* Copy @rc's counters to @out (the hits are summed over the cached
+ * registrations).  Context: any; takes the cache's lock, never sleeps. */
 UMN_API void umn_regcache_stats(struct umn_regcache *rc,
 				struct umn_regcache_stats *out);
 
