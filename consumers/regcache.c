@@ -435,6 +435,8 @@ static bool reg_invalidate(struct umn_interval_notifier *sub,
 	 * sequence before the and; it pairs with register's fence between
 	 * VALID and read_retry. */
 	umn_interval_set_seq(sub, cur_seq);
+	if (rc->flags & UMN_REGCACHE_BREAK_INVALIDATE)
+		return true;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	__atomic_fetch_and(&r->state, ~VALID, __ATOMIC_SEQ_CST);
 
@@ -512,7 +514,8 @@ int umn_regcache_create(struct umn_mm *mm, const struct umn_regcache_ops *ops,
 	struct umn_regcache *rc;
 
 	if (!mm || !ops || !ops->pin || !ops->unpin || !rcp ||
-	    (flags & ~UMN_REGCACHE_BREAK_RETRY))
+	    (flags & ~(UMN_REGCACHE_BREAK_RETRY |
+		       UMN_REGCACHE_BREAK_INVALIDATE)))
 		return -EINVAL;
 	if (umn__fail_here())
 		return -ENOMEM;

@@ -11,7 +11,10 @@
  * (the frame was not freed since), and allows a write if it does.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <umn/devtlb.h>
 #include <umn/mirror.h>
 #include <umn/regcache.h>
@@ -943,6 +946,185 @@ START_TEST(regcache_refuses_bad_input)
 }
 END_TEST
 
+/*
+ * The lock-free lookup against invalidations, on threads.  A remapper
+ * munmaps a slot, then maps and faults it again: a new generation of its
+ * frames.  Lookers look slots up (registering on a miss), check, release.
+ *
+ * The oracle: a handle that a lookup (or register) returns must not pin a
+ * frame of a generation whose munmap had returned before the lookup
+ * began, for that munmap invalidated every registration of the
+ * generation before it returned.  The remapper records each frame's
+ * generation after faulting the slot, and stores the slot's dead
+ * generation (release) after munmap returns; a looker loads it (acquire)
+ * before the lookup.  A frame's generation is forgotten when the frame is
+ * freed (the pool's free hook): 0 means "not recorded yet", the newest.
+ */
+#define RACE_SLOTS   8
+#define RACE_LEN     (2 * UMN_PAGE_SIZE)
+#define RACE_FRAMES  4096
+#define RACE_LOOKERS 2
+
+static struct {
+	struct umn_regcache *rc;
+	unsigned long gen_of[RACE_FRAMES];    /* by frame; atomic */
+	unsigned long unmapped[RACE_SLOTS];   /* dead generation; atomic */
+	int stop;			      /* atomic */
+	long stale, hits, registered, failed; /* atomic */
+} race;
+
+static void race_free_hook(void *arg, unsigned long frame, unsigned long gen)
+{
+	(void)arg;
+	(void)gen;
+	if (frame < RACE_FRAMES)
+		__atomic_store_n(&race.gen_of[frame], 0, __ATOMIC_RELEASE);
+}
+
+static void race_setup(void)
+{
+	struct umn_soft_frames_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.max_frames = RACE_FRAMES;
+	cfg.free_hook = race_free_hook;
+	memset(&race, 0, sizeof(race));
+	ck_assert_int_eq(umn_soft_frames_create(&cfg, &frames), 0);
+	ck_assert_int_eq(umn_soft_mm_create(frames, &sm), 0);
+}
+
+static unsigned long race_slot(unsigned int i)
+{
+	return BASE + i * 16 * UMN_PAGE_SIZE;
+}
+
+/* Map slot @i anew, its frames of generation @gen. */
+static void race_map(unsigned int i, unsigned long gen)
+{
+	struct umn_soft_translation t;
+	unsigned long a;
+
+	map(race_slot(i), RACE_LEN, 0);
+	for (a = race_slot(i); a < race_slot(i) + RACE_LEN; a += PG(1)) {
+		ck_assert_int_eq(umn_soft_fault(sm, a, true), 0);
+		ck_assert_int_eq(primary(a, &t), 0);
+		ck_assert_uint_lt(t.frame, RACE_FRAMES);
+		__atomic_store_n(&race.gen_of[t.frame], gen, __ATOMIC_RELEASE);
+	}
+}
+
+static void *race_looker(void *arg)
+{
+	unsigned long seed = (unsigned long)arg, dead, gen;
+	struct umn_regcache_handle *h;
+	unsigned int i;
+	int ret;
+
+	while (!__atomic_load_n(&race.stop, __ATOMIC_RELAXED)) {
+		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+		i = (unsigned int)(seed >> 33) % RACE_SLOTS;
+		/* Pairs with the remapper's store after munmap returned. */
+		dead = __atomic_load_n(&race.unmapped[i], __ATOMIC_ACQUIRE);
+		ret = umn_regcache_lookup(race.rc, race_slot(i), RACE_LEN, true,
+					  &h);
+		if (ret == -ENOENT) {
+			ret = umn_regcache_register(race.rc, race_slot(i),
+						    RACE_LEN, true, &h);
+			if (ret) { /* -EFAULT: between munmap and mmap */
+				__atomic_add_fetch(&race.failed, 1,
+						   __ATOMIC_RELAXED);
+				continue;
+			}
+			__atomic_add_fetch(&race.registered, 1,
+					   __ATOMIC_RELAXED);
+		} else if (!ret) {
+			__atomic_add_fetch(&race.hits, 1, __ATOMIC_RELAXED);
+		} else {
+			__atomic_add_fetch(&race.stale, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		gen = __atomic_load_n(&race.gen_of[h->pages[0].frame],
+				      __ATOMIC_ACQUIRE);
+		if (gen && gen <= dead)
+			__atomic_add_fetch(&race.stale, 1, __ATOMIC_RELAXED);
+		ck_assert_int_eq(umn_regcache_release(h), 0);
+	}
+	return NULL;
+}
+
+/* Run lookers against the remapper for @seconds; return the stale
+ * handles seen. */
+static long race_run(unsigned int flags, double seconds)
+{
+	unsigned long gen = 0, mapped[RACE_SLOTS], seed = 42;
+	pthread_t lookers[RACE_LOOKERS];
+	struct umn_regcache_handle *h;
+	struct umn_regcache_stats st;
+	struct timespec t0, t;
+	unsigned int i;
+	long remaps = 0;
+
+	race.rc = regcache(&umn_regcache_soft_ops, flags);
+	for (i = 0; i < RACE_SLOTS; i++) {
+		mapped[i] = ++gen;
+		race_map(i, gen);
+	}
+	for (i = 0; i < RACE_LOOKERS; i++)
+		ck_assert_int_eq(pthread_create(&lookers[i], NULL, race_looker,
+						(void *)(unsigned long)(i + 1)),
+				 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+		i = (unsigned int)(seed >> 33) % RACE_SLOTS;
+		ck_assert_int_eq(umn_soft_munmap(sm, race_slot(i), RACE_LEN),
+				 0);
+		/* Every registration of mapped[i] is invalid by now. */
+		__atomic_store_n(&race.unmapped[i], mapped[i],
+				 __ATOMIC_RELEASE);
+		mapped[i] = ++gen;
+		race_map(i, gen);
+		/* Cached at once, so that the next munmap invalidates it. */
+		ck_assert_int_eq(umn_regcache_register(race.rc, race_slot(i),
+						       RACE_LEN, true, &h),
+				 0);
+		ck_assert_int_eq(umn_regcache_release(h), 0);
+		remaps++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((double)(t.tv_sec - t0.tv_sec) +
+			 (double)(t.tv_nsec - t0.tv_nsec) / 1e9 <
+		 seconds);
+	__atomic_store_n(&race.stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < RACE_LOOKERS; i++)
+		pthread_join(lookers[i], NULL);
+	umn_regcache_stats(race.rc, &st);
+	printf("regcache race%s: %ld remaps, %ld hits, %ld registered, "
+	       "%ld failed, %lu invalidations, %lu retries, %ld stale\n",
+	       flags ? " (break)" : "", remaps, race.hits, race.registered,
+	       race.failed, st.invalidations, st.retries, race.stale);
+	ck_assert_int_gt(remaps, 0);
+	/* Every hit counted once, on whichever thread: a register that
+	 * reused a registration is a hit too. */
+	ck_assert_uint_eq(
+		st.hits, (unsigned long)(race.hits + race.registered + remaps) -
+				 st.registrations);
+	ck_assert_int_eq(umn_regcache_destroy(race.rc), 0);
+	return race.stale;
+}
+
+START_TEST(regcache_lookup_never_returns_an_invalidated_registration)
+{
+	ck_assert_int_eq(race_run(0, 0.5), 0);
+	ck_assert_int_gt(race.hits, 0);
+}
+END_TEST
+
+START_TEST(regcache_break_invalidate_is_caught)
+{
+	ck_assert_int_gt(race_run(UMN_REGCACHE_BREAK_INVALIDATE, 0.5), 0);
+}
+END_TEST
+
 Suite *consumers_suite(void)
 {
 	Suite *s = suite_create("consumers");
@@ -984,6 +1166,13 @@ Suite *consumers_suite(void)
 	tcase_add_test(tc, regcache_break_retry_is_caught);
 	tcase_add_test(tc, regcache_outlives_the_address_space);
 	tcase_add_test(tc, regcache_refuses_bad_input);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("regcache-race");
+	tcase_add_checked_fixture(tc, race_setup, teardown);
+	tcase_add_test(
+		tc, regcache_lookup_never_returns_an_invalidated_registration);
+	tcase_add_test(tc, regcache_break_invalidate_is_caught);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -35,9 +35,11 @@
 extern "C" {
 #endif
 
-/* A deliberate break, for umn-torture to show that its oracle catches it.
- * Never set it otherwise. */
+/* Deliberate breaks, for umn-torture and the tests to show that their
+ * oracles catch them.  Never set them otherwise. */
 #define UMN_REGCACHE_BREAK_RETRY (1U << 8) /* publish without read_retry */
+#define UMN_REGCACHE_BREAK_INVALIDATE \
+	(1U << 9) /* ->invalidate leaves the registration valid, cached */
 
 struct umn_regcache;
 
@@ -112,7 +114,7 @@ struct umn_regcache_stats {
  * @mm:		the address space; a reference is taken until destroy.
  * @ops:	pin and unpin, both required.
  * @arg:	passed to @ops.
- * @flags:	0, or UMN_REGCACHE_BREAK_RETRY.
+ * @flags:	0, or UMN_REGCACHE_BREAK_* (tests only).
  * @rcp:	out: the cache.
  *
  * Context: may sleep.  Return: 0; -EINVAL; -ENOMEM.
