@@ -7,92 +7,106 @@
  * device can be freed or reused, whatever the primary does.  What the
  * notifier keeps exact is the cache: a registration that an invalidation
  * hit no longer describes the range, so ->invalidate (the start of the
- * change) marks it invalid before the primary changes anything, and its
- * pins are dropped when its last user releases it (the device is done).
+ * change) marks it dead before the primary changes anything, and its pins
+ * are dropped when its last user releases it (the device is done).
  *
  * The hit path (lookup, then release) takes no lock and writes nothing
  * shared but the registration's own state word:
  *
- *	r->state = hits << 32 | users << 1 | VALID
+ *	r->state = hits << 32 | users << 1 | DEAD
  *
- * - lookup, in an RCU read-side section, binary-searches rc->index (an
- *   array sorted by start, published with a release store, replaced
- *   whole by register) and takes a user with a CAS that succeeds only
- *   while VALID is set; the same CAS counts the hit;
- * - ->invalidate clears VALID with an atomic and, first thing, before it
- *   takes rc->lock: from then on no lookup can take a user;
- * - release drops a user with a CAS; when the user is the last one of an
- *   invalid registration, it does not drop it but frees the registration
- *   (it holds the user until the registration is off every list).
+ * - lookup, in an RCU read-side section, searches rc->index (published
+ *   with a release store; see "the index" below) and takes a user with a
+ *   CAS that succeeds only while DEAD is clear; the same CAS counts the
+ *   hit;
+ * - ->invalidate sets DEAD with an atomic or, the first thing it does,
+ *   before it takes rc->lock: from then on no lookup can take a user;
+ * - release drops a user with a CAS; when that user is the last one of a
+ *   dead registration, it does not drop it but frees the registration (it
+ *   holds the user until the registration is off every list).
  *
  * A registration is in exactly one of these places (r->where, under
- * rc->lock); all but UNPUBLISHED and FREED are also on rc->all:
+ * rc->lock); from INDEXED until it is freed it is also on rc->all:
  *	UNPUBLISHED	being registered; in no index
- *	INDEXED		in rc->index; VALID, or just invalidated
- *	OUT		out of the index, invalid, users > 0: its last
+ *	INDEXED		in rc->index; alive, or just marked DEAD
+ *	OUT		out of the index, dead, users > 0: its last
  *			release frees it
- *	ZOMBIE		on rc->zombies: invalid, no user; the next reap
+ *	ZOMBIE		on rc->zombies: dead, no user; the next reap
  *			(register, release, reap, destroy) frees it
  *	FREEING		taken by the one who frees it
  *
  * Who frees, exactly once.  The state word decides, without the lock:
- * users reach 0 with VALID clear either by ->invalidate's atomic and (the
- * users were already 0), or by a release's CAS (VALID was already clear).
- * In the first case ->invalidate, under rc->lock, reads users == 0 and
- * moves the registration to the zombies; in the second the releaser saw
- * "one user, invalid" and frees it itself, without ever dropping that
- * user, so the invalidation's later check under the lock reads users == 1
- * and leaves it OUT.  A lookup cannot add a user in between: VALID is
- * clear.
+ * users are 0 with DEAD set either after ->invalidate's atomic or (the
+ * users were already 0), or after a release's CAS would drop the last
+ * user (DEAD was already set).  In the first case ->invalidate, under
+ * rc->lock, reads users == 0 and moves the registration to the zombies;
+ * in the second the releaser frees it itself, without ever dropping that
+ * user, so the invalidation's check under the lock reads users == 1 and
+ * leaves it OUT.  No lookup adds a user in between: DEAD is set.
  *
  *	lookup (T1)		->invalidate (T2)	release (T3, last user)
- *	ix = rc->index		set_seq; fence
- *	r = ix->slot[i].r	state &= ~VALID
- *	CAS(state, VALID|u,	  (T1's CAS now fails:	state: users 1, !VALID
- *	    VALID|u+1)		   -ENOENT)		  -> T3 frees r: remove
- *				lock; slot := NULL;	  the notifier, unpin,
- *				users 1 -> OUT; unlock	  lock, off rc->all,
- *							  unlock, call_rcu(r)
+ *	ix = rc->index		set_seq
+ *	r = ix->slot[i].r	state |= DEAD
+ *	CAS(state, u,		  (T1's CAS now fails:	state: 1 user | DEAD
+ *	    u + 1 user)		   -ENOENT)		  -> T3 frees r: remove
+ *				lock; slot.r := NULL;	  the notifier, unpin,
+ *				users 1: OUT; unlock	  lock, off rc->all,
+ *							  retire r, unlock
  *
- * No lost invalidation.  The lookup's CAS and ->invalidate's atomic and
- * act on the same word, so a lookup that begins after the and cannot take
- * a user; one whose CAS came first holds a user and sees the invalidation
- * through umn_regcache_valid(), as any holder does.  ("Began" in the
- * header means: ->invalidate cleared VALID, the first thing it does, and
- * before the primary changes anything.)  The word is freed only after a
- * grace period (call_rcu) following its removal from the index, so a
- * lookup never reads a freed registration, and an old index array goes
- * through call_rcu too.
+ * No lost invalidation.  The lookup's CAS and ->invalidate's atomic or
+ * act on the same word: a lookup that begins after the or cannot take a
+ * user; one whose CAS came first holds a user, and sees the invalidation
+ * through umn_regcache_valid() as any holder does.  ("Began", in the
+ * header, means ->invalidate set DEAD, before the primary changes
+ * anything.)  DEAD is never cleared on a published registration.
  *
- * Registering uses collision-retry for the pin itself.  VALID is set
- * before read_retry and the registration enters the index only after, all
- * under rc->lock; ->invalidate sets the sequence and then clears VALID
- * (a full fence between): either register's read_retry sees the new
- * sequence, or the atomic and sees VALID and clears it (the registration
- * is then published invalid, and ->invalidate takes it out again under
- * the lock it waits for):
+ * No lookup reads freed memory.  A registration out of the index, and an
+ * index replaced, are retired: freed in batches after a grace period
+ * (umn__synchronize_rcu(), by the register, release or reap that fills a
+ * batch, unless it is itself in a read-side section), or by destroy,
+ * when no lookup may run.  Synchronously rather than with call_rcu: no
+ * worker thread (which fork would have to re-create, and TSan refuses
+ * after a multi-threaded fork), nothing left queued at exit, and one
+ * grace period, about a microsecond here, for RETIRE_BATCH frees.
+ *
+ * Registering uses collision-retry for the pin itself, with DEAD as a
+ * second witness.  Each attempt first resets the state to "one user,
+ * alive" with an atomic exchange; then read_begin, pin, and under
+ * rc->lock the check: no read_retry and no DEAD, or it retries.  If an
+ * invalidation's or comes after the exchange, the check sees DEAD (or,
+ * if it comes after the check too, the registration enters the index
+ * dead and ->invalidate takes it out when it gets the lock); if it comes
+ * before, the exchange reads it (release, then acquire), so the check's
+ * read_retry sees that invalidation's sequence.  Nothing ever sets a
+ * registration alive again after an invalidation marked it, so no fence
+ * is needed between the word and the sequence:
  *
  *	register thread				primary (munmap of the range)
  *	insert the interval notifier
- *	seq = read_begin()
+ *	xchg(state, 1 user); seq = read_begin()
  *	pin -> frame A (referenced)
  *						start: ->invalidate: set_seq;
- *						  VALID clear (not set yet)
+ *						  state |= DEAD
  *						PTE := none; end (A stays pinned)
- *	lock; state = VALID|1 user; fence
- *	read_retry(seq): retry			(without it: a valid registration
+ *	lock; read_retry(seq) or DEAD: retry	(without it: a valid registration
  *	unlock; unpin A; pin again -> -EFAULT	 of memory the range no longer
  *						 maps, handed out to every
  *						 later lookup)
  *
  * The index: slots { start, end, maxend, r } sorted by start, maxend the
  * largest end of this slot and all before it, so "a registration covering
- * [s, e)" is a binary search for the last start <= s and a scan back
- * while maxend >= e (short unless one registration spans many others).
- * Register allocates the next array outside the lock (retrying if it is
- * too small once the lock is held), copies the live slots and its own in
- * order, and publishes it; ->invalidate clears its slot in place (r :=
- * NULL, a release store); the next register compacts.
+ * [s, e)" is a search for the last start <= s and a scan back while
+ * maxend >= e (short unless one registration spans many others).  The
+ * search counts keys <= s in blocks of 16 on a few levels (a small
+ * static B-tree of the starts: 3 levels for 4096 slots) rather than
+ * halving, whose every step waits for the load before.  Up to RECENT
+ * registrations are added in place, unsorted, after the sorted slots
+ * (the slot, then the count, with a release store), and scanned when the
+ * sorted ones have no match; the next one rebuilds: register allocates
+ * the array outside the lock (retrying if it is too small once the lock
+ * is held), merges the live slots with its own and publishes it.
+ * ->invalidate clears its slot in place (r := NULL, a release store); the
+ * next rebuild compacts.
  *
  * One interval notifier per registration, not one over the whole cache:
  * the core's interval tree then finds exactly the registrations a range
@@ -111,7 +125,8 @@
  * on rc->all has a user; a release touches neither rc nor r after its
  * final CAS (it reaps, when rc->nzombies says there is something to reap,
  * before that CAS, while its user still keeps destroy away), and the one
- * that frees keeps its user until its last critical section.
+ * that frees keeps its user until its last critical section.  So release
+ * needs no RCU read-side section, and destroy no grace period.
  *
  * Lock order: the primary's PTL -> rc->lock.  rc->lock is a spinlock (the
  * callback may run in atomic context); it is never held across the ops,
@@ -119,10 +134,10 @@
  *
  * rc->lock knows its owner, which makes it safe against signal handlers.
  * On the process mm (primaries/proc) a handler may munmap memory that this
- * cache covers while its own thread holds rc->lock (in register, reap or
- * destroy): ->invalidate then runs in that thread, on top of the critical
- * section it interrupted, where a plain spinlock spins for ever.  It
- * clears VALID at once, as always (no lookup that begins after can return
+ * cache covers while its own thread holds rc->lock (in register, reap,
+ * destroy or stats): ->invalidate then runs in that thread, on top of the
+ * critical section it interrupted, where a plain spinlock spins for ever.
+ * It sets DEAD at once, as always (no lookup that begins after can return
  * the registration: lookups take no lock), and defers the rest: it queues
  * the registration on rc->pending and flags the lock word, and the
  * owner's unlock takes it out of the index before it lets the lock go.
@@ -131,12 +146,12 @@
  *
  *	thread T: register r			T's signal handler
  *	rc_lock: word = T
- *	state = VALID|1; read_retry: ok
+ *	check: no read_retry, no DEAD
  *						munmap -> ->invalidate(r):
- *						  set_seq; VALID clear;
+ *						  set_seq; state |= DEAD;
  *						  word is T's: push r on
  *						  pending, word = T|PENDING
- *	insert r in the index (invalid: no
+ *	insert r in the index (dead: no
  *	  lookup takes it)
  *	rc_unlock: CAS T -> 0 fails:
  *	  word = T; take r out of the index
@@ -184,8 +199,8 @@ static void link_del(struct link *l)
 	link_init(l);
 }
 
-/* r->state: hits << 32 | users << 1 | VALID. */
-#define VALID	  1ULL
+/* r->state: hits << 32 | users << 1 | DEAD. */
+#define DEAD	  1ULL
 #define USER	  2ULL
 #define USERS	  0xfffffffeULL
 #define HIT_SHIFT 32
@@ -193,6 +208,14 @@ static void link_del(struct link *l)
 #define HITS_LOW  0xffffffffULL /* the hits of a state, before the shift */
 
 enum where { UNPUBLISHED, INDEXED, OUT, ZOMBIE, FREEING };
+
+/* Memory that a lookup may still be reading: freed after a grace period. */
+struct retire {
+	struct retire *next;
+	void *mem; /* what to free */
+};
+
+#define RETIRE_BATCH 32 /* retired before a grace period frees them */
 
 struct reg {
 	/* The hit path's: the first cache line is the registration's own. */
@@ -207,7 +230,7 @@ struct reg {
 	struct link zlink;	  /* on rc->zombies; under rc->lock */
 	bool deferred;		  /* on rc->pending; atomic */
 	struct reg *pending_next; /* on rc->pending */
-	struct rcu_head rcu;	  /* its free, after a grace period */
+	struct retire retire;	  /* on rc->retired, once freed */
 	struct umn_regcache_page pages[];
 };
 
@@ -228,18 +251,23 @@ struct slot {
 #define FAN	   16 /* keys per block: two cache lines */
 #define MAX_LEVELS 16 /* FAN^16 slots */
 
+#define RECENT 16 /* slots added in place before the next rebuild */
+
 struct index {
-	size_t n, cap;	     /* slots used, slots allocated */
+	size_t n, cap;	     /* sorted slots used, allocated */
 	unsigned int levels; /* of key[] */
 	unsigned long *key[MAX_LEVELS];
-	struct rcu_head rcu;
-	struct slot s[]; /* then the keys, from a cache line */
+	size_t nrecent; /* recent[] published: written under rc->lock with
+			   a release store, after the slot */
+	struct slot recent[RECENT]; /* unsorted; maxend unused */
+	struct retire retire;	    /* on rc->retired, once replaced */
+	struct slot s[];	    /* then the keys, from a cache line */
 };
 
 struct umn_regcache {
 	/* Read by every lookup and release; written off the hit path. */
 	struct index *index;	/* published with a release store; old
-				    arrays go through call_rcu */
+				    arrays are retired */
 	unsigned long nzombies; /* how many on rc->zombies; atomic */
 	struct umn_mm *mm;
 	const struct umn_regcache_ops *ops;
@@ -249,13 +277,16 @@ struct umn_regcache {
 	_Alignas(CACHELINE) uintptr_t lock; /* guards what follows, each
 				    reg's where, all, zlink and the index's
 				    slots: 0, or the owner's token | PENDING */
-	struct reg *pending; /* index removals deferred to the owner's
+	struct reg *pending;	/* index removals deferred to the owner's
 				    unlock; atomic */
-	unsigned long nlive; /* slots with a registration in the index;
-				    read unlocked to size the next one */
-	struct link all;     /* every registration from publication to
+	unsigned long nlive;	/* slots with a registration in the index;
+				    atomic: read unlocked to size the next */
+	struct link all;	/* every registration from publication to
 				    free: destroy's check, the stats' sum */
-	struct link zombies; /* invalid, without users */
+	struct link zombies;	/* invalid, without users */
+	struct retire *retired; /* out of every index since the last grace
+				   period; taken under the lock */
+	unsigned long nretired; /* on it; atomic: read unlocked */
 	struct umn_regcache_stats stats; /* hits: of the freed only */
 };
 
@@ -283,35 +314,6 @@ static unsigned long reg_hits(struct reg *r)
 					       __ATOMIC_RELAXED) +
 			       (__atomic_load_n(&r->state, __ATOMIC_RELAXED) >>
 				HIT_SHIFT));
-}
-
-static void reg_free_rcu(struct rcu_head *head)
-{
-	struct reg *r = container_of(head, struct reg, rcu);
-
-	umn__tsan_acquire(r); /* pairs with the release before call_rcu */
-	umn__tsan_acquire(&umn__rcu_token);
-	free(r);
-	umn__tsan_release(&umn__rcu_token);
-}
-
-static void index_free_rcu(struct rcu_head *head)
-{
-	struct index *ix = container_of(head, struct index, rcu);
-
-	umn__tsan_acquire(ix);
-	umn__tsan_acquire(&umn__rcu_token);
-	free(ix);
-	umn__tsan_release(&umn__rcu_token);
-}
-
-/* Free @ix once no lookup can be reading it. */
-static void index_retire(struct index *ix)
-{
-	if (!ix)
-		return;
-	umn__tsan_release(ix);
-	urcu_bp_call_rcu(&ix->rcu, index_free_rcu);
 }
 
 /* --- the lock --- */
@@ -349,10 +351,18 @@ static size_t slot_after(const struct index *ix, unsigned long s)
 
 	while (l--) {
 		k = ix->key[l] + b * FAN;
-		c = 0;
-#pragma GCC unroll 16
-		for (unsigned int j = 0; j < FAN; j++)
-			c += k[j] <= s;
+		/* Four counts: four short chains of carries, not one long
+		 * (the empty asm keeps the compiler from merging them). */
+		size_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+#pragma GCC unroll 4
+		for (unsigned int j = 0; j < FAN; j += 4) {
+			c0 += k[j] <= s;
+			c1 += k[j + 1] <= s;
+			c2 += k[j + 2] <= s;
+			c3 += k[j + 3] <= s;
+			__asm__("" : "+r"(c0), "+r"(c1), "+r"(c2), "+r"(c3));
+		}
+		c = (c0 + c1) + (c2 + c3);
 		if (!l)
 			return b * FAN + c;
 		if (!c) /* (only at the top) every start is > s */
@@ -367,17 +377,23 @@ static void unindex_locked(struct umn_regcache *rc, struct reg *r)
 {
 	struct index *ix = rc->index;
 	size_t i = slot_after(ix, r->h.addr);
+	struct slot *sl = NULL;
 
-	/* Slots of the same start are together, just before i. */
-	while (__atomic_load_n(&ix->s[--i].r, __ATOMIC_RELAXED) != r)
-		;
-	/* A lookup that still loads r finds VALID clear. */
-	__atomic_store_n(&ix->s[i].r, NULL, __ATOMIC_RELEASE);
-	rc->nlive--;
+	/* In the sorted slots, those of the same start are together, just
+	 * before i; else it is a recent one. */
+	while (!sl && i-- > 0 && ix->s[i].start == r->h.addr)
+		if (__atomic_load_n(&ix->s[i].r, __ATOMIC_RELAXED) == r)
+			sl = &ix->s[i];
+	for (i = 0; !sl; i++)
+		if (__atomic_load_n(&ix->recent[i].r, __ATOMIC_RELAXED) == r)
+			sl = &ix->recent[i];
+	/* A lookup that still loads r finds it DEAD. */
+	__atomic_store_n(&sl->r, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&rc->nlive, rc->nlive - 1, __ATOMIC_RELAXED);
 }
 
 /*
- * The rest of an invalidation, under rc->lock: VALID is clear.  Out of the
+ * The rest of an invalidation, under rc->lock: DEAD is set.  Out of the
  * index; without users, to the zombies (see "who frees" at the top).
  */
 static void invalidate_locked(struct umn_regcache *rc, struct reg *r,
@@ -423,6 +439,49 @@ static void rc_unlock(struct umn_regcache *rc)
 	}
 }
 
+/* Under rc->lock: free @mem, which holds @node, after a grace period. */
+static void retire_locked(struct umn_regcache *rc, struct retire *node,
+			  void *mem)
+{
+	node->mem = mem;
+	node->next = rc->retired;
+	rc->retired = node;
+	__atomic_store_n(&rc->nretired, rc->nretired + 1, __ATOMIC_RELAXED);
+}
+
+static void free_retired(struct retire *list)
+{
+	struct retire *next;
+
+	for (; list; list = next) {
+		next = list->next;
+		free(list->mem);
+	}
+}
+
+/*
+ * Free a full batch of retired memory after a grace period, unless this
+ * thread is in an RCU read-side section (a grace period would wait for
+ * it: the batch waits for a later call).  Lookups read the memory without
+ * a lock; they are all out of the sections that could see it once
+ * umn__synchronize_rcu() returns.
+ */
+static void retire_flush(struct umn_regcache *rc)
+{
+	struct retire *list;
+
+	if (__atomic_load_n(&rc->nretired, __ATOMIC_RELAXED) < RETIRE_BATCH ||
+	    umn__rcu_read_ongoing())
+		return;
+	rc_lock(rc);
+	list = rc->retired;
+	rc->retired = NULL;
+	__atomic_store_n(&rc->nretired, 0, __ATOMIC_RELAXED);
+	rc_unlock(rc);
+	umn__synchronize_rcu();
+	free_retired(list);
+}
+
 static bool reg_invalidate(struct umn_interval_notifier *sub,
 			   const struct umn_range *range, unsigned long cur_seq)
 {
@@ -431,14 +490,13 @@ static bool reg_invalidate(struct umn_interval_notifier *sub,
 	struct reg *head;
 
 	(void)range;
-	/* First: from here no lookup takes a user.  The fence orders the
-	 * sequence before the and; it pairs with register's fence between
-	 * VALID and read_retry. */
+	/* First: from here no lookup takes a user.  Release: a register
+	 * whose reset of the state reads this (or a later) value sees the
+	 * sequence in read_retry. */
 	umn_interval_set_seq(sub, cur_seq);
 	if (rc->flags & UMN_REGCACHE_BREAK_INVALIDATE)
 		return true;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	__atomic_fetch_and(&r->state, ~VALID, __ATOMIC_SEQ_CST);
+	__atomic_fetch_or(&r->state, DEAD, __ATOMIC_SEQ_CST);
 
 	if ((__atomic_load_n(&rc->lock, __ATOMIC_SEQ_CST) & ~PENDING) == me()) {
 		/* A signal handler on top of this thread's critical section:
@@ -495,15 +553,15 @@ static int put_reg(struct umn_regcache *rc, struct reg *r)
 		return ret;
 	}
 	rc->ops->unpin(rc->arg, npages(r), r->pages);
+	retire_flush(rc); /* the earlier ones: r's is the last touch */
 	rc_lock(rc);
 	rc->stats.unpins += npages(r);
 	rc->stats.reaped++;
 	rc->stats.hits += reg_hits(r);
 	link_del(&r->all);
-	rc_unlock(rc);
 	/* Lookups that found r in an index may still read its state. */
-	umn__tsan_release(r);
-	urcu_bp_call_rcu(&r->rcu, reg_free_rcu);
+	retire_locked(rc, &r->retire, r);
+	rc_unlock(rc);
 	return 0;
 }
 
@@ -514,8 +572,8 @@ int umn_regcache_create(struct umn_mm *mm, const struct umn_regcache_ops *ops,
 	struct umn_regcache *rc;
 
 	if (!mm || !ops || !ops->pin || !ops->unpin || !rcp ||
-	    (flags & ~(UMN_REGCACHE_BREAK_RETRY |
-		       UMN_REGCACHE_BREAK_INVALIDATE)))
+	    (flags &
+	     ~(UMN_REGCACHE_BREAK_RETRY | UMN_REGCACHE_BREAK_INVALIDATE)))
 		return -EINVAL;
 	if (umn__fail_here())
 		return -ENOMEM;
@@ -587,28 +645,30 @@ int umn_regcache_destroy(struct umn_regcache *rc)
 		r = container_of(l, struct reg, all);
 		if (r->where != INDEXED)
 			continue;
-		__atomic_fetch_and(&r->state, ~VALID, __ATOMIC_SEQ_CST);
+		__atomic_fetch_or(&r->state, DEAD, __ATOMIC_SEQ_CST);
 		invalidate_locked(rc, r, false);
 	}
 	rc_unlock(rc);
 	ret = umn_regcache_reap(rc);
 	if (ret < 0)
 		return ret;
-	/* No lookup may run any more (the caller's part of the contract);
-	 * the last index goes the way of the others all the same. */
-	index_retire(rc->index);
+	/* No lookup runs any more (the caller's part of the contract), and
+	 * every one that ran has left its read-side section: no grace
+	 * period to wait for. */
+	free_retired(rc->retired);
+	free(rc->index);
 	umn_mm_put(rc->mm);
 	free(rc);
 	return 0;
 }
 
-/* Take a user of @r if it is valid, counting the hit. */
+/* Take a user of @r if it is not DEAD, counting the hit. */
 static bool get_user(struct reg *r)
 {
 	uint64_t old = __atomic_load_n(&r->state, __ATOMIC_RELAXED), new;
 
 	do {
-		if (!(old & VALID) || (old & USERS) == USERS)
+		if ((old & DEAD) || (old & USERS) == USERS)
 			return false;
 		new = old + USER + HIT; /* the hits may carry out */
 	} while (!__atomic_compare_exchange_n(&r->state, &old, new, true,
@@ -627,26 +687,39 @@ static struct reg *find(struct umn_regcache *rc, unsigned long s,
 			unsigned long e, bool write, bool get)
 {
 	struct index *ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE);
+	struct slot *sl;
 	struct reg *r;
-	size_t i;
+	size_t i, n;
 
 	if (!ix)
 		return NULL;
-	/* Every slot before i starts at or before s; one that ends at or
-	 * after e covers [s, e); none before a maxend < e does. */
-	for (i = slot_after(ix, s); i-- > 0 && ix->s[i].maxend >= e;) {
-		if (ix->s[i].end < e)
+	/* Every sorted slot before i starts at or before s; one that ends
+	 * at or after e covers [s, e); none before a maxend < e does.  Then
+	 * the recent slots. */
+	i = slot_after(ix, s);
+	n = __atomic_load_n(&ix->nrecent, __ATOMIC_ACQUIRE);
+	for (;;) {
+		if (i > 0 && ix->s[i - 1].maxend >= e) {
+			sl = &ix->s[--i];
+		} else if (n > 0) {
+			sl = &ix->recent[--n];
+			if (sl->start > s)
+				continue;
+		} else {
+			return NULL;
+		}
+		if (sl->end < e)
 			continue;
-		/* Pairs with the release of the publication of ix (r's
+		/* Pairs with the release that published the slot (r's
 		 * fields were written before it). */
-		r = __atomic_load_n(&ix->s[i].r, __ATOMIC_ACQUIRE);
+		r = __atomic_load_n(&sl->r, __ATOMIC_ACQUIRE);
 		if (!r || (write && !r->h.write))
 			continue;
 		if (get ? get_user(r)
-			: __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) & VALID)
+			: !(__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) &
+			    DEAD))
 			return r;
 	}
-	return NULL;
 }
 
 int umn_regcache_lookup(struct umn_regcache *rc, unsigned long addr,
@@ -719,32 +792,60 @@ static void index_levels(struct index *ix)
 	ix->levels = l + 1;
 }
 
-/*
- * Fill @ix with the live slots of rc->index and one for @r, in order, and
- * publish it; under rc->lock, @ix holding rc->nlive + 1.  Returns the old
- * index, for index_retire() after the unlock.
- */
-static struct index *index_insert(struct umn_regcache *rc, struct index *ix,
-				  struct reg *r)
+/* Does the next registration need a new index?  Under rc->lock, or
+ * unlocked as a hint. */
+static bool index_full(struct umn_regcache *rc)
 {
-	struct index *old = rc->index;
-	size_t i, n = 0, on = old ? old->n : 0;
-	unsigned long maxend = 0;
-	bool placed = false;
-	struct reg *o;
+	struct index *ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE);
 
-	for (i = 0; i <= on; i++) {
-		if (!placed && (i == on || old->s[i].start > r->h.addr)) {
-			ix->s[n++] =
-				(struct slot){ r->h.addr, r->h.addr + r->h.len,
-					       0, r };
-			placed = true;
+	return !ix || __atomic_load_n(&ix->nrecent, __ATOMIC_RELAXED) == RECENT;
+}
+
+/*
+ * Add @r to the index, under rc->lock: in place, as a recent slot, if @ix
+ * is NULL (then !index_full()); else rebuild into @ix, which has room for
+ * rc->nlive + 1: the live sorted and recent slots and @r's, in order (the
+ * cleared ones are compacted away), and publish it.  Returns the old
+ * index, replaced (to retire) or not (@ix NULL).
+ */
+static struct index *index_add(struct umn_regcache *rc, struct index *ix,
+			       struct reg *r)
+{
+	struct slot add[RECENT + 1], tmp, *sl;
+	struct index *old = rc->index;
+	size_t i, j, n = 0, na = 0, on = old ? old->n : 0;
+	unsigned long maxend = 0;
+
+	add[na++] = (struct slot){ r->h.addr, r->h.addr + r->h.len, 0, r };
+	if (!ix) {
+		old->recent[old->nrecent] = add[0];
+		/* Pairs with the acquire in find(). */
+		__atomic_store_n(&old->nrecent, old->nrecent + 1,
+				 __ATOMIC_RELEASE);
+		__atomic_store_n(&rc->nlive, rc->nlive + 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
+	/* The live recent slots and @r's, sorted by start (insertion: a
+	 * few), then merged with the sorted ones. */
+	for (i = 0; old && i < old->nrecent; i++) {
+		tmp = old->recent[i];
+		tmp.r = __atomic_load_n(&old->recent[i].r, __ATOMIC_RELAXED);
+		if (!tmp.r)
+			continue;
+		for (j = na++; j > 0 && add[j - 1].start > tmp.start; j--)
+			add[j] = add[j - 1];
+		add[j] = tmp;
+	}
+	for (i = 0, j = 0; i < on || j < na;) {
+		if (j < na && (i == on || add[j].start <= old->s[i].start)) {
+			ix->s[n++] = add[j++];
+			continue;
 		}
-		o = i < on ? __atomic_load_n(&old->s[i].r, __ATOMIC_RELAXED)
-			   : NULL;
-		if (o) /* a live slot; cleared ones are compacted away */
-			ix->s[n++] = (struct slot){ old->s[i].start,
-						    old->s[i].end, 0, o };
+		sl = &old->s[i++];
+		tmp = *sl;
+		tmp.r = __atomic_load_n(&sl->r, __ATOMIC_RELAXED);
+		if (tmp.r)
+			ix->s[n++] = tmp;
 	}
 	for (i = 0; i < n; i++) {
 		if (ix->s[i].end > maxend)
@@ -752,10 +853,11 @@ static struct index *index_insert(struct umn_regcache *rc, struct index *ix,
 		ix->s[i].maxend = maxend;
 	}
 	ix->n = n;
+	ix->nrecent = 0;
 	index_levels(ix);
 	/* Pairs with the acquire in find(). */
 	__atomic_store_n(&rc->index, ix, __ATOMIC_RELEASE);
-	rc->nlive = n;
+	__atomic_store_n(&rc->nlive, n, __ATOMIC_RELAXED);
 	return old;
 }
 
@@ -804,48 +906,59 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 	if (ret)
 		goto out_free;
 	for (;;) {
+		/* One user, the caller's, alive.  An exchange, acquire: if an
+		 * invalidation's DEAD comes before it, read_retry sees that
+		 * invalidation's sequence; if after, the check below sees
+		 * DEAD. */
+		__atomic_exchange_n(&r->state, USER, __ATOMIC_SEQ_CST);
 		seq = umn_interval_read_begin(&r->sub);
 		ret = rc->ops->pin(rc->arg, s, n, write, r->pages);
 		if (ret)
 			goto out_remove;
-		/* The lock, with an index big enough for one more. */
+		/* The lock, with room in the index for one more: a recent
+		 * slot, or a new index allocated here, outside the lock. */
 		for (;;) {
-			ix = index_alloc(
-				__atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) +
-				9);
-			if (!ix) {
+			ix = NULL;
+			if (index_full(rc) &&
+			    !(ix = index_alloc(
+				      __atomic_load_n(&rc->nlive,
+						      __ATOMIC_RELAXED) +
+				      1 + RECENT))) {
 				rc->ops->unpin(rc->arg, n, r->pages);
 				ret = -ENOMEM;
 				goto out_remove;
 			}
 			rc_lock(rc);
-			if (rc->nlive + 1 <= ix->cap)
+			if (ix ? rc->nlive + 1 <= ix->cap : !index_full(rc))
 				break;
 			rc_unlock(rc);
 			free(ix);
 		}
 		rc->stats.pins += n;
-		/* VALID before read_retry, the index after: see the top.
-		 * The fence pairs with the one in reg_invalidate(). */
-		__atomic_store_n(&r->state, USER | VALID, __ATOMIC_SEQ_CST);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if ((rc->flags & UMN_REGCACHE_BREAK_RETRY) ||
-		    !umn_interval_read_retry(&r->sub, seq))
+		if (!umn_interval_read_retry(&r->sub, seq) &&
+		    !(__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) & DEAD))
 			break;
-		__atomic_store_n(&r->state, 0, __ATOMIC_RELAXED);
+		if (rc->flags & UMN_REGCACHE_BREAK_RETRY) {
+			/* The planted bug: the collision ignored, alive. */
+			__atomic_store_n(&r->state, USER, __ATOMIC_RELAXED);
+			break;
+		}
 		rc->stats.retries++;
 		rc_unlock(rc);
 		free(ix);
 		unpin(rc, r);
 	}
-	/* Published: from here a lookup may find it, and an invalidation
-	 * (if its and has not already cleared VALID) takes it out again. */
-	old = index_insert(rc, ix, r);
+	/* Published: from here a lookup may find it.  An invalidation that
+	 * has marked it DEAD since the check takes it out again when it gets
+	 * the lock (no lookup takes a user of it meanwhile). */
+	old = index_add(rc, ix, r);
+	if (old)
+		retire_locked(rc, &old->retire, old);
 	r->where = INDEXED;
 	link_add(&rc->all, &r->all);
 	rc->stats.registrations++;
 	rc_unlock(rc);
-	index_retire(old);
+	retire_flush(rc);
 	*hp = &r->h;
 	return 0;
 
@@ -872,7 +985,7 @@ int umn_regcache_release(struct umn_regcache_handle *h)
 		if (!(old & USERS))
 			return -EINVAL;
 		/* The last user of an invalid registration: free it. */
-		if ((old & (USERS | VALID)) == USER)
+		if ((old & (USERS | DEAD)) == (USER | DEAD))
 			break;
 		/* Reap while this user still keeps rc alive. */
 		if (!reaped &&
@@ -893,7 +1006,7 @@ int umn_regcache_release(struct umn_regcache_handle *h)
 	 * caller's alone; its user keeps destroy away until put_reg's last
 	 * critical section takes it off rc->all. */
 	rc_lock(rc);
-	/* Its ->invalidate cleared VALID but may not have had the lock
+	/* Its ->invalidate set DEAD but may not have had the lock
 	 * yet: take it out of the index here (it then finds it gone). */
 	invalidate_locked(rc, r, true);
 	r->where = FREEING;
@@ -909,8 +1022,8 @@ bool umn_regcache_valid(struct umn_regcache_handle *h)
 	if (!h)
 		return false;
 	r = container_of(h, struct reg, h);
-	/* Pairs with the and in reg_invalidate(). */
-	return __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) & VALID;
+	/* Pairs with the or in reg_invalidate(). */
+	return !(__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) & DEAD);
 }
 
 int umn_regcache_check(struct umn_regcache *rc, unsigned long addr,

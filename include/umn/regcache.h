@@ -37,7 +37,8 @@ extern "C" {
 
 /* Deliberate breaks, for umn-torture and the tests to show that their
  * oracles catch them.  Never set them otherwise. */
-#define UMN_REGCACHE_BREAK_RETRY (1U << 8) /* publish without read_retry */
+#define UMN_REGCACHE_BREAK_RETRY \
+	(1U << 8) /* publish without checking for a collision */
 #define UMN_REGCACHE_BREAK_INVALIDATE \
 	(1U << 9) /* ->invalidate leaves the registration valid, cached */
 
