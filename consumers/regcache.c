@@ -793,12 +793,18 @@ static void index_levels(struct index *ix)
 }
 
 /* Does the next registration need a new index?  Under rc->lock, or
- * unlocked as a hint. */
+ * unlocked as a hint (in a read-side section: the index may be retired
+ * and freed meanwhile). */
 static bool index_full(struct umn_regcache *rc)
 {
-	struct index *ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE);
+	struct index *ix;
+	bool full;
 
-	return !ix || __atomic_load_n(&ix->nrecent, __ATOMIC_RELAXED) == RECENT;
+	umn__rcu_read_lock();
+	ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE);
+	full = !ix || __atomic_load_n(&ix->nrecent, __ATOMIC_RELAXED) == RECENT;
+	umn__rcu_read_unlock();
+	return full;
 }
 
 /*
