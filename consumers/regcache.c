@@ -343,7 +343,8 @@ static void rc_lock(struct umn_regcache *rc)
 }
 
 /* The first slot of @ix whose start is > @s (@s < ~0UL). */
-static size_t slot_after(const struct index *ix, unsigned long s)
+static inline __attribute__((always_inline)) size_t
+slot_after(const struct index *ix, unsigned long s)
 {
 	const unsigned long *k;
 	unsigned int l = ix->levels;
@@ -683,8 +684,9 @@ static bool get_user(struct reg *r)
  * A valid registration covering [s, e), for writing if @write, with one
  * more user (@get), or just valid (!@get); in an RCU read-side section.
  */
-static struct reg *find(struct umn_regcache *rc, unsigned long s,
-			unsigned long e, bool write, bool get)
+static inline __attribute__((always_inline)) struct reg *
+find(struct umn_regcache *rc, unsigned long s, unsigned long e, bool write,
+     bool get)
 {
 	struct index *ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE);
 	struct slot *sl;
