@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -957,7 +958,8 @@ END_TEST
  * generation before it returned.  The remapper records each frame's
  * generation after faulting the slot, and stores the slot's dead
  * generation (release) after munmap returns; a looker loads it (acquire)
- * before the lookup.  A frame's generation is forgotten when the frame is
+ * before the lookup.  Also: a handle whose generation's munmap has
+ * returned is no longer valid (umn_regcache_valid()).  A frame's generation is forgotten when the frame is
  * freed (the pool's free hook): 0 means "not recorded yet", the newest.
  */
 #define RACE_SLOTS   8
@@ -1047,6 +1049,14 @@ static void *race_looker(void *arg)
 				      __ATOMIC_ACQUIRE);
 		if (gen && gen <= dead)
 			__atomic_add_fetch(&race.stale, 1, __ATOMIC_RELAXED);
+		/* And a handle held across its generation's munmap says it
+		 * is no longer valid once that munmap has returned.  (Now and
+		 * then held while the remapper runs.) */
+		if (!(seed & (15UL << 40)))
+			sched_yield();
+		dead = __atomic_load_n(&race.unmapped[i], __ATOMIC_ACQUIRE);
+		if (gen && gen <= dead && umn_regcache_valid(h))
+			__atomic_add_fetch(&race.stale, 1, __ATOMIC_RELAXED);
 		ck_assert_int_eq(umn_regcache_release(h), 0);
 	}
 	return NULL;
@@ -1102,6 +1112,7 @@ static long race_run(unsigned int flags, double seconds)
 	       "%ld failed, %lu invalidations, %lu retries, %ld stale\n",
 	       flags ? " (break)" : "", remaps, race.hits, race.registered,
 	       race.failed, st.invalidations, st.retries, race.stale);
+	fflush(stdout);
 	ck_assert_int_gt(remaps, 0);
 	/* Every hit counted once, on whichever thread: a register that
 	 * reused a registration is a hit too. */
