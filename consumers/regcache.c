@@ -101,10 +101,13 @@
  * static B-tree of the starts: 3 levels for 4096 slots) rather than
  * halving, whose every step waits for the load before.  Up to RECENT
  * registrations are added in place, unsorted, after the sorted slots
- * (the slot, then the count, with a release store), and scanned when the
- * sorted ones have no match; the next one rebuilds: register allocates
- * the array outside the lock (retrying if it is too small once the lock
- * is held), merges the live slots with its own and publishes it.
+ * (the slot, then the count, with a release store), and scanned, newest
+ * first, when the sorted ones have no match; the next one rebuilds:
+ * register allocates the array outside the lock (retrying if it is too
+ * small once the lock is held), merges the live slots with its own and
+ * publishes it.  A rebuild copies every slot: with 1500 cached, register
+ * + release cost 1270 ns with 16 recent slots, 620 with 64, where a
+ * miss's scan of them costs 12 ns more (a hit on the newest, nothing).
  * ->invalidate clears its slot in place (r := NULL, a release store); the
  * next rebuild compacts.
  *
@@ -251,7 +254,7 @@ struct slot {
 #define FAN	   16 /* keys per block: two cache lines */
 #define MAX_LEVELS 16 /* FAN^16 slots */
 
-#define RECENT 16 /* slots added in place before the next rebuild */
+#define RECENT 64 /* slots added in place before the next rebuild */
 
 struct index {
 	size_t n, cap;	     /* sorted slots used, allocated */
