@@ -109,7 +109,9 @@
  * + release cost 1270 ns with 16 recent slots, 620 with 64, where a
  * miss's scan of them costs 12 ns more (a hit on the newest, nothing).
  * ->invalidate clears its slot in place (r := NULL, a release store); the
- * next rebuild compacts.
+ * next rebuild compacts, and a reap that finds most slots cleared
+ * rebuilds at once (the search goes through cleared slots too: 16
+ * registrations left among 528 slots cost 28 ns a hit instead of 18).
  *
  * One interval notifier per registration, not one over the whole cache:
  * the core's interval tree then finds exactly the registrations a range
@@ -396,6 +398,135 @@ static void unindex_locked(struct umn_regcache *rc, struct reg *r)
 	__atomic_store_n(&rc->nlive, rc->nlive - 1, __ATOMIC_RELAXED);
 }
 
+static size_t round_fan(size_t n)
+{
+	return (n + FAN - 1) / FAN * FAN;
+}
+
+/* An index for @n slots, allocated outside the lock. */
+static struct index *index_alloc(size_t n)
+{
+	size_t keys = 0, c = n, size;
+	struct index *ix;
+
+	for (;;) {
+		keys += round_fan(c);
+		if (c <= FAN)
+			break;
+		c = round_fan(c) / FAN;
+	}
+	if (n > SIZE_MAX / 2 / sizeof(ix->s[0]) ||
+	    keys > SIZE_MAX / 4 / sizeof(unsigned long))
+		return NULL;
+	size = sizeof(*ix) + n * sizeof(ix->s[0]);
+	size = (size + CACHELINE - 1) & ~(size_t)(CACHELINE - 1);
+	if (umn__fail_here() ||
+	    !(ix = aligned_alloc(CACHELINE,
+				 size + keys * sizeof(unsigned long))))
+		return NULL;
+	ix->n = 0;
+	ix->cap = n;
+	ix->key[0] = (unsigned long *)((char *)ix + size);
+	return ix;
+}
+
+/* Build @ix's search levels over its @ix->n slots. */
+static void index_levels(struct index *ix)
+{
+	size_t c = ix->n, i, next;
+	unsigned int l = 0;
+
+	for (i = 0; i < round_fan(c ? c : 1); i++) /* one block at least */
+		ix->key[0][i] = i < c ? ix->s[i].start : ~0UL;
+	while (c > FAN) {
+		next = round_fan(c) / FAN;
+		ix->key[l + 1] = ix->key[l] + round_fan(c);
+		for (i = 0; i < round_fan(next); i++)
+			ix->key[l + 1][i] =
+				i < next ? ix->key[l][i * FAN] : ~0UL;
+		c = next;
+		l++;
+	}
+	ix->levels = l + 1;
+}
+
+/* Does the next registration need a new index?  Under rc->lock, or
+ * unlocked as a hint (in a read-side section: the index may be retired
+ * and freed meanwhile). */
+static bool index_full(struct umn_regcache *rc)
+{
+	struct index *ix;
+	bool full;
+
+	umn__rcu_read_lock();
+	ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE);
+	full = !ix || __atomic_load_n(&ix->nrecent, __ATOMIC_RELAXED) == RECENT;
+	umn__rcu_read_unlock();
+	return full;
+}
+
+/*
+ * Add @r to the index, under rc->lock: in place, as a recent slot, if @ix
+ * is NULL (then !index_full()); else rebuild into @ix, which has room for
+ * rc->nlive + 1: the live sorted and recent slots and @r's (if @r), in
+ * order (the cleared ones are compacted away), and publish it.  Returns the old
+ * index, replaced (to retire) or not (@ix NULL).
+ */
+static struct index *index_add(struct umn_regcache *rc, struct index *ix,
+			       struct reg *r)
+{
+	struct slot add[RECENT + 1], tmp, *sl;
+	struct index *old = rc->index;
+	size_t i, j, n = 0, na = 0, on = old ? old->n : 0;
+	unsigned long maxend = 0;
+
+	if (r)
+		add[na++] =
+			(struct slot){ r->h.addr, r->h.addr + r->h.len, 0, r };
+	if (!ix) {
+		old->recent[old->nrecent] = add[0];
+		/* Pairs with the acquire in find(). */
+		__atomic_store_n(&old->nrecent, old->nrecent + 1,
+				 __ATOMIC_RELEASE);
+		__atomic_store_n(&rc->nlive, rc->nlive + 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
+	/* The live recent slots and @r's, sorted by start (insertion: a
+	 * few), then merged with the sorted ones. */
+	for (i = 0; old && i < old->nrecent; i++) {
+		tmp = old->recent[i];
+		tmp.r = __atomic_load_n(&old->recent[i].r, __ATOMIC_RELAXED);
+		if (!tmp.r)
+			continue;
+		for (j = na++; j > 0 && add[j - 1].start > tmp.start; j--)
+			add[j] = add[j - 1];
+		add[j] = tmp;
+	}
+	for (i = 0, j = 0; i < on || j < na;) {
+		if (j < na && (i == on || add[j].start <= old->s[i].start)) {
+			ix->s[n++] = add[j++];
+			continue;
+		}
+		sl = &old->s[i++];
+		tmp = *sl;
+		tmp.r = __atomic_load_n(&sl->r, __ATOMIC_RELAXED);
+		if (tmp.r)
+			ix->s[n++] = tmp;
+	}
+	for (i = 0; i < n; i++) {
+		if (ix->s[i].end > maxend)
+			maxend = ix->s[i].end;
+		ix->s[i].maxend = maxend;
+	}
+	ix->n = n;
+	ix->nrecent = 0;
+	index_levels(ix);
+	/* Pairs with the acquire in find(). */
+	__atomic_store_n(&rc->index, ix, __ATOMIC_RELEASE);
+	__atomic_store_n(&rc->nlive, n, __ATOMIC_RELAXED);
+	return old;
+}
+
 /*
  * The rest of an invalidation, under rc->lock: DEAD is set.  Out of the
  * index; without users, to the zombies (see "who frees" at the top).
@@ -595,6 +726,51 @@ int umn_regcache_create(struct umn_mm *mm, const struct umn_regcache_ops *ops,
 	return 0;
 }
 
+/* Are most of the index's slots cleared?  Under rc->lock, or unlocked as
+ * a hint. */
+static bool index_sparse(struct umn_regcache *rc)
+{
+	unsigned long live = __atomic_load_n(&rc->nlive, __ATOMIC_RELAXED);
+	struct index *ix;
+	bool sparse;
+
+	umn__rcu_read_lock();
+	ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE);
+	sparse =
+		ix && ix->n + __atomic_load_n(&ix->nrecent, __ATOMIC_RELAXED) >=
+			      2 * live + FAN;
+	umn__rcu_read_unlock();
+	return sparse;
+}
+
+/*
+ * Rebuild an index that invalidations left mostly cleared (a lookup
+ * searches every slot, cleared or not, until the next register's
+ * rebuild).  May sleep: it allocates, outside the lock.
+ */
+static void index_compact(struct umn_regcache *rc)
+{
+	struct index *ix, *old;
+
+	while (index_sparse(rc)) {
+		ix = index_alloc(__atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) +
+				 RECENT);
+		if (!ix) /* only a search that stays longer */
+			return;
+		rc_lock(rc);
+		if (!index_sparse(rc) || rc->nlive > ix->cap) {
+			rc_unlock(rc);
+			free(ix);
+			continue;
+		}
+		old = index_add(rc, ix, NULL);
+		retire_locked(rc, &old->retire, old);
+		rc_unlock(rc);
+		retire_flush(rc);
+		return;
+	}
+}
+
 int umn_regcache_reap(struct umn_regcache *rc)
 {
 	struct reg *r;
@@ -608,7 +784,7 @@ int umn_regcache_reap(struct umn_regcache *rc)
 		return -EDEADLK;
 	for (;;) {
 		if (!__atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED))
-			return n;
+			break;
 		r = NULL;
 		rc_lock(rc);
 		if (rc->zombies.next != &rc->zombies) {
@@ -620,12 +796,14 @@ int umn_regcache_reap(struct umn_regcache *rc)
 		}
 		rc_unlock(rc);
 		if (!r)
-			return n;
+			break;
 		ret = put_reg(rc, r);
 		if (ret)
 			return ret;
 		n++;
 	}
+	index_compact(rc);
+	return n;
 }
 
 int umn_regcache_destroy(struct umn_regcache *rc)
@@ -743,133 +921,6 @@ int umn_regcache_lookup(struct umn_regcache *rc, unsigned long addr,
 		return -ENOENT;
 	*hp = &r->h;
 	return 0;
-}
-
-static size_t round_fan(size_t n)
-{
-	return (n + FAN - 1) / FAN * FAN;
-}
-
-/* An index for @n slots, allocated outside the lock. */
-static struct index *index_alloc(size_t n)
-{
-	size_t keys = 0, c = n, size;
-	struct index *ix;
-
-	for (;;) {
-		keys += round_fan(c);
-		if (c <= FAN)
-			break;
-		c = round_fan(c) / FAN;
-	}
-	if (n > SIZE_MAX / 2 / sizeof(ix->s[0]) ||
-	    keys > SIZE_MAX / 4 / sizeof(unsigned long))
-		return NULL;
-	size = sizeof(*ix) + n * sizeof(ix->s[0]);
-	size = (size + CACHELINE - 1) & ~(size_t)(CACHELINE - 1);
-	if (umn__fail_here() ||
-	    !(ix = aligned_alloc(CACHELINE,
-				 size + keys * sizeof(unsigned long))))
-		return NULL;
-	ix->n = 0;
-	ix->cap = n;
-	ix->key[0] = (unsigned long *)((char *)ix + size);
-	return ix;
-}
-
-/* Build @ix's search levels over its @ix->n slots. */
-static void index_levels(struct index *ix)
-{
-	size_t c = ix->n, i, next;
-	unsigned int l = 0;
-
-	for (i = 0; i < round_fan(c); i++)
-		ix->key[0][i] = i < c ? ix->s[i].start : ~0UL;
-	while (c > FAN) {
-		next = round_fan(c) / FAN;
-		ix->key[l + 1] = ix->key[l] + round_fan(c);
-		for (i = 0; i < round_fan(next); i++)
-			ix->key[l + 1][i] =
-				i < next ? ix->key[l][i * FAN] : ~0UL;
-		c = next;
-		l++;
-	}
-	ix->levels = l + 1;
-}
-
-/* Does the next registration need a new index?  Under rc->lock, or
- * unlocked as a hint (in a read-side section: the index may be retired
- * and freed meanwhile). */
-static bool index_full(struct umn_regcache *rc)
-{
-	struct index *ix;
-	bool full;
-
-	umn__rcu_read_lock();
-	ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE);
-	full = !ix || __atomic_load_n(&ix->nrecent, __ATOMIC_RELAXED) == RECENT;
-	umn__rcu_read_unlock();
-	return full;
-}
-
-/*
- * Add @r to the index, under rc->lock: in place, as a recent slot, if @ix
- * is NULL (then !index_full()); else rebuild into @ix, which has room for
- * rc->nlive + 1: the live sorted and recent slots and @r's, in order (the
- * cleared ones are compacted away), and publish it.  Returns the old
- * index, replaced (to retire) or not (@ix NULL).
- */
-static struct index *index_add(struct umn_regcache *rc, struct index *ix,
-			       struct reg *r)
-{
-	struct slot add[RECENT + 1], tmp, *sl;
-	struct index *old = rc->index;
-	size_t i, j, n = 0, na = 0, on = old ? old->n : 0;
-	unsigned long maxend = 0;
-
-	add[na++] = (struct slot){ r->h.addr, r->h.addr + r->h.len, 0, r };
-	if (!ix) {
-		old->recent[old->nrecent] = add[0];
-		/* Pairs with the acquire in find(). */
-		__atomic_store_n(&old->nrecent, old->nrecent + 1,
-				 __ATOMIC_RELEASE);
-		__atomic_store_n(&rc->nlive, rc->nlive + 1, __ATOMIC_RELAXED);
-		return NULL;
-	}
-	/* The live recent slots and @r's, sorted by start (insertion: a
-	 * few), then merged with the sorted ones. */
-	for (i = 0; old && i < old->nrecent; i++) {
-		tmp = old->recent[i];
-		tmp.r = __atomic_load_n(&old->recent[i].r, __ATOMIC_RELAXED);
-		if (!tmp.r)
-			continue;
-		for (j = na++; j > 0 && add[j - 1].start > tmp.start; j--)
-			add[j] = add[j - 1];
-		add[j] = tmp;
-	}
-	for (i = 0, j = 0; i < on || j < na;) {
-		if (j < na && (i == on || add[j].start <= old->s[i].start)) {
-			ix->s[n++] = add[j++];
-			continue;
-		}
-		sl = &old->s[i++];
-		tmp = *sl;
-		tmp.r = __atomic_load_n(&sl->r, __ATOMIC_RELAXED);
-		if (tmp.r)
-			ix->s[n++] = tmp;
-	}
-	for (i = 0; i < n; i++) {
-		if (ix->s[i].end > maxend)
-			maxend = ix->s[i].end;
-		ix->s[i].maxend = maxend;
-	}
-	ix->n = n;
-	ix->nrecent = 0;
-	index_levels(ix);
-	/* Pairs with the acquire in find(). */
-	__atomic_store_n(&rc->index, ix, __ATOMIC_RELEASE);
-	__atomic_store_n(&rc->nlive, n, __ATOMIC_RELAXED);
-	return old;
 }
 
 static struct reg *reg_alloc(unsigned long n)
