@@ -44,14 +44,13 @@
  * user, so the invalidation's check under the lock reads users == 1 and
  * leaves it OUT.  No lookup adds a user in between: DEAD is set.
  *
- *	lookup (T1)		->invalidate (T2)	release (T3, last user)
+ *	lookup (T1)		->invalidate (T2)	release (T3)
  *	ix = rc->index		set_seq
- *	r = ix->slot[i].r	state |= DEAD
- *	CAS(state, u,		  (T1's CAS now fails:	state: 1 user | DEAD
- *	    u + 1 user)		   -ENOENT)		  -> T3 frees r: remove
- *				lock; slot.r := NULL;	  the notifier, unpin,
- *				users 1: OUT; unlock	  lock, off rc->all,
- *							  retire r, unlock
+ *	r = ix->s[i].r		state |= DEAD
+ *	CAS(state, +1 user)	lock; s[i].r = NULL;	1 user | DEAD: T3
+ *	  fails: -ENOENT	  1 user: OUT; unlock	  frees r, keeping
+ *							  its user until r
+ *							  is off rc->all
  *
  * No lost invalidation.  The lookup's CAS and ->invalidate's atomic or
  * act on the same word: a lookup that begins after the or cannot take a
@@ -88,10 +87,10 @@
  *						start: ->invalidate: set_seq;
  *						  state |= DEAD
  *						PTE := none; end (A stays pinned)
- *	lock; read_retry(seq) or DEAD: retry	(without it: a valid registration
- *	unlock; unpin A; pin again -> -EFAULT	 of memory the range no longer
- *						 maps, handed out to every
- *						 later lookup)
+ *	lock; read_retry(seq) or DEAD: retry	(without it: a live
+ *	unlock; unpin A; pin again -> -EFAULT	 registration of memory
+ *						 the range no longer maps,
+ *						 handed to every lookup)
  *
  * The index: slots { start, end, maxend, r } sorted by start, maxend the
  * largest end of this slot and all before it, so "a registration covering
