@@ -230,6 +230,8 @@ struct reg {
 	struct umn_interval_notifier sub; /* over [h.addr, h.addr + h.len) */
 	uint64_t hits_carry;	  /* hits carried out of state; atomic */
 	enum where where;	  /* under rc->lock */
+	size_t recent_i;	  /* its recent slot, if it was added in place
+				     to the current index; under rc->lock */
 	struct link all;	  /* on rc->all; under rc->lock */
 	struct link zlink;	  /* on rc->zombies; under rc->lock */
 	bool deferred;		  /* on rc->pending; atomic */
@@ -381,15 +383,19 @@ slot_after(const struct index *ix, unsigned long s)
 static void unindex_locked(struct umn_regcache *rc, struct reg *r)
 {
 	struct index *ix = rc->index;
-	size_t i = slot_after(ix, r->h.addr);
 	struct slot *sl = NULL;
+	size_t i;
 
-	/* In the sorted slots, those of the same start are together, just
-	 * before i; else it is a recent one. */
-	while (!sl && i-- > 0 && ix->s[i].start == r->h.addr)
+	/* Added in place to this index, or in the sorted slots, where those
+	 * of the same start are together, just before slot_after(). */
+	if (r->recent_i < ix->nrecent &&
+	    __atomic_load_n(&ix->recent[r->recent_i].r, __ATOMIC_RELAXED) == r)
+		sl = &ix->recent[r->recent_i];
+	for (i = sl ? 0 : slot_after(ix, r->h.addr);
+	     !sl && i-- > 0 && ix->s[i].start == r->h.addr;)
 		if (__atomic_load_n(&ix->s[i].r, __ATOMIC_RELAXED) == r)
 			sl = &ix->s[i];
-	for (i = 0; !sl; i++)
+	for (i = 0; !sl; i++) /* (not reached) */
 		if (__atomic_load_n(&ix->recent[i].r, __ATOMIC_RELAXED) == r)
 			sl = &ix->recent[i];
 	/* A lookup that still loads r finds it DEAD. */
@@ -483,6 +489,7 @@ static struct index *index_add(struct umn_regcache *rc, struct index *ix,
 		add[na++] =
 			(struct slot){ r->h.addr, r->h.addr + r->h.len, 0, r };
 	if (!ix) {
+		r->recent_i = old->nrecent;
 		old->recent[old->nrecent] = add[0];
 		/* Pairs with the acquire in find(). */
 		__atomic_store_n(&old->nrecent, old->nrecent + 1,
