@@ -86,16 +86,26 @@ static double time_list(struct list_notifier *head, unsigned long start,
 }
 
 /* N intervals of one page, 16 pages apart, from 1 GiB. */
+/*
+ * @n one-page intervals 64 KiB apart from 1 GiB.  @scattered: the i-th
+ * lowest interval is placed at a scattered slot of the array, as separate
+ * allocations would be; else at slot i, which lays a tree path's nodes at
+ * power-of-two strides (see docs/PERFORMANCE.md, dispatch).
+ */
 static struct umn_interval_notifier *insert_many(struct umn_mm *mm, long n,
-						 struct list_notifier **list)
+						 struct list_notifier **list,
+						 bool scattered)
 {
 	struct umn_interval_notifier *subs = calloc((size_t)n, sizeof(*subs));
 	struct list_notifier *l = list ? calloc((size_t)n, sizeof(*l)) : NULL;
 
 	for (long i = 0; i < n; i++) {
+		long k = scattered ? (long)((unsigned long)i * 2654435761UL %
+					    (unsigned long)n)
+				   : i;
 		unsigned long a = (1UL << 30) + (unsigned long)i * 16 * PAGE;
 
-		if (umn_interval_notifier_insert(&subs[i], mm, a, PAGE,
+		if (umn_interval_notifier_insert(&subs[k], mm, a, PAGE,
 						 &sink_ops)) {
 			fprintf(stderr, "umn-bench: insert failed\n");
 			exit(1);
@@ -143,7 +153,7 @@ void bench_nohit(void)
 	/* 1e5 one-page intervals 64 KiB apart from 1 GiB; the range far
 	 * from them (1 TiB), then in a gap between two of them, where the
 	 * lock-free filter's fine level is full and the tree decides. */
-	subs = insert_many(mm, n, NULL);
+	subs = insert_many(mm, n, NULL, true);
 	for (int r = 0; r < runs; r++) {
 		a[r] = time_empty(iters);
 		b[r] = time_brackets(mm, 1UL << 40, PAGE, iters);
@@ -164,21 +174,23 @@ void bench_dispatch(void)
 	static const long sizes[] = { 10, 100, 1000, 10000, 100000, 1000000 };
 	static const int hits[] = { 0, 1, 16 };
 	const int runs = bench_quick ? 3 : 7;
-	double u[7], l[7];
+	double u[7], l[7], a[7];
 	char param[32];
 
 	for (unsigned int s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		long n = sizes[s];
 		long iters = n >= 100000 ? (bench_quick ? 200 : 2000) : 100000;
 		struct list_notifier *list = NULL;
-		struct umn_interval_notifier *subs;
-		struct umn_mm *mm;
+		struct umn_interval_notifier *subs, *arr;
+		struct umn_mm *mm, *mm_arr;
 
 		if (bench_quick && n > 100000)
 			continue;
-		if (umn_mm_create(NULL, NULL, &mm))
+		if (umn_mm_create(NULL, NULL, &mm) ||
+		    umn_mm_create(NULL, NULL, &mm_arr))
 			exit(1);
-		subs = insert_many(mm, n, &list);
+		subs = insert_many(mm, n, &list, true);
+		arr = insert_many(mm_arr, n, NULL, false);
 		for (unsigned int h = 0; h < 3; h++) {
 			/* hits[h] intervals: 16 pages apart from 1 GiB;
 			 * no hit: far below. */
@@ -191,18 +203,25 @@ void bench_dispatch(void)
 				continue;
 			for (int r = 0; r < runs; r++) {
 				u[r] = time_brackets(mm, start, len, iters);
+				a[r] = time_brackets(mm_arr, start, len, iters);
 				l[r] = time_list(list, start, len,
 						 n >= 100000 ? iters / 10 + 1
 							     : iters);
 			}
 			snprintf(param, sizeof(param), "N=%ld,hit=%d", n,
 				 hits[h]);
-			bench_report("dispatch", "umn", param, "ns_per_op", u, runs);
-			bench_report("dispatch", "linear-list", param, "ns_per_op", l, runs);
+			bench_report("dispatch", "umn", param, "ns_per_op", u,
+				     runs);
+			bench_report("dispatch", "umn-array-layout", param,
+				     "ns_per_op", a, runs);
+			bench_report("dispatch", "linear-list", param,
+				     "ns_per_op", l, runs);
 		}
 		remove_many(subs, n);
+		remove_many(arr, n);
 		free(list ? list - (n - 1) : NULL);
 		umn_mm_put(mm);
+		umn_mm_put(mm_arr);
 	}
 }
 
