@@ -162,8 +162,7 @@ void bench_nohit(void)
 	bench_report("nohit", "empty-call", "1e5-intervals", "ns_per_op", a,
 		     runs);
 	bench_report("nohit", "umn", "1e5-intervals", "ns_per_op", b, runs);
-	bench_report("nohit", "umn", "1e5-intervals-gap", "ns_per_op", c,
-		     runs);
+	bench_report("nohit", "umn", "1e5-intervals-gap", "ns_per_op", c, runs);
 	remove_many(subs, n);
 	umn_soft_mm_destroy(sm);
 	umn_soft_frames_destroy(frames);
@@ -310,11 +309,12 @@ void bench_readside(void)
 		v[3][r] = run_readers(read_locked, rs, 2);
 	}
 	bench_report("readside", "umn", "threads=1", "ns_per_op", v[0], runs);
-	bench_report("readside", "linux-design-mutex", "threads=1", "ns_per_op", v[1], runs);
+	bench_report("readside", "linux-design-mutex", "threads=1", "ns_per_op",
+		     v[1], runs);
 	bench_report("readside", "umn", "threads=2", "ns_per_op", v[2], runs);
-	bench_report("readside", "linux-design-mutex", "threads=2", "ns_per_op", v[3], runs);
+	bench_report("readside", "linux-design-mutex", "threads=2", "ns_per_op",
+		     v[3], runs);
 	for (int i = 0; i < 2; i++)
 		umn_interval_notifier_remove(&subs[i]);
 	umn_mm_put(mm);
 }
-
