@@ -69,14 +69,14 @@
  *    it only from the TLB flush): an extra flush of a device TLB.
  *  - ->change_pte (removed in Linux 6.9) gets a pte_t that is the
  *    primary's own encoding, an unsigned long; there is no pte_pfn().
- *  - ->free_notifier runs on a helper thread after an RCU grace period
- *    (Linux: an SRCU callback); it may take a mutex.
+ *  - ->free_notifier runs on a helper thread once no callback of the
+ *    notifier can run (Linux: from an SRCU callback).
  *  - No mmu_notifier_get(), mmu_notifier_get_locked() or
  *    ->alloc_notifier: umn keeps no (ops, mm) -> notifier lookup and no
  *    use count.  Allocate the notifier, mmu_notifier_register() it, and
  *    mmu_notifier_put() it when done (->free_notifier frees it), which is
  *    what get/put do for a single user.
- *  - No mmu_notifier_unregister_no_release() (gone from Linux since 5.5;
+ *  - No mmu_notifier_unregister_no_release() (not in Linux 6.x;
  *    umn_notifier_unregister_no_release() is umn's) and no
  *    mmu_notifier_range_update_to_read_only() (it reads a VMA).
  *  - mmu_notifier_unregister(), mmu_notifier_put(),
