@@ -10,7 +10,9 @@
 #  4. a program that knows umn only through pkg-config (outside.c) builds
 #     and runs, linked dynamically (pkg-config --cflags --libs umn) and
 #     statically (pkg-config --static --libs umn, with libumn.a); without
-#     sanitizers also as a fully static executable;
+#     sanitizers also as a fully static executable; and the kernel-style
+#     driver builds unchanged against <umn/linux/mmu_notifier.h> and runs,
+#     alone and under torture (tests/linux_dmirror.c);
 #  5. the installed tools run from there, and each has its man page.
 # $UMN_SAN_FLAGS: the build's sanitizers.
 set -eu
@@ -112,6 +114,21 @@ if [ -z "${UMN_SAN_FLAGS:-}" ]; then
 		{ cat "$tmp/ld.log"; fail "no fully static program"; }
 	"$tmp/full-static"
 fi
+
+# 4b. The kernel-style driver (examples/linux_hmm_mirror.c), unchanged,
+# against the installed <umn/linux/mmu_notifier.h>: the example, and the
+# torture test that includes it, each run.
+srcdir=$(dirname "$src")
+for prog in ../examples/linux_hmm_mirror linux_dmirror; do
+	# shellcheck disable=SC2086,SC2046
+	cc -std=gnu11 -Wall -Wextra -Werror ${UMN_SAN_FLAGS:-} \
+		-o "$tmp/$(basename $prog)" "$srcdir/$prog.c" \
+		$(pkg-config --cflags --libs umn) -Wl,-rpath,"$libdir" ||
+		fail "$prog.c does not build against the installed headers"
+done
+"$tmp/linux_hmm_mirror" >/dev/null || fail "linux_hmm_mirror failed"
+"$tmp/linux_dmirror" --seconds 2 >"$tmp/dmirror.log" 2>&1 ||
+	{ cat "$tmp/dmirror.log"; fail "linux_dmirror failed under torture"; }
 
 # 5. The tools, run from where they were installed, and their man pages.
 for t in $tools; do
