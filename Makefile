@@ -21,7 +21,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 PACKAGES := cmake make gcc pkg-config liburcu-dev check clang-format git spin \
 	valgrind libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 \
-	clang libclang-rt-14-dev
+	clang libclang-rt-14-dev libucx-dev
 CTEST := ctest --output-on-failure -j$(JOBS)
 
 .PHONY: all deps demo test verify fuzz release install \
