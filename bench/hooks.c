@@ -81,6 +81,11 @@
 
 #ifdef UMN_BENCH_UCS_LIB
 #include <ucm/api/ucm.h>
+#define UCM_ABSENT UMN_BENCH_UCS_LIB " could not be loaded"
+#else
+#define UCM_ABSENT                                                 \
+	"umn-bench was built without UCX: install libucx-dev and " \
+	"configure again"
 #endif
 
 #include "bench.h"
@@ -573,8 +578,7 @@ static void hooks_child(int arg, void *out)
 static void left_out(const char *bench, enum variant v, int status)
 {
 	if (v == V_UCM && status == -ENOENT)
-		printf("%s: ucm: absent (UCX's libucs could not be loaded)\n",
-		       bench);
+		printf("%s: ucm: absent (%s)\n", bench, UCM_ABSENT);
 	else if (status == -ECHILD)
 		printf("%s: %s: its child died; left out\n", bench,
 		       variant_names[v]);
@@ -678,10 +682,6 @@ void bench_hooks(void)
 			sees[var] = o.sees;
 		}
 	}
-#ifndef UMN_BENCH_UCS_LIB
-	printf("hooks: ucm: absent (umn-bench was built without UCX's "
-	       "headers: install libucx-dev and configure again)\n");
-#endif
 	for (int var = 0; var < NVARIANTS; var++)
 		any = any || (var != V_RAW && ok[var]);
 	if (!ok[V_RAW] || !any)
