@@ -4,15 +4,7 @@
 
 #include "bench.h"
 
-void bench_hooks(void)
-{
-	printf("hooks: not yet\n");
-}
 void bench_regcache(void)
 {
 	printf("regcache: not yet\n");
-}
-void bench_install(void)
-{
-	printf("install: not yet\n");
 }
