@@ -1069,8 +1069,8 @@ int main(void)
 	tcase_add_test(tc, uncovered_munmap_takes_no_lock);
 	tcase_add_test(tc, patching_is_safe_while_threads_run);
 	tcase_add_test(tc, first_notifier_waits_for_calls_in_flight);
-	tcase_add_test(tc,
-		       first_notifier_from_a_handler_in_the_window_is_told_late);
+	tcase_add_test(
+		tc, first_notifier_from_a_handler_in_the_window_is_told_late);
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 	tcase_add_test(tc, hook_path_does_not_allocate);
 #endif
