@@ -20,8 +20,9 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 PACKAGES := cmake make gcc pkg-config liburcu-dev check clang-format git spin \
+	groff-base \
 	valgrind libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 \
-	clang libclang-rt-14-dev gnuplot-nox
+	clang libclang-rt-14-dev gnuplot-nox libucx-dev
 CTEST := ctest --output-on-failure -j$(JOBS)
 
 .PHONY: all deps demo test verify fuzz release install \

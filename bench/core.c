@@ -8,7 +8,8 @@
  *		hitting 0, 1 or 16; baseline: a linear list of notifiers that
  *		each filter the range (Linux before 5.5).
  *   readside	read_begin + read_retry, uncontended, on 1 and 2 threads;
- *		baseline: Linux's design, read_begin under the mm's lock.
+ *		baseline: Linux's design, read_begin under the mm's
+ *		spinlock (pthread_spin_lock here).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -86,16 +87,26 @@ static double time_list(struct list_notifier *head, unsigned long start,
 }
 
 /* N intervals of one page, 16 pages apart, from 1 GiB. */
+/*
+ * @n one-page intervals 64 KiB apart from 1 GiB.  @scattered: the i-th
+ * lowest interval is placed at a scattered slot of the array, as separate
+ * allocations would be; else at slot i, which lays a tree path's nodes at
+ * power-of-two strides (see docs/PERFORMANCE.md, dispatch).
+ */
 static struct umn_interval_notifier *insert_many(struct umn_mm *mm, long n,
-						 struct list_notifier **list)
+						 struct list_notifier **list,
+						 bool scattered)
 {
 	struct umn_interval_notifier *subs = calloc((size_t)n, sizeof(*subs));
 	struct list_notifier *l = list ? calloc((size_t)n, sizeof(*l)) : NULL;
 
 	for (long i = 0; i < n; i++) {
+		long k = scattered ? (long)((unsigned long)i * 2654435761UL %
+					    (unsigned long)n)
+				   : i;
 		unsigned long a = (1UL << 30) + (unsigned long)i * 16 * PAGE;
 
-		if (umn_interval_notifier_insert(&subs[i], mm, a, PAGE,
+		if (umn_interval_notifier_insert(&subs[k], mm, a, PAGE,
 						 &sink_ops)) {
 			fprintf(stderr, "umn-bench: insert failed\n");
 			exit(1);
@@ -143,7 +154,7 @@ void bench_nohit(void)
 	/* 1e5 one-page intervals 64 KiB apart from 1 GiB; the range far
 	 * from them (1 TiB), then in a gap between two of them, where the
 	 * lock-free filter's fine level is full and the tree decides. */
-	subs = insert_many(mm, n, NULL);
+	subs = insert_many(mm, n, NULL, true);
 	for (int r = 0; r < runs; r++) {
 		a[r] = time_empty(iters);
 		b[r] = time_brackets(mm, 1UL << 40, PAGE, iters);
@@ -152,8 +163,7 @@ void bench_nohit(void)
 	bench_report("nohit", "empty-call", "1e5-intervals", "ns_per_op", a,
 		     runs);
 	bench_report("nohit", "umn", "1e5-intervals", "ns_per_op", b, runs);
-	bench_report("nohit", "umn", "1e5-intervals-gap", "ns_per_op", c,
-		     runs);
+	bench_report("nohit", "umn", "1e5-intervals-gap", "ns_per_op", c, runs);
 	remove_many(subs, n);
 	umn_soft_mm_destroy(sm);
 	umn_soft_frames_destroy(frames);
@@ -164,21 +174,23 @@ void bench_dispatch(void)
 	static const long sizes[] = { 10, 100, 1000, 10000, 100000, 1000000 };
 	static const int hits[] = { 0, 1, 16 };
 	const int runs = bench_quick ? 3 : 7;
-	double u[7], l[7];
+	double u[7], l[7], a[7];
 	char param[32];
 
 	for (unsigned int s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		long n = sizes[s];
 		long iters = n >= 100000 ? (bench_quick ? 200 : 2000) : 100000;
 		struct list_notifier *list = NULL;
-		struct umn_interval_notifier *subs;
-		struct umn_mm *mm;
+		struct umn_interval_notifier *subs, *arr;
+		struct umn_mm *mm, *mm_arr;
 
 		if (bench_quick && n > 100000)
 			continue;
-		if (umn_mm_create(NULL, NULL, &mm))
+		if (umn_mm_create(NULL, NULL, &mm) ||
+		    umn_mm_create(NULL, NULL, &mm_arr))
 			exit(1);
-		subs = insert_many(mm, n, &list);
+		subs = insert_many(mm, n, &list, true);
+		arr = insert_many(mm_arr, n, NULL, false);
 		for (unsigned int h = 0; h < 3; h++) {
 			/* hits[h] intervals: 16 pages apart from 1 GiB;
 			 * no hit: far below. */
@@ -191,18 +203,25 @@ void bench_dispatch(void)
 				continue;
 			for (int r = 0; r < runs; r++) {
 				u[r] = time_brackets(mm, start, len, iters);
+				a[r] = time_brackets(mm_arr, start, len, iters);
 				l[r] = time_list(list, start, len,
 						 n >= 100000 ? iters / 10 + 1
 							     : iters);
 			}
 			snprintf(param, sizeof(param), "N=%ld,hit=%d", n,
 				 hits[h]);
-			bench_report("dispatch", "umn", param, "ns_per_op", u, runs);
-			bench_report("dispatch", "linear-list", param, "ns_per_op", l, runs);
+			bench_report("dispatch", "umn", param, "ns_per_op", u,
+				     runs);
+			bench_report("dispatch", "umn-array-layout", param,
+				     "ns_per_op", a, runs);
+			bench_report("dispatch", "linear-list", param,
+				     "ns_per_op", l, runs);
 		}
 		remove_many(subs, n);
+		remove_many(arr, n);
 		free(list ? list - (n - 1) : NULL);
 		umn_mm_put(mm);
+		umn_mm_put(mm_arr);
 	}
 }
 
@@ -210,7 +229,7 @@ void bench_dispatch(void)
 
 struct reader {
 	struct umn_interval_notifier *sub;
-	pthread_mutex_t *lock; /* Linux's design: read_begin under it */
+	pthread_spinlock_t *lock; /* Linux's design: read_begin under it */
 	unsigned long *seq;
 	long iters;
 	double ns;
@@ -240,9 +259,12 @@ static void *read_locked(void *arg)
 	for (long i = 0; i < r->iters; i++) {
 		unsigned long seq;
 
-		pthread_mutex_lock(r->lock);
+		/* mmu_interval_read_begin(): the interval's seq, and whether
+		 * the mm is invalidating it, under the mm's spinlock. */
+		pthread_spin_lock(r->lock);
 		seq = *r->seq;
-		pthread_mutex_unlock(r->lock);
+		bad += seq & 1;
+		pthread_spin_unlock(r->lock);
 		bad += __atomic_load_n(r->seq, __ATOMIC_ACQUIRE) != seq;
 	}
 	r->ns = (bench_now_ns() - t0) / (double)r->iters;
@@ -269,12 +291,13 @@ void bench_readside(void)
 	const int runs = bench_quick ? 5 : 11;
 	const long iters = bench_quick ? 2000000 : 20000000;
 	struct umn_interval_notifier subs[2] = { 0 };
-	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_spinlock_t lock;
 	unsigned long seq = 2;
 	double v[4][11];
 	struct umn_mm *mm;
 
-	if (umn_mm_create(NULL, NULL, &mm))
+	if (umn_mm_create(NULL, NULL, &mm) ||
+	    pthread_spin_init(&lock, PTHREAD_PROCESS_PRIVATE))
 		exit(1);
 	for (int i = 0; i < 2; i++)
 		umn_interval_notifier_insert(&subs[i], mm,
@@ -291,11 +314,13 @@ void bench_readside(void)
 		v[3][r] = run_readers(read_locked, rs, 2);
 	}
 	bench_report("readside", "umn", "threads=1", "ns_per_op", v[0], runs);
-	bench_report("readside", "linux-design-mutex", "threads=1", "ns_per_op", v[1], runs);
+	bench_report("readside", "linux-design", "threads=1", "ns_per_op", v[1],
+		     runs);
 	bench_report("readside", "umn", "threads=2", "ns_per_op", v[2], runs);
-	bench_report("readside", "linux-design-mutex", "threads=2", "ns_per_op", v[3], runs);
+	bench_report("readside", "linux-design", "threads=2", "ns_per_op", v[3],
+		     runs);
 	for (int i = 0; i < 2; i++)
 		umn_interval_notifier_remove(&subs[i]);
 	umn_mm_put(mm);
+	pthread_spin_destroy(&lock);
 }
-

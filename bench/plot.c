@@ -121,8 +121,7 @@ static void plot_group(FILE *gp, const char *dir, size_t g)
 	for (size_t v = 0; v < nresults; v++) {
 		if (!same_group(&results[v], head) || !first_of(v, VARIANT))
 			continue;
-		fprintf(gp,
-			"%s$data using %d:%d:%d%s title \"%s\"",
+		fprintf(gp, "%s$data using %d:%d:%d%s title \"%s\"",
 			nvariants ? ", " : "", 2 + 3 * nvariants,
 			3 + 3 * nvariants, 4 + 3 * nvariants,
 			nvariants ? "" : ":xtic(1)", results[v].variant);

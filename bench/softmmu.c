@@ -38,8 +38,8 @@
 #define BASE (1UL << 32) /* where the soft region is mapped */
 
 enum phase { FAULT, MPROTECT, MUNMAP, CYCLE, PHASES };
-static const char *const phase_name[PHASES] = { "fault", "mprotect",
-						"munmap", "cycle" };
+static const char *const phase_name[PHASES] = { "fault", "mprotect", "munmap",
+						"cycle" };
 
 struct consumers {
 	struct umn_mirror *mirror;
@@ -63,8 +63,7 @@ static void consumers_create(struct consumers *c, struct umn_soft_mm *sm,
 	c->nhandles = len / MIB2;
 	c->handles = calloc(c->nhandles, sizeof(*c->handles));
 	if (!c->handles ||
-	    umn_mirror_create(sm, BASE, len, UMN_MIRROR_INTERVAL,
-			      &c->mirror) ||
+	    umn_mirror_create(sm, BASE, len, UMN_MIRROR_INTERVAL, &c->mirror) ||
 	    umn_devtlb_create(sm, 512, 0, &c->devtlb) ||
 	    umn_regcache_create(umn_soft_mm_umn(sm), &umn_regcache_soft_ops,
 				&c->soft, 0, &c->regcache))
@@ -182,8 +181,8 @@ void bench_softmmu(void)
 		unsigned long len = page == KIB4 ? 64UL << 20 : 1UL << 30;
 		double n = (double)(len / page);
 
-		if (umn_soft_frames_create(&(struct umn_soft_frames_config){ 0 },
-					   &frames) ||
+		if (umn_soft_frames_create(
+			    &(struct umn_soft_frames_config){ 0 }, &frames) ||
 		    umn_soft_mm_create(frames, &sm[0]) ||
 		    umn_soft_mm_create(frames, &sm[1]))
 			die("soft mm");

@@ -57,12 +57,9 @@ static const struct {
 	const char *name;
 	void (*run)(void);
 } benches[] = {
-	{ "nohit", bench_nohit },
-	{ "dispatch", bench_dispatch },
-	{ "readside", bench_readside },
-	{ "softmmu", bench_softmmu },
-	{ "hooks", bench_hooks },
-	{ "regcache", bench_regcache },
+	{ "nohit", bench_nohit },	{ "dispatch", bench_dispatch },
+	{ "readside", bench_readside }, { "softmmu", bench_softmmu },
+	{ "hooks", bench_hooks },	{ "regcache", bench_regcache },
 	{ "install", bench_install },
 };
 

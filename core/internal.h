@@ -112,6 +112,14 @@ void umn__itree_invalidate_end(struct umn_mm *mm, bool locked);
  */
 void umn__mm_set_signal_safe(struct umn_mm *mm);
 
+/*
+ * Debug builds turn the fast path off (every bracket checked).  A primary
+ * whose fast path is a mechanism of its own (the process: RCU windows
+ * around its calls) asks for it back on a new @mm, so that the debug and
+ * sanitizer builds test that mechanism too.
+ */
+void umn__mm_test_fast_path(struct umn_mm *mm);
+
 /* Does an inserted interval notifier overlap [start, last]?  Takes the
  * mm's lock; for a primary that must keep watching what intervals cover. */
 bool umn__intervals_overlap(struct umn_mm *mm, unsigned long start,

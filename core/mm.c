@@ -66,6 +66,13 @@ err_free:
 	return -ENOMEM;
 }
 
+void umn__mm_test_fast_path(struct umn_mm *mm)
+{
+	if (mm->ops && mm->ops->lock_all && !mm->chain &&
+	    umn__itree_empty(&mm->itree))
+		mm->head.has_notifiers = 0;
+}
+
 struct umn_mm *umn_mm_get(struct umn_mm *mm)
 {
 	atomic_fetch_add_explicit(&mm->refs, 1, memory_order_relaxed);

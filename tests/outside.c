@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* A program outside the tree, built against the installed umn. */
 #include <stdio.h>
+#include <umn/proc.h>
 #include <umn/umn.h>
 
 static int starts;
@@ -34,6 +35,10 @@ int main(void)
 	if (umn_notifier_unregister(&n) || umn_mm_release(mm))
 		return 1;
 	umn_mm_put(mm);
+	/* Pulls the process primary into a static link, and with it the
+	 * dlopen and dlsym that umn.pc's Libs.private must name. */
+	if (umn_proc_sources() != 0)
+		return 1;
 	printf("outside: %d start\n", starts);
 	return starts == 1 ? 0 : 1;
 }

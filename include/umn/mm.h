@@ -43,13 +43,18 @@ struct umn_mm;
 /**
  * struct umn_mm_ops - what the core asks of the primary MMU.
  * @lock_all:	exclude every page-table change of this mm and wait for those
- *		in progress, as Linux's mm_take_all_locks(): when it returns,
- *		no thread is between its umn_mm_has_notifiers() test and the
- *		end of the change it guards.  Called (rarely) when the first
- *		notifier of the mm arrives, so that no change that saw "no
- *		notifiers" can still be updating the page table behind the
- *		new notifier's back.  May sleep.
- * @unlock_all:	undo @lock_all.
+ *		in progress, as Linux's mm_take_all_locks(), so that when
+ *		@unlock_all returns no thread is between its
+ *		umn_mm_has_notifiers() test and the end of the change it
+ *		guards.  Called (rarely) when the first notifier of the mm
+ *		arrives, so that no change that saw "no notifiers" can still
+ *		be updating the page table behind the new notifier's back.
+ *		May sleep.
+ * @unlock_all:	undo @lock_all.  A primary that cannot exclude its changes
+ *		but can wait for them may do it here instead, after the new
+ *		value is published: the process mm holds the RCU read lock
+ *		across each test and change, and waits a grace period here
+ *		(primaries/proc/proc.c).  May sleep.
  * @interval_added:	optional: an interval notifier is about to cover
  *		[@start, @last]; called by umn_interval_notifier_insert()
  *		before the interval can hear an invalidation, without umn's
@@ -136,8 +141,9 @@ struct umn__mm_head {
  * @mm: the address space.
  *
  * False only before the first notifier was registered or inserted.  The
- * value changes (once) only under the primary's umn_mm_ops.lock_all, so a
- * primary that tests it under its own locks sees a stable answer.
+ * value changes (once) between the primary's umn_mm_ops.lock_all and
+ * unlock_all, so a primary that tests it under its own locks (or in its own
+ * read section) sees a stable answer.
  *
  * Context: any.  Return: true when the slow path must run.
  */

@@ -14,9 +14,11 @@
  * well-formed range with nothing mapped (munmap of a hole) still fires a
  * bracket, which finds no translation to remove: harmless.
  *
- * The hooks never allocate and take no lock of their own; the core takes
- * its lock only when an interval may overlap the range, with the thread's
- * signals held.  They may be entered from a signal handler and from a
+ * Until the mm's first notifier, a hook only holds the RCU read lock
+ * around its test and its system call: no bracket (proc.c, the fast
+ * path).  The hooks never allocate and take no lock of their own; the
+ * core takes its lock only when an interval may overlap the range, with
+ * the thread's signals held.  They may be entered from a signal handler and from a
  * notifier callback (a callback that frees memory).
  */
 #include <errno.h>
@@ -30,6 +32,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../../core/rcu.h"
 #include "proc.h"
 
 #define PAGE_MASK (UMN_PAGE_SIZE - 1)
@@ -78,7 +81,8 @@ void proc_hooks_init(void)
 struct call {
 	struct umn_range range;
 	struct proc_cause cause;
-	bool open;
+	bool open; /* started: end it */
+	bool fast; /* no notifier when tested: in the RCU window */
 };
 
 /* [addr, addr + len rounded up to pages) if well formed. */
@@ -99,7 +103,7 @@ static void call_begin(struct call *c, const char *name, const char *kind,
 {
 	struct umn_mm *mm = proc_mm_if(UMN_PROC_HOOKS);
 
-	c->open = false;
+	c->open = c->fast = false;
 	if (!mm || start >= end)
 		return;
 	c->cause = (struct proc_cause){
@@ -108,11 +112,34 @@ static void call_begin(struct call *c, const char *name, const char *kind,
 	};
 	umn_range_init(&c->range, mm, start, end, event, UMN_RANGE_BLOCKABLE,
 		       &c->cause);
+	/* The window that the first notifier's grace period waits for
+	 * (proc.c, proc_unlock_all): held to the end of the system call. */
+	umn__rcu_read_lock();
+	if (!umn_mm_has_notifiers(mm)) {
+		c->fast = true;
+		return;
+	}
+	umn__rcu_read_unlock();
 	c->open = !umn_invalidate_range_start(&c->range);
 }
 
 static void call_end(struct call *c)
 {
+	if (c->fast) {
+		/* A notifier arrived during the call: from this thread's
+		 * signal handler, which could not wait for the window it
+		 * interrupted (or from a thread still waiting for it, with
+		 * no interval in yet: then this finds nothing).  Tell it
+		 * now, late. */
+		if (umn_mm_has_notifiers(c->range.mm) &&
+		    !umn_invalidate_range_start(&c->range)) {
+			proc_count(UMN_PROC_HOOKS);
+			umn_invalidate_range_end(&c->range);
+		}
+		umn__rcu_read_unlock();
+		c->fast = false;
+		return;
+	}
 	if (!c->open)
 		return;
 	proc_count(UMN_PROC_HOOKS);

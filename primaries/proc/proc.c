@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../../core/internal.h"
+#include "../../core/rcu.h"
 #include "proc.h"
 
 static struct umn_mm *proc_mm;	  /* atomic; set once per image */
@@ -34,9 +35,39 @@ static void interval_added(struct umn_mm *mm, void *priv, unsigned long start,
 				(last | (UMN_PAGE_SIZE - 1)) + 1);
 }
 
-/* No lock_all: the process cannot exclude its own system calls, so its mm
- * keeps the slow path on (each hook tests the switches instead). */
-static const struct umn_mm_ops proc_ops = { .interval_added = interval_added };
+/*
+ * The fast path.  The process cannot exclude its own system calls, but it
+ * can wait for them: each hook holds the RCU read lock from its test of
+ * umn_mm_has_notifiers() to the end of its system call (hooks.c), so the
+ * grace period after the first notifier arrives waits for every call that
+ * may have seen "none".  Nothing to exclude first, then: lock_all is
+ * empty and unlock_all waits.
+ *
+ * Except on top of this thread's own window (the first notifier inserted
+ * by a signal handler that interrupted a hooked call): a grace period
+ * would wait for itself.  It does not wait; the interrupted call sees the
+ * change after its system call and brackets the range then, late, as
+ * userfaultfd does (hooks.c, call_end).
+ */
+static void proc_lock_all(struct umn_mm *mm, void *priv)
+{
+	(void)mm;
+	(void)priv;
+}
+
+static void proc_unlock_all(struct umn_mm *mm, void *priv)
+{
+	(void)mm;
+	(void)priv;
+	if (!umn__rcu_read_ongoing())
+		umn__synchronize_rcu();
+}
+
+static const struct umn_mm_ops proc_ops = {
+	.lock_all = proc_lock_all,
+	.unlock_all = proc_unlock_all,
+	.interval_added = interval_added,
+};
 
 /*
  * In a forked child: a new address space that inherited copies of the
@@ -127,6 +158,7 @@ static int start_locked(unsigned int want, bool each_required)
 		if (ret)
 			return ret;
 		umn__mm_set_signal_safe(mm);
+		umn__mm_test_fast_path(mm);
 		__atomic_store_n(&proc_mm, mm, __ATOMIC_RELEASE);
 	}
 	if ((want & UMN_PROC_HOOKS) && !patched) {

@@ -12,6 +12,8 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +353,176 @@ static const struct umn_interval_notifier_ops count_ops = {
 	.invalidate = count_invalidate,
 };
 
+/*
+ * TSan tears a thread's state down before glibc's thread exit releases the
+ * unused stack with madvise(), which the hooks then bracket: TSan faults
+ * in the liburcu-bp registration that bracket makes.  Tests whose threads
+ * exit while the hooks are on run only outside TSan.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define SKIP_UNDER_TSAN()                                       \
+	do {                                                    \
+		fprintf(stderr,                                 \
+			"proc: %s skipped under TSan (threads " \
+			"exit through the hooks)\n",            \
+			__func__);                              \
+		return;                                         \
+	} while (0)
+#else
+#define SKIP_UNDER_TSAN() \
+	do {              \
+	} while (0)
+#endif
+
+/*
+ * The hooks make their system calls with syscall(), which this program
+ * wraps (tests/proc/core.cmake): @in_window runs inside a hooked munmap of
+ * @window_target, after the hook's test for notifiers, before the kernel
+ * acts: the fast path's window.
+ */
+static void (*volatile in_window)(void);
+static volatile unsigned long window_target;
+
+long __real_syscall(long nr, ...);
+long __wrap_syscall(long nr, ...);
+long __wrap_syscall(long nr, ...)
+{
+	long a[6];
+	va_list ap;
+
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (nr == SYS_munmap && in_window &&
+	    (unsigned long)a[0] == window_target)
+		in_window();
+	return __real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+static sem_t window_entered, window_go;
+static int registered;
+
+static void wait_in_window(void)
+{
+	sem_post(&window_entered);
+	while (sem_wait(&window_go))
+		;
+}
+
+static void *unmap_target(void *arg)
+{
+	(void)arg;
+	munmap((void *)window_target, PAGE);
+	return NULL;
+}
+
+/* An interval notifier: a classic register waits a grace period anyway. */
+static void *register_first(void *arg)
+{
+	ck_assert_int_eq(umn_interval_notifier_insert(arg, umn_proc_mm(),
+						      window_target, PAGE,
+						      &count_ops),
+			 0);
+	__atomic_store_n(&registered, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/*
+ * Before the first notifier a hooked call takes no bracket; the first
+ * register must then wait for every call that saw "no notifier" and has
+ * not finished (proc.c, the fast path): else the new notifier's secondary
+ * could map what that call is about to unmap, unseen.
+ */
+START_TEST(first_notifier_waits_for_calls_in_flight)
+{
+	void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct umn_interval_notifier sub = { 0 };
+	pthread_t caller, registrar;
+
+	SKIP_UNDER_TSAN();
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
+	sem_init(&window_entered, 0, 0);
+	sem_init(&window_go, 0, 0);
+	window_target = (unsigned long)p;
+	in_window = wait_in_window;
+	pthread_create(&caller, NULL, unmap_target, NULL);
+	while (sem_wait(&window_entered))
+		;
+	pthread_create(&registrar, NULL, register_first, &sub);
+	usleep(100000);
+	/* The check that fails if register does not wait. */
+	ck_assert_int_eq(__atomic_load_n(&registered, __ATOMIC_SEQ_CST), 0);
+	sem_post(&window_go);
+	pthread_join(caller, NULL);
+	pthread_join(registrar, NULL);
+	in_window = NULL;
+	ck_assert_int_eq(registered, 1);
+	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
+}
+END_TEST
+
+static struct umn_interval_notifier late_sub;
+static int late_mapped = -1;
+
+static bool late_invalidate(struct umn_interval_notifier *sub,
+			    const struct umn_range *range, unsigned long seq)
+{
+	umn_interval_set_seq(sub, seq);
+	count_invalidations++;
+	late_mapped = mapped(range->start);
+	return true;
+}
+
+static const struct umn_interval_notifier_ops late_ops = {
+	.name = "late",
+	.invalidate = late_invalidate,
+};
+
+static volatile int late_insert = 1;
+
+/* No check here: Check's asserts are not async-signal-safe. */
+static void insert_in_handler(int sig)
+{
+	(void)sig;
+	late_insert = umn_interval_notifier_insert(
+		&late_sub, umn_proc_mm(), window_target, PAGE, &late_ops);
+}
+
+static void raise_in_window(void)
+{
+	raise(SIGUSR2);
+}
+
+/*
+ * The first notifier inserted by a signal handler on top of its own
+ * thread's hooked call, in the window: it cannot wait for the call it
+ * interrupted (no deadlock), and that call, seeing the notifier after its
+ * system call, brackets the range then: late, but not lost.
+ */
+START_TEST(first_notifier_from_a_handler_in_the_window_is_told_late)
+{
+	void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
+	signal(SIGUSR2, insert_in_handler);
+	count_invalidations = 0;
+	window_target = (unsigned long)p;
+	in_window = raise_in_window;
+	ck_assert_int_eq(munmap(p, PAGE), 0);
+	in_window = NULL;
+	signal(SIGUSR2, SIG_DFL);
+	ck_assert_int_eq(late_insert, 0);
+	ck_assert_int_eq(count_invalidations, 1);
+	ck_assert_int_eq(late_mapped, 0); /* after the kernel acted */
+	ck_assert_int_eq(umn_interval_notifier_remove(&late_sub), 0);
+}
+END_TEST
+
 START_TEST(uncovered_munmap_takes_no_lock)
 {
 	unsigned char *p = setup_region(64 * PAGE, UMN_PROC_HOOKS);
@@ -455,27 +627,6 @@ static void *churn(void *arg)
 	return (void *)n;
 }
 
-/*
- * TSan tears a thread's state down before glibc's thread exit releases the
- * unused stack with madvise(), which the hooks then bracket: TSan faults
- * in the liburcu-bp registration that bracket makes.  Tests whose threads
- * exit while the hooks are on run only outside TSan.
- */
-#if defined(__SANITIZE_THREAD__)
-#define SKIP_UNDER_TSAN()                                       \
-	do {                                                    \
-		fprintf(stderr,                                 \
-			"proc: %s skipped under TSan (threads " \
-			"exit through the hooks)\n",            \
-			__func__);                              \
-		return;                                         \
-	} while (0)
-#else
-#define SKIP_UNDER_TSAN() \
-	do {              \
-	} while (0)
-#endif
-
 START_TEST(patching_is_safe_while_threads_run)
 {
 	struct umn_proc_stats stats;
@@ -490,12 +641,19 @@ START_TEST(patching_is_safe_while_threads_run)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* The first notifier arrives while the threads' calls run through
+	 * the fast path: its grace period waits for them, and then each
+	 * call is bracketed. */
+	usleep(20000);
+	ck_assert_int_eq(umn_notifier_register(&rec, &rec_ops, umn_proc_mm()),
+			 0);
 	usleep(100000);
 	__atomic_store_n(&stop_churn, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < 2; i++) {
 		pthread_join(t[i], &n);
 		ck_assert_uint_gt((unsigned long)n, 0);
 	}
+	ck_assert_int_eq(umn_notifier_unregister(&rec), 0);
 	umn_proc_stats(&stats);
 	ck_assert_uint_gt(stats.brackets[0], 0);
 	/* A figure for the record, not a check: issue 5 benchmarks it. */
@@ -913,6 +1071,9 @@ int main(void)
 	tcase_add_test(tc, errors_change_nothing);
 	tcase_add_test(tc, uncovered_munmap_takes_no_lock);
 	tcase_add_test(tc, patching_is_safe_while_threads_run);
+	tcase_add_test(tc, first_notifier_waits_for_calls_in_flight);
+	tcase_add_test(
+		tc, first_notifier_from_a_handler_in_the_window_is_told_late);
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 	tcase_add_test(tc, hook_path_does_not_allocate);
 #endif

@@ -1,8 +1,0 @@
-// SPDX-License-Identifier: MIT
-/* Placeholders, replaced one by one as the benchmarks land. */
-#include <stdio.h>
-
-#include "bench.h"
-
-void bench_hooks(void) { printf("hooks: not yet\n"); }
-void bench_install(void) { printf("install: not yet\n"); }

@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/linux_dmirror.c - the kernel-style device mirror of
+ * examples/linux_hmm_mirror.c, compiled from that very file, under
+ * torture, with a coherence oracle.  Not a benchmark: no timing is
+ * asserted.
+ *
+ * Threads, for --seconds: two run the soft MMU's operations on the
+ * mirrored window (munmap and mmap, mprotect, mremap, madvise, CPU writes,
+ * fork and copy-on-write, THP split and collapse, migration, reclaim,
+ * cleaning, KSM, aging); two are the device, faulting random pages of the
+ * window for reading or writing through dmirror_fault(); one is an OOM
+ * reaper that fires non-blockable invalidations through the kernel's
+ * spelling (mmu_notifier_invalidate_range_start_nonblock()), which the
+ * driver refuses when its mutex is taken.
+ *
+ * The oracle.  A device entry that outlives the CPU's translation is a
+ * device's use-after-free; each of these counts one stale entry and stops
+ * the run:
+ *  1. after each device fault, under the page-table lock of the CPU's
+ *     entry (umn_soft_lookup()'s fill callback) and the driver's mutex,
+ *     the device's entry for the page is absent, or maps the CPU's frame,
+ *     4 KiB and generation, and is writable only if the CPU's is;
+ *  2. under the driver's mutex, every present entry maps a frame not freed
+ *     since it was installed (the frame's generation is unchanged): the
+ *     faulted entry after each fault, the whole table every 64 faults;
+ *  3. when the soft MMU frees a frame, no present entry maps it.
+ *
+ * --break plants a bug in the driver from here, without touching its
+ * source: set-seq makes its ->invalidate skip mmu_interval_set_seq(),
+ * retry makes its fault path skip mmu_interval_read_retry().  The run must
+ * then find a stale entry and exit 1: the oracle can fail.
+ *
+ * Exit status: 0 nothing stale, 1 a stale entry, 2 usage or setup error.
+ */
+#include <getopt.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <umn/linux/mmu_notifier.h>
+
+enum { BREAK_NONE, BREAK_SET_SEQ, BREAK_RETRY };
+static const char *const break_names[] = { "none", "set-seq", "retry" };
+static int planted;
+
+/* The planted bugs: the header's functions, or nothing. */
+#define mmu_interval_set_seq(sub, seq)          \
+	(planted == BREAK_SET_SEQ ? (void)(seq) \
+				  : (mmu_interval_set_seq)(sub, seq))
+#define mmu_interval_read_retry(sub, seq) \
+	(planted != BREAK_RETRY && (mmu_interval_read_retry)(sub, seq))
+
+#define DMIRROR_NO_MAIN
+#include "../examples/linux_hmm_mirror.c"
+
+#define WIN_PAGES 1024UL /* 4 MiB: two 2 MiB blocks */
+#define THP	  UMN_SOFT_PMD_SIZE
+#define RW	  (UMN_SOFT_PROT_READ | UMN_SOFT_PROT_WRITE)
+#define PRIMARIES 2
+#define DEVICES	  2
+
+static struct dmirror *dm; /* NULL when the oracle must not look */
+static unsigned long win, seed;
+static double seconds = 3;
+static int stop;
+static unsigned long checks, sweeps, frees, stale;
+static unsigned long reaper_starts, reaper_refused;
+static char first_stale[256];
+
+static const char *const op_names[UMN_SOFT_OP_COUNT] = {
+	"mmap",	   "munmap",  "mprotect", "mremap", "madvise",
+	"fault",   "cow",     "fork",	  "split",  "collapse",
+	"migrate", "reclaim", "clean",	  "ksm",    "age"
+};
+static const char *const event_names[UMN_EVENT_COUNT] = {
+	"unmap",      "clear",	 "protection-vma", "protection-page",
+	"soft-dirty", "release", "migrate",	   "exclusive"
+};
+
+static bool stopping(void)
+{
+	return __atomic_load_n(&stop, __ATOMIC_ACQUIRE);
+}
+
+static void count(unsigned long *c)
+{
+	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+}
+
+static unsigned long rnd(unsigned long *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void found_stale(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (__atomic_fetch_add(&stale, 1, __ATOMIC_RELAXED) == 0) {
+		va_start(ap, fmt);
+		vsnprintf(first_stale, sizeof(first_stale), fmt, ap);
+		va_end(ap);
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+}
+
+/* Oracle 2, for entry @i; under dm->mutex. */
+static void check_alive(unsigned long i)
+{
+	const struct dmirror_pte *pte = &dm->pt[i];
+	unsigned long gen;
+
+	if (!(pte->flags & DPTE_VALID))
+		return;
+	gen = umn_soft_frame_gen(glue_frames, pte->frame);
+	if (gen != pte->gen)
+		found_stale("device maps %#lx to frame %lu gen %lu, freed "
+			    "since (now gen %lu)",
+			    dm->start + i * PAGE_SIZE, pte->frame, pte->gen,
+			    gen);
+}
+
+/* Oracle 1, under the PTL of the CPU's entry @t for *@arg. */
+static void check_fill(void *arg, const struct umn_soft_translation *t)
+{
+	unsigned long addr = *(unsigned long *)arg;
+	unsigned long i = (addr - dm->start) >> PAGE_SHIFT;
+	unsigned long sub = (t->size == PAGE_SIZE ? t->subpage : 0) +
+			    ((addr - t->base) >> PAGE_SHIFT);
+	struct dmirror_pte pte;
+
+	mutex_lock(&dm->mutex);
+	pte = dm->pt[i];
+	check_alive(i);
+	mutex_unlock(&dm->mutex);
+	if ((pte.flags & DPTE_VALID) &&
+	    (pte.frame != t->frame || pte.subpage != sub || pte.gen != t->gen ||
+	     ((pte.flags & DPTE_WRITE) && !t->writable)))
+		found_stale("device maps %#lx to frame %lu/%lu gen %lu%s, the "
+			    "CPU to %lu/%lu gen %lu%s",
+			    addr, pte.frame, pte.subpage, pte.gen,
+			    pte.flags & DPTE_WRITE ? " rw" : "", t->frame, sub,
+			    t->gen, t->writable ? " rw" : "");
+}
+
+/* Oracle 3: the soft MMU frees @frame (still at @gen). */
+static void free_hook(void *arg, unsigned long frame, unsigned long gen)
+{
+	struct dmirror *d = __atomic_load_n(&dm, __ATOMIC_ACQUIRE);
+	unsigned long i;
+
+	(void)arg;
+	if (!d)
+		return;
+	mutex_lock(&d->mutex);
+	for (i = 0; i < WIN_PAGES; i++)
+		if ((d->pt[i].flags & DPTE_VALID) && d->pt[i].frame == frame &&
+		    d->pt[i].gen == gen)
+			found_stale("frame %lu freed while the device maps it "
+				    "at %#lx",
+				    frame, d->start + i * PAGE_SIZE);
+	mutex_unlock(&d->mutex);
+	count(&frees);
+}
+
+/* A slow walk now and then, between the lookup and the install: where the
+ * races live. */
+static void slow_walk(void)
+{
+	static __thread unsigned long s = 0x9e3779b97f4a7c15UL;
+
+	if (rnd(&s) % (planted ? 4 : 32) == 0)
+		sched_yield();
+}
+
+static void *device(void *arg)
+{
+	unsigned long s = seed * 2654435761UL + (unsigned long)arg + 1;
+	unsigned long addr, i, n = 0, word;
+
+	while (!stopping()) {
+		addr = win + (rnd(&s) % WIN_PAGES) * PAGE_SIZE;
+		dmirror_fault(dm, addr, rnd(&s) & 1);
+		/* The device's DMA through its entry (not with a planted bug:
+		 * a read through a stale entry would crash before the oracle
+		 * could report it). */
+		if (!planted && rnd(&s) % 8 == 0)
+			dmirror_read(dm, addr, &word, sizeof(word));
+		/* -EFAULT or -EACCES: a CPU operation got there first, and
+		 * the oracle checks that nothing stale was left. */
+		umn_soft_lookup(glue_sm, addr, false, check_fill, &addr, NULL);
+		count(&checks);
+		if (++n % 64)
+			continue;
+		mutex_lock(&dm->mutex);
+		for (i = 0; i < WIN_PAGES; i++)
+			check_alive(i);
+		mutex_unlock(&dm->mutex);
+		count(&sweeps);
+	}
+	return NULL;
+}
+
+/* The OOM reaper's invalidations: non-blockable, in the kernel's words. */
+static void *reaper(void *arg)
+{
+	unsigned long s = seed * 69069UL + 3, first, n;
+	struct mmu_notifier_range range;
+
+	(void)arg;
+	while (!stopping()) {
+		first = rnd(&s) % WIN_PAGES;
+		n = 1 + rnd(&s) % 16;
+		if (first + n > WIN_PAGES)
+			n = WIN_PAGES - first;
+		mmu_notifier_range_init(
+			&range, MMU_NOTIFY_CLEAR, 0, umn_soft_mm_umn(glue_sm),
+			win + first * PAGE_SIZE, win + (first + n) * PAGE_SIZE);
+		if (mmu_notifier_invalidate_range_start_nonblock(&range)) {
+			count(&reaper_refused);
+		} else {
+			count(&reaper_starts);
+			mmu_notifier_invalidate_range_end(&range);
+		}
+		usleep(100);
+	}
+	return NULL;
+}
+
+static void primary_op(struct umn_soft_mm *sm, unsigned long *s)
+{
+	unsigned long first = rnd(s) % WIN_PAGES, n = 1 + rnd(s) % 64, a, b, p;
+	struct umn_soft_mm *child;
+	char c = (char)*s;
+	int i;
+
+	if (first + n > WIN_PAGES)
+		n = WIN_PAGES - first;
+	a = win + first * PAGE_SIZE;
+	switch (rnd(s) % 15) {
+	case 0: /* now and then a whole 2 MiB block, to bring THPs back */
+		if (rnd(s) % 4 == 0) {
+			a &= ~(THP - 1);
+			n = THP / PAGE_SIZE;
+		}
+		umn_soft_munmap(sm, a, n * PAGE_SIZE);
+		umn_soft_mmap(sm, a, n * PAGE_SIZE, RW,
+			      UMN_SOFT_MAP_FIXED | UMN_SOFT_MAP_THP, &b);
+		break;
+	case 1:
+		umn_soft_mprotect(sm, a, n * PAGE_SIZE, UMN_SOFT_PROT_READ);
+		umn_soft_mprotect(sm, a, n * PAGE_SIZE, RW);
+		break;
+	case 2: /* shrink (the tail is unmapped), then map the tail again */
+		if (n > 1 &&
+		    !umn_soft_mremap(sm, a, n * PAGE_SIZE, PAGE_SIZE, 0, &b))
+			umn_soft_mmap(sm, a + PAGE_SIZE, (n - 1) * PAGE_SIZE,
+				      RW, UMN_SOFT_MAP_FIXED, &b);
+		break;
+	case 3:
+		umn_soft_madvise_dontneed(sm, a, n * PAGE_SIZE);
+		break;
+	case 4:
+		umn_soft_write(sm, a + 2048, &c, 1);
+		break;
+	case 5: /* fork (rarely: it write-protects the window); the child
+		 * writes, copy-on-write */
+		if (rnd(s) % 8 || umn_soft_fork(sm, &child))
+			break;
+		for (i = 0; i < 8; i++)
+			umn_soft_write(child,
+				       win + (rnd(s) % WIN_PAGES) * PAGE_SIZE,
+				       &c, 1);
+		umn_soft_mm_destroy(child);
+		break;
+	case 6:
+		umn_soft_thp_split(sm, a);
+		break;
+	case 7: /* fill a 2 MiB block, then collapse it */
+		b = a & ~(THP - 1);
+		for (p = 0; p < THP && !stopping(); p += PAGE_SIZE)
+			umn_soft_fault(sm, b + p, false);
+		umn_soft_thp_collapse(sm, b);
+		break;
+	case 8:
+		umn_soft_migrate(sm, a);
+		break;
+	case 9:
+		umn_soft_reclaim(sm, a);
+		break;
+	case 10:
+		umn_soft_clean(sm, a);
+		break;
+	case 11:
+		umn_soft_ksm_merge(sm, a, sm,
+				   win + (rnd(s) % WIN_PAGES) * PAGE_SIZE);
+		break;
+	case 12:
+		umn_soft_age(sm, a, n * PAGE_SIZE, (int)(rnd(s) % 3));
+		break;
+	default: /* populate, so that there is something to change */
+		for (p = 0; p < n; p++)
+			umn_soft_fault(sm, a + p * PAGE_SIZE, rnd(s) & 1);
+		break;
+	}
+}
+
+static void *primary(void *arg)
+{
+	unsigned long s = seed * 40503UL + (unsigned long)arg + 7;
+
+	while (!stopping()) {
+		primary_op(glue_sm, &s);
+		usleep(50); /* let the device work between changes */
+	}
+	return NULL;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: linux-dmirror [--seconds N] [--seed S] "
+			"[--break set-seq|retry]\n");
+	exit(2);
+}
+
+static void parse(int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "seconds", required_argument, NULL, 's' },
+		{ "seed", required_argument, NULL, 'S' },
+		{ "break", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int o;
+
+	while ((o = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+		if (o == 's')
+			seconds = atof(optarg);
+		else if (o == 'S')
+			seed = strtoul(optarg, NULL, 0);
+		else if (o == 'b' && !strcmp(optarg, "set-seq"))
+			planted = BREAK_SET_SEQ;
+		else if (o == 'b' && !strcmp(optarg, "retry"))
+			planted = BREAK_RETRY;
+		else
+			usage();
+	}
+	if (optind != argc || seconds <= 0)
+		usage();
+	if (!seed)
+		seed = (unsigned long)time(NULL) ^ (unsigned long)getpid();
+}
+
+static void report(double secs)
+{
+	struct umn_soft_stats st = { 0 };
+	int i;
+
+	umn_soft_stats(glue_frames, &st);
+	printf("linux-dmirror: seed %lu, %.1f s, break %s\n  operations:", seed,
+	       secs, break_names[planted]);
+	for (i = 0; i < UMN_SOFT_OP_COUNT; i++)
+		printf(" %s %lu", op_names[i], st.ops[i]);
+	printf("\n  invalidations:");
+	for (i = 0; i < UMN_EVENT_COUNT; i++)
+		printf(" %s %lu", event_names[i], st.events[i]);
+	printf("\n  frames freed %lu; reaper: %lu non-blockable ranges, %lu "
+	       "refused\n",
+	       st.frames_freed, reaper_starts, reaper_refused);
+	printf("  device: %lu faults installed, %lu read_retry retries, %lu "
+	       "invalidations, %lu entries zapped, %ld refused\n",
+	       dm->faults, dm->retries, dm->invalidations, dm->zapped,
+	       atomic_long_read(&dm->refused));
+	if (stale)
+		printf("  first finding: %s\n", first_stale);
+	printf("  oracle: %lu checks under the PTL, %lu sweeps, %lu frees "
+	       "checked: %lu stale\n",
+	       checks, sweeps, frees, stale);
+}
+
+int main(int argc, char **argv)
+{
+	struct umn_soft_frames_config cfg = { .free_hook = free_hook };
+	pthread_t th[PRIMARIES + DEVICES + 1];
+	struct dmirror *d;
+	double start;
+	int i, n = 0;
+
+	parse(argc, argv);
+	if (umn_soft_frames_create(&cfg, &glue_frames) ||
+	    umn_soft_mm_create(glue_frames, &glue_sm) ||
+	    umn_soft_mmap(glue_sm, 0, WIN_PAGES * PAGE_SIZE, RW,
+			  UMN_SOFT_MAP_THP, &win) ||
+	    dmirror_new(umn_soft_mm_umn(glue_sm), win, WIN_PAGES * PAGE_SIZE,
+			&d)) {
+		fprintf(stderr, "linux-dmirror: setup failed\n");
+		return 2;
+	}
+	__atomic_store_n(&dm, d, __ATOMIC_RELEASE);
+	glue_walk_hook = slow_walk;
+
+	start = now();
+	for (i = 0; i < PRIMARIES; i++)
+		pthread_create(&th[n++], NULL, primary, (void *)(long)i);
+	for (i = 0; i < DEVICES; i++)
+		pthread_create(&th[n++], NULL, device, (void *)(long)i);
+	pthread_create(&th[n++], NULL, reaper, NULL);
+	while (!stopping() && now() - start < seconds)
+		usleep(20000);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	report(now() - start);
+
+	__atomic_store_n(&dm, NULL, __ATOMIC_RELEASE);
+	dmirror_free(d);
+	umn_soft_mm_destroy(glue_sm);
+	if (umn_soft_frames_destroy(glue_frames))
+		fprintf(stderr, "linux-dmirror: frames left allocated\n");
+	return stale ? 1 : 0;
+}
