@@ -208,7 +208,7 @@ void bench_dispatch(void)
 						 n >= 100000 ? iters / 10 + 1
 							     : iters);
 			}
-			snprintf(param, sizeof(param), "N=%ld,hit=%d", n,
+			snprintf(param, sizeof(param), "N=%ld:hit=%d", n,
 				 hits[h]);
 			bench_report("dispatch", "umn", param, "ns_per_op", u,
 				     runs);

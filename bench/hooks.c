@@ -620,8 +620,8 @@ static void report_case(const bool *ok, int runs, int with, int op, int s,
 	double v[MAX_RUNS];
 
 	size_name(sz, sizeof(sz), size);
-	snprintf(param, sizeof(param), "%s,%s%s", op_names[op], sz,
-		 with ? ",1-interval" : "");
+	snprintf(param, sizeof(param), "%s:%s%s", op_names[op], sz,
+		 with ? ":1-interval" : "");
 	for (int var = 0; var < NVARIANTS; var++) {
 		const double *x = samples[var][with][op][s];
 
@@ -693,7 +693,7 @@ void bench_hooks(void)
 	if (ok[V_HOOKS]) {
 		bench_report("hooks", "umn-bracket-only", "no-interval",
 			     "ns_per_op", bracket, runs);
-		bench_report("hooks", "umn-hooks-off", "munmap,4KiB",
+		bench_report("hooks", "umn-hooks-off", "munmap:4KiB",
 			     "ns_per_op", off, runs);
 	}
 	for (int with = 0; with < 2; with++)
@@ -766,7 +766,7 @@ void bench_install(void)
 		if (!ok[var])
 			continue;
 		if (var == V_UCM) {
-			snprintf(param, sizeof(param), "first-handler,%s",
+			snprintf(param, sizeof(param), "first-handler:%s",
 				 ucm_mode_name(ucm_mode));
 			bench_report("install", variant_names[var], param,
 				     "us_per_op", start[var], runs);

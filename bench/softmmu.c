@@ -203,7 +203,7 @@ void bench_softmmu(void)
 			}
 		}
 		for (int ph = 0; ph < PHASES; ph++) {
-			snprintf(param, sizeof(param), "%s,page=%s",
+			snprintf(param, sizeof(param), "%s:page=%s",
 				 phase_name[ph], page == KIB4 ? "4K" : "2M");
 			for (int i = 0; i < VARIANTS; i++)
 				bench_report("softmmu", variant[i], param,

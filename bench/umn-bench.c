@@ -42,6 +42,13 @@ static int cmp_double(const void *a, const void *b)
 void bench_report(const char *bench, const char *variant, const char *param,
 		  const char *metric, double *v, int n)
 {
+	/* A CSV field holds no comma: the parameters join with ':'. */
+	if (strchr(bench, ',') || strchr(variant, ',') || strchr(param, ',') ||
+	    strchr(metric, ',')) {
+		fprintf(stderr, "umn-bench: a comma in %s/%s/%s/%s\n", bench,
+			variant, param, metric);
+		abort();
+	}
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
 	printf("%-9s %-22s %-18s %-11s median %10.1f  (min %.1f, max %.1f, "
 	       "%d runs)\n",

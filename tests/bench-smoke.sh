@@ -9,10 +9,12 @@ trap 'rm -rf "$dir"' EXIT
 
 fail() { echo "bench-smoke: $*"; exit 1; }
 
-"$bench" --quick --csv "$dir/out.csv" --plot "$dir/plots" nohit readside \
+"$bench" --quick --csv "$dir/out.csv" --plot "$dir/plots" nohit readside dispatch \
 	> "$dir/stdout"
 [ "$(head -n1 "$dir/out.csv")" = "benchmark,variant,parameter,metric,value" ] ||
 	fail "CSV header: $(head -n1 "$dir/out.csv")"
+awk -F, 'NF != 5 { print "bench-smoke: CSV row " NR " has " NF " fields: " $0; bad = 1 }
+	END { exit bad }' "$dir/out.csv" || exit 1
 for b in nohit readside; do
 	rows=$(grep -c "^$b,[^,]*,[^,]*,ns_per_op,[0-9.]*$" "$dir/out.csv") ||
 		fail "no CSV row for $b"
