@@ -23,6 +23,10 @@ double bench_now_ns(void);
 void bench_report(const char *bench, const char *variant, const char *param,
 		  const char *metric, double *v, int n);
 
+/* The hidden "umn-bench --child ...": a child process of the hooks and
+ * install benchmarks (hooks.c).  Return: the exit status. */
+int bench_child(int argc, char **argv);
+
 void bench_nohit(void);
 void bench_dispatch(void);
 void bench_readside(void);

@@ -138,15 +138,20 @@ static int write_all(int fd, const void *buf, size_t len)
 }
 
 /*
- * Run @fn(@arg, @out) in a forked child and bring @out (@len bytes, zeroed
- * first) back through a pipe.  The child leaves with _exit(): it flushes
- * nothing of the parent's and runs no atexit handler.
+ * Run child_fns[@fn](@arg, @out) in a child and bring @out (@len bytes,
+ * zeroed first) back through a pipe.  The child is umn-bench itself again,
+ * exec'd with the hidden first argument --child (bench_child()): a fresh
+ * process, whose heap no earlier benchmark has shaped (malloc would serve
+ * a large block from a free chunk of it, and free() would then unmap
+ * nothing).
  *
  * Return: 0; -1 if the child died before it sent everything.
  */
-static int in_child(void (*fn)(int arg, void *out), int arg, void *out,
-		    size_t len)
+enum { CHILD_HOOKS, CHILD_INSTALL }; /* child_fns[], below */
+
+static int in_child(int fn, int arg, void *out, size_t len)
 {
+	char fn_s[16], arg_s[16], fd_s[16];
 	size_t got = 0;
 	int fds[2], status = 0;
 	pid_t pid;
@@ -162,9 +167,12 @@ static int in_child(void (*fn)(int arg, void *out), int arg, void *out,
 	}
 	if (!pid) {
 		close(fds[0]);
-		memset(out, 0, len);
-		fn(arg, out);
-		_exit(write_all(fds[1], out, len) ? 1 : 0);
+		snprintf(fn_s, sizeof(fn_s), "%d", fn);
+		snprintf(arg_s, sizeof(arg_s), "%d", arg);
+		snprintf(fd_s, sizeof(fd_s), "%d", fds[1]);
+		execl("/proc/self/exe", "umn-bench", "--child", fn_s, arg_s,
+		      fd_s, bench_quick ? "quick" : "full", (char *)NULL);
+		_exit(127);
 	}
 	close(fds[1]);
 	while (got < len) {
@@ -661,7 +669,7 @@ void bench_hooks(void)
 
 			if (!ok[var])
 				continue;
-			if (in_child(hooks_child, var, &o, sizeof(o)))
+			if (in_child(CHILD_HOOKS, var, &o, sizeof(o)))
 				o.status = -ECHILD;
 			if (o.status) {
 				left_out("hooks", var, o.status);
@@ -734,6 +742,34 @@ static void install_child(int arg, void *out)
 	o->stop_ns = bench_now_ns() - t0;
 }
 
+static const struct {
+	void (*fn)(int arg, void *out);
+	size_t len;
+} child_fns[] = {
+	[CHILD_HOOKS] = { hooks_child, sizeof(struct hooks_out) },
+	[CHILD_INSTALL] = { install_child, sizeof(struct install_out) },
+};
+
+/* umn-bench --child FN ARG FD quick|full: one child of in_child(). */
+int bench_child(int argc, char **argv)
+{
+	static union {
+		struct hooks_out h;
+		struct install_out i;
+	} out;
+	int fn, fd;
+
+	if (argc != 6)
+		return 2;
+	fn = atoi(argv[2]);
+	fd = atoi(argv[4]);
+	if (fn < 0 || fn >= (int)(sizeof(child_fns) / sizeof(child_fns[0])))
+		return 2;
+	bench_quick = !strcmp(argv[5], "quick");
+	child_fns[fn].fn(atoi(argv[3]), &out);
+	return write_all(fd, &out, child_fns[fn].len) ? 1 : 0;
+}
+
 void bench_install(void)
 {
 	const int runs = bench_quick ? 5 : MAX_RUNS;
@@ -750,7 +786,7 @@ void bench_install(void)
 
 			if (!ok[var])
 				continue;
-			if (in_child(install_child, var, &o, sizeof(o)))
+			if (in_child(CHILD_INSTALL, var, &o, sizeof(o)))
 				o.status = -ECHILD;
 			if (o.status) {
 				left_out("install", var, o.status);

@@ -12,7 +12,6 @@
  * CSV: benchmark,variant,parameter,metric,value.  Timings are wall-clock
  * (CLOCK_MONOTONIC) over batches; no timing is ever a test.
  */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,10 +86,8 @@ int main(int argc, char **argv)
 	int i, first = 1;
 	const char *plot_dir = NULL;
 
-	/* Keep freed heap memory: a trim's munmap, then the faults that
-	 * refill it, would land in whichever run came next. */
-	mallopt(M_TRIM_THRESHOLD, 1 << 30);
-	mallopt(M_MMAP_THRESHOLD, 1 << 30);
+	if (argc > 1 && !strcmp(argv[1], "--child"))
+		return bench_child(argc, argv);
 	for (; first < argc && argv[first][0] == '-'; first++) {
 		if (!strcmp(argv[first], "--quick")) {
 			bench_quick = true;
