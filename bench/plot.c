@@ -84,6 +84,16 @@ static const struct result *find(const struct result *g, const char *param,
 	return hit;
 }
 
+static double group_min(const struct result *g)
+{
+	double min = g->min;
+
+	for (size_t j = 0; j < nresults; j++)
+		if (same_group(&results[j], g) && results[j].min < min)
+			min = results[j].min;
+	return min;
+}
+
 /* One plot: the group (benchmark and metric) of results[g]. */
 static void plot_group(FILE *gp, const char *dir, size_t g)
 {
@@ -111,6 +121,9 @@ static void plot_group(FILE *gp, const char *dir, size_t g)
 		fprintf(gp, "\n");
 	}
 	fprintf(gp, "EOD\n");
+	/* A log scale where every value is positive (a percentage over a
+	 * baseline may be negative: linear). */
+	fprintf(gp, "%s logscale y\n", group_min(head) > 0 ? "set" : "unset");
 	fprintf(gp,
 		"set output \"%s/%s-%s.png\"\n"
 		"set title \"umn-bench %s: median, min..max (%s)\"\n"
@@ -152,7 +165,6 @@ int plot_write(const char *dir)
 		"set style data histogram\n"
 		"set style histogram errorbars gap 1 lw 1\n"
 		"set style fill solid 0.8 border -1\n"
-		"set logscale y\n"
 		"set grid ytics\n"
 		"set key top left\n"
 		"set xtics rotate by -30\n"
