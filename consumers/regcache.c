@@ -1032,6 +1032,12 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 
 out_remove:
 	umn_interval_notifier_remove(&r->sub);
+	/* A signal handler's ->invalidate may have queued r on rc->pending
+	 * while its thread held the lock; that thread drains the queue
+	 * before it lets the lock go, so one pass through the lock waits
+	 * for it. */
+	rc_lock(rc);
+	rc_unlock(rc);
 out_free:
 	free(r);
 	return ret;

@@ -61,6 +61,8 @@ struct umn_mm {
 	unsigned long lockless;	  /* brackets in flight that took no lock */
 	int lockless_owed; /* the seq is odd for an insert that saw them */
 	bool signal_safe;  /* block signals while holding @lock */
+	bool settled;	   /* the first notifier's lock_all..unlock_all done */
+	pthread_mutex_t once_lock; /* serialises that first time */
 };
 
 /*
@@ -99,7 +101,15 @@ enum {
 
 /* Shared between the files of the core. */
 bool umn__range_is_valid(unsigned long start, unsigned long end);
-void umn__mm_lock_all_once(struct umn_mm *mm);
+int umn__mm_lock_all_once(struct umn_mm *mm);
+
+/*
+ * A primary's window: this thread is between its test of
+ * umn_mm_has_notifiers() and the end of the change it guards, inside an
+ * RCU read section (the process's hooks).  Its unlock_all cannot wait for
+ * the readers then: see umn__mm_lock_all_once().
+ */
+extern _Thread_local unsigned int umn__window_depth;
 
 /* core/interval.c: the interval notifiers' part of start and end. */
 int umn__itree_invalidate_start(struct umn_range *range, bool *locked);

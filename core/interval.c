@@ -283,10 +283,6 @@ int umn__itree_invalidate_start(struct umn_range *range, bool *locked)
 	__atomic_fetch_sub(&mm->lockless, 1, __ATOMIC_SEQ_CST);
 	set_mm_seq(mm, mm->invalidate_seq | 1);
 	seq = mm->invalidate_seq;
-	/* A signal-safe mm keeps the thread's signals held to the end, whose
-	 * lock then costs no system call (two instead of four per bracket). */
-	if (mm->signal_safe)
-		umn__signals_hold();
 	umn__mm_unlock(mm);
 
 	for (; node; node = umn__itree_next(node, range->start, last)) {
@@ -326,8 +322,6 @@ void umn__itree_invalidate_end(struct umn_mm *mm, bool locked)
 	if (!--mm->active && invalidating(mm))
 		finish_or_owe(mm);
 	umn__mm_unlock(mm);
-	if (mm->signal_safe)
-		umn__signals_release(); /* held since start */
 }
 
 int umn_interval_notifier_insert(struct umn_interval_notifier *sub,
@@ -335,6 +329,7 @@ int umn_interval_notifier_insert(struct umn_interval_notifier *sub,
 				 unsigned long length,
 				 const struct umn_interval_notifier_ops *ops)
 {
+	int ret;
 
 	if (!sub || !mm || !ops || !ops->invalidate || !length)
 		return -EINVAL;
@@ -343,7 +338,9 @@ int umn_interval_notifier_insert(struct umn_interval_notifier *sub,
 	if (sub->_state != UMN__INTERVAL_UNUSED)
 		return -EBUSY;
 
-	umn__mm_lock_all_once(mm);
+	ret = umn__mm_lock_all_once(mm);
+	if (ret)
+		return ret;
 	sub->ops = ops;
 	sub->_node.start = start;
 	sub->_node.last = start + (length - 1);

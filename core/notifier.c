@@ -136,6 +136,7 @@ int umn_notifier_register(struct umn_notifier *n,
 			  const struct umn_notifier_ops *ops, struct umn_mm *mm)
 {
 	unsigned long gen;
+	int ret;
 
 	if (!n || !ops || !mm || (ops->flags & ~UMN_NOTIFIER_START_MAY_FAIL))
 		return -EINVAL;
@@ -150,7 +151,9 @@ int umn_notifier_register(struct umn_notifier *n,
 	if (get_state(n) != UMN__NOTIFIER_UNUSED)
 		return -EBUSY;
 
-	umn__mm_lock_all_once(mm);
+	ret = umn__mm_lock_all_once(mm);
+	if (ret)
+		return ret;
 	umn__mm_lock(mm);
 	if (mm->releasing) {
 		umn__mm_unlock(mm);

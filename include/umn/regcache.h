@@ -227,7 +227,8 @@ UMN_API int umn_regcache_check(struct umn_regcache *rc, unsigned long addr,
 			       struct umn_regcache_page *out);
 
 /* Copy @rc's counters to @out (the hits are summed over the cached
- * registrations).  Context: any; takes the cache's lock, never sleeps. */
+ * registrations).  Context: any but a signal handler (it takes the cache's
+ * lock, which the interrupted thread may hold); never sleeps. */
 UMN_API void umn_regcache_stats(struct umn_regcache *rc,
 				struct umn_regcache_stats *out);
 

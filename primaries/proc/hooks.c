@@ -32,6 +32,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../../core/internal.h"
 #include "../../core/rcu.h"
 #include "proc.h"
 
@@ -114,12 +115,14 @@ static void call_begin(struct call *c, const char *name, const char *kind,
 		       &c->cause);
 	/* The window that the first notifier's grace period waits for
 	 * (proc.c, proc_unlock_all): held to the end of the system call. */
+	umn__window_depth++;
 	umn__rcu_read_lock();
 	if (!umn_mm_has_notifiers(mm)) {
 		c->fast = true;
 		return;
 	}
 	umn__rcu_read_unlock();
+	umn__window_depth--;
 	c->open = !umn_invalidate_range_start(&c->range);
 }
 
@@ -137,6 +140,7 @@ static void call_end(struct call *c)
 			umn_invalidate_range_end(&c->range);
 		}
 		umn__rcu_read_unlock();
+		umn__window_depth--;
 		c->fast = false;
 		return;
 	}

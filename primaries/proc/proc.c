@@ -45,9 +45,11 @@ static void interval_added(struct umn_mm *mm, void *priv, unsigned long start,
  *
  * Except on top of this thread's own window (the first notifier inserted
  * by a signal handler that interrupted a hooked call): a grace period
- * would wait for itself.  It does not wait; the interrupted call sees the
- * change after its system call and brackets the range then, late, as
- * userfaultfd does (hooks.c, call_end).
+ * would wait for itself.  It does not wait, and the mm is not settled
+ * (core/mm.c, umn__mm_lock_all_once): the interrupted call, and any other
+ * in flight, sees the change after its system call and brackets its range
+ * then, late, as userfaultfd does (hooks.c, call_end).  The next first
+ * notifier from outside a handler waits for them all.
  */
 static void proc_lock_all(struct umn_mm *mm, void *priv)
 {
@@ -59,7 +61,7 @@ static void proc_unlock_all(struct umn_mm *mm, void *priv)
 {
 	(void)mm;
 	(void)priv;
-	if (!umn__rcu_read_ongoing())
+	if (!umn__window_depth)
 		umn__synchronize_rcu();
 }
 

@@ -424,7 +424,7 @@ static void *register_first(void *arg)
 						      window_target, PAGE,
 						      &count_ops),
 			 0);
-	__atomic_store_n(&registered, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&registered, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -438,8 +438,8 @@ START_TEST(first_notifier_waits_for_calls_in_flight)
 {
 	void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct umn_interval_notifier sub = { 0 };
-	pthread_t caller, registrar;
+	struct umn_interval_notifier sub[2] = { 0 };
+	pthread_t caller, registrar[2];
 
 	SKIP_UNDER_TSAN();
 	ck_assert_ptr_ne(p, MAP_FAILED);
@@ -451,16 +451,20 @@ START_TEST(first_notifier_waits_for_calls_in_flight)
 	pthread_create(&caller, NULL, unmap_target, NULL);
 	while (sem_wait(&window_entered))
 		;
-	pthread_create(&registrar, NULL, register_first, &sub);
+	/* Two inserters: the second must wait as well as the first. */
+	for (int i = 0; i < 2; i++)
+		pthread_create(&registrar[i], NULL, register_first, &sub[i]);
 	usleep(100000);
 	/* The check that fails if register does not wait. */
 	ck_assert_int_eq(__atomic_load_n(&registered, __ATOMIC_SEQ_CST), 0);
 	sem_post(&window_go);
 	pthread_join(caller, NULL);
-	pthread_join(registrar, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(registrar[i], NULL);
 	in_window = NULL;
-	ck_assert_int_eq(registered, 1);
-	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
+	ck_assert_int_eq(registered, 2);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(umn_interval_notifier_remove(&sub[i]), 0);
 }
 END_TEST
 
