@@ -98,7 +98,9 @@ struct umn_interval_notifier {
  * Context: may sleep (first notifier of the mm: umn_mm_ops.lock_all).
  * Safe from a callback (the insert is deferred).
  * Return: 0; -EINVAL for a NULL argument, @length 0 or no ->invalidate;
- * -EOVERFLOW if start + length wraps; -EBUSY if @sub is inserted.
+ * -EOVERFLOW if start + length wraps; -EBUSY if @sub is inserted;
+ * -EDEADLK for the first notifier of the process mm from inside an RCU
+ * read section other than this thread's own hooked call.
  */
 UMN_API int
 umn_interval_notifier_insert(struct umn_interval_notifier *sub,
