@@ -13,6 +13,10 @@
 extern bool bench_quick; /* --quick: fewer sizes and repetitions */
 extern FILE *bench_csv;	 /* --csv FILE, or NULL */
 
+/* Print "umn-bench: @bench: @what failed" and exit(1): a benchmark whose
+ * set-up failed measures nothing. */
+_Noreturn void bench_die(const char *bench, const char *what);
+
 /* CLOCK_MONOTONIC, in ns. */
 double bench_now_ns(void);
 

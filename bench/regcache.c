@@ -54,12 +54,6 @@
 #define INV_BASE  (POP_BASE + (2UL << 30)) /* invalidate's range */
 #define RW	  (UMN_SOFT_PROT_READ | UMN_SOFT_PROT_WRITE)
 
-static void die(const char *what)
-{
-	fprintf(stderr, "umn-bench: regcache: %s failed\n", what);
-	exit(1);
-}
-
 /* --- the baseline: one mutex over a red-black tree --- */
 
 struct bent {
@@ -134,7 +128,7 @@ static void base_init(struct base *b, struct umn_soft_mm *sm,
 	*b = (struct base){ .lock = PTHREAD_MUTEX_INITIALIZER, .soft = soft };
 	if (umn_interval_notifier_insert(&b->monitor, umn_soft_mm_umn(sm), 0,
 					 UMN_SOFT_TASK_SIZE, &base_ops))
-		die("baseline monitor");
+		bench_die("regcache", "baseline monitor");
 }
 
 /* Unpin and free the dead entries (libfabric: ofi_mr_cache_flush). */
@@ -197,7 +191,7 @@ static struct bent *base_register(struct base *b, unsigned long start,
 		return e;
 	e = calloc(1, sizeof(*e) + n * sizeof(e->pages[0]));
 	if (!e)
-		die("calloc");
+		bench_die("regcache", "calloc");
 	*e = (struct bent){ start, start + len, write, true, 1, NULL };
 	for (;;) {
 		pthread_mutex_lock(&b->lock);
@@ -205,7 +199,7 @@ static struct bent *base_register(struct base *b, unsigned long start,
 		pthread_mutex_unlock(&b->lock);
 		if (umn_regcache_soft_ops.pin(b->soft, start, n, write,
 					      e->pages))
-			die("baseline pin");
+			bench_die("regcache", "baseline pin");
 		pthread_mutex_lock(&b->lock);
 		if (b->seq == seq)
 			break;
@@ -213,7 +207,7 @@ static struct bent *base_register(struct base *b, unsigned long start,
 		umn_regcache_soft_ops.unpin(b->soft, n, e->pages);
 	}
 	if (*(struct bent **)tsearch(e, &b->root, bent_cmp) != e)
-		die("baseline insert (an overlap)");
+		bench_die("regcache", "baseline insert (an overlap)");
 	pthread_mutex_unlock(&b->lock);
 	return e;
 }
@@ -250,10 +244,10 @@ static void map_fault(struct umn_soft_mm *sm, unsigned long addr,
 	unsigned long a;
 
 	if (umn_soft_mmap(sm, addr, len, RW, UMN_SOFT_MAP_FIXED, &a))
-		die("umn_soft_mmap");
+		bench_die("regcache", "umn_soft_mmap");
 	for (a = addr; a < addr + len; a += PAGE)
 		if (umn_soft_fault(sm, a, true))
-			die("umn_soft_fault");
+			bench_die("regcache", "umn_soft_fault");
 }
 
 /* Register and release [addr, +len) in @s's cache (untimed). */
@@ -264,7 +258,7 @@ static void cache_one(struct side *s, int v, unsigned long addr,
 
 	if (v == UMN) {
 		if (umn_regcache_register(s->rc, addr, len, true, &h))
-			die("umn_regcache_register");
+			bench_die("regcache", "umn_regcache_register");
 		umn_regcache_release(h);
 	} else {
 		base_release(&s->base,
@@ -302,7 +296,9 @@ static void *hit_thread(void *arg)
 				if (umn_regcache_lookup(t->s->rc, addr,
 							REG_PAGES * PAGE, true,
 							&h))
-					die("umn_regcache_lookup (a miss)");
+					bench_die(
+						"regcache",
+						"umn_regcache_lookup (a miss)");
 				umn_regcache_release(h);
 			} else {
 				struct bent *e =
@@ -310,7 +306,8 @@ static void *hit_thread(void *arg)
 						    REG_PAGES * PAGE, true);
 
 				if (!e)
-					die("baseline lookup (a miss)");
+					bench_die("regcache",
+						  "baseline lookup (a miss)");
 				base_release(&t->s->base, e);
 			}
 		}
@@ -348,7 +345,7 @@ static double run_hit(struct side *s, int v, int mode, unsigned long n,
 		if (mode == SAME)
 			t[i] = (struct hitter){ s, v, 0, 0, 1, &go, ns };
 		if (pthread_create(&id[i], NULL, hit_thread, &t[i]))
-			die("pthread_create");
+			bench_die("regcache", "pthread_create");
 	}
 	for (int i = 0; i < threads; i++) {
 		pthread_join(id[i], NULL);
@@ -371,7 +368,7 @@ static double run_miss(struct side *s, int v, unsigned long batch)
 	ns = (bench_now_ns() - t0) / (double)batch;
 	/* Untimed: drop the batch, map it again for the next run. */
 	if (umn_soft_munmap(s->sm, MISS_BASE, batch * REG_PAGES * PAGE))
-		die("umn_soft_munmap");
+		bench_die("regcache", "umn_soft_munmap");
 	if (v == UMN)
 		umn_regcache_reap(s->rc);
 	else
@@ -390,7 +387,7 @@ static double run_invalidate(struct side *s, int v, unsigned long k, int reps)
 	double t0, sum = 0;
 
 	if (v == NONE && !(pins = calloc(k, sizeof(*pins))))
-		die("calloc");
+		bench_die("regcache", "calloc");
 	for (int r = 0; r < reps; r++) {
 		map_fault(s->sm, INV_BASE, k * PAGE);
 		for (unsigned long i = 0; i < k; i++) {
@@ -398,14 +395,14 @@ static double run_invalidate(struct side *s, int v, unsigned long k, int reps)
 				if (umn_regcache_soft_ops.pin(
 					    &s->soft, INV_BASE + i * PAGE, 1,
 					    true, &pins[i]))
-					die("pin");
+					bench_die("regcache", "pin");
 			} else {
 				cache_one(s, v, INV_BASE + i * PAGE, PAGE);
 			}
 		}
 		t0 = bench_now_ns();
 		if (umn_soft_munmap(s->sm, INV_BASE, k * PAGE))
-			die("umn_soft_munmap");
+			bench_die("regcache", "umn_soft_munmap");
 		sum += bench_now_ns() - t0;
 		if (v == UMN)
 			umn_regcache_reap(s->rc);
@@ -425,12 +422,12 @@ static void sides_create(struct side *side, struct umn_soft_frames *frames,
 		struct side *s = &side[v];
 
 		if (umn_soft_mm_create(frames, &s->sm))
-			die("soft mm");
+			bench_die("regcache", "soft mm");
 		s->soft = (struct umn_regcache_soft){ s->sm, frames };
 		if (v == UMN && umn_regcache_create(umn_soft_mm_umn(s->sm),
 						    &umn_regcache_soft_ops,
 						    &s->soft, 0, &s->rc))
-			die("umn_regcache_create");
+			bench_die("regcache", "umn_regcache_create");
 		if (v == BASE)
 			base_init(&s->base, s->sm, &s->soft);
 		if (v == NONE)
@@ -446,7 +443,7 @@ static void sides_create(struct side *side, struct umn_soft_frames *frames,
 static void sides_destroy(struct side *side)
 {
 	if (umn_regcache_destroy(side[UMN].rc))
-		die("umn_regcache_destroy");
+		bench_die("regcache", "umn_regcache_destroy");
 	base_destroy(&side[BASE].base);
 	for (int v = 0; v < VARIANTS; v++)
 		umn_soft_mm_destroy(side[v].sm);
@@ -466,7 +463,7 @@ void bench_regcache(void)
 
 	if (umn_soft_frames_create(&(struct umn_soft_frames_config){ 0 },
 				   &frames))
-		die("frames");
+		bench_die("regcache", "frames");
 	for (unsigned int c = 0; c < 2; c++) {
 		unsigned long n = ns[c];
 
@@ -522,5 +519,5 @@ void bench_regcache(void)
 		sides_destroy(side);
 	}
 	if (umn_soft_frames_destroy(frames))
-		die("umn_soft_frames_destroy");
+		bench_die("regcache", "umn_soft_frames_destroy");
 }

@@ -50,12 +50,6 @@ struct consumers {
 	unsigned long nhandles;
 };
 
-static void die(const char *what)
-{
-	fprintf(stderr, "umn-bench: softmmu: %s failed\n", what);
-	exit(1);
-}
-
 static void consumers_create(struct consumers *c, struct umn_soft_mm *sm,
 			     struct umn_soft_frames *frames, unsigned long len)
 {
@@ -67,7 +61,7 @@ static void consumers_create(struct consumers *c, struct umn_soft_mm *sm,
 	    umn_devtlb_create(sm, 512, 0, &c->devtlb) ||
 	    umn_regcache_create(umn_soft_mm_umn(sm), &umn_regcache_soft_ops,
 				&c->soft, 0, &c->regcache))
-		die("consumers");
+		bench_die("softmmu", "consumers");
 }
 
 /* Every consumer takes a translation of every page (untimed). */
@@ -79,11 +73,11 @@ static void consumers_fill(struct consumers *c, unsigned long len,
 	for (unsigned long a = BASE; a < BASE + len; a += page)
 		if (umn_mirror_fault(c->mirror, a, true) < 0 ||
 		    umn_devtlb_translate(c->devtlb, a, true, &t) < 0)
-			die("consumer fill");
+			bench_die("softmmu", "consumer fill");
 	for (unsigned long i = 0; i < c->nhandles; i++)
 		if (umn_regcache_register(c->regcache, BASE + i * MIB2, MIB2,
 					  true, &c->handles[i]))
-			die("regcache register");
+			bench_die("softmmu", "regcache register");
 }
 
 /* Drop the users (after the munmap, which invalidated them all). */
@@ -113,21 +107,21 @@ static void soft_cycle(struct umn_soft_mm *sm, struct consumers *c,
 	if (umn_soft_mmap(sm, BASE, len,
 			  UMN_SOFT_PROT_READ | UMN_SOFT_PROT_WRITE, flags,
 			  &addr))
-		die("umn_soft_mmap");
+		bench_die("softmmu", "umn_soft_mmap");
 	t1 = bench_now_ns();
 	for (unsigned long a = BASE; a < BASE + len; a += page)
 		if (umn_soft_fault(sm, a, true))
-			die("umn_soft_fault");
+			bench_die("softmmu", "umn_soft_fault");
 	t2 = bench_now_ns();
 	if (c)
 		consumers_fill(c, len, page);
 	t3 = bench_now_ns();
 	if (umn_soft_mprotect(sm, BASE, len, UMN_SOFT_PROT_READ))
-		die("umn_soft_mprotect");
+		bench_die("softmmu", "umn_soft_mprotect");
 	t[MPROTECT] = bench_now_ns() - t3;
 	t3 = bench_now_ns();
 	if (umn_soft_munmap(sm, BASE, len))
-		die("umn_soft_munmap");
+		bench_die("softmmu", "umn_soft_munmap");
 	if (c) /* the pinned frames are freed here: part of the cost */
 		consumers_drain(c);
 	t[MUNMAP] = bench_now_ns() - t3;
@@ -145,7 +139,7 @@ static void kernel_cycle(unsigned long len, unsigned long page, double *t)
 	char *q;
 
 	if (p == MAP_FAILED)
-		die("mmap");
+		bench_die("softmmu", "mmap");
 	q = (char *)(((unsigned long)p + page - 1) & ~(page - 1));
 	madvise(q, len, page == MIB2 ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	t1 = bench_now_ns();
@@ -153,11 +147,11 @@ static void kernel_cycle(unsigned long len, unsigned long page, double *t)
 		*(volatile char *)(q + o) = 1;
 	t2 = bench_now_ns();
 	if (mprotect(q, len, PROT_READ))
-		die("mprotect");
+		bench_die("softmmu", "mprotect");
 	t3 = bench_now_ns();
 	t[MPROTECT] = t3 - t2;
 	if (munmap(p, map))
-		die("munmap");
+		bench_die("softmmu", "munmap");
 	t[MUNMAP] = bench_now_ns() - t3;
 	t[FAULT] = t2 - t1;
 	t[CYCLE] = bench_now_ns() - t0;
@@ -185,7 +179,7 @@ void bench_softmmu(void)
 			    &(struct umn_soft_frames_config){ 0 }, &frames) ||
 		    umn_soft_mm_create(frames, &sm[0]) ||
 		    umn_soft_mm_create(frames, &sm[1]))
-			die("soft mm");
+			bench_die("softmmu", "soft mm");
 		consumers_create(&c, sm[1], frames, len);
 		for (int r = 0; r < runs; r++) {
 			/* Interleaved, each run in a rotated order: none
@@ -213,6 +207,6 @@ void bench_softmmu(void)
 		umn_soft_mm_destroy(sm[0]);
 		umn_soft_mm_destroy(sm[1]);
 		if (umn_soft_frames_destroy(frames))
-			die("umn_soft_frames_destroy");
+			bench_die("softmmu", "umn_soft_frames_destroy");
 	}
 }

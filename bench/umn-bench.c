@@ -23,6 +23,12 @@
 bool bench_quick;
 FILE *bench_csv;
 
+void bench_die(const char *bench, const char *what)
+{
+	fprintf(stderr, "umn-bench: %s: %s failed\n", bench, what);
+	exit(1);
+}
+
 double bench_now_ns(void)
 {
 	struct timespec t;
