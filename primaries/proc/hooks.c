@@ -173,6 +173,8 @@ static int hook_munmap(void *addr, size_t len)
 
 	if (page_range(start, len, &end))
 		call_begin(&c, "munmap", "unmap", UMN_EVENT_UNMAP, start, end);
+	if (c.open) /* told now: userfaultfd need not tell it again */
+		proc_uffd_unwatch(start, end);
 	SYSCALL_IN_BRACKETS(ret, syscall(SYS_munmap, addr, len), call_end(&c));
 	return (int)ret;
 }

@@ -10,6 +10,11 @@
  * no page ever write-protected, so no page fault ever comes to us.  Only
  * anonymous, shmem and hugetlbfs memory can be registered.
  *
+ * A range is registered as the whole mappings (VMAs) it touches, each on
+ * its own, found with one PROCMAP_QUERY ioctl each (Linux 6.11; a scan of
+ * /proc/self/maps before): the cost of an insert is the kernel's own
+ * UFFDIO_REGISTER, whatever the number of mappings and intervals.
+ *
  * Two threads, so that a callback may itself unmap registered memory: the
  * kernel holds the unmapping thread until its event is *read*, so the
  * reader only reads and queues, and the dispatcher runs the brackets.  If
@@ -28,6 +33,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -66,10 +72,13 @@ static struct {
 	unsigned long overflow_syncs;
 	bool overflowing;
 	unsigned long syncs_done;
-	pthread_mutex_t sync_lock; /* one sync at a time */
-	unsigned long ranges, refused, overflows;
+	pthread_mutex_t sync_lock;     /* one sync at a time */
+	unsigned long ranges, refused; /* atomic */
+	unsigned long overflows;
+	int maps_fd; /* /proc/self/maps, for PROCMAP_QUERY; -1 without */
 } u = {
 	.fd = -1,
+	.maps_fd = -1,
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.cond = PTHREAD_COND_INITIALIZER,
 	.sync_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -211,11 +220,153 @@ static void *reader(void *arg)
 }
 
 /*
+ * The mappings around a range.  PROCMAP_QUERY (Linux 6.11) finds the
+ * mapping that covers an address, or the next one, in the kernel's tree:
+ * no text to read and parse.  The layout is the kernel's (<linux/fs.h>
+ * there); the libc headers of older systems lack it.
+ */
+struct vma_query {
+	uint64_t size, query_flags, query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset;
+	uint64_t inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define VMA_QUERY		   _IOWR('f', 17, struct vma_query)
+#define VMA_QUERY_COVERING_OR_NEXT 0x10
+
+/* 1 and the mapping [*lo, *hi) that covers @addr or comes next; 0 if none
+ * does; -errno if the kernel cannot tell. */
+static int next_vma(unsigned long addr, unsigned long *lo, unsigned long *hi)
+{
+	struct vma_query q = { .size = sizeof(q),
+			       .query_flags = VMA_QUERY_COVERING_OR_NEXT,
+			       .query_addr = addr };
+
+	if (u.maps_fd < 0)
+		return -ENOTTY;
+	if (ioctl(u.maps_fd, VMA_QUERY, &q))
+		return errno == ENOENT ? 0 : -errno;
+	*lo = q.vma_start;
+	*hi = q.vma_end;
+	return 1;
+}
+
+/*
+ * Which 2 MiB granules (hashed into a bitmap) may hold a registered
+ * mapping: set before registering, never cleared.  A hooked munmap asks it
+ * before unregistering (proc_uffd_unwatch), so that memory umn never
+ * registered costs no ioctl.
+ */
+#define GRANULE_SHIFT 21
+#define GRANULES      4096UL
+static unsigned long watched_granules[GRANULES / 64]; /* atomic bits */
+
+static bool granules(unsigned long start, unsigned long end, bool set)
+{
+	unsigned long g = start >> GRANULE_SHIFT;
+	unsigned long last = (end - 1) >> GRANULE_SHIFT, bit, *word;
+
+	if (last - g >= GRANULES)
+		last = g + GRANULES - 1;
+	for (; g <= last; g++) {
+		bit = 1UL << (g % 64);
+		word = &watched_granules[(g % GRANULES) / 64];
+		if (set)
+			__atomic_fetch_or(word, bit, __ATOMIC_RELAXED);
+		else if (__atomic_load_n(word, __ATOMIC_RELAXED) & bit)
+			return true;
+	}
+	return set;
+}
+
+/* Register the mapping [lo, hi), whole. */
+static void watch_one(int fd, unsigned long lo, unsigned long hi)
+{
+	granules(lo, hi, true);
+	if (register_range(fd, lo, hi))
+		__atomic_fetch_add(&u.refused, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_add(&u.ranges, 1, __ATOMIC_RELAXED);
+}
+
+/* Without PROCMAP_QUERY: each line of /proc/self/maps. */
+struct watch_scan {
+	int fd;
+	unsigned long start, end;
+};
+
+static void watch_line(const char *line, void *arg)
+{
+	struct watch_scan *w = arg;
+	unsigned long lo, hi;
+	char *p;
+
+	lo = strtoul(line, &p, 16);
+	if (*p != '-')
+		return;
+	hi = strtoul(p + 1, NULL, 16);
+	if (hi > w->start && lo < w->end)
+		watch_one(w->fd, lo, hi);
+}
+
+/*
+ * Register each mapping that [start, end) touches, whole and on its own:
+ * the kernel splits a mapping registered in part (its flags differ), and
+ * an mremap of the whole original mapping would then fail with EFAULT,
+ * where it succeeds without umn; and a mapping that cannot be registered
+ * (or changes meanwhile) leaves the others registered.
+ */
+static void watch_mappings(int fd, unsigned long start, unsigned long end)
+{
+	struct watch_scan w = { fd, start, end };
+	unsigned long lo = 0, hi = 0;
+	int found;
+
+	while (start < end) {
+		found = next_vma(start, &lo, &hi);
+		if (found < 0) {
+			proc_maps_each(watch_line, &w);
+			return;
+		}
+		if (!found || lo >= end)
+			return;
+		watch_one(fd, lo, hi);
+		start = hi;
+	}
+}
+
+void proc_uffd_watch(unsigned long start, unsigned long end)
+{
+	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
+
+	if (fd >= 0)
+		watch_mappings(fd, start, end);
+}
+
+/*
+ * Before a hooked munmap, inside its bracket.  The hooks tell this unmap
+ * before the kernel acts; userfaultfd would tell it again after, and the
+ * kernel would hold the caller until our reader had read it (a wake-up of
+ * the reader, then of the dispatcher, for a bracket that finds nothing
+ * left to invalidate).  Unregistering the range first costs one ioctl,
+ * and only where umn may have registered something.
+ */
+void proc_uffd_unwatch(unsigned long start, unsigned long end)
+{
+	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
+	struct uffdio_range r = { .start = start, .len = end - start };
+
+	if (fd >= 0 && granules(start, end, false))
+		ioctl(fd, UFFDIO_UNREGISTER, &r);
+}
+
+/*
  * A mapping that replaced an unmapped range (mmap MAP_FIXED, shmat
  * SHM_REMAP) is a new VMA, which userfaultfd does not watch: register it
  * again if an interval still covers the range, before the bracket ends
- * (so before read_begin lets anyone register there anew).  If only part
- * of the range is mapped now, the kernel refuses and we leave it.  An
+ * (so before read_begin lets anyone register there anew): each mapping
+ * there now, whole.  An
  * unmap of the new mapping between the replacement and this is missed by
  * userfaultfd (the hooks see it, if it goes through libc).
  */
@@ -224,7 +375,7 @@ static void rewatch(struct umn_mm *mm, unsigned long start, unsigned long end)
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 
 	if (fd >= 0 && umn__intervals_overlap(mm, start, end - 1))
-		register_range(fd, start, end);
+		watch_mappings(fd, start, end);
 }
 
 static void *dispatcher(void *arg)
@@ -316,6 +467,8 @@ int proc_uffd_start(struct umn_mm *mm)
 		u.sentinel = p;
 	}
 	u.mm = mm;
+	if (u.maps_fd < 0) /* kept: PROCMAP_QUERY asks it (next_vma) */
+		u.maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	ret = register_range(fd, (unsigned long)u.sentinel,
 			     (unsigned long)u.sentinel + page);
 	if (!ret && !dispatching) {
@@ -350,51 +503,6 @@ static void unlock_u(void)
 	umn__signals_release();
 }
 
-/* Widen [start, end) to the whole mappings it touches. */
-struct extent {
-	unsigned long start, end;
-};
-
-static void widen(const char *line, void *arg)
-{
-	struct extent *x = arg;
-	unsigned long lo, hi;
-	char *p;
-
-	lo = strtoul(line, &p, 16);
-	if (*p != '-')
-		return;
-	hi = strtoul(p + 1, NULL, 16);
-	if (hi <= x->start || lo >= x->end)
-		return;
-	if (lo < x->start)
-		x->start = lo;
-	if (hi > x->end)
-		x->end = hi;
-}
-
-/*
- * Register whole mappings: the kernel splits a mapping registered in part
- * (its flags differ), and an mremap of the whole original mapping would
- * then fail with EFAULT, where it succeeds without umn.
- */
-void proc_uffd_watch(unsigned long start, unsigned long end)
-{
-	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE), ret;
-	struct extent x = { start, end };
-
-	if (fd < 0)
-		return;
-	proc_maps_each(widen, &x);
-	ret = register_range(fd, x.start, x.end);
-	lock_u();
-	if (ret)
-		u.refused++;
-	else
-		u.ranges++;
-	unlock_u();
-}
-
 int proc_uffd_sync(void)
 {
 	unsigned long target;
@@ -420,7 +528,10 @@ void proc_uffd_forget(void)
 {
 	if (u.fd >= 0)
 		close(u.fd);
-	u.fd = -1;
+	if (u.maps_fd >= 0) /* the parent's mm */
+		close(u.maps_fd);
+	u.fd = u.maps_fd = -1;
+	memset(watched_granules, 0, sizeof(watched_granules));
 	dispatching = false;
 	u.len = 0;
 	u.overflowing = false;
@@ -434,9 +545,9 @@ void proc_uffd_forget(void)
 void proc_uffd_stats(struct umn_proc_stats *stats)
 {
 
+	stats->uffd_ranges = __atomic_load_n(&u.ranges, __ATOMIC_RELAXED);
+	stats->uffd_refused = __atomic_load_n(&u.refused, __ATOMIC_RELAXED);
 	lock_u();
-	stats->uffd_ranges = u.ranges;
-	stats->uffd_refused = u.refused;
 	stats->uffd_overflows = u.overflows;
 	unlock_u();
 }
