@@ -58,9 +58,10 @@ extern "C" {
  *
  * Context: may sleep; not from a notifier callback or a signal handler.
  * Return: the mask of sources now on (> 0; 0 only when UMN_PROC_SOURCES
- * is "none"); -EINVAL for an unknown bit or a bad UMN_PROC_SOURCES;
- * -ENOSYS if a source asked for by itself cannot work here (a libc entry
- * point umn does not recognise, no userfaultfd); -ENOMEM.
+ * is "none"); -EINVAL for an unknown bit or a bad (or empty)
+ * UMN_PROC_SOURCES; -ENOSYS if a source asked for by itself cannot work
+ * here (a libc entry point umn does not recognise, no userfaultfd);
+ * -EPERM; -ENOMEM; -EAGAIN (no monitor thread); -EMFILE, -ENFILE.
  */
 UMN_API int umn_proc_start(unsigned int sources);
 

@@ -133,6 +133,8 @@ static int sources_from_env(unsigned int *mask)
 
 	if (!env)
 		return 0;
+	if (!*env) /* set but empty: a mistake, not "none" */
+		return -EINVAL;
 	for (p = env; *p; p += n + (p[n] == ',')) {
 		n = strcspn(p, ",");
 		if (n == 5 && !strncmp(p, "hooks", n))

@@ -316,6 +316,9 @@ START_TEST(errors_change_nothing)
 	ck_assert_ptr_null(umn_proc_mm());
 	setenv("UMN_PROC_SOURCES", "hooks,bogus", 1);
 	ck_assert_int_eq(umn_proc_start(UMN_PROC_ALL), -EINVAL);
+	setenv("UMN_PROC_SOURCES", "", 1); /* set, empty: not "none" */
+	ck_assert_int_eq(umn_proc_start(UMN_PROC_ALL), -EINVAL);
+	ck_assert_ptr_null(umn_proc_mm());
 	setenv("UMN_PROC_SOURCES", "none", 1);
 	ck_assert_int_eq(umn_proc_start(UMN_PROC_ALL), 0);
 	unsetenv("UMN_PROC_SOURCES");
