@@ -130,8 +130,9 @@ void umn__mm_set_signal_safe(struct umn_mm *mm);
  */
 void umn__mm_test_fast_path(struct umn_mm *mm);
 
-/* Does an inserted interval notifier overlap [start, last]?  Takes the
- * mm's lock; for a primary that must keep watching what intervals cover. */
+/* Does an inserted interval notifier overlap [start, last]?  Lock-free
+ * when the filter rules it out, else under the mm's lock; for a primary
+ * that must keep watching what intervals cover. */
 bool umn__intervals_overlap(struct umn_mm *mm, unsigned long start,
 			    unsigned long last);
 

@@ -457,6 +457,8 @@ bool umn__intervals_overlap(struct umn_mm *mm, unsigned long start,
 {
 	bool hit;
 
+	if (!may_cover(mm, start, last))
+		return false;
 	umn__mm_lock(mm);
 	hit = umn__itree_first(&mm->itree, start, last) != NULL;
 	umn__mm_unlock(mm);

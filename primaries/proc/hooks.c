@@ -234,6 +234,17 @@ static unsigned long huge_page_size(int flags, int fd)
 	return UMN_PAGE_SIZE;
 }
 
+/* A new mapping where an interval still is (after a munmap, say) must be
+ * watched by userfaultfd too. */
+static void mmap_end(struct call *c, long ret, size_t len)
+{
+	unsigned long end;
+
+	call_end(c);
+	if (ret != -1 && page_range((unsigned long)ret, len, &end))
+		proc_uffd_watch_new((unsigned long)ret, end);
+}
+
 static void *hook_mmap(void *addr, size_t len, int prot, int flags, int fd,
 		       off_t offset)
 {
@@ -256,7 +267,7 @@ static void *hook_mmap(void *addr, size_t len, int prot, int flags, int fd,
 	}
 	SYSCALL_IN_BRACKETS(
 		ret, syscall(SYS_mmap, addr, len, prot, flags, fd, offset),
-		call_end(&c));
+		mmap_end(&c, ret, len));
 	return (void *)ret;
 }
 

@@ -46,6 +46,7 @@ int proc_patch_libc(void);
 int proc_uffd_start(struct umn_mm *mm);
 void proc_uffd_watch(unsigned long start, unsigned long end);
 void proc_uffd_unwatch(unsigned long start, unsigned long end);
+void proc_uffd_watch_new(unsigned long start, unsigned long end);
 int proc_uffd_sync(void);
 void proc_uffd_forget(void); /* in a forked child: the monitor is gone */
 void proc_uffd_stats(struct umn_proc_stats *stats);

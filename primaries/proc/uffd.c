@@ -280,20 +280,23 @@ static bool granules(unsigned long start, unsigned long end, bool set)
 	return set;
 }
 
-/* Register the mapping [lo, hi), whole. */
-static void watch_one(int fd, unsigned long lo, unsigned long hi)
+/* Register the mapping [lo, hi), whole.  Return: true if registered. */
+static bool watch_one(int fd, unsigned long lo, unsigned long hi)
 {
 	granules(lo, hi, true);
-	if (register_range(fd, lo, hi))
+	if (register_range(fd, lo, hi)) {
 		__atomic_fetch_add(&u.refused, 1, __ATOMIC_RELAXED);
-	else
-		__atomic_fetch_add(&u.ranges, 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	__atomic_fetch_add(&u.ranges, 1, __ATOMIC_RELAXED);
+	return true;
 }
 
-/* Without PROCMAP_QUERY: each line of /proc/self/maps. */
+/* Without PROCMAP_QUERY: each line of /proc/self/maps, in address order. */
 struct watch_scan {
 	int fd;
 	unsigned long start, end;
+	bool covered; /* so far, [start, end) is mapped and registered */
 };
 
 static void watch_line(const char *line, void *arg)
@@ -306,8 +309,11 @@ static void watch_line(const char *line, void *arg)
 	if (*p != '-')
 		return;
 	hi = strtoul(p + 1, NULL, 16);
-	if (hi > w->start && lo < w->end)
-		watch_one(w->fd, lo, hi);
+	if (hi <= w->start || lo >= w->end)
+		return;
+	if (lo > w->start || !watch_one(w->fd, lo, hi))
+		w->covered = false;
+	w->start = hi;
 }
 
 /*
@@ -315,25 +321,31 @@ static void watch_line(const char *line, void *arg)
  * the kernel splits a mapping registered in part (its flags differ), and
  * an mremap of the whole original mapping would then fail with EFAULT,
  * where it succeeds without umn; and a mapping that cannot be registered
- * (or changes meanwhile) leaves the others registered.
+ * (or changes meanwhile) leaves the others registered.  Return: true if
+ * all of [start, end) is mapped and registered now.
  */
-static void watch_mappings(int fd, unsigned long start, unsigned long end)
+static bool watch_mappings(int fd, unsigned long start, unsigned long end)
 {
-	struct watch_scan w = { fd, start, end };
+	struct watch_scan w = { fd, start, end, true };
 	unsigned long lo = 0, hi = 0;
 	int found;
 
 	while (start < end) {
 		found = next_vma(start, &lo, &hi);
 		if (found < 0) {
+			w.start = start;
 			proc_maps_each(watch_line, &w);
-			return;
+			return w.covered && w.start >= end;
 		}
+		if (!found || lo > start)
+			w.covered = false; /* a hole */
 		if (!found || lo >= end)
-			return;
-		watch_one(fd, lo, hi);
+			break;
+		if (!watch_one(fd, lo, hi))
+			w.covered = false;
 		start = hi;
 	}
+	return w.covered;
 }
 
 void proc_uffd_watch(unsigned long start, unsigned long end)
@@ -362,19 +374,66 @@ void proc_uffd_unwatch(unsigned long start, unsigned long end)
 }
 
 /*
- * A mapping that replaced an unmapped range (mmap MAP_FIXED, shmat
- * SHM_REMAP) is a new VMA, which userfaultfd does not watch: register it
- * again if an interval still covers the range, before the bracket ends
- * (so before read_begin lets anyone register there anew): each mapping
- * there now, whole.  An
- * unmap of the new mapping between the replacement and this is missed by
- * userfaultfd (the hooks see it, if it goes through libc).
+ * After the kernel unmapped or moved a range (UNMAP, REMAP), whatever is
+ * mapped there now is a new mapping, which userfaultfd does not watch
+ * (mmap MAP_FIXED, shmat SHM_REMAP, or a munmap and then an mmap).  While
+ * an interval still covers the range, register what is there, each
+ * mapping whole, before the bracket ends (so before read_begin lets
+ * anyone register there anew).
+ *
+ * What is not mapped yet becomes an orphan: tried again before each later
+ * event and each sync, until it is mapped and registered, or no interval
+ * covers it.  (A hooked mmap registers at once: proc_uffd_watch_new.)  An
+ * unmap of a new mapping before it was registered is missed by
+ * userfaultfd: a raw munmap, then a raw mmap, then a raw munmap, with no
+ * event or sync between them.  The orphans are the dispatcher's own; when
+ * they are full, the last one widens.
  */
-static void rewatch(struct umn_mm *mm, unsigned long start, unsigned long end)
+#define ORPHANS 64
+static struct {
+	unsigned long start, end;
+} orphans[ORPHANS];
+static unsigned int norphans;
+
+static void rewatch(struct umn_mm *mm, int fd, unsigned long start,
+		    unsigned long end)
+{
+	if (!umn__intervals_overlap(mm, start, end - 1) ||
+	    watch_mappings(fd, start, end))
+		return;
+	if (norphans < ORPHANS) {
+		orphans[norphans].start = start;
+		orphans[norphans++].end = end;
+		return;
+	}
+	if (start < orphans[ORPHANS - 1].start)
+		orphans[ORPHANS - 1].start = start;
+	if (end > orphans[ORPHANS - 1].end)
+		orphans[ORPHANS - 1].end = end;
+}
+
+static void adopt_orphans(struct umn_mm *mm, int fd)
+{
+	unsigned int i = 0;
+
+	while (i < norphans) {
+		if (!umn__intervals_overlap(mm, orphans[i].start,
+					    orphans[i].end - 1) ||
+		    watch_mappings(fd, orphans[i].start, orphans[i].end))
+			orphans[i] = orphans[--norphans];
+		else
+			i++;
+	}
+}
+
+/* A hooked mmap's new mapping, [start, end): watched if an interval
+ * covers it (a range unmapped under a live interval, mapped again). */
+void proc_uffd_watch_new(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
+	struct umn_mm *mm = proc_mm_if(UMN_PROC_UFFD);
 
-	if (fd >= 0 && umn__intervals_overlap(mm, start, end - 1))
+	if (fd >= 0 && mm && umn__intervals_overlap(mm, start, end - 1))
 		watch_mappings(fd, start, end);
 }
 
@@ -383,6 +442,7 @@ static void *dispatcher(void *arg)
 	struct umn_mm *mm;
 	struct event ev;
 	unsigned long syncs;
+	int fd;
 
 	(void)arg;
 	for (;;) {
@@ -403,8 +463,12 @@ static void *dispatcher(void *arg)
 		pthread_mutex_unlock(&u.lock);
 
 		mm = proc_mm_if(UMN_PROC_UFFD);
-		if (ev.type == EV_UNMAP && mm && ev.start < ev.end)
-			rewatch(mm, ev.start, ev.end);
+		fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
+		if (mm && fd >= 0 && norphans)
+			adopt_orphans(mm, fd);
+		if ((ev.type == EV_UNMAP || ev.type == EV_REMAP) && mm &&
+		    fd >= 0 && ev.start < ev.end)
+			rewatch(mm, fd, ev.start, ev.end);
 		if (ev.type != EV_SYNC && mm && ev.start < ev.end)
 			proc_bracket(mm, ev.start, ev.end,
 				     ev.type == EV_REMOVE ? UMN_EVENT_CLEAR
@@ -532,6 +596,7 @@ void proc_uffd_forget(void)
 		close(u.maps_fd);
 	u.fd = u.maps_fd = -1;
 	memset(watched_granules, 0, sizeof(watched_granules));
+	norphans = 0;
 	dispatching = false;
 	u.len = 0;
 	u.overflowing = false;
