@@ -27,9 +27,18 @@ double bench_now_ns(void);
 void bench_report(const char *bench, const char *variant, const char *param,
 		  const char *metric, double *v, int n);
 
-/* The hidden "umn-bench --child ...": a child process of the hooks and
- * install benchmarks (hooks.c).  Return: the exit status. */
+/* The hidden "umn-bench --child ...": a child process of the hooks,
+ * install and regcache-proc benchmarks (hooks.c).  Return: the exit
+ * status. */
 int bench_child(int argc, char **argv);
+
+/* What such a child runs (hooks.c's child_fns[]). */
+enum { CHILD_HOOKS, CHILD_INSTALL, CHILD_REGCACHE_PROC };
+
+/* Run child function @fn of variant @arg in a fresh umn-bench process and
+ * read its @len bytes of results into @out.  Return: 0; -1 if the child
+ * died before it sent them all. */
+int bench_in_child(int fn, int arg, void *out, size_t len);
 
 void bench_nohit(void);
 void bench_dispatch(void);
@@ -38,5 +47,6 @@ void bench_softmmu(void);
 void bench_hooks(void);
 void bench_regcache(void);
 void bench_install(void);
+void bench_regcache_proc(void);
 
 #endif

@@ -89,6 +89,7 @@
 #endif
 
 #include "bench.h"
+#include "regcache-proc.h"
 
 #define PAGE	     UMN_PAGE_SIZE
 #define MAX_N	     256 /* calls per batch */
@@ -147,9 +148,7 @@ static int write_all(int fd, const void *buf, size_t len)
  *
  * Return: 0; -1 if the child died before it sent everything.
  */
-enum { CHILD_HOOKS, CHILD_INSTALL }; /* child_fns[], below */
-
-static int in_child(int fn, int arg, void *out, size_t len)
+int bench_in_child(int fn, int arg, void *out, size_t len)
 {
 	char fn_s[16], arg_s[16], fd_s[16];
 	size_t got = 0;
@@ -669,7 +668,7 @@ void bench_hooks(void)
 
 			if (!ok[var])
 				continue;
-			if (in_child(CHILD_HOOKS, var, &o, sizeof(o)))
+			if (bench_in_child(CHILD_HOOKS, var, &o, sizeof(o)))
 				o.status = -ECHILD;
 			if (o.status) {
 				left_out("hooks", var, o.status);
@@ -748,14 +747,16 @@ static const struct {
 } child_fns[] = {
 	[CHILD_HOOKS] = { hooks_child, sizeof(struct hooks_out) },
 	[CHILD_INSTALL] = { install_child, sizeof(struct install_out) },
+	[CHILD_REGCACHE_PROC] = { rcp_child, sizeof(struct rcp_out) },
 };
 
-/* umn-bench --child FN ARG FD quick|full: one child of in_child(). */
+/* umn-bench --child FN ARG FD quick|full: one child of bench_in_child(). */
 int bench_child(int argc, char **argv)
 {
 	static union {
 		struct hooks_out h;
 		struct install_out i;
+		struct rcp_out r;
 	} out;
 	int fn, fd;
 
@@ -786,7 +787,7 @@ void bench_install(void)
 
 			if (!ok[var])
 				continue;
-			if (in_child(CHILD_INSTALL, var, &o, sizeof(o)))
+			if (bench_in_child(CHILD_INSTALL, var, &o, sizeof(o)))
 				o.status = -ECHILD;
 			if (o.status) {
 				left_out("install", var, o.status);

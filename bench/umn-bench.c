@@ -7,7 +7,8 @@
  *   umn-bench [--quick] [--csv FILE] [--plot DIR] [NAME...]
  *
  * The benchmarks live one file per layer: core.c (nohit, dispatch,
- * readside), softmmu.c, regcache.c, hooks.c (hooks, install).
+ * readside), softmmu.c, regcache.c, hooks.c (hooks, install),
+ * regcache-proc.c.
  *
  * CSV: benchmark,variant,parameter,metric,value.  Timings are wall-clock
  * (CLOCK_MONOTONIC) over batches; no timing is ever a test.
@@ -69,10 +70,14 @@ static const struct {
 	const char *name;
 	void (*run)(void);
 } benches[] = {
-	{ "nohit", bench_nohit },	{ "dispatch", bench_dispatch },
-	{ "readside", bench_readside }, { "softmmu", bench_softmmu },
-	{ "hooks", bench_hooks },	{ "regcache", bench_regcache },
+	{ "nohit", bench_nohit },
+	{ "dispatch", bench_dispatch },
+	{ "readside", bench_readside },
+	{ "softmmu", bench_softmmu },
+	{ "hooks", bench_hooks },
+	{ "regcache", bench_regcache },
 	{ "install", bench_install },
+	{ "regcache-proc", bench_regcache_proc },
 };
 
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))
