@@ -59,9 +59,9 @@
  * takes a read-write lock for reading and a spinlock for its LRU list;
  * UCM calls its handler before the munmap, and the handler tries the lock
  * for writing and takes the regions out (or, if the lock is busy, queues
- * the range for the next lookup); it frees them at its next miss.  umn's hooks invalidate
- * before the munmap too and end after it; with userfaultfd, the kernel's
- * UNMAP event holds the munmap until umn's reader thread has read it.
+ * the range for the next lookup); it frees them at its next miss.  umn's
+ * hooks invalidate before the munmap too and end after it; whatever the
+ * userfaultfd source adds to the call is in umn-default's figure.
  */
 #include <dlfcn.h>
 #include <errno.h>
