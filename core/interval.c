@@ -465,6 +465,20 @@ bool umn__intervals_overlap(struct umn_mm *mm, unsigned long start,
 	return hit;
 }
 
+void umn__mm_each_heard(struct umn_mm *mm,
+			void (*fn)(unsigned long start, unsigned long last))
+{
+	struct umn__itree_node *node;
+
+	umn__mm_lock(mm);
+	if (mm->chain)
+		fn(0, ~0UL);
+	for (node = umn__itree_first(&mm->itree, 0, ~0UL); node;
+	     node = umn__itree_next(node, 0, ~0UL))
+		fn(node->start, node->last);
+	umn__mm_unlock(mm);
+}
+
 bool umn__intervals_are_valid(struct umn_mm *mm)
 {
 	struct umn_interval_notifier *sub, **pp;

@@ -154,6 +154,8 @@ int umn_notifier_register(struct umn_notifier *n,
 	ret = umn__mm_lock_all_once(mm);
 	if (ret)
 		return ret;
+	if (mm->ops && mm->ops->interval_added) /* it hears everything */
+		mm->ops->interval_added(mm, mm->priv, 0, ~0UL);
 	umn__mm_lock(mm);
 	if (mm->releasing) {
 		umn__mm_unlock(mm);

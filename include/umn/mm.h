@@ -55,11 +55,14 @@ struct umn_mm;
  *		value is published: the process mm holds the RCU read lock
  *		across each test and change, and waits a grace period here
  *		(primaries/proc/proc.c).  May sleep.
- * @interval_added:	optional: an interval notifier is about to cover
- *		[@start, @last]; called by umn_interval_notifier_insert()
- *		before the interval can hear an invalidation, without umn's
- *		locks.  May sleep.  For a primary that must ask another party
- *		to report changes there (the process mm asks userfaultfd).
+ * @interval_added:	optional: a notifier is about to hear [@start,
+ *		@last]: an interval notifier its interval (called by
+ *		umn_interval_notifier_insert()), a classic notifier the whole
+ *		address space, [0, ULONG_MAX] (umn_notifier_register()).
+ *		Called before the notifier can hear an invalidation, without
+ *		umn's locks.  May sleep; must not allocate.  For a primary that
+ *		must ask another party to report changes there (the process mm
+ *		asks userfaultfd).
  *
  * A primary that passes no ops gives up the fast path: its mm behaves as if
  * it always had a notifier, and needs no exclusion at all.

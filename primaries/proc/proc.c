@@ -25,14 +25,27 @@ static unsigned long brackets[2]; /* atomic, per source */
 static bool patched;		  /* under start_lock */
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Ask userfaultfd to report changes in [start, last]: the pages it
+ * touches, or every mapping for a classic notifier's [0, ULONG_MAX]. */
+static void watch_range(unsigned long start, unsigned long last)
+{
+	const unsigned long mask = UMN_PAGE_SIZE - 1;
+
+	if (!start && last == ~0UL)
+		proc_uffd_watch_all();
+	else
+		proc_uffd_watch(start & ~mask, (last | mask) == ~0UL
+						       ? ~mask
+						       : (last | mask) + 1);
+}
+
 static void interval_added(struct umn_mm *mm, void *priv, unsigned long start,
 			   unsigned long last)
 {
 	(void)mm;
 	(void)priv;
 	if (__atomic_load_n(&sources_on, __ATOMIC_ACQUIRE) & UMN_PROC_UFFD)
-		proc_uffd_watch(start & ~(UMN_PAGE_SIZE - 1),
-				(last | (UMN_PAGE_SIZE - 1)) + 1);
+		watch_range(start, last);
 }
 
 /*
@@ -170,8 +183,13 @@ static int start_locked(unsigned int want, bool each_required)
 		hooks_ret = proc_patch_libc();
 		patched = !hooks_ret;
 	}
-	if (want & UMN_PROC_UFFD)
+	if (want & UMN_PROC_UFFD) {
 		uffd_ret = proc_uffd_start(mm);
+		/* What notifiers registered before hear, userfaultfd must
+		 * report too. */
+		if (!uffd_ret && !(on & UMN_PROC_UFFD))
+			umn__mm_each_heard(mm, watch_range);
+	}
 	if (each_required && (hooks_ret || uffd_ret))
 		return hooks_ret ? hooks_ret : uffd_ret;
 	if ((want & UMN_PROC_HOOKS) && !hooks_ret)

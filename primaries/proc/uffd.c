@@ -390,6 +390,8 @@ void proc_uffd_unwatch(unsigned long start, unsigned long end)
  * they are full, the last one widens.
  */
 #define ORPHANS 64
+#define ALL_END (~0UL & ~(UMN_PAGE_SIZE - 1)) /* above every mapping */
+static bool watch_all; /* atomic: a classic notifier hears everything */
 static struct {
 	unsigned long start, end;
 } orphans[ORPHANS];
@@ -398,8 +400,11 @@ static unsigned int norphans;
 static void rewatch(struct umn_mm *mm, int fd, unsigned long start,
 		    unsigned long end)
 {
-	if (!umn__intervals_overlap(mm, start, end - 1) ||
-	    watch_mappings(fd, start, end))
+	bool interval = umn__intervals_overlap(mm, start, end - 1);
+
+	if (!interval && !__atomic_load_n(&watch_all, __ATOMIC_ACQUIRE))
+		return;
+	if (watch_mappings(fd, start, end) || !interval)
 		return;
 	if (norphans < ORPHANS) {
 		orphans[norphans].start = start;
@@ -426,15 +431,34 @@ static void adopt_orphans(struct umn_mm *mm, int fd)
 	}
 }
 
-/* A hooked mmap's new mapping, [start, end): watched if an interval
- * covers it (a range unmapped under a live interval, mapped again). */
+/* A hooked mmap's new mapping, [start, end): watched if a classic
+ * notifier hears everything, or an interval covers it (a range unmapped
+ * under a live interval, mapped again). */
 void proc_uffd_watch_new(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 	struct umn_mm *mm = proc_mm_if(UMN_PROC_UFFD);
 
-	if (fd >= 0 && mm && umn__intervals_overlap(mm, start, end - 1))
+	if (fd >= 0 && mm &&
+	    (__atomic_load_n(&watch_all, __ATOMIC_ACQUIRE) ||
+	     umn__intervals_overlap(mm, start, end - 1)))
 		watch_mappings(fd, start, end);
+}
+
+/*
+ * A classic notifier hears the whole address space, so every mapping is
+ * registered: those there now; those a hooked mmap makes (at once); those
+ * that replace a registered one (at its event); and those made out of
+ * sight, by a raw mmap, at the next umn_proc_uffd_sync().  Never undone:
+ * the notifier may be unregistered, but another may come.
+ */
+void proc_uffd_watch_all(void)
+{
+	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
+
+	__atomic_store_n(&watch_all, true, __ATOMIC_RELEASE);
+	if (fd >= 0)
+		watch_mappings(fd, 0, ALL_END);
 }
 
 static void *dispatcher(void *arg)
@@ -469,6 +493,10 @@ static void *dispatcher(void *arg)
 		if ((ev.type == EV_UNMAP || ev.type == EV_REMAP) && mm &&
 		    fd >= 0 && ev.start < ev.end)
 			rewatch(mm, fd, ev.start, ev.end);
+		/* Catch up with the mappings made out of sight. */
+		if ((ev.type == EV_SYNC || syncs) && mm && fd >= 0 &&
+		    __atomic_load_n(&watch_all, __ATOMIC_ACQUIRE))
+			watch_mappings(fd, 0, ALL_END);
 		if (ev.type != EV_SYNC && mm && ev.start < ev.end)
 			proc_bracket(mm, ev.start, ev.end,
 				     ev.type == EV_REMOVE ? UMN_EVENT_CLEAR
@@ -597,6 +625,7 @@ void proc_uffd_forget(void)
 	u.fd = u.maps_fd = -1;
 	memset(watched_granules, 0, sizeof(watched_granules));
 	norphans = 0;
+	watch_all = false;
 	dispatching = false;
 	u.len = 0;
 	u.overflowing = false;

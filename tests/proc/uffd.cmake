@@ -1,15 +1,27 @@
-# The userfaultfd source keeps a mapping that replaced a watched one
-# registered while an interval notifier stays on it (uffd_coverage.c); the
-# control run, with the source off, must find it unregistered.
+# What the userfaultfd source registers (uffd_coverage.c): a mapping that
+# replaced a watched one while an interval notifier stays on it; every
+# mapping once a classic notifier hears the mm; what notifiers registered
+# before the source started.  Each control run, with the source off, must
+# find the calls unheard.
 add_executable(umn-proc-uffd-coverage
 	${CMAKE_CURRENT_SOURCE_DIR}/uffd_coverage.c)
 target_link_libraries(umn-proc-uffd-coverage PRIVATE umn_static)
-foreach(src uffd all)
-	add_test(NAME proc-uffd-coverage-${src}
-		COMMAND umn-proc-uffd-coverage --sources ${src})
+set(uffd_cov_tests)
+foreach(test replace classic)
+	foreach(src uffd all)
+		add_test(NAME proc-uffd-${test}-${src}
+			COMMAND umn-proc-uffd-coverage --test ${test}
+				--sources ${src})
+		list(APPEND uffd_cov_tests proc-uffd-${test}-${src})
+	endforeach()
+	add_test(NAME proc-uffd-${test}-control
+		COMMAND umn-proc-uffd-coverage --test ${test} --control
+			--rounds 20)
+	list(APPEND uffd_cov_tests proc-uffd-${test}-control)
 endforeach()
-add_test(NAME proc-uffd-coverage-control
-	COMMAND umn-proc-uffd-coverage --control --rounds 20)
-set_tests_properties(proc-uffd-coverage-uffd proc-uffd-coverage-all
-	proc-uffd-coverage-control PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120
+add_test(NAME proc-uffd-late COMMAND umn-proc-uffd-coverage --test late)
+add_test(NAME proc-uffd-late-control
+	COMMAND umn-proc-uffd-coverage --test late --control)
+set_tests_properties(${uffd_cov_tests} proc-uffd-late proc-uffd-late-control
+	PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120
 	ENVIRONMENT "TSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/tsan.supp")

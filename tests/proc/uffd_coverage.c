@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * tests/proc/uffd_coverage.c - the userfaultfd source keeps a replaced
- * mapping registered while an interval notifier stays on it.
+ * tests/proc/uffd_coverage.c - what the userfaultfd source registers:
+ * every mapping an interval notifier covers, kept registered when it is
+ * replaced; every mapping at all once a classic notifier hears the mm.
  *
- *	umn-proc-uffd-coverage [--sources uffd|all] [--rounds N] [--control]
+ *	umn-proc-uffd-coverage [--test replace|classic|late]
+ *			       [--sources uffd|all] [--rounds N] [--control]
  *
- * Two threads each keep one interval notifier on a range of their own
+ * replace: two threads each keep one interval notifier on a range of their own
  * (the two ranges are neighbours, in one mapping at first) and, round
  * after round, replace their range with a raw mmap(MAP_FIXED) (unseen by
  * the hooks), or unmap it and map it again, while the other does the
@@ -13,9 +15,19 @@
  *  - the range must be registered with umn's userfaultfd (the "uw" flag of
  *    its mapping in /proc/self/smaps), and
  *  - a raw munmap of one page of it must reach the interval's callback.
- * --control switches the source off before the rounds: then the first
- * check must fail (the oracle can fail), and the program exits 0 only if
- * it did.  Exit 0 (pass), 1 (a check failed), 77 (no userfaultfd here).
+ *
+ * classic: a classic notifier and no interval; raw system calls (unseen by
+ * the hooks) must reach it after umn_proc_uffd_sync(): a munmap and a
+ * madvise(MADV_DONTNEED) of a mapping made before it registered, of one
+ * made by a raw mmap after (caught up at the sync), and of one made by
+ * libc's mmap after.
+ *
+ * late: an interval and a classic notifier registered before the source
+ * starts; a raw munmap under each must then be heard.
+ *
+ * --control switches the source off before the checks: then they must
+ * fail (the oracle can fail), and the program exits 0 only if they did.
+ * Exit 0 (pass), 1 (a check failed), 77 (no userfaultfd here).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,6 +39,7 @@
 #include <unistd.h>
 
 #include <umn/interval.h>
+#include <umn/notifier.h>
 #include <umn/proc.h>
 
 #define PAGE  UMN_PAGE_SIZE
@@ -122,9 +135,123 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* --- classic and late --- */
+
+static unsigned long watch_lo, watch_hi, heard_classic; /* atomic */
+
+static int classic_start(struct umn_notifier *n, const struct umn_range *r)
+{
+	(void)n;
+	if (r->start < __atomic_load_n(&watch_hi, __ATOMIC_RELAXED) &&
+	    r->end > __atomic_load_n(&watch_lo, __ATOMIC_RELAXED))
+		__atomic_fetch_add(&heard_classic, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static const struct umn_notifier_ops classic_ops = {
+	.invalidate_range_start = classic_start,
+};
+
+static char *raw_map(void)
+{
+	char *p = (char *)syscall(SYS_mmap, NULL, LEN, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		abort();
+	memset(p, 1, LEN);
+	return p;
+}
+
+/* Is a raw call on [p, p + len) heard by the classic notifier? */
+static bool raw_heard(char *p, unsigned long len, int advice)
+{
+	unsigned long before =
+		__atomic_load_n(&heard_classic, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&watch_lo, (unsigned long)p, __ATOMIC_RELAXED);
+	__atomic_store_n(&watch_hi, (unsigned long)p + len, __ATOMIC_RELAXED);
+	if (advice < 0)
+		syscall(SYS_munmap, p, len);
+	else
+		syscall(SYS_madvise, p, len, advice);
+	umn_proc_uffd_sync();
+	return __atomic_load_n(&heard_classic, __ATOMIC_RELAXED) != before;
+}
+
+static int verdict(const char *what, unsigned long checked,
+		   unsigned long missed)
+{
+	printf("%s: %lu raw calls, %lu unheard%s\n", what, checked, missed,
+	       control ? " (control: the source was off)" : "");
+	if (control)
+		return missed == checked ? 0 : 1;
+	return missed ? 1 : 0;
+}
+
+static int test_classic(void)
+{
+	struct umn_notifier n = { 0 };
+	unsigned long checked = 0, missed = 0;
+	char *before = raw_map(), *p;
+	unsigned int i;
+
+	if (umn_notifier_register(&n, &classic_ops, umn_proc_mm()))
+		return 1;
+	if (control)
+		umn_proc_stop(UMN_PROC_UFFD);
+	for (i = 0; i < rounds; i++) {
+		/* made before the notifier: discard a page, unmap another */
+		if (i == 0) {
+			checked += 2;
+			missed += !raw_heard(before, PAGE, MADV_DONTNEED);
+			missed += !raw_heard(before + PAGE, PAGE, -1);
+		}
+		/* made out of sight: caught up at a sync */
+		p = raw_map();
+		umn_proc_uffd_sync();
+		checked += 2;
+		missed += !raw_heard(p, PAGE, MADV_DONTNEED);
+		missed += !raw_heard(p, LEN, -1);
+		/* made by libc's mmap (hooked under --sources all) */
+		p = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return 1;
+		memset(p, 1, LEN);
+		umn_proc_uffd_sync();
+		checked++;
+		missed += !raw_heard(p, LEN, -1);
+	}
+	return verdict("classic", checked, missed);
+}
+
+static int test_late(void)
+{
+	struct umn_notifier n = { 0 };
+	struct owner o = { 0 };
+	unsigned long checked = 2, missed = 0, before;
+	char *a = raw_map(), *b = raw_map();
+
+	if (umn_interval_notifier_insert(&o.sub, umn_proc_mm(),
+					 (unsigned long)a, LEN, &ops))
+		return 1;
+	if (umn_notifier_register(&n, &classic_ops, umn_proc_mm()))
+		return 1;
+	if (!control && umn_proc_start(UMN_PROC_UFFD) < 0)
+		return 1;
+	before = __atomic_load_n(&o.heard, __ATOMIC_RELAXED);
+	syscall(SYS_munmap, a, PAGE);
+	umn_proc_uffd_sync();
+	missed += __atomic_load_n(&o.heard, __ATOMIC_RELAXED) == before;
+	missed += !raw_heard(b, LEN, -1);
+	return verdict("late", checked, missed);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned int sources = UMN_PROC_UFFD;
+	const char *test = "replace";
 	struct owner own[2] = { 0 };
 	unsigned long unwatched = 0, unheard = 0, done = 0;
 	char *map;
@@ -138,6 +265,8 @@ int main(int argc, char **argv)
 			rounds = (unsigned int)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--control"))
 			control = true;
+		else if (!strcmp(argv[i], "--test") && i + 1 < argc)
+			test = argv[++i];
 		else {
 			fprintf(stderr,
 				"usage: %s [--sources uffd|all] "
@@ -147,6 +276,19 @@ int main(int argc, char **argv)
 		}
 	}
 	unsetenv("UMN_PROC_SOURCES");
+	if (!strcmp(test, "late")) {
+		/* The mm first (hooks only, or none), the source later. */
+		if (umn_proc_start(sources & UMN_PROC_HOOKS) < 0)
+			return 1;
+		ret = umn_proc_start(UMN_PROC_UFFD);
+		if (ret < 0) {
+			printf("skipped: no userfaultfd source here (%d)\n",
+			       ret);
+			return SKIP;
+		}
+		umn_proc_stop(UMN_PROC_UFFD);
+		return test_late();
+	}
 	ret = umn_proc_start(sources);
 	if (ret < 0 || !(ret & UMN_PROC_UFFD)) {
 		printf("skipped: no userfaultfd source here (%d)\n", ret);
@@ -157,6 +299,10 @@ int main(int argc, char **argv)
 	if (map == MAP_FAILED)
 		return 1;
 	memset(map, 1, 2 * LEN);
+	if (!strcmp(test, "classic"))
+		return test_classic();
+	if (strcmp(test, "replace"))
+		return 2;
 	for (i = 0; i < 2; i++) {
 		own[i].range = map + i * LEN;
 		if (umn_interval_notifier_insert(&own[i].sub, umn_proc_mm(),
