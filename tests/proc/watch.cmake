@@ -39,3 +39,30 @@ foreach(run hooks uffd hooks,uffd jemalloc mimalloc tcmalloc none)
 endforeach()
 # The negative test: with no source on, the checks must fail.
 set_tests_properties(watch-none PROPERTIES WILL_FAIL ON)
+
+# umn-watch against strace (tests/proc/watch-strace.sh): every call that
+# drops or replaces pages that strace sees the watched programs make must
+# be in umn-watch's report, once, with its range.  The oracle is
+# watch-strace-match; the program of many raw calls is built static (only
+# the supervisor can see it) and dynamic.
+add_executable(umn-watch-strace-match watch-strace-match.c)
+add_executable(umn-watch-strace-prog watch-strace-prog.c)
+target_link_libraries(umn-watch-strace-prog PRIVATE Threads::Threads)
+set(UMN_WATCH_STRACE_ARGS $<TARGET_FILE:umn-watch>
+	$<TARGET_FILE:umn-watch-strace-match>
+	$<TARGET_FILE:umn-watch-strace-prog>)
+if(UMN_SANITIZE STREQUAL "")
+	# A sanitizer's runtime cannot be linked statically.
+	add_executable(umn-watch-strace-static watch-strace-prog.c)
+	target_link_libraries(umn-watch-strace-static PRIVATE
+		Threads::Threads)
+	target_link_options(umn-watch-strace-static PRIVATE -static)
+	list(APPEND UMN_WATCH_STRACE_ARGS
+		$<TARGET_FILE:umn-watch-strace-static>)
+else()
+	list(APPEND UMN_WATCH_STRACE_ARGS -)
+endif()
+add_test(NAME watch-strace
+	COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/watch-strace.sh
+		${UMN_WATCH_STRACE_ARGS} "${UMN_SANITIZE}")
+set_tests_properties(watch-strace PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
