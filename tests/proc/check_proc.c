@@ -1084,32 +1084,8 @@ static const char *threads_exit_missing(void)
 #endif
 }
 
-struct proc_case {
-	const char *name;
-	const char *(*missing)(void); /* NULL, or why it cannot run here */
-	TCase *tc;
-};
-
-int main(int argc, char **argv)
+static void add_proc(TCase *tc)
 {
-	struct proc_case cases[] = {
-		{ "proc", NULL, tcase_create("proc") },
-		{ "threads-exit", threads_exit_missing,
-		  tcase_create("threads-exit") },
-		{ "uffd", uffd_missing, tcase_create("uffd") },
-		{ "guard", guard_missing, tcase_create("guard") },
-	};
-	const int ncases = sizeof(cases) / sizeof(cases[0]);
-	Suite *s = suite_create("proc");
-	TCase *tc = cases[0].tc;
-	const char *why;
-	SRunner *sr;
-	int failed, i, ran = 0;
-
-	if (argc > 2) {
-		fprintf(stderr, "usage: umn-proc-tests [CASE]\n");
-		return 2;
-	}
 	tcase_add_test(tc, munmap_brackets_the_kernel);
 	tcase_add_test(tc, madvise_dontneed_brackets_the_kernel);
 	tcase_add_test(tc, mmap_fixed_brackets_the_kernel);
@@ -1129,35 +1105,69 @@ int main(int argc, char **argv)
 		tc, signal_handler_unmapping_covered_memory_does_not_deadlock);
 	tcase_add_test(tc, shmdt_of_a_partly_unmapped_segment_is_seen);
 	tcase_add_test(tc, errno_and_thread_id_are_the_callers);
+}
 
-	tc = cases[1].tc;
+static void add_threads_exit(TCase *tc)
+{
 	tcase_add_test(tc, patching_is_safe_while_threads_run);
 	tcase_add_test(tc, first_notifier_waits_for_calls_in_flight);
 	tcase_add_test(tc, fork_during_a_bracket_leaves_the_child_usable);
+}
 
-	tc = cases[2].tc;
+static void add_uffd(TCase *tc)
+{
 	tcase_add_test(tc, uffd_sees_raw_system_calls);
 	tcase_add_test(tc, uffd_watch_keeps_the_mapping_whole);
 	tcase_add_test(tc, start_fails_cleanly_at_every_failure_point);
+}
 
-	tcase_add_test(cases[3].tc, guard_install_is_seen);
+static void add_guard(TCase *tc)
+{
+	tcase_add_test(tc, guard_install_is_seen);
+}
 
+static const struct proc_case {
+	const char *name;
+	const char *(*missing)(void); /* NULL, or why it cannot run here */
+	void (*add)(TCase *tc);
+} cases[] = {
+	{ "proc", NULL, add_proc },
+	{ "threads-exit", threads_exit_missing, add_threads_exit },
+	{ "uffd", uffd_missing, add_uffd },
+	{ "guard", guard_missing, add_guard },
+};
+
+int main(int argc, char **argv)
+{
+	const int ncases = sizeof(cases) / sizeof(cases[0]);
+	const char *why;
+	SRunner *sr;
+	int failed, i;
+	TCase *tc;
+	Suite *s;
+
+	for (i = 0; argc == 2 && i < ncases; i++)
+		if (!strcmp(argv[1], cases[i].name))
+			break;
+	if (argc > 2 || i == ncases) {
+		fprintf(stderr, "usage: umn-proc-tests [proc|threads-exit|"
+				"uffd|guard]\n");
+		return 2;
+	}
+	s = suite_create("proc");
 	for (i = 0; i < ncases; i++) {
 		if (argc == 2 && strcmp(argv[1], cases[i].name))
 			continue;
-		ran++;
 		why = cases[i].missing ? cases[i].missing() : NULL;
 		if (why) {
 			printf("skipped: proc case %s: %s\n", cases[i].name,
 			       why);
 			continue;
 		}
-		tcase_set_timeout(cases[i].tc, 60);
-		suite_add_tcase(s, cases[i].tc);
-	}
-	if (!ran) {
-		fprintf(stderr, "umn-proc-tests: no case %s\n", argv[1]);
-		return 2;
+		tc = tcase_create(cases[i].name);
+		tcase_set_timeout(tc, 60);
+		cases[i].add(tc);
+		suite_add_tcase(s, tc);
 	}
 	fflush(stdout);
 	sr = srunner_create(s);
