@@ -7,8 +7,9 @@
  * timing.
  *
  * --break MODE breaks the contract on purpose; the run must then end with
- * status 1.  A test that cannot fail proves nothing: this shows the oracle
- * can.
+ * the oracle's status, 3.  A test that cannot fail proves nothing: this
+ * shows the oracle can.  A run that checked fewer accesses than
+ * --min-checks did not test much: it fails too (status 1).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -19,17 +20,24 @@
 
 #include "workload.h"
 
+/* Exit statuses (see the man page). */
+enum { EXIT_FEW_CHECKS = 1, EXIT_SETUP = 2, EXIT_STALE = 3 };
+
 static bool quiet;
+static unsigned long min_checks = 2000;
 
 static void usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 		"usage: umn-torture [--seconds N] [--threads T] [--seed S]\n"
 		"                   [--consumers mirror,devtlb,regcache]\n"
-		"                   [--thp on|off] [--break MODE] [--quiet]\n"
+		"                   [--thp on|off] [--break MODE] "
+		"[--min-checks N] [--quiet]\n"
 		"MODE: retry, counter, thp-range, early-free\n"
-		"Exit status: 0 when no stale translation was found, 1 when "
-		"one was, 2 on bad usage or setup failure.\n");
+		"Exit status: 0 when no stale translation was found in at "
+		"least N checked\naccesses (default 2000), 1 when fewer were "
+		"checked, 2 on bad usage or setup\nfailure, 3 when the "
+		"oracle found a stale translation.\n");
 	exit(status);
 }
 
@@ -42,6 +50,7 @@ static void parse(int argc, char **argv, struct workload_config *opt)
 		{ "consumers", required_argument, NULL, 'c' },
 		{ "thp", required_argument, NULL, 'h' },
 		{ "break", required_argument, NULL, 'b' },
+		{ "min-checks", required_argument, NULL, 'm' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 }
@@ -88,6 +97,9 @@ static void parse(int argc, char **argv, struct workload_config *opt)
 			if (i == 5)
 				usage(2);
 			opt->brk = i;
+			break;
+		case 'm':
+			min_checks = strtoul(optarg, NULL, 0);
 			break;
 		case 'q':
 			quiet = true;
@@ -153,9 +165,22 @@ int main(int argc, char **argv)
 			cfg.seed, cfg.seed);
 	ret = workload_run(&cfg, &rep);
 	if (ret)
-		return 2;
+		return EXIT_SETUP;
 	if (!quiet)
 		fputc('\n', stderr);
 	summary(&cfg, &rep);
-	return rep.stale ? 1 : 0;
+	if (rep.stale) {
+		printf("umn-torture: oracle: %lu stale translation(s) found\n",
+		       rep.stale);
+		return EXIT_STALE;
+	}
+	if (rep.checked < min_checks) {
+		printf("umn-torture: only %lu accesses checked, fewer than "
+		       "%lu: too little was tested\n",
+		       rep.checked, min_checks);
+		return EXIT_FEW_CHECKS;
+	}
+	printf("umn-torture: coherent: %lu accesses checked (at least %lu)\n",
+	       rep.checked, min_checks);
+	return 0;
 }

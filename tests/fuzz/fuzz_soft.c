@@ -22,7 +22,8 @@
  *  - the core: a checking classic notifier and interval notifiers,
  *    registered, inserted and removed, also from inside a callback.
  *
- * The oracle, after each operation (abort() with a message on a mismatch):
+ * The oracle, after each operation (on a mismatch, a message and abort(),
+ * or exit(fuzz_oracle_exit) when the replayer set it):
  *  - a reference model per address space, kept here without looking at
  *    the soft MMU: its mappings (address -> protection, flags) and the
  *    bytes written.  Every call's result is what the model predicts
@@ -238,14 +239,41 @@ static bool holds_table(struct umn_soft_mm *sm, unsigned long s,
 	return false;
 }
 
+/*
+ * How the oracle's verdict ends the run: with 0, abort() (libFuzzer keeps
+ * the input as a crash); else exit() with this status, which the replayer
+ * (replay.c) sets, so that a run the oracle failed can be told from one
+ * that crashed or could not set up.
+ */
+int fuzz_oracle_exit;
+
 static _Noreturn void fail(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
+/* The oracle's verdict: the library did not do what the model says. */
 static void fail(const char *fmt, ...)
 {
 	va_list ap;
 
 	fprintf(stderr, "fuzz_soft: oracle: op %d: ", op_index);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (fuzz_oracle_exit)
+		exit(fuzz_oracle_exit);
+	abort();
+}
+
+static _Noreturn void harness_fail(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* Not a verdict: the harness cannot go on (set-up, its own limits). */
+static void harness_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "fuzz_soft: harness: op %d: ", op_index);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -355,7 +383,7 @@ static void vmas_remove(struct model *m, unsigned long s, unsigned long e)
 			out[n++].start = e;
 		}
 		if (n >= MAX_VMAS - 1)
-			fail("model: too many VMAs");
+			harness_fail("model: too many VMAs");
 	}
 	memcpy(m->vma, out, n * sizeof(out[0]));
 	m->nvma = n;
@@ -368,7 +396,7 @@ static void vmas_insert(struct model *m, unsigned long s, unsigned long e,
 
 	vmas_remove(m, s, e);
 	if (m->nvma >= MAX_VMAS - 1)
-		fail("model: too many VMAs");
+		harness_fail("model: too many VMAs");
 	for (i = 0; i < m->nvma && m->vma[i].start < s; i++)
 		;
 	memmove(&m->vma[i + 1], &m->vma[i], (m->nvma - i) * sizeof(m->vma[0]));
@@ -712,7 +740,7 @@ static void model_fork(struct slot *parent, struct slot *child)
 		walk_range(parent->sm, pop.s, pop.e, populated_run, &pop);
 	}
 	if (fork_runs.overflow)
-		fail("model: too many populated runs at fork");
+		harness_fail("model: too many populated runs at fork");
 	/* New extents for the populated pages no extent covers yet. */
 	for (k = 0; k < fork_runs.n; k++) {
 		unsigned long a = fork_runs.start[k], b;
@@ -2312,16 +2340,17 @@ static void setup(void)
 	else if (b && !strcmp(b, "retry"))
 		planted_break = 3;
 	else if (b && *b)
-		fail("UMN_FUZZ_BREAK=%s: early-free, thp-range or retry", b);
+		harness_fail(
+			"UMN_FUZZ_BREAK=%s: early-free, thp-range or retry", b);
 	cfg.breaks = planted_break == 1	  ? UMN_SOFT_BREAK_EARLY_FREE
 		     : planted_break == 2 ? UMN_SOFT_BREAK_THP_RANGE
 					  : 0;
 	if (umn_soft_frames_create(&cfg, &frames))
-		fail("umn_soft_frames_create");
+		harness_fail("umn_soft_frames_create");
 	nslots = 0;
 	new_slot();
 	if (umn_soft_mm_create(frames, &slots[0]->sm))
-		fail("umn_soft_mm_create");
+		harness_fail("umn_soft_mm_create");
 	npins = nrecs = rec_next = 0;
 	faults_left = MAX_FAULTS;
 	sobj_next = 1;

@@ -6,10 +6,15 @@
  * skipped) runs in a child process of its own, so that an input that
  * aborts counts as one failure and the others still run.
  *
+ * The oracle's verdict ends a child with status 3 (fuzz_oracle_exit);
+ * any other end of a child that is not 0 (a signal, a sanitizer's status,
+ * the harness's own abort()) is another kind of failure.
+ *
  * Prints each failure, then "replay: N passed, N failed" and the same as a
  * Check summary line (for tests/summary.sh; not with --no-summary, for a
- * run that is meant to fail under tests/expect-status.sh); exits 1 if any
- * failed.
+ * run that is meant to fail under tests/expect-status.sh).  Exits 0 if
+ * every input passed, 3 if some failed and every failure was the oracle's
+ * verdict, 1 otherwise.
  */
 #include <dirent.h>
 #include <stdbool.h>
@@ -22,8 +27,11 @@
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+extern int fuzz_oracle_exit; /* fuzz_soft.c */
 
-static int passed, failed;
+#define ORACLE_EXIT 3
+
+static int passed, failed, verdicts;
 
 static int run_file(const char *path)
 {
@@ -71,7 +79,12 @@ static void replay(const char *path)
 		return;
 	}
 	failed++;
-	if (WIFSIGNALED(status))
+	if (WIFEXITED(status) && WEXITSTATUS(status) == ORACLE_EXIT) {
+		verdicts++;
+		printf("replay: %s: FAILED (the oracle's verdict, exit status "
+		       "%d)\n",
+		       path, ORACLE_EXIT);
+	} else if (WIFSIGNALED(status))
 		printf("replay: %s: FAILED (signal %d)\n", path,
 		       WTERMSIG(status));
 	else
@@ -92,6 +105,7 @@ int main(int argc, char **argv)
 	struct stat st;
 	int i, j, n;
 
+	fuzz_oracle_exit = ORACLE_EXIT;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-summary")) {
 			summary = false;
@@ -125,5 +139,7 @@ int main(int argc, char **argv)
 		printf("%d%%: Checks: %d, Failures: %d, Errors: 0\n",
 		       passed + failed ? 100 * passed / (passed + failed) : 100,
 		       passed + failed, failed);
-	return failed ? 1 : 0;
+	if (!failed)
+		return 0;
+	return failed == verdicts ? ORACLE_EXIT : 1;
 }

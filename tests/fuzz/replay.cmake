@@ -15,13 +15,16 @@ set_tests_properties(fuzz-replay PROPERTIES TIMEOUT 600
 	ENVIRONMENT "TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/tsan.supp")
 
 # Each input of breaks/ is named for the break it shows (mkseeds.py
-# --breaks): UMN_FUZZ_BREAK plants it, and the replay must then fail.
+# --breaks): UMN_FUZZ_BREAK plants it, and the replay must then fail with
+# the oracle's verdict (status 3 and its message), not with a crash or a
+# harness that could not set up.
 file(GLOB UMN_FUZZ_BREAKS ${UMN_FUZZ_DIR}/breaks/*)
 foreach(input ${UMN_FUZZ_BREAKS})
 	get_filename_component(name ${input} NAME)
 	string(REGEX MATCH "^(early-free|thp-range|retry)" mode ${name})
 	add_test(NAME fuzz-break-${name}
-		COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/expect-status.sh 1
+		COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/expect-status.sh
+			${UMN_ORACLE_STATUS} -m "^fuzz_soft: oracle: op [0-9]+: "
 			$<TARGET_FILE:umn-fuzz-replay> --no-summary ${input})
 	set_tests_properties(fuzz-break-${name} PROPERTIES TIMEOUT 300
 		ENVIRONMENT "UMN_FUZZ_BREAK=${mode};TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/tsan.supp")

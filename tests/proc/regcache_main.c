@@ -23,8 +23,11 @@
  *
  * Each prints "N%: Checks: N, Failures: F, Errors: 0" (tests/summary.sh
  * adds these up) and exits 0, 1 if a check failed, or 77 (SKIP) with a
- * message when it cannot run here.  UMN_PROC_SOURCES is ignored: the
- * test's own --sources is the configuration under test.
+ * message when it cannot run here.  A break test whose checks all passed
+ * (the oracle caught the break) exits with the oracle's verdict, 3,
+ * instead of 0: what tests/expect-status.sh expects of a break.
+ * UMN_PROC_SOURCES is ignored: the test's own --sources is the
+ * configuration under test.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -90,6 +93,14 @@ const char *sources_name(unsigned int sources)
 	}
 }
 
+/* The exit status of a break test whose oracle caught the break. */
+#define ORACLE_CAUGHT 3
+
+static int break_verdict(int ret)
+{
+	return ret ? ret : ORACLE_CAUGHT;
+}
+
 static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: umn-proc-regcache TEST [--sources "
@@ -147,13 +158,13 @@ int main(int argc, char **argv)
 	if (!strcmp(test, "oracle"))
 		return test_oracle(&o);
 	if (!strcmp(test, "break-retry"))
-		return test_break_retry(&o);
+		return break_verdict(test_break_retry(&o));
 	if (!strcmp(test, "uffd-replaced-range"))
 		return test_uffd_replaced_range(&o);
 	if (!strcmp(test, "stress"))
 		return test_stress(&o, false);
 	if (!strcmp(test, "break-stop"))
-		return test_stress(&o, true);
+		return break_verdict(test_stress(&o, true));
 	if (!strcmp(test, "fork"))
 		return test_fork(&o);
 	if (!strcmp(test, "signal"))
