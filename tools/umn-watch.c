@@ -1292,13 +1292,24 @@ static void classify(const struct seccomp_notif *n)
 	}
 }
 
-/* The process (thread group) of a thread, from /proc. */
-static long tgid_of(long tid)
+/*
+ * The process (thread group) of a thread, from /proc; and the thread's id
+ * in its own pid namespace (the last of NSpid), which is what the hooks
+ * inside it report.
+ */
+static long tgid_of(long tid, long *own_tid)
 {
-	char buf[2048], *p;
+	char buf[2048], *p, *end;
+	long v;
 
+	*own_tid = tid;
 	if (read_proc(tid, "status", buf, sizeof(buf)) <= 0)
 		return -1;
+	p = strstr(buf, "\nNSpid:");
+	if (p) {
+		for (p += 7; (v = strtol(p, &end, 10)) > 0 && end != p; p = end)
+			*own_tid = v;
+	}
 	p = strstr(buf, "\nTgid:");
 	return p ? strtol(p + 6, NULL, 10) : -1;
 }
@@ -1308,7 +1319,7 @@ static int records_fd = -1;
 /* One stopped call: work out its ranges, let it go on, record them. */
 static void notification(void)
 {
-	long tid, pid = -1;
+	long tid, own_tid = 0, pid = -1;
 	int i, j;
 
 	memset(notif, 0, notif_size);
@@ -1318,7 +1329,7 @@ static void notification(void)
 	tid = notif->pid;
 	classify(notif);
 	if (nsranges)
-		pid = tgid_of(tid);
+		pid = tgid_of(tid, &own_tid);
 	/*
 	 * What /proc said was about the caller, stopped in this call, only if
 	 * the notification is still valid (not a new task with its tid).
@@ -1340,12 +1351,15 @@ static void notification(void)
 		struct ev e = { .pid = r->pid ? r->pid : pid, .tid = tid };
 
 		for (j = 0; j < npending; j++)
-			if (pending[j].tid == tid &&
+			if (pending[j].tid == own_tid &&
 			    pending[j].start == r->start &&
 			    !strcmp(pending[j].call, r->syscall))
 				break;
 		if (j < npending) {
 			e = pending[j];
+			e.pid = r->pid ? r->pid
+				       : pid; /* in our pid namespace */
+			e.tid = tid;
 			npending--;
 			memmove(&pending[j], &pending[j + 1],
 				(npending - j) * sizeof(pending[0]));

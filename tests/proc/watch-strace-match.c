@@ -16,9 +16,12 @@
  * recorded) is matched to the first unused expected range of the same
  * thread and call with the same start and end.
  *
- * Prints one line: LABEL: strace calls N, matched M, unmatched U, extra E,
- * then the counts by call (matched/required), then up to 10 unmatched
- * calls and extra records.  Exit status: 0 when U and E are 0; with
+ * Prints up to 10 extra records and 20 unmatched calls, then one line:
+ * LABEL: strace calls N, matched M, unmatched U, extra E, the counts by
+ * call (matched/required), how many of the matched records came from
+ * umn's hooks (the rest: the supervisor alone), and how many records
+ * matched calls that failed or changed nothing (an mremap that may move
+ * and grew in place: umn reports it before it knows).  Exit status: 0 when U and E are 0; with
  * --expect-misses (the negative control), 0 when U is not 0.  2 on bad
  * input.
  */
@@ -53,9 +56,9 @@ struct expect {
 	long tid;
 	unsigned long start, end;
 	enum call call;
-	bool required, used;
-	long seq;   /* the call's line number */
-	char *line; /* the call, for the report */
+	bool required, used, hooks; /* hooks: matched by a hooks record */
+	long seq;		    /* the call's line number */
+	char *line;		    /* the call, for the report */
 };
 
 static struct expect *exp_;
@@ -139,9 +142,13 @@ static void expect(long tid, enum call call, unsigned long start,
 	if (end != ANY_END && start >= end)
 		return;
 	exp_ = grow(exp_, &capexp, nexp, sizeof(*exp_));
-	exp_[nexp++] = (struct expect){ tid,	  start, end, call,
-					required, false, seq, NULL };
-	exp_[nexp - 1].line = strdup(line);
+	exp_[nexp++] = (struct expect){ .tid = tid,
+					.start = start,
+					.end = end,
+					.call = call,
+					.required = required,
+					.seq = seq,
+					.line = strdup(line) };
 }
 
 static bool page_range(unsigned long a, unsigned long len, unsigned long *end)
@@ -493,6 +500,7 @@ int main(int argc, char **argv)
 {
 	unsigned long required[C_COUNT] = { 0 }, matched[C_COUNT] = { 0 };
 	unsigned long n_req = 0, n_match = 0, n_extra = 0, n_idle = 0;
+	unsigned long n_hooks = 0;
 	bool expect_misses = argc > 4 && !strcmp(argv[4], "--expect-misses");
 	char *buf = NULL, src[32], start[32], end[32], call[32];
 	size_t cap = 0, i, k;
@@ -599,6 +607,7 @@ int main(int argc, char **argv)
 		}
 		if (e) {
 			e->used = true;
+			e->hooks = !strcmp(src, "hooks");
 			continue;
 		}
 		n_extra++;
@@ -617,6 +626,7 @@ int main(int argc, char **argv)
 		required[exp_[i].call]++;
 		if (exp_[i].used) {
 			n_match++;
+			n_hooks += exp_[i].hooks;
 			matched[exp_[i].call]++;
 		} else if (shown++ < 20) {
 			printf("  unmatched: %ld %s\n", exp_[i].tid,
@@ -629,8 +639,9 @@ int main(int argc, char **argv)
 		if (required[i])
 			printf(" %s %lu/%lu", call_names[i], matched[i],
 			       required[i]);
-	printf("; records of calls that failed or changed nothing: %lu\n",
-	       n_idle);
+	printf("; of the matched, the hooks told %lu; records of calls that "
+	       "failed or changed nothing: %lu\n",
+	       n_hooks, n_idle);
 	if (expect_misses)
 		return n_req > n_match ? 0 : 1;
 	return n_req == n_match && !n_extra ? 0 : 1;
