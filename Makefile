@@ -21,7 +21,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 PACKAGES := cmake make gcc pkg-config liburcu-dev check clang-format git spin \
-	groff-base \
+	groff-base strace \
 	valgrind libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 \
 	clang libclang-rt-14-dev gnuplot-nox libucx-dev
 CTEST := ctest --output-on-failure -j$(JOBS)

@@ -18,7 +18,7 @@
  *
  * Prints up to 10 extra records and 20 unmatched calls, then one line:
  * LABEL: strace calls N, matched M, unmatched U, extra E, the counts by
- * call (matched/required), how many of the matched records came from
+ * call (matched/required, and how many of those the hooks told), how many of the matched records came from
  * umn's hooks (the rest: the supervisor alone), and how many records
  * matched calls that failed or changed nothing (an mremap that may move
  * and grew in place: umn reports it before it knows).  Exit status: 0 when U and E are 0; with
@@ -499,6 +499,7 @@ static long json_num(const char *s, const char *key)
 int main(int argc, char **argv)
 {
 	unsigned long required[C_COUNT] = { 0 }, matched[C_COUNT] = { 0 };
+	unsigned long hooked[C_COUNT] = { 0 };
 	unsigned long n_req = 0, n_match = 0, n_extra = 0, n_idle = 0;
 	unsigned long n_hooks = 0;
 	bool expect_misses = argc > 4 && !strcmp(argv[4], "--expect-misses");
@@ -627,6 +628,7 @@ int main(int argc, char **argv)
 		if (exp_[i].used) {
 			n_match++;
 			n_hooks += exp_[i].hooks;
+			hooked[exp_[i].call] += exp_[i].hooks;
 			matched[exp_[i].call]++;
 		} else if (shown++ < 20) {
 			printf("  unmatched: %ld %s\n", exp_[i].tid,
@@ -637,8 +639,8 @@ int main(int argc, char **argv)
 	       argv[1], n_req, n_match, n_req - n_match, n_extra);
 	for (i = 0; i < C_COUNT; i++)
 		if (required[i])
-			printf(" %s %lu/%lu", call_names[i], matched[i],
-			       required[i]);
+			printf(" %s %lu/%lu (hooks %lu)", call_names[i],
+			       matched[i], required[i], hooked[i]);
 	printf("; of the matched, the hooks told %lu; records of calls that "
 	       "failed or changed nothing: %lu\n",
 	       n_hooks, n_idle);
