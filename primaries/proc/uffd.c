@@ -234,10 +234,13 @@ struct vma_query {
 };
 #define VMA_QUERY		   _IOWR('f', 17, struct vma_query)
 #define VMA_QUERY_COVERING_OR_NEXT 0x10
+#define VMA_QUERY_ACCESS	   0x7 /* readable, writable, executable */
 
-/* 1 and the mapping [*lo, *hi) that covers @addr or comes next; 0 if none
- * does; -errno if the kernel cannot tell. */
-static int next_vma(unsigned long addr, unsigned long *lo, unsigned long *hi)
+/* 1 and the mapping [*lo, *hi) that covers @addr or comes next (*none:
+ * it allows no access); 0 if none does; -errno if the kernel cannot
+ * tell. */
+static int next_vma(unsigned long addr, unsigned long *lo, unsigned long *hi,
+		    bool *none)
 {
 	struct vma_query q = { .size = sizeof(q),
 			       .query_flags = VMA_QUERY_COVERING_OR_NEXT,
@@ -249,6 +252,7 @@ static int next_vma(unsigned long addr, unsigned long *lo, unsigned long *hi)
 		return errno == ENOENT ? 0 : -errno;
 	*lo = q.vma_start;
 	*hi = q.vma_end;
+	*none = !(q.vma_flags & VMA_QUERY_ACCESS);
 	return 1;
 }
 
@@ -296,6 +300,7 @@ static bool watch_one(int fd, unsigned long lo, unsigned long hi)
 struct watch_scan {
 	int fd;
 	unsigned long start, end;
+	bool all;     /* for a classic notifier: leave out PROT_NONE */
 	bool covered; /* so far, [start, end) is mapped and registered */
 };
 
@@ -308,10 +313,12 @@ static void watch_line(const char *line, void *arg)
 	lo = strtoul(line, &p, 16);
 	if (*p != '-')
 		return;
-	hi = strtoul(p + 1, NULL, 16);
+	hi = strtoul(p + 1, &p, 16);
 	if (hi <= w->start || lo >= w->end)
 		return;
-	if (lo > w->start || !watch_one(w->fd, lo, hi))
+	if (lo > w->start)
+		w->covered = false;
+	if (!(w->all && !strncmp(p, " ---", 4)) && !watch_one(w->fd, lo, hi))
 		w->covered = false;
 	w->start = hi;
 }
@@ -321,17 +328,26 @@ static void watch_line(const char *line, void *arg)
  * the kernel splits a mapping registered in part (its flags differ), and
  * an mremap of the whole original mapping would then fail with EFAULT,
  * where it succeeds without umn; and a mapping that cannot be registered
- * (or changes meanwhile) leaves the others registered.  Return: true if
- * all of [start, end) is mapped and registered now.
+ * (or changes meanwhile) leaves the others registered.
+ *
+ * For a classic notifier (@all), mappings with no access are left out:
+ * they hold no page to translate, and runtimes reserve address space that
+ * way and map it later with MAP_FIXED from any thread, umn's reader
+ * included (a sanitizer's per-thread memory), which would then wait for
+ * itself.  The mapping that replaces one is registered as any new one.
+ *
+ * Return: true if all of [start, end) is mapped and registered now.
  */
-static bool watch_mappings(int fd, unsigned long start, unsigned long end)
+static bool watch_mappings(int fd, unsigned long start, unsigned long end,
+			   bool all)
 {
-	struct watch_scan w = { fd, start, end, true };
+	struct watch_scan w = { fd, start, end, all, true };
 	unsigned long lo = 0, hi = 0;
+	bool none = false;
 	int found;
 
 	while (start < end) {
-		found = next_vma(start, &lo, &hi);
+		found = next_vma(start, &lo, &hi, &none);
 		if (found < 0) {
 			w.start = start;
 			proc_maps_each(watch_line, &w);
@@ -341,7 +357,7 @@ static bool watch_mappings(int fd, unsigned long start, unsigned long end)
 			w.covered = false; /* a hole */
 		if (!found || lo >= end)
 			break;
-		if (!watch_one(fd, lo, hi))
+		if (!(all && none) && !watch_one(fd, lo, hi))
 			w.covered = false;
 		start = hi;
 	}
@@ -353,7 +369,7 @@ void proc_uffd_watch(unsigned long start, unsigned long end)
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 
 	if (fd >= 0)
-		watch_mappings(fd, start, end);
+		watch_mappings(fd, start, end, false);
 }
 
 /*
@@ -404,7 +420,7 @@ static void rewatch(struct umn_mm *mm, int fd, unsigned long start,
 
 	if (!interval && !__atomic_load_n(&watch_all, __ATOMIC_ACQUIRE))
 		return;
-	if (watch_mappings(fd, start, end) || !interval)
+	if (watch_mappings(fd, start, end, !interval) || !interval)
 		return;
 	if (norphans < ORPHANS) {
 		orphans[norphans].start = start;
@@ -424,7 +440,7 @@ static void adopt_orphans(struct umn_mm *mm, int fd)
 	while (i < norphans) {
 		if (!umn__intervals_overlap(mm, orphans[i].start,
 					    orphans[i].end - 1) ||
-		    watch_mappings(fd, orphans[i].start, orphans[i].end))
+		    watch_mappings(fd, orphans[i].start, orphans[i].end, false))
 			orphans[i] = orphans[--norphans];
 		else
 			i++;
@@ -439,10 +455,13 @@ void proc_uffd_watch_new(unsigned long start, unsigned long end)
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 	struct umn_mm *mm = proc_mm_if(UMN_PROC_UFFD);
 
-	if (fd >= 0 && mm &&
-	    (__atomic_load_n(&watch_all, __ATOMIC_ACQUIRE) ||
-	     umn__intervals_overlap(mm, start, end - 1)))
-		watch_mappings(fd, start, end);
+	bool interval;
+
+	if (fd < 0 || !mm)
+		return;
+	interval = umn__intervals_overlap(mm, start, end - 1);
+	if (interval || __atomic_load_n(&watch_all, __ATOMIC_ACQUIRE))
+		watch_mappings(fd, start, end, !interval);
 }
 
 /*
@@ -458,7 +477,7 @@ void proc_uffd_watch_all(void)
 
 	__atomic_store_n(&watch_all, true, __ATOMIC_RELEASE);
 	if (fd >= 0)
-		watch_mappings(fd, 0, ALL_END);
+		watch_mappings(fd, 0, ALL_END, true);
 }
 
 static void *dispatcher(void *arg)
@@ -496,7 +515,7 @@ static void *dispatcher(void *arg)
 		/* Catch up with the mappings made out of sight. */
 		if ((ev.type == EV_SYNC || syncs) && mm && fd >= 0 &&
 		    __atomic_load_n(&watch_all, __ATOMIC_ACQUIRE))
-			watch_mappings(fd, 0, ALL_END);
+			watch_mappings(fd, 0, ALL_END, true);
 		if (ev.type != EV_SYNC && mm && ev.start < ev.end)
 			proc_bracket(mm, ev.start, ev.end,
 				     ev.type == EV_REMOVE ? UMN_EVENT_CLEAR
@@ -512,8 +531,37 @@ static void *dispatcher(void *arg)
 	return NULL;
 }
 
+/*
+ * A thread of ours is running its function when start_thread() returns.
+ * Its start-up (a sanitizer's runtime maps per-thread memory then, with
+ * MAP_FIXED) must not come after a registration over that memory: the
+ * reader would wait for its own event.
+ */
+struct starting {
+	void *(*fn)(void *);
+	void *arg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool running;
+};
+
+static void *started(void *p)
+{
+	struct starting *s = p;
+	void *(*fn)(void *) = s->fn;
+	void *arg = s->arg;
+
+	pthread_mutex_lock(&s->lock);
+	s->running = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock); /* s is gone from here */
+	return fn(arg);
+}
+
 static int start_thread(void *(*fn)(void *), void *arg)
 {
+	struct starting s = { fn, arg, PTHREAD_MUTEX_INITIALIZER,
+			      PTHREAD_COND_INITIALIZER, false };
 	pthread_t t;
 	int ret;
 
@@ -522,11 +570,16 @@ static int start_thread(void *(*fn)(void *), void *arg)
 	/* Our threads take no signal (they inherit the mask): a handler
 	 * there could unmap. */
 	umn__signals_hold();
-	ret = pthread_create(&t, NULL, fn, arg);
+	ret = pthread_create(&t, NULL, started, &s);
 	umn__signals_release();
-	if (!ret)
-		pthread_detach(t);
-	return -ret;
+	if (ret)
+		return -ret;
+	pthread_detach(t);
+	pthread_mutex_lock(&s.lock);
+	while (!s.running)
+		pthread_cond_wait(&s.cond, &s.lock);
+	pthread_mutex_unlock(&s.lock);
+	return 0;
 }
 
 /*
