@@ -179,6 +179,15 @@ static int hook_munmap(void *addr, size_t len)
 	return (int)ret;
 }
 
+/* The mappings stay after a discard: userfaultfd watches them again
+ * before the bracket ends. */
+static void discard_end(struct call *c, bool unwatched)
+{
+	if (unwatched)
+		proc_uffd_rewatch(c->range.start, c->range.end);
+	call_end(c);
+}
+
 static int hook_madvise(void *addr, size_t len, int advice)
 {
 	int entry_errno = errno;
@@ -186,6 +195,7 @@ static int hook_madvise(void *addr, size_t len, int advice)
 	struct call c = { .open = false };
 	const char *kind = NULL;
 	enum umn_event event = UMN_EVENT_CLEAR;
+	bool unwatched;
 	long ret;
 
 	switch (advice) {
@@ -213,8 +223,11 @@ static int hook_madvise(void *addr, size_t len, int advice)
 	}
 	if (kind && page_range(start, len, &end))
 		call_begin(&c, "madvise", kind, event, start, end);
+	/* A discard is told now: userfaultfd need not tell it again. */
+	unwatched = c.open && !strcmp(kind, "discard") &&
+		    proc_uffd_unwatch(start, end);
 	SYSCALL_IN_BRACKETS(ret, syscall(SYS_madvise, addr, len, advice),
-			    call_end(&c));
+			    discard_end(&c, unwatched));
 	return (int)ret;
 }
 

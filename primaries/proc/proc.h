@@ -45,7 +45,8 @@ int proc_patch_libc(void);
 /* uffd.c */
 int proc_uffd_start(struct umn_mm *mm);
 void proc_uffd_watch(unsigned long start, unsigned long end);
-void proc_uffd_unwatch(unsigned long start, unsigned long end);
+bool proc_uffd_unwatch(unsigned long start, unsigned long end);
+void proc_uffd_rewatch(unsigned long start, unsigned long end);
 void proc_uffd_watch_new(unsigned long start, unsigned long end);
 void proc_uffd_watch_all(void);
 int proc_uffd_sync(void);

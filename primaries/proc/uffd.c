@@ -373,20 +373,32 @@ void proc_uffd_watch(unsigned long start, unsigned long end)
 }
 
 /*
- * Before a hooked munmap, inside its bracket.  The hooks tell this unmap
- * before the kernel acts; userfaultfd would tell it again after, and the
- * kernel would hold the caller until our reader had read it (a wake-up of
- * the reader, then of the dispatcher, for a bracket that finds nothing
- * left to invalidate).  Unregistering the range first costs one ioctl,
- * and only where umn may have registered something.
+ * Before a hooked munmap or discarding madvise, inside its bracket.  The
+ * hooks tell the call before the kernel acts and end the bracket after
+ * it; userfaultfd would tell it again, and the kernel would hold the
+ * caller until our reader had read it (a wake-up of the reader, then of
+ * the dispatcher, for a bracket that finds nothing left to invalidate:
+ * about 10 us).  Unregistering the range first costs one ioctl, and is
+ * tried only where umn may have registered something.  Return: true if
+ * it was unregistered (a discard registers it again after: rewatch).
  */
-void proc_uffd_unwatch(unsigned long start, unsigned long end)
+bool proc_uffd_unwatch(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 	struct uffdio_range r = { .start = start, .len = end - start };
 
-	if (fd >= 0 && granules(start, end, false))
-		ioctl(fd, UFFDIO_UNREGISTER, &r);
+	return fd >= 0 && granules(start, end, false) &&
+	       !ioctl(fd, UFFDIO_UNREGISTER, &r);
+}
+
+/* After a hooked discard, still inside its bracket: the mappings stay,
+ * so they are registered again, whole (the unregister split them). */
+void proc_uffd_rewatch(unsigned long start, unsigned long end)
+{
+	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
+
+	if (fd >= 0)
+		watch_mappings(fd, start, end, false);
 }
 
 /*

@@ -177,10 +177,11 @@ one() {
 		*) continue ;;
 		esac
 		if [ "$src" = hooks ]; then want=$want_hooks; else want=$want_uffd; fi
-		# A munmap the hooks bracket is told once: the hook
-		# unregisters the range before the kernel unmaps it.
+		# A munmap or a discard the hooks bracket is told once:
+		# the hook unregisters the range before the kernel acts.
 		case ",$sources,$want_hooks,$src" in
 		*,hooks,*uffd,munmap,uffd | *,uffd,*hooks,munmap,uffd) want=no ;;
+		*,hooks,*uffd,madvise,uffd | *,uffd,*hooks,madvise,uffd) want=no ;;
 		esac
 		checks=$((checks + 1))
 		if check "$json" "$src" "$want" "$start" "$end" "$tid"; then
