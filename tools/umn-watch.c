@@ -886,15 +886,22 @@ static bool notif_alloc(void)
 	return notif && notif_resp;
 }
 
-/* Let the stopped call go on.  The caller may have died meanwhile. */
-static void answer(uint64_t id)
+/*
+ * Let the stopped call go on.  False if it is not waiting any more: the
+ * caller died, or a signal interrupted the call, which is then restarted
+ * (and stopped again) or not made at all.
+ */
+static bool answer(uint64_t id)
 {
+	int ret;
+
 	memset(notif_resp, 0, resp_size);
 	notif_resp->id = id;
 	notif_resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-	while (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, notif_resp) &&
-	       errno == EINTR)
-		;
+	do
+		ret = ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, notif_resp);
+	while (ret && errno == EINTR);
+	return !ret;
 }
 
 /* A range the stopped call invalidates. */
@@ -1340,7 +1347,11 @@ static void notification(void)
 		sup.vanished++;
 		nsranges = 0;
 	}
-	answer(notif->id);
+	if (!answer(notif->id) && nsranges) {
+		/* Not made now: a restarted call is stopped again. */
+		sup.vanished++;
+		return;
+	}
 	if (!nsranges)
 		return;
 	/* The hooks' record of this call was sent before it: read it. */
