@@ -1304,7 +1304,7 @@ static void classify(const struct seccomp_notif *n)
  * in its own pid namespace (the last of NSpid), which is what the hooks
  * inside it report.
  */
-static long tgid_of(long tid, long *own_tid)
+static long tgid_read(long tid, long *own_tid)
 {
 	char buf[2048], *p, *end;
 	long v;
@@ -1319,6 +1319,37 @@ static long tgid_of(long tid, long *own_tid)
 	}
 	p = strstr(buf, "\nTgid:");
 	return p ? strtol(p + 6, NULL, 10) : -1;
+}
+
+/*
+ * Reading status costs more than the rest of a notification, so the
+ * answer is kept per thread.  A kept one still holds if TID is a thread
+ * of TGID now (/proc/TGID/task/TID), whatever reuse of ids came between.
+ */
+#define TGID_CACHE 1024
+
+static struct tgid_entry {
+	long tid, tgid, own_tid;
+} tgid_cache[TGID_CACHE];
+
+static long tgid_of(long tid, long *own_tid)
+{
+	struct tgid_entry *c = &tgid_cache[tid % TGID_CACHE];
+	char path[64];
+	struct stat st;
+
+	if (c->tid == tid) {
+		snprintf(path, sizeof(path), "/proc/%ld/task/%ld", c->tgid,
+			 tid);
+		if (!stat(path, &st)) {
+			*own_tid = c->own_tid;
+			return c->tgid;
+		}
+	}
+	c->tgid = tgid_read(tid, &c->own_tid);
+	c->tid = c->tgid > 0 ? tid : 0;
+	*own_tid = c->own_tid;
+	return c->tgid;
 }
 
 static int records_fd = -1;
@@ -1511,6 +1542,15 @@ static void forward(int sig)
 		kill(child, sig);
 }
 
+/* A child changed state: ask waitpid() (not at every notification). */
+static volatile sig_atomic_t child_changed = 1;
+
+static void chld(int sig)
+{
+	(void)sig;
+	child_changed = 1;
+}
+
 static long now_ms(void)
 {
 	struct timespec ts;
@@ -1556,7 +1596,7 @@ int main(int argc, char **argv)
 	const char *json_path = NULL, *sources = NULL;
 	bool set_sources = false, preload_it = true, supervise = true;
 	bool sock_open = true, exited = false;
-	struct sigaction sa = { .sa_handler = forward };
+	struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
 	int sv[2], ctl[2] = { -1, -1 }, status = 0, o, rc, i;
 	struct pollfd pfd[2];
 	char *preload = NULL;
@@ -1642,6 +1682,8 @@ int main(int argc, char **argv)
 	signal(SIGQUIT, SIG_IGN);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = chld;
+	sigaction(SIGCHLD, &sa, NULL);
 	child = fork();
 	if (child < 0) {
 		perror("umn-watch: fork");
@@ -1721,7 +1763,8 @@ int main(int argc, char **argv)
 				sock_open = drain(sv[0]);
 			}
 		}
-		if (!exited) {
+		if (!exited && (child_changed || ready == 0)) {
+			child_changed = 0;
 			w = waitpid(child, &status, WNOHANG);
 			if (w == child) {
 				exited = true;
@@ -1735,6 +1778,10 @@ int main(int argc, char **argv)
 	}
 	if (listener >= 0)
 		detach_answerer();
+	while (!exited) {
+		w = waitpid(child, &status, 0);
+		exited = w == child || (w < 0 && errno != EINTR);
+	}
 	while (npending)
 		pending_flush(0);
 	summary();
