@@ -592,6 +592,14 @@ static int parse_sources(const char *list, const char **env)
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
+/* Linux 6.6: the stopped caller and umn-watch hand over the CPU to each
+ * other rather than wake each other on another one. */
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
 #endif
@@ -1710,6 +1718,10 @@ int main(int argc, char **argv)
 				"program watch it\n",
 				strerror(-listener));
 		supervised = listener >= 0;
+		/* Older kernels say EINVAL: only slower. */
+		if (supervised)
+			ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+			      SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 	}
 	records_fd = sv[0];
 
