@@ -56,6 +56,19 @@ static long inline_munmap(void *addr, size_t len)
 #endif
 }
 
+#if defined(__x86_64__)
+static long int80(long nr, unsigned long a, unsigned long b, unsigned long c)
+{
+	long ret;
+
+	__asm__ volatile("int $0x80"
+			 : "=a"(ret)
+			 : "0"(nr), "b"(a), "c"(b), "d"(c)
+			 : "memory");
+	return ret;
+}
+#endif
+
 static void *thread_main(void *arg)
 {
 	char *p = map(8 * PG);
@@ -150,18 +163,26 @@ int main(void)
 #endif
 
 #if defined(__x86_64__)
-	/* The i386 ABI from a 64-bit process: int 0x80 (eax 91: munmap). */
-	p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
+	/*
+	 * The i386 ABI from a 64-bit process, int 0x80, below 4 GiB: madvise
+	 * (219), the old mmap (90, its arguments in memory) with MAP_FIXED,
+	 * munmap (91).
+	 */
+	p = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
 	if (p != MAP_FAILED) {
-		long ret;
+		unsigned int *args = (unsigned int *)(p + 7 * PG);
 
-		memset(p, 5, 4 * PG);
-		__asm__ volatile("int $0x80"
-				 : "=a"(ret)
-				 : "0"(91L), "b"(p), "c"(4 * PG)
-				 : "memory");
-		(void)ret;
+		memset(p, 5, 8 * PG);
+		int80(219, (unsigned long)p, 2 * PG, MADV_DONTNEED);
+		args[0] = (unsigned int)(unsigned long)(p + 2 * PG);
+		args[1] = 2 * PG;
+		args[2] = PROT_READ | PROT_WRITE;
+		args[3] = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+		args[4] = (unsigned int)-1;
+		args[5] = 0;
+		int80(90, (unsigned long)args, 0, 0);
+		int80(91, (unsigned long)p, 8 * PG, 0);
 	}
 #endif
 
