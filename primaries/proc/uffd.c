@@ -477,6 +477,25 @@ void proc_uffd_watch_new(unsigned long start, unsigned long end)
 }
 
 /*
+ * Is a sanitizer's runtime in the process?  Its raw memory calls, from any
+ * thread and with its own locks held, would wait for umn's reader on
+ * every registered mapping, and the reader's own calls go through the
+ * runtime's interceptors, which take those locks: with every mapping
+ * registered, the process would hang (measured under TSan: umn-watch and
+ * the classic-notifier tests hung).  So there, a classic notifier hears
+ * through userfaultfd only what intervals cover, as before.
+ */
+extern void __asan_init(void) __attribute__((weak));
+extern void __tsan_init(void) __attribute__((weak));
+extern void __msan_init(void) __attribute__((weak));
+extern void __hwasan_init(void) __attribute__((weak));
+
+static bool sanitized(void)
+{
+	return __asan_init || __tsan_init || __msan_init || __hwasan_init;
+}
+
+/*
  * A classic notifier hears the whole address space, so every mapping is
  * registered: those there now; those a hooked mmap makes (at once); those
  * that replace a registered one (at its event); and those made out of
@@ -487,6 +506,8 @@ void proc_uffd_watch_all(void)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 
+	if (sanitized())
+		return;
 	__atomic_store_n(&watch_all, true, __ATOMIC_RELEASE);
 	if (fd >= 0)
 		watch_mappings(fd, 0, ALL_END, true);
