@@ -10,6 +10,10 @@
  * any other end of a child that is not 0 (a signal, a sanitizer's status,
  * the harness's own abort()) is another kind of failure.
  *
+ * With --min-inputs N, fewer than N inputs replayed is a failure:
+ * ctest gives the number of files git tracks under corpus/ and
+ * regressions/, so that every committed input is seen to run.
+ *
  * Prints each failure, then "replay: N passed, N failed" and the same as a
  * Check summary line (for tests/summary.sh; not with --no-summary, for a
  * run that is meant to fail under tests/expect-status.sh).  Exits 0 if
@@ -103,12 +107,16 @@ int main(int argc, char **argv)
 	char path[4096];
 	bool summary = true;
 	struct stat st;
-	int i, j, n;
+	int i, j, n, min_inputs = 0;
 
 	fuzz_oracle_exit = ORACLE_EXIT;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-summary")) {
 			summary = false;
+			continue;
+		}
+		if (!strcmp(argv[i], "--min-inputs") && i + 1 < argc) {
+			min_inputs = atoi(argv[++i]);
 			continue;
 		}
 		if (stat(argv[i], &st)) {
@@ -133,6 +141,12 @@ int main(int argc, char **argv)
 			free(names[j]);
 		}
 		free(names);
+	}
+	if (passed + failed < min_inputs) {
+		printf("replay: FAILED: %d inputs replayed, fewer than the %d "
+		       "committed\n",
+		       passed + failed, min_inputs);
+		failed += min_inputs - (passed + failed);
 	}
 	printf("replay: %d passed, %d failed\n", passed, failed);
 	if (summary)
