@@ -62,7 +62,9 @@ static bool shadow_invalidate(struct umn_interval_notifier *sub,
 	umn_interval_set_seq(sub, cur_seq); /* faults in flight will retry */
 	for (end = range->end < end ? range->end : end; a < end; a += PAGE) {
 		s->zapped += s->spte[(a - s->base) / PAGE].present;
+#ifndef EXAMPLE_BREAK /* a test's planted bug (examples/CMakeLists.txt) */
 		s->spte[(a - s->base) / PAGE].present = false;
+#endif
 	}
 	pthread_mutex_unlock(&s->lock);
 	return true;
@@ -195,5 +197,5 @@ int main(void)
 	shadow.stale += umn_soft_frames_destroy(frames) != 0; /* a leak */
 	printf("%s: %lu stale shadow entries\n", shadow.stale ? "FAIL" : "ok",
 	       shadow.stale);
-	return shadow.stale != 0;
+	return shadow.stale ? 3 : 0; /* 3: the check found stale entries */
 }
