@@ -471,9 +471,10 @@ static void summary(void)
 		fprintf(stderr,
 			"  supervisor: %lu system calls stopped; ranges: %lu "
 			"told by the hooks too, %lu by the supervisor alone; "
-			"%lu hook records matched no system call%s\n",
+			"%lu hook records matched no system call; %lu calls "
+			"not made (the caller died or a signal came)\n",
 			sup.stopped, sup.merged, sup.alone, sup.unmerged,
-			sup.vanished ? " (callers that vanished: some)" : "");
+			sup.vanished);
 	if (!total.images && !total.failed)
 		fprintf(stderr,
 			"umn-watch: the program never loaded libumn-watch.so "
@@ -599,6 +600,9 @@ static int parse_sources(const char *list, const char **env)
 #endif
 #ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
 #endif
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
@@ -792,19 +796,37 @@ static bool build_filter(void)
  * In the child, before exec: install the filter and return the listener,
  * or -errno.  Without CAP_SYS_ADMIN the kernel asks for no_new_privs.
  */
+static long seccomp_install(struct sock_fprog *prog)
+{
+	long fd;
+
+	/*
+	 * Once umn-watch has received a stopped call, only a fatal signal
+	 * interrupts it (Linux 5.19), as none interrupts an munmap: a signal
+	 * would restart it, and one that comes faster than umn-watch answers
+	 * would keep it from ever being made.
+	 */
+	fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		     SECCOMP_FILTER_FLAG_NEW_LISTENER |
+			     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+		     prog);
+	if (fd < 0 && errno == EINVAL)
+		fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			     SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
+	return fd;
+}
+
 static int install_filter(void)
 {
 	struct sock_fprog prog = { .len = (unsigned short)flen,
 				   .filter = filter };
 	long fd;
 
-	fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-		     SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	fd = seccomp_install(&prog);
 	if (fd < 0 && errno == EACCES) {
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 			return -errno;
-		fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-			     SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+		fd = seccomp_install(&prog);
 	}
 	return fd < 0 ? -errno : (int)fd;
 }
@@ -1407,9 +1429,10 @@ static void notification(void)
 			    !strcmp(pending[j].call, r->syscall))
 				break;
 		if (j < npending) {
+			/* The hook's call and kind; ids in our pid
+			 * namespace. */
 			e = pending[j];
-			e.pid = r->pid ? r->pid
-				       : pid; /* in our pid namespace */
+			e.pid = r->pid ? r->pid : pid;
 			e.tid = tid;
 			npending--;
 			memmove(&pending[j], &pending[j + 1],
