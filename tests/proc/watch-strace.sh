@@ -31,7 +31,7 @@ set -u
 watch=$1 match=$2 prog=$3 static=$4 sanitizer=${5:-}
 
 if [ -n "$sanitizer" ]; then
-	echo "skipped: a $sanitizer-sanitized libumn-watch.so cannot be preloaded into other programs"
+	echo "skipped: built with the $sanitizer sanitizer, libumn-watch.so cannot be preloaded into other programs"
 	exit 77
 fi
 if ! command -v strace >/dev/null 2>&1; then
