@@ -132,9 +132,11 @@ static const char usage_text[] =
 	"        runs it, so a call that then fails is recorded too, as an\n"
 	"        mremap that may move and grows in place (as umn's hooks do).\n"
 	"    --sources LIST\n"
-	"        hooks, uffd, hooks,uffd, all or none.  Default: all (every\n"
-	"        source that works here), or what UMN_PROC_SOURCES says if it\n"
-	"        is set.  A source named in LIST that cannot work here is an\n"
+	"        hooks, uffd, hooks,uffd, all or none.  Default: hooks under\n"
+	"        the supervisor (which sees every call; userfaultfd would only\n"
+	"        repeat them later), else all (every source that works\n"
+	"        here); or what UMN_PROC_SOURCES says if it is set.  A\n"
+	"        source named in LIST that cannot work here is an\n"
 	"        error of the program's umn_proc_start(), reported, and the\n"
 	"        program then runs unwatched.\n"
 	"    --quiet, -q\n"
@@ -1532,6 +1534,12 @@ static void run(int sock, int ctl, const char *preload, char **argv)
 		 * nothing. */
 		fd = install_filter();
 		send_listener(ctl, fd, fd < 0 ? -fd : 0);
+		/* Supervised, the hooks add the libc call to each record;
+		 * userfaultfd would only repeat, after the fact, what the
+		 * supervisor recorded, at a cost to the program (a classic
+		 * notifier has it register every mapping). */
+		if (fd >= 0 && !getenv("UMN_PROC_SOURCES"))
+			setenv("UMN_PROC_SOURCES", "hooks", 1);
 		if (fd >= 0)
 			close(fd);
 		close(ctl);
@@ -1677,12 +1685,8 @@ int main(int argc, char **argv)
 		      stderr);
 		return 2;
 	}
-	if (set_sources) {
-		if (sources)
-			setenv("UMN_PROC_SOURCES", sources, 1);
-		else
-			unsetenv("UMN_PROC_SOURCES");
-	}
+	if (set_sources)
+		setenv("UMN_PROC_SOURCES", sources ? sources : "all", 1);
 	if (preload_it) {
 		preload = find_preload();
 		if (!preload) {
