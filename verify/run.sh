@@ -63,6 +63,11 @@ for m in NO_UNWIND UNWIND_ALL END_AFTER_EAGAIN; do
 	check eagain_pairing.pml "$m" error
 done
 
+check uffd_rewatch.pml "" ok
+for m in NO_ORPHANS NO_ADOPT_AT_SYNC NO_REWATCH; do
+	check uffd_rewatch.pml "$m" error
+done
+
 echo "$pass passed, $fail failed"
 echo "$((100 * pass / (pass + fail)))%: Checks: $((pass + fail)), Failures: $fail, Errors: 0"
 [ "$fail" = 0 ]
