@@ -28,8 +28,12 @@
 
 #define PAGE   UMN_PAGE_SIZE
 #define NPAGES 64
-#define NSLOTS 32 /* a direct-mapped IOTLB of 4 KiB entries */
-#define OPS    2000
+#define NSLOTS 32    /* a direct-mapped IOTLB of 4 KiB entries */
+#ifdef EXAMPLE_BREAK /* with the bug planted for a test (no flush), 2. */
+#define OPS 0	     /* would DMA into freed frames: a crash, no verdict */
+#else
+#define OPS 2000
+#endif
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
