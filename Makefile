@@ -7,7 +7,11 @@
 #                    counting ctest tests (tests/summary.sh)
 #   make test-debug / test-asan / test-tsan / test-release   one of them
 #   make verify      model-check the protocols in verify/ (SPIN), mutants
-#                    included; ends with "N passed, N failed"
+#                    included; ends with "N passed, N failed" (make test
+#                    runs it too, in the release build: verify-spin)
+#   make mutants     plant each of a few bugs in a copy of the library
+#                    (tests/mutants/run.sh) and check that a test catches
+#                    it; ends with "mutants: N killed of M"
 #   make fuzz        build the libFuzzer harness (clang) in build/fuzz and
 #                    fuzz for FUZZ_SECONDS (60); ends with "fuzz: N passed,
 #                    N failed"
@@ -26,7 +30,7 @@ PACKAGES := cmake make gcc pkg-config liburcu-dev check clang-format git spin \
 	clang libclang-rt-14-dev gnuplot-nox libucx-dev
 CTEST := ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all deps demo test verify fuzz release install \
+.PHONY: all deps demo test verify mutants fuzz release install \
 	format clean
 
 all: deps
@@ -98,6 +102,9 @@ test: deps
 
 verify: deps
 	./verify/run.sh
+
+mutants: deps
+	JOBS=$(JOBS) ./tests/mutants/run.sh
 
 # The library with -fsanitize=fuzzer-no-link,address,undefined, optimised,
 # with the debug checks; the harness with libFuzzer (tests/fuzz).

@@ -1,0 +1,123 @@
+#!/bin/sh
+# tests/mutants/run.sh [NAME...] - mutation tests of the library: do the
+# tests see a bug planted in the library itself?
+#
+# For each mutant (all of them, or the NAMEs given): the committed tree
+# (git archive HEAD) is copied to build/mutants/NAME/src, one sed edit is
+# applied to one file of the copy (never to the tree itself), the release
+# flavour of the targets the mutant's tests need is built in
+# build/mutants/NAME/build, and the ctest entries of that area run one by
+# one, cheapest first, until one FAILS.  Prints "mutant NAME: killed by
+# TEST" or "mutant NAME: SURVIVED", then "mutants: N killed of M", and
+# exits 1 if any survived, 2 if a mutant could not be made (its edit no
+# longer matches the file, or the copy does not build, or a test is gone).
+#
+# A test that runs longer than MUTANT_TIMEOUT seconds (120) is stopped, and
+# counts as failed: a mutant that makes a test hang is caught, as ctest's
+# own TIMEOUT would catch it, only sooner.  A skipped test kills nothing.
+# "make mutants" runs it; about a minute on 2 cores (half of it
+# is the 30 s run of umn-torture that the blind oracle lets pass).
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=$root/build/mutants
+jobs=${JOBS:-2}
+limit=${MUTANT_TIMEOUT:-120}
+killed=0 total=0 survived=0 broken=0
+
+# mutant NAME FILE SED TARGETS TESTS: FILE is relative to the tree; SED
+# must change exactly one line of it; TESTS are ctest names, in order.
+mutant() {
+	name=$1 file=$2 edit=$3 targets=$4 tests=$5
+	case " ${only:-$name} " in
+	*" $name "*) ;;
+	*) return ;;
+	esac
+	total=$((total + 1))
+	dir=$out/$name
+	rm -rf "$dir"
+	mkdir -p "$dir/src"
+	git -C "$root" archive HEAD | tar -x -C "$dir/src" || {
+		echo "mutant $name: cannot copy the tree"
+		broken=$((broken + 1))
+		return
+	}
+	cp "$dir/src/$file" "$dir/orig"
+	sed -i "$edit" "$dir/src/$file"
+	changed=$(diff "$dir/orig" "$dir/src/$file" | grep -c '^[<>]')
+	if [ "$changed" = 0 ]; then
+		echo "mutant $name: the edit no longer matches $file"
+		broken=$((broken + 1))
+		return
+	fi
+	echo "mutant $name: $file:"
+	diff "$dir/orig" "$dir/src/$file" | grep '^[<>]' | sed 's/^/    /'
+	if ! { cmake -S "$dir/src" -B "$dir/build" \
+		-DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON &&
+	       cmake --build "$dir/build" -j"$jobs" --target $targets; } \
+		> "$dir/build.log" 2>&1; then
+		echo "mutant $name: does not build (see $dir/build.log)"
+		broken=$((broken + 1))
+		return
+	fi
+	for t in $tests; do
+		if ! (cd "$dir/build" && ctest -N -R "^$t\$") |
+			grep -q "Total Tests: 1$"; then
+			echo "mutant $name: no ctest entry $t"
+			broken=$((broken + 1))
+			return
+		fi
+		start=$(date +%s)
+		(cd "$dir/build" && timeout -k 10 "$limit" \
+			ctest -R "^$t\$" --output-on-failure) > "$dir/$t.log" 2>&1
+		rc=$?
+		secs=$(($(date +%s) - start))
+		if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+			echo "mutant $name: killed by $t (stopped after" \
+				"${limit} s; see $dir/$t.log)"
+			killed=$((killed + 1))
+			return
+		elif [ "$rc" != 0 ]; then
+			echo "mutant $name: killed by $t ($secs s; see" \
+				"$dir/$t.log)"
+			killed=$((killed + 1))
+			return
+		fi
+		echo "mutant $name: $t passed ($secs s)"
+	done
+	echo "mutant $name: SURVIVED ($tests)"
+	survived=$((survived + 1))
+}
+
+only=$*
+
+# umn-torture's oracle reports nothing (found_stale() returns at once):
+# its --break runs must then fail, as each expects the oracle's verdict.
+mutant oracle-blind tools/workload.c \
+	'/^static void found_stale(const char \*fmt, \.\.\.)$/,/^}$/s/^\tva_list ap;$/\tva_list ap;\n\treturn;/' \
+	"umn-torture" "torture-break-retry torture-break-counter"
+
+# The interval mirror installs without read_retry: a fault that raced an
+# invalidation installs what start removed.
+mutant mirror-no-retry consumers/mirror.c \
+	's/return check_seq && umn_interval_read_retry(&m->sub, seq);/return false;/' \
+	"umn-fuzz-replay umn-tests umn-torture" "fuzz-replay consumers torture"
+
+# The device TLB is not flushed in ->invalidate_range.
+mutant devtlb-no-flush consumers/devtlb.c \
+	's/if (!(t->flags & UMN_DEVTLB_BREAK_FLUSH))$/if (0)/' \
+	"umn-fuzz-replay umn-tests umn-torture" "fuzz-replay consumers torture"
+
+# A registration hit by an invalidation stays cached (and pinned).
+mutant regcache-no-invalidate consumers/regcache.c \
+	's/if (rc->flags & UMN_REGCACHE_BREAK_INVALIDATE)$/if (1)/' \
+	"umn-fuzz-replay umn-tests regcache_mlock" \
+	"fuzz-replay consumers example-regcache-mlock"
+
+# mprotect in the soft MMU opens a bracket and never ends it.
+mutant soft-unpaired-end primaries/soft/mm.c \
+	'/walk_range(sm, addr, end, protect_run, &p);$/{n;/^\tbracket_end(sm, &range);$/d}' \
+	"umn-fuzz-replay umn-tests" "fuzz-replay soft notifier"
+
+echo "mutants: $killed killed of $total"
+[ "$broken" = 0 ] || exit 2
+[ "$survived" = 0 ]
