@@ -404,6 +404,7 @@ int main(int argc, char **argv)
 	struct dmirror *d;
 	double start;
 	int i, n = 0;
+	bool leaked;
 
 	parse(argc, argv);
 	if (umn_soft_frames_create(&cfg, &glue_frames) ||
@@ -434,12 +435,16 @@ int main(int argc, char **argv)
 	__atomic_store_n(&dm, NULL, __ATOMIC_RELEASE);
 	dmirror_free(d);
 	umn_soft_mm_destroy(glue_sm);
-	if (umn_soft_frames_destroy(glue_frames))
-		fprintf(stderr, "linux-dmirror: frames left allocated\n");
+	leaked = umn_soft_frames_destroy(glue_frames) != 0;
 	if (stale) {
 		printf("linux-dmirror: oracle: %lu stale entries found\n",
 		       stale);
 		return EXIT_STALE;
+	}
+	if (leaked) {
+		printf("linux-dmirror: frames left allocated at teardown: a "
+		       "leak\n");
+		return EXIT_FEW_CHECKS;
 	}
 	if (checks < MIN_CHECKS) {
 		printf("linux-dmirror: only %lu checks under the PTL, fewer "

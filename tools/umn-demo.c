@@ -181,6 +181,10 @@ int main(int argc, char **argv)
 	table(&cfg, &rep);
 	if (rep.stale)
 		return EXIT_STALE;
+	if (rep.leaked) {
+		printf("  Frames were left allocated at teardown: a leak.\n");
+		return EXIT_FAILED;
+	}
 	if (rep.checked < MIN_CHECKS) {
 		printf("  Too little tested: only %lu accesses checked, fewer "
 		       "than %lu.\n",

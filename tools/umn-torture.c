@@ -174,6 +174,11 @@ int main(int argc, char **argv)
 		       rep.stale);
 		return EXIT_STALE;
 	}
+	if (rep.leaked) {
+		printf("umn-torture: frames left allocated at teardown: a "
+		       "leak\n");
+		return EXIT_FEW_CHECKS;
+	}
 	if (rep.checked < min_checks) {
 		printf("umn-torture: only %lu accesses checked, fewer than "
 		       "%lu: too little was tested\n",

@@ -646,7 +646,9 @@ int workload_run(const struct workload_config *cfg, struct workload_report *rep)
 		umn_regcache_destroy(rc);
 	umn_notifier_unregister(&delayer);
 	umn_soft_mm_destroy(sm);
-	if (umn_soft_frames_destroy(frames))
+	if (umn_soft_frames_destroy(frames)) {
 		fprintf(stderr, "workload: frames left allocated\n");
+		rep->leaked = true;
+	}
 	return 0;
 }

@@ -62,6 +62,7 @@ struct workload_report {
 	unsigned long data_checked; /* data read back and compared */
 	unsigned long retries;	    /* installs refused by a collision */
 	unsigned long stale;	    /* what the oracle found */
+	bool leaked;		    /* frames left allocated at teardown */
 	char first_stale[256];	    /* the first finding, in words */
 };
 
