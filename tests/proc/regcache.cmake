@@ -7,8 +7,20 @@ add_executable(umn-proc-regcache
 	${CMAKE_CURRENT_SOURCE_DIR}/regcache_pin.c
 	${CMAKE_CURRENT_SOURCE_DIR}/regcache_oracle.c
 	${CMAKE_CURRENT_SOURCE_DIR}/regcache_stress.c
-	${CMAKE_CURRENT_SOURCE_DIR}/regcache_safety.c)
-target_link_libraries(umn-proc-regcache PRIVATE umn_static)
+	${CMAKE_CURRENT_SOURCE_DIR}/regcache_safety.c
+	${CMAKE_CURRENT_SOURCE_DIR}/ucx_rcache.c)
+target_link_libraries(umn-proc-regcache PRIVATE umn_static ${CMAKE_DL_LIBS})
+# UCX's rcache, the stress's second cache (--cache ucx; Debian:
+# libucx-dev): its headers only, libucs is loaded with dlopen() by that
+# test alone.  Without them, proc-regcache-stress-ucx skips.
+find_path(UMN_TEST_UCM_INCLUDE_DIR ucm/api/ucm.h)
+find_library(UMN_TEST_UCS_LIBRARY ucs)
+if(UMN_TEST_UCM_INCLUDE_DIR AND UMN_TEST_UCS_LIBRARY)
+	target_include_directories(umn-proc-regcache SYSTEM PRIVATE
+				   ${UMN_TEST_UCM_INCLUDE_DIR})
+	target_compile_definitions(umn-proc-regcache PRIVATE
+				   UMN_TEST_UCS_LIB="${UMN_TEST_UCS_LIBRARY}")
+endif()
 
 function(umn_proc_regcache_test name)
 	add_test(NAME proc-regcache-${name}
@@ -18,12 +30,17 @@ function(umn_proc_regcache_test name)
 		ENVIRONMENT "TSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/tsan.supp")
 endfunction()
 
+# The stresses share their seed, threads and seconds, so that umn's
+# (no stale hit allowed) and UCX's (stale hits counted, not failed) are
+# comparable.
+set(UMN_STRESS_ARGS --seconds 3 --threads 3 --seed 1)
 foreach(src hooks uffd all)
 	umn_proc_regcache_test(oracle-${src} oracle --sources ${src})
 	umn_proc_regcache_test(stress-${src} stress --sources ${src}
-		--seconds 3 --threads 3)
+		${UMN_STRESS_ARGS})
 	umn_proc_regcache_test(recursion-${src} recursion --sources ${src})
 endforeach()
+umn_proc_regcache_test(stress-ucx stress --cache ucx ${UMN_STRESS_ARGS})
 # The oracle can fail: each deliberate break must be caught, and the test
 # then exits with the oracle's status (3) after the oracle's message.
 function(umn_proc_regcache_break name regex)

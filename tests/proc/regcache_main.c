@@ -4,12 +4,15 @@
  * issue 3 over the process itself (issue 4), checked against the kernel.
  *
  *	umn-proc-regcache TEST [--sources hooks|uffd|all] [--seconds S]
- *			  [--threads N] [--mapped-only]
+ *			  [--threads N] [--mapped-only] [--seed N]
+ *			  [--cache umn|ucx]
  *
  * TEST is one of
  *	oracle		each event class, then a lookup: the oracle agrees
  *	break-retry	a cache that skips its retry: the oracle must object
  *	stress		threads allocate, register, look up, free and remap
+ *			(--cache ucx: through UCX's rcache instead of umn's,
+ *			under the same oracle; --seed: the workers' seeds)
  *	break-stop	the stress with the sources switched off: the oracle
  *			must object
  *	fork		the child has no notifiers and runs none of the parent's
@@ -38,6 +41,7 @@
 #include <sys/resource.h>
 
 #include "regcache_test.h"
+#include "ucx_rcache.h"
 
 unsigned long checks, failures;
 
@@ -105,7 +109,7 @@ static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: umn-proc-regcache TEST [--sources "
 			"hooks|uffd|all] [--seconds S] [--threads N] "
-			"[--mapped-only]\n");
+			"[--mapped-only] [--seed N] [--cache umn|ucx]\n");
 	exit(2);
 }
 
@@ -136,11 +140,20 @@ int main(int argc, char **argv)
 			o.mapped_only = true;
 		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
 			o.threads = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+			stress_seed = (unsigned int)strtoul(argv[++i], NULL, 0);
+		} else if (!strcmp(argv[i], "--cache") && i + 1 < argc) {
+			i++;
+			if (!strcmp(argv[i], "ucx"))
+				stress_ucx = true;
+			else if (strcmp(argv[i], "umn"))
+				usage();
 		} else {
 			usage();
 		}
 	}
-	if (o.threads < 1 || o.threads > 64 || o.seconds <= 0)
+	if (o.threads < 1 || o.threads > 64 || o.seconds <= 0 ||
+	    (stress_ucx && strcmp(test, "stress")))
 		usage();
 	unsetenv("UMN_PROC_SOURCES");
 	/* khugepaged may gather pages into a huge page behind every source's
