@@ -179,14 +179,14 @@ static inline void umn__mm_unlock(struct umn_mm *mm)
 }
 
 /*
- * Call @fn on what the notifiers of @mm hear now: [0, ULONG_MAX] once if
- * it has a classic notifier, then each interval's [start, last].  Under
- * the mm's lock: @fn must not call umn.  For a primary whose source of
+ * What the notifiers of @mm hear now: true if it has a classic notifier
+ * (the whole address space); and [*first, *last], the span of its
+ * intervals (*first > *last if none).  For a primary whose source of
  * events starts after notifiers were registered (the process's
  * userfaultfd).
  */
-void umn__mm_each_heard(struct umn_mm *mm,
-			void (*fn)(unsigned long start, unsigned long last));
+bool umn__mm_heard(struct umn_mm *mm, unsigned long *first,
+		   unsigned long *last);
 
 /* Validators (run by the tests; O(n)). */
 bool umn__chain_is_valid(struct umn_mm *mm);

@@ -465,18 +465,24 @@ bool umn__intervals_overlap(struct umn_mm *mm, unsigned long start,
 	return hit;
 }
 
-void umn__mm_each_heard(struct umn_mm *mm,
-			void (*fn)(unsigned long start, unsigned long last))
+bool umn__mm_heard(struct umn_mm *mm, unsigned long *first, unsigned long *last)
 {
 	struct umn__itree_node *node;
+	bool classic;
 
+	*first = ~0UL;
+	*last = 0;
 	umn__mm_lock(mm);
-	if (mm->chain)
-		fn(0, ~0UL);
+	classic = mm->chain != NULL;
 	for (node = umn__itree_first(&mm->itree, 0, ~0UL); node;
-	     node = umn__itree_next(node, 0, ~0UL))
-		fn(node->start, node->last);
+	     node = umn__itree_next(node, 0, ~0UL)) {
+		if (node->start < *first)
+			*first = node->start;
+		if (node->last > *last)
+			*last = node->last;
+	}
 	umn__mm_unlock(mm);
+	return classic;
 }
 
 bool umn__intervals_are_valid(struct umn_mm *mm)

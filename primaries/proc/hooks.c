@@ -164,28 +164,30 @@ static void call_end(struct call *c)
 		errno = err_;               \
 	} while (0)
 
+/* After a call whose range userfaultfd was told to forget: it watches
+ * again what is still mapped there, before the bracket ends. */
+static void unwatched_end(struct call *c, bool unwatched)
+{
+	if (unwatched)
+		proc_uffd_after(c->range.start, c->range.end);
+	call_end(c);
+}
+
 static int hook_munmap(void *addr, size_t len)
 {
 	int entry_errno = errno;
 	unsigned long start = (unsigned long)addr, end;
 	struct call c = { .open = false };
+	bool unwatched;
 	long ret;
 
 	if (page_range(start, len, &end))
 		call_begin(&c, "munmap", "unmap", UMN_EVENT_UNMAP, start, end);
-	if (c.open) /* told now: userfaultfd need not tell it again */
-		proc_uffd_unwatch(start, end);
-	SYSCALL_IN_BRACKETS(ret, syscall(SYS_munmap, addr, len), call_end(&c));
+	/* Told now: userfaultfd need not tell it again. */
+	unwatched = c.open && proc_uffd_unwatch(start, end);
+	SYSCALL_IN_BRACKETS(ret, syscall(SYS_munmap, addr, len),
+			    unwatched_end(&c, unwatched));
 	return (int)ret;
-}
-
-/* The mappings stay after a discard: userfaultfd watches them again
- * before the bracket ends. */
-static void discard_end(struct call *c, bool unwatched)
-{
-	if (unwatched)
-		proc_uffd_rewatch(c->range.start, c->range.end);
-	call_end(c);
 }
 
 static int hook_madvise(void *addr, size_t len, int advice)
@@ -227,7 +229,7 @@ static int hook_madvise(void *addr, size_t len, int advice)
 	unwatched = c.open && !strcmp(kind, "discard") &&
 		    proc_uffd_unwatch(start, end);
 	SYSCALL_IN_BRACKETS(ret, syscall(SYS_madvise, addr, len, advice),
-			    discard_end(&c, unwatched));
+			    unwatched_end(&c, unwatched));
 	return (int)ret;
 }
 
@@ -253,9 +255,9 @@ static void mmap_end(struct call *c, long ret, size_t len)
 {
 	unsigned long end;
 
-	call_end(c);
 	if (ret != -1 && page_range((unsigned long)ret, len, &end))
 		proc_uffd_watch_new((unsigned long)ret, end);
+	call_end(c);
 }
 
 static void *hook_mmap(void *addr, size_t len, int prot, int flags, int fd,

@@ -39,6 +39,21 @@ static void watch_range(unsigned long start, unsigned long last)
 						       : (last | mask) + 1);
 }
 
+/* Once the source starts: what the notifiers already there hear. */
+static void watch_heard(struct umn_mm *mm)
+{
+	unsigned long first, last;
+
+	if (umn__mm_heard(mm, &first, &last))
+		proc_uffd_watch_all();
+	if (first <= last)
+		proc_uffd_watch_heard(first & ~(UMN_PAGE_SIZE - 1),
+				      (last | (UMN_PAGE_SIZE - 1)) == ~0UL
+					      ? ~(UMN_PAGE_SIZE - 1)
+					      : (last | (UMN_PAGE_SIZE - 1)) +
+							1);
+}
+
 static void interval_added(struct umn_mm *mm, void *priv, unsigned long start,
 			   unsigned long last)
 {
@@ -188,7 +203,7 @@ static int start_locked(unsigned int want, bool each_required)
 		/* What notifiers registered before hear, userfaultfd must
 		 * report too. */
 		if (!uffd_ret && !(on & UMN_PROC_UFFD))
-			umn__mm_each_heard(mm, watch_range);
+			watch_heard(mm);
 	}
 	if (each_required && (hooks_ret || uffd_ret))
 		return hooks_ret ? hooks_ret : uffd_ret;

@@ -46,9 +46,10 @@ int proc_patch_libc(void);
 int proc_uffd_start(struct umn_mm *mm);
 void proc_uffd_watch(unsigned long start, unsigned long end);
 bool proc_uffd_unwatch(unsigned long start, unsigned long end);
-void proc_uffd_rewatch(unsigned long start, unsigned long end);
+void proc_uffd_after(unsigned long start, unsigned long end);
 void proc_uffd_watch_new(unsigned long start, unsigned long end);
 void proc_uffd_watch_all(void);
+void proc_uffd_watch_heard(unsigned long start, unsigned long end);
 int proc_uffd_sync(void);
 void proc_uffd_forget(void); /* in a forked child: the monitor is gone */
 void proc_uffd_stats(struct umn_proc_stats *stats);

@@ -53,7 +53,7 @@
 	 UFFD_FEATURE_EVENT_REMAP)
 #define QUEUE 1024
 
-enum { EV_UNMAP, EV_REMOVE, EV_REMAP, EV_SYNC };
+enum { EV_UNMAP, EV_REMOVE, EV_REMAP, EV_SYNC, EV_ORPHAN };
 
 struct event {
 	unsigned long start, end;
@@ -296,17 +296,54 @@ static bool watch_one(int fd, unsigned long lo, unsigned long hi)
 	return true;
 }
 
-/* Without PROCMAP_QUERY: each line of /proc/self/maps, in address order. */
-struct watch_scan {
+static bool watch_all; /* atomic: a classic notifier hears everything */
+
+/*
+ * Is the mapping [lo, hi) heard by a notifier, so that userfaultfd must
+ * report changes there?  If an interval overlaps it; or, with no access
+ * (@none), never for a classic notifier alone: such mappings hold no page
+ * to translate, and runtimes reserve address space that way and map it
+ * later with MAP_FIXED from any thread, umn's reader included (a
+ * sanitizer's per-thread memory), which would then wait for itself.
+ */
+static bool heard(unsigned long lo, unsigned long hi, bool none)
+{
+	if (umn__intervals_overlap(u.mm, lo, hi - 1))
+		return true;
+	return !none && __atomic_load_n(&watch_all, __ATOMIC_ACQUIRE);
+}
+
+/* What a walk of the mappings found: the span of the holes an interval
+ * overlaps ([lo, hi), empty if lo >= hi), to try again later. */
+struct walk {
 	int fd;
 	unsigned long start, end;
-	bool all;     /* for a classic notifier: leave out PROT_NONE */
-	bool covered; /* so far, [start, end) is mapped and registered */
+	bool asked; /* register every mapping, heard or not (an insert) */
+	unsigned long lo, hi;
 };
 
-static void watch_line(const char *line, void *arg)
+static void walk_hole(struct walk *w, unsigned long lo, unsigned long hi)
 {
-	struct watch_scan *w = arg;
+	if (lo >= hi || !umn__intervals_overlap(u.mm, lo, hi - 1))
+		return;
+	if (w->lo >= w->hi)
+		w->lo = lo;
+	w->hi = hi;
+}
+
+static void walk_mapping(struct walk *w, unsigned long lo, unsigned long hi,
+			 bool none)
+{
+	walk_hole(w, w->start, lo < w->end ? lo : w->end);
+	if (lo < w->end && (w->asked || heard(lo, hi, none)))
+		watch_one(w->fd, lo, hi);
+	w->start = hi;
+}
+
+/* Without PROCMAP_QUERY: each line of /proc/self/maps, in address order. */
+static void walk_line(const char *line, void *arg)
+{
+	struct walk *w = arg;
 	unsigned long lo, hi;
 	char *p;
 
@@ -314,57 +351,52 @@ static void watch_line(const char *line, void *arg)
 	if (*p != '-')
 		return;
 	hi = strtoul(p + 1, &p, 16);
-	if (hi <= w->start || lo >= w->end)
-		return;
-	if (lo > w->start)
-		w->covered = false;
-	if (!(w->all && !strncmp(p, " ---", 4)) && !watch_one(w->fd, lo, hi))
-		w->covered = false;
-	w->start = hi;
+	if (hi > w->start && lo < w->end)
+		walk_mapping(w, lo, hi, !strncmp(p, " ---", 4));
 }
 
 /*
- * Register each mapping that [start, end) touches, whole and on its own:
- * the kernel splits a mapping registered in part (its flags differ), and
- * an mremap of the whole original mapping would then fail with EFAULT,
- * where it succeeds without umn; and a mapping that cannot be registered
- * (or changes meanwhile) leaves the others registered.
- *
- * For a classic notifier (@all), mappings with no access are left out:
- * they hold no page to translate, and runtimes reserve address space that
- * way and map it later with MAP_FIXED from any thread, umn's reader
- * included (a sanitizer's per-thread memory), which would then wait for
- * itself.  The mapping that replaces one is registered as any new one.
- *
- * Return: true if all of [start, end) is mapped and registered now.
+ * Register the mappings that [start, end) touches, each whole and on its
+ * own: the kernel splits a mapping registered in part (its flags differ),
+ * and an mremap of the whole original mapping would then fail with
+ * EFAULT, where it succeeds without umn; and a mapping that cannot be
+ * registered (or changes meanwhile) leaves the others registered.  An
+ * insert (@asked) registers every mapping it touches; else only the
+ * mappings a notifier hears.  Return: the span of the holes in [start,
+ * end) that an interval overlaps (nothing mapped there yet).
  */
-static bool watch_mappings(int fd, unsigned long start, unsigned long end,
-			   bool all)
+static struct walk watch_mappings(int fd, unsigned long start,
+				  unsigned long end, bool asked)
 {
-	struct watch_scan w = { fd, start, end, all, true };
+	struct walk w = { fd, start, end, asked, 0, 0 };
 	unsigned long lo = 0, hi = 0;
 	bool none = false;
 	int found;
 
-	while (start < end) {
-		found = next_vma(start, &lo, &hi, &none);
+	while (w.start < end) {
+		found = next_vma(w.start, &lo, &hi, &none);
 		if (found < 0) {
-			w.start = start;
-			proc_maps_each(watch_line, &w);
-			return w.covered && w.start >= end;
+			proc_maps_each(walk_line, &w);
+			break;
 		}
-		if (!found || lo > start)
-			w.covered = false; /* a hole */
 		if (!found || lo >= end)
 			break;
-		if (!(all && none) && !watch_one(fd, lo, hi))
-			w.covered = false;
-		start = hi;
+		walk_mapping(&w, lo, hi, none);
 	}
-	return w.covered;
+	walk_hole(&w, w.start, end);
+	return w;
 }
 
 void proc_uffd_watch(unsigned long start, unsigned long end)
+{
+	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
+
+	if (fd >= 0)
+		watch_mappings(fd, start, end, true);
+}
+
+/* Each mapping in [start, end) that a notifier hears. */
+void proc_uffd_watch_heard(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 
@@ -380,100 +412,107 @@ void proc_uffd_watch(unsigned long start, unsigned long end)
  * the dispatcher, for a bracket that finds nothing left to invalidate:
  * about 10 us).  Unregistering the range first costs one ioctl, and is
  * tried only where umn may have registered something.  Return: true if
- * it was unregistered (a discard registers it again after: rewatch).
+ * tried: then proc_uffd_after() must follow the call.
  */
 bool proc_uffd_unwatch(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 	struct uffdio_range r = { .start = start, .len = end - start };
 
-	return fd >= 0 && granules(start, end, false) &&
-	       !ioctl(fd, UFFDIO_UNREGISTER, &r);
+	if (fd < 0 || !granules(start, end, false))
+		return false;
+	ioctl(fd, UFFDIO_UNREGISTER, &r); /* in part, if it fails midway */
+	return true;
 }
 
-/* After a hooked discard, still inside its bracket: the mappings stay,
- * so they are registered again, whole (the unregister split them). */
-void proc_uffd_rewatch(unsigned long start, unsigned long end)
+static void push_locked(struct event ev);
+
+/*
+ * After the call, still inside its bracket: register again what is
+ * mapped there and heard (a discard, a failed munmap; the unregister
+ * split the mappings: whole again); what is not mapped (the munmap, or
+ * another thread's raw one meanwhile) the dispatcher keeps as an orphan,
+ * while an interval overlaps it, for when something is mapped there.
+ */
+void proc_uffd_after(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
+	struct walk w;
 
-	if (fd >= 0)
-		watch_mappings(fd, start, end, false);
+	if (fd < 0 || !u.mm)
+		return;
+	w = watch_mappings(fd, start, end, false);
+	if (w.lo < w.hi)
+		push_locked((struct event){ w.lo, w.hi, EV_ORPHAN });
 }
 
 /*
  * After the kernel unmapped or moved a range (UNMAP, REMAP), whatever is
  * mapped there now is a new mapping, which userfaultfd does not watch
  * (mmap MAP_FIXED, shmat SHM_REMAP, or a munmap and then an mmap).  While
- * an interval still covers the range, register what is there, each
- * mapping whole, before the bracket ends (so before read_begin lets
- * anyone register there anew).
+ * a notifier hears the range, register what is there, each mapping
+ * whole, before the bracket ends (so before read_begin lets anyone
+ * register there anew).
  *
- * What is not mapped yet becomes an orphan: tried again before each later
- * event and each sync, until it is mapped and registered, or no interval
- * covers it.  (A hooked mmap registers at once: proc_uffd_watch_new.)  An
+ * The holes that an interval overlaps are an orphan: tried again before
+ * each later event and each sync, shrunk to the holes still left, until
+ * something is mapped and registered there, or no interval overlaps
+ * them.  (A hooked mmap registers at once: proc_uffd_watch_new.)  An
  * unmap of a new mapping before it was registered is missed by
  * userfaultfd: a raw munmap, then a raw mmap, then a raw munmap, with no
  * event or sync between them.  The orphans are the dispatcher's own; when
- * they are full, the last one widens.
+ * they are full, the last one widens (a wider walk, registering only what
+ * is heard).
  */
 #define ORPHANS 64
 #define ALL_END (~0UL & ~(UMN_PAGE_SIZE - 1)) /* above every mapping */
-static bool watch_all; /* atomic: a classic notifier hears everything */
 static struct {
 	unsigned long start, end;
 } orphans[ORPHANS];
 static unsigned int norphans;
 
-static void rewatch(struct umn_mm *mm, int fd, unsigned long start,
-		    unsigned long end)
+static void rewatch(int fd, unsigned long start, unsigned long end)
 {
-	bool interval = umn__intervals_overlap(mm, start, end - 1);
+	struct walk w = watch_mappings(fd, start, end, false);
 
-	if (!interval && !__atomic_load_n(&watch_all, __ATOMIC_ACQUIRE))
-		return;
-	if (watch_mappings(fd, start, end, !interval) || !interval)
+	if (w.lo >= w.hi)
 		return;
 	if (norphans < ORPHANS) {
-		orphans[norphans].start = start;
-		orphans[norphans++].end = end;
+		orphans[norphans].start = w.lo;
+		orphans[norphans++].end = w.hi;
 		return;
 	}
-	if (start < orphans[ORPHANS - 1].start)
-		orphans[ORPHANS - 1].start = start;
-	if (end > orphans[ORPHANS - 1].end)
-		orphans[ORPHANS - 1].end = end;
+	if (w.lo < orphans[ORPHANS - 1].start)
+		orphans[ORPHANS - 1].start = w.lo;
+	if (w.hi > orphans[ORPHANS - 1].end)
+		orphans[ORPHANS - 1].end = w.hi;
 }
 
-static void adopt_orphans(struct umn_mm *mm, int fd)
+static void adopt_orphans(int fd)
 {
 	unsigned int i = 0;
+	struct walk w;
 
 	while (i < norphans) {
-		if (!umn__intervals_overlap(mm, orphans[i].start,
-					    orphans[i].end - 1) ||
-		    watch_mappings(fd, orphans[i].start, orphans[i].end, false))
+		w = watch_mappings(fd, orphans[i].start, orphans[i].end, false);
+		if (w.lo >= w.hi) {
 			orphans[i] = orphans[--norphans];
-		else
-			i++;
+			continue;
+		}
+		orphans[i].start = w.lo;
+		orphans[i++].end = w.hi;
 	}
 }
 
-/* A hooked mmap's new mapping, [start, end): watched if a classic
- * notifier hears everything, or an interval covers it (a range unmapped
- * under a live interval, mapped again). */
+/* A hooked mmap's new mapping, [start, end), before its bracket ends:
+ * watched if a notifier hears it (an interval over a range unmapped and
+ * mapped again; a classic notifier). */
 void proc_uffd_watch_new(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
-	struct umn_mm *mm = proc_mm_if(UMN_PROC_UFFD);
 
-	bool interval;
-
-	if (fd < 0 || !mm)
-		return;
-	interval = umn__intervals_overlap(mm, start, end - 1);
-	if (interval || __atomic_load_n(&watch_all, __ATOMIC_ACQUIRE))
-		watch_mappings(fd, start, end, !interval);
+	if (fd >= 0 && proc_mm_if(UMN_PROC_UFFD))
+		watch_mappings(fd, start, end, false);
 }
 
 /*
@@ -510,7 +549,7 @@ void proc_uffd_watch_all(void)
 		return;
 	__atomic_store_n(&watch_all, true, __ATOMIC_RELEASE);
 	if (fd >= 0)
-		watch_mappings(fd, 0, ALL_END, true);
+		watch_mappings(fd, 0, ALL_END, false);
 }
 
 static void *dispatcher(void *arg)
@@ -541,15 +580,17 @@ static void *dispatcher(void *arg)
 		mm = proc_mm_if(UMN_PROC_UFFD);
 		fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 		if (mm && fd >= 0 && norphans)
-			adopt_orphans(mm, fd);
-		if ((ev.type == EV_UNMAP || ev.type == EV_REMAP) && mm &&
-		    fd >= 0 && ev.start < ev.end)
-			rewatch(mm, fd, ev.start, ev.end);
+			adopt_orphans(fd);
+		if ((ev.type == EV_UNMAP || ev.type == EV_REMAP ||
+		     ev.type == EV_ORPHAN) &&
+		    mm && fd >= 0 && ev.start < ev.end)
+			rewatch(fd, ev.start, ev.end);
 		/* Catch up with the mappings made out of sight. */
 		if ((ev.type == EV_SYNC || syncs) && mm && fd >= 0 &&
 		    __atomic_load_n(&watch_all, __ATOMIC_ACQUIRE))
-			watch_mappings(fd, 0, ALL_END, true);
-		if (ev.type != EV_SYNC && mm && ev.start < ev.end)
+			watch_mappings(fd, 0, ALL_END, false);
+		if (ev.type != EV_SYNC && ev.type != EV_ORPHAN && mm &&
+		    ev.start < ev.end)
 			proc_bracket(mm, ev.start, ev.end,
 				     ev.type == EV_REMOVE ? UMN_EVENT_CLEAR
 							  : UMN_EVENT_UNMAP,
@@ -679,6 +720,14 @@ static void unlock_u(void)
 {
 	pthread_mutex_unlock(&u.lock);
 	umn__signals_release();
+}
+
+/* From an application thread (a hook's end, maybe a signal handler). */
+static void push_locked(struct event ev)
+{
+	lock_u();
+	push(ev);
+	unlock_u();
 }
 
 int proc_uffd_sync(void)

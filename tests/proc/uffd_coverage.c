@@ -10,8 +10,9 @@
  * replace: two threads each keep one interval notifier on a range of their own
  * (the two ranges are neighbours, in one mapping at first) and, round
  * after round, replace their range with a raw mmap(MAP_FIXED) (unseen by
- * the hooks), or unmap it and map it again, while the other does the
- * same.  After each replacement and umn_proc_uffd_sync():
+ * the hooks), or unmap it (raw, or through libc) and map it again with a
+ * raw mmap, while the other does the same.  After each replacement and
+ * umn_proc_uffd_sync():
  *  - the range must be registered with umn's userfaultfd (the "uw" flag of
  *    its mapping in /proc/self/smaps), and
  *  - a raw munmap of one page of it must reach the interval's callback.
@@ -125,8 +126,18 @@ static void *run(void *arg)
 	unsigned int i;
 
 	for (i = 0; i < rounds; i++) {
-		if (i % 2)
+		/* unmapped first: raw, or through libc (the hook, under
+		 * --sources all, tells userfaultfd to forget the range) */
+		if (i % 3 == 1)
 			syscall(SYS_munmap, o->range, LEN);
+		else if (i % 3 == 2) {
+			/* whole and registered first, so that the hook's
+			 * unregister covers it all */
+			if (raw_mmap_fixed(o->range) != o->range)
+				abort();
+			umn_proc_uffd_sync();
+			munmap(o->range, LEN);
+		}
 		if (raw_mmap_fixed(o->range) != o->range)
 			abort();
 		o->range[0] = 1;
