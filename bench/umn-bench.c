@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * bench/umn-bench.c - umn's benchmarks (issue 5), each side by side with
+ * bench/umn-bench.c - umn's benchmarks, each side by side with
  * its baseline in the same run, interleaved, several repetitions; the
  * median and the spread are reported.
  *

@@ -2,7 +2,7 @@
 /*
  * consumers/devtlb.c - an IOMMU-like device TLB (umn/devtlb.h).
  *
- * Pattern: flush in ->invalidate_range (DESIGN.md contract 2 and 3).  A
+ * Pattern: flush in ->invalidate_range (docs/CONTRACT.md, rules 2, 3).  A
  * device TLB is filled by the hardware walking the CPU page table, and
  * flushed by the IOMMU driver: it needs no counter and no sequence,
  * because both happen under the primary's page-table lock.  The fill runs

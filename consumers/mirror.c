@@ -2,7 +2,7 @@
 /*
  * consumers/mirror.c - a KVM-like shadow page table (umn/mirror.h).
  *
- * Pattern: collision-retry (DESIGN.md contract 4).  The mirror never takes
+ * Pattern: collision-retry (docs/CONTRACT.md, rule 4).  The mirror never takes
  * a reference on a frame; it stays exactly in sync with the primary by
  * never installing a translation that an invalidation may have overtaken.
  *

@@ -2,7 +2,7 @@
 /*
  * consumers/regcache.c - an RDMA-like registration cache (umn/regcache.h).
  *
- * Pattern: references (DESIGN.md contract 4, the alternative).  A
+ * Pattern: references (docs/CONTRACT.md, rule 4, the alternative).  A
  * registration holds a pin on each of its pages, so no frame it hands the
  * device can be freed or reused, whatever the primary does.  What the
  * notifier keeps exact is the cache: a registration that an invalidation

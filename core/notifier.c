@@ -17,12 +17,14 @@
  *	cannot see the page table as it
  *	was before this change.
  *
- *	unregister(A): A leaves at 9
+ *	unregister(A): ->release(A) while
+ *	A still hears every bracket (as in
+ *	Linux); then A leaves at 9
  *					start: gen = 9: A is not called
  *	synchronize_rcu(): every bracket
  *	that saw A (gen < 9) has ended;
  *	unlink A; synchronize_rcu(): no
- *	reader is on A; ->release(A)
+ *	reader is on A; unregister returns
  *
  * A primary's thread holds the RCU read lock from start to end (core/rcu.h),
  * so a grace period is exactly "every bracket in flight has ended".  No

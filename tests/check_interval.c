@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * tests/check_interval.c - interval notifiers against DESIGN.md contract 4
- * (collision-retry) and contract 5 (deferred insert and remove).
+ * tests/check_interval.c - interval notifiers against docs/CONTRACT.md,
+ * rule 4 (collision-retry) and rule 5 (deferred insert and remove).
  */
 #include <errno.h>
 #include <string.h>

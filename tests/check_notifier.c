@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * tests/check_notifier.c - classic notifiers against DESIGN.md's contract:
+ * tests/check_notifier.c - classic notifiers against docs/CONTRACT.md:
  * bracketing and pairing (also across -EAGAIN), invalidate_range between
  * start and end, lifetime (no callback after unregister, release exactly
  * once, put), young and change_pte by range.

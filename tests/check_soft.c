@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * tests/check_soft.c - the soft MMU: every operation fires exactly the
- * sequence of DESIGN.md contract 2 (events, ranges — THP ranges above
+ * sequence of docs/CONTRACT.md, rule 2 (events, ranges — THP ranges above
  * all —, invalidate_range under the PTL after the update, frames freed
  * only after end), and bad input changes nothing.
  *

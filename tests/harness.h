@@ -2,7 +2,7 @@
 /*
  * tests/harness.h - what the core's tests share: a recording notifier and
  * a toy primary MMU (a flat page table with an mmap lock and a page-table
- * lock) that follows DESIGN.md contract 2 exactly.
+ * lock) that follows docs/CONTRACT.md, rule 2, exactly.
  */
 #ifndef UMN_TESTS_HARNESS_H
 #define UMN_TESTS_HARNESS_H

@@ -14,10 +14,10 @@
  *  - after each access, under the primary's page-table lock of the entry
  *    (umn_soft_lookup's fill callback), the secondary it went through maps
  *    the address to exactly the primary's frame, 4 KiB and generation, or to
- *    nothing (DESIGN.md's invariant: no window exists where it may differ,
- *    because start removes before the update and invalidate_range flushes
- *    under the same lock); the registration cache's valid registrations
- *    likewise;
+ *    nothing (docs/CONTRACT.md's invariant: no window exists where it may
+ *    differ, because start removes before the update and invalidate_range
+ *    flushes under the same lock); the registration cache's valid
+ *    registrations likewise;
  *  - the data the accessing thread wrote last through a secondary is still
  *    there, unless an operation that discards data (munmap, madvise,
  *    remapping) touched the page since;

@@ -1,6 +1,6 @@
 /*
  * verify/collision_retry.pml - the counter + sequence collision-retry
- * protocol of DESIGN.md contract 4 (the Linux 4.13 KVM pattern, which
+ * protocol of docs/CONTRACT.md, rule 4 (the Linux 4.13 KVM pattern, which
  * consumers/mirror.c implements as UMN_MIRROR_CLASSIC), model-checked.
  *
  * Two faulting threads install the primary's translation into a secondary
@@ -18,7 +18,7 @@
  *	if (count != 0 || seq != s) { unlock; retry }
  *	spte := f; unlock
  *
- * The invariant (DESIGN.md): no frame is freed while the secondary maps
+ * The invariant (docs/CONTRACT.md): no frame is freed while the secondary maps
  * it, and the secondary never installs a freed frame.
  *
  * Mutants, each of which must fail (verify/run.sh checks):

@@ -2,7 +2,7 @@
 /*
  * umn/devtlb.h - an IOMMU-like device TLB over a soft mm: the reference
  * secondary MMU for ->invalidate_range (the AMD IOMMUv2, Intel SVM, GRU
- * and NPU pattern of the seed).
+ * and NPU pattern since Linux 4.13; docs/CONTRACT.md, rules 2 and 3).
  *
  * A devtlb caches up to N translations, fully associative, with LRU
  * replacement.  It fills an entry from inside umn_soft_lookup(), under the

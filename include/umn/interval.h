@@ -2,7 +2,7 @@
 /*
  * umn/interval.h - interval notifiers: a secondary MMU hears only the
  * ranges that overlap the interval it mirrors, and gets the collision-retry
- * protocol of DESIGN.md contract 4 for free (Linux 5.5's
+ * protocol of docs/CONTRACT.md, rule 4, for free (Linux 5.5's
  * mmu_interval_notifier).
  *
  * The fault side of a secondary, for an address in its interval:
@@ -25,7 +25,7 @@
  *	remove the translations in range
  *	unlock(secondary)
  *
- * The race it closes (the seed's "undo between start and end"):
+ * The race it closes ("no undo between start and end", rule 4):
  *
  *	fault thread			primary
  *	seq = read_begin()		(even: no invalidation)

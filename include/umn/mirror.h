@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * umn/mirror.h - a KVM-like shadow page table over a soft mm: the reference
- * secondary MMU for the collision-retry protocol (DESIGN.md contract 4).
+ * secondary MMU for the collision-retry protocol (docs/CONTRACT.md,
+ * rule 4).
  *
  * A mirror shadows the window [start, start + len) of a struct umn_soft_mm.
  * It installs a translation on a fault (umn_mirror_fault()) and drops the

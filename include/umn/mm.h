@@ -5,7 +5,7 @@
  *
  * A primary MMU owns one struct umn_mm per address space.  Around every
  * change that removes or downgrades translations it makes the calls of
- * DESIGN.md contract 2:
+ * docs/CONTRACT.md, rule 2:
  *
  *	umn_range_init(&range, mm, start, end, UMN_EVENT_UNMAP,
  *		       UMN_RANGE_BLOCKABLE, NULL);

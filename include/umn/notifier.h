@@ -18,7 +18,7 @@
  *	followed by exactly one ->invalidate_range_end with the same range.
  *	Nothing prevents a fault from re-installing what start removed before
  *	the page table changes: a secondary that must stay exactly in sync
- *	uses a counter and a sequence number (DESIGN.md contract 4), or
+ *	uses a counter and a sequence number (docs/CONTRACT.md, rule 4), or
  *	interval notifiers (umn/interval.h), which do it for it.
  *
  * ->invalidate_range(n, mm, start, end)

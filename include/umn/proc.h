@@ -12,7 +12,7 @@
  *			libc, glibc's own (free, realloc, malloc_trim) and
  *			those of libraries loaded later, is seen.  Start runs
  *			in the calling thread before the system call, then
- *			invalidate_range and end after it: the seed's order.
+ *			invalidate_range and end after it: Linux's order.
  * UMN_PROC_UFFD	userfaultfd's UNMAP, REMOVE and REMAP events, for what
  *			bypasses libc (raw syscall(), static code).  Ranges
  *			are registered with userfaultfd when an interval

@@ -2,8 +2,8 @@
 /*
  * umn/regcache.h - an RDMA-like registration cache: the reference secondary
  * MMU for pinning (the IB umem / hfi1 / amdgpu userptr / UCX rcache
- * pattern of the seed: "take a reference in start, drop it in end or when
- * the device is done").
+ * pattern Linux 4.13 allows: "take a reference in start, drop it in end
+ * or when the device is done"; docs/CONTRACT.md, rule 4).
  *
  * A registration pins the pages of a range and hands the device the frames
  * behind them.  The cache keeps registrations for reuse; when the primary

@@ -8,7 +8,7 @@
  * (48-bit addresses) with 4 KiB PTEs, 2 MiB PMD entries and 1 GiB PUD
  * entries, one page-table lock per page-table page, and the operations of
  * Linux mm that change translations.  Every one of them fires the notifier
- * sequence of DESIGN.md contract 2 on the soft mm's struct umn_mm (see
+ * sequence of docs/CONTRACT.md, rule 2, on the soft mm's struct umn_mm (see
  * umn_soft_mm_umn()): start before the page table changes,
  * invalidate_range under the page-table lock right after, end after the
  * locks are dropped, and frames are freed only after end.

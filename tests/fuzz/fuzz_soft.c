@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * tests/fuzz/fuzz_soft.c - the libFuzzer harness of the soft MMU, its
- * reference secondaries and the core's notifiers (issue 6, part 2).
+ * reference secondaries and the core's notifiers.
  *
  * An input is a sequence of operations (see the OP_* table below; at most
  * MAX_OPS).  Each is decoded from an opcode byte and a few argument bytes;

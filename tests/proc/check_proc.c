@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * tests/proc/check_proc.c - the process as primary MMU against DESIGN.md
- * contract 2 (start before the page table changes, invalidate_range and
- * end after), in the thread that made the call; bad input reaching the
- * kernel untouched; switching sources off; patching while other threads
- * run libc's calls; the userfaultfd source seeing what bypasses libc.
+ * tests/proc/check_proc.c - the process as primary MMU against
+ * docs/CONTRACT.md, rule 2 (start before the page table changes,
+ * invalidate_range and end after), in the thread that made the call; bad
+ * input reaching the kernel untouched; switching sources off; patching
+ * while other threads run libc's calls; the userfaultfd source seeing what
+ * bypasses libc.
  *
  * Check forks each test, and umn_proc_start() patches libc in the test's
  * own process, so each test begins with an unpatched libc.
@@ -652,7 +653,7 @@ START_TEST(patching_is_safe_while_threads_run)
 	ck_assert_int_eq(umn_notifier_unregister(&rec), 0);
 	umn_proc_stats(&stats);
 	ck_assert_uint_gt(stats.brackets[0], 0);
-	/* A figure for the record, not a check: issue 5 benchmarks it. */
+	/* A figure for the record, not a check: umn-bench measures it. */
 	fprintf(stderr, "proc: hooks installed in %.1f us under 2 threads\n",
 		(double)(t1.tv_sec - t0.tv_sec) * 1e6 +
 			(double)(t1.tv_nsec - t0.tv_nsec) / 1e3);
@@ -739,7 +740,7 @@ START_TEST(hooks_alone_miss_raw_system_calls)
 END_TEST
 
 /*
- * Regressions of the cold review of issue 4.
+ * Regressions found by a cold review of the process primary.
  */
 
 /* A fork while another thread is inside a bracket: the child's first
@@ -949,7 +950,7 @@ START_TEST(errno_and_thread_id_are_the_callers)
 END_TEST
 
 /*
- * Failure injection (issue 6) on the process's start: with any one of its
+ * Failure injection on the process's start: with any one of its
  * failure points failing (allocation, the trampoline page, a page-table
  * protection change, userfaultfd, a thread), umn_proc_start() turns on
  * only the sources that started, or fails with none on; the next start

@@ -1,4 +1,4 @@
-# The registration cache over the process itself (issue 4): the pagemap
+# The registration cache over the process itself: the pagemap
 # oracle per event class, the stress, the deliberate breaks that the oracle
 # must catch, fork, signals and recursion.  77 means "cannot run here"
 # (no PFNs, no such source), with the reason printed.

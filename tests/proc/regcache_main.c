@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * tests/proc/regcache_main.c - umn-proc-regcache: the registration cache of
- * issue 3 over the process itself (issue 4), checked against the kernel.
+ * tests/proc/regcache_main.c - umn-proc-regcache: the registration cache
+ * (consumers/regcache.c) over the process itself, checked against the
+ * kernel.
  *
  *	umn-proc-regcache TEST [--sources hooks|uffd|all] [--seconds S]
  *			  [--threads N] [--mapped-only] [--seed N]
