@@ -5,15 +5,20 @@
  * What it sees: UNMAP (munmap, and what mmap MAP_FIXED, mremap and brk
  * unmap), REMOVE (madvise DONTNEED and REMOVE) and REMAP (mremap moving
  * pages), by any code, raw syscall() included, on ranges registered with
- * our userfaultfd.  A range is registered when an interval notifier is
- * inserted over it (umn_mm_ops.interval_added), in write-protect mode with
- * no page ever write-protected, so no page fault ever comes to us.  Only
- * anonymous, shmem and hugetlbfs memory can be registered.
+ * our userfaultfd.  What the notifiers hear is registered (umn_mm_ops.
+ * interval_added): an interval's range when it is inserted; every mapping
+ * once a classic notifier is registered.  Write-protect mode with no page
+ * ever write-protected, so no page fault ever comes to us.  Without
+ * UFFD_FEATURE_WP_ASYNC (Linux 6.7) only anonymous, shmem and hugetlbfs
+ * memory can be registered.
  *
  * A range is registered as the whole mappings (VMAs) it touches, each on
  * its own, found with one PROCMAP_QUERY ioctl each (Linux 6.11; a scan of
  * /proc/self/maps before): the cost of an insert is the kernel's own
- * UFFDIO_REGISTER, whatever the number of mappings and intervals.
+ * UFFDIO_REGISTER, whatever the number of mappings and intervals.  What
+ * replaces a registered mapping is registered again (rewatch, orphans),
+ * and a hooked munmap or discard first unregisters its range, so that
+ * the kernel does not tell it twice.
  *
  * Two threads, so that a callback may itself unmap registered memory: the
  * kernel holds the unmapping thread until its event is *read*, so the
@@ -22,10 +27,12 @@
  * never blocking the reader) until the dispatcher catches up.
  *
  * The window it leaves: the kernel has already changed the mapping when
- * UNMAP and REMAP are queued (REMOVE is queued just before), and the
- * unmapping thread runs on once the event is read, before the dispatcher's
- * bracket ends.  Until it does, a lookup may return a translation of the
- * old pages.  The hooks close that window for every call through libc.
+ * UNMAP and REMAP are queued, and the unmapping thread runs on once the
+ * event is read, before the dispatcher's bracket ends.  Until it does, a
+ * lookup may return a translation of the old pages.  REMOVE is queued
+ * before the zap, and the bracket may end before it: a translation made
+ * between them stays stale (docs/proc.md).  The hooks close both for
+ * every call through libc.
  */
 #include <errno.h>
 #include <fcntl.h>
