@@ -202,13 +202,13 @@ START_TEST(validator_catches_broken_structures)
 	ck_assert_int_eq(umn_soft_lookup(sm, a + 4096, false, NULL, NULL, &t),
 			 0);
 	ck_assert(umn__soft_is_valid(sm));
-	rmap_del(fs, t.frame, sm, a + 4096);
+	umn__soft_rmap_del(fs, t.frame, sm, a + 4096);
 	ck_assert(!umn__soft_is_valid(sm));
-	ck_assert_int_eq(rmap_add(fs, t.frame, sm, a + 4096), 0);
+	ck_assert_int_eq(umn__soft_rmap_add(fs, t.frame, sm, a + 4096), 0);
 	ck_assert(umn__soft_is_valid(sm));
-	ck_assert_int_eq(rmap_add(fs, t.frame, sm, a + 8192), 0);
+	ck_assert_int_eq(umn__soft_rmap_add(fs, t.frame, sm, a + 8192), 0);
 	ck_assert(!umn__soft_is_valid(sm));
-	rmap_del(fs, t.frame, sm, a + 8192);
+	umn__soft_rmap_del(fs, t.frame, sm, a + 8192);
 	ck_assert(umn__soft_is_valid(sm));
 	/* Shrink the VMA behind the page table's back. */
 	((struct vma *)umn__itree_first(&sm->vmas, a, a))->end = a + 4096;

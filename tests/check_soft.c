@@ -45,7 +45,7 @@ static void watch_inv(struct umn_notifier *n, struct umn_mm *mm,
 	/* The changed entry's table is the deepest one whose lock is held
 	 * (single-threaded tests: only the primary, this thread, holds). */
 	for (level = 0; level < PT_LEVELS - 1; level++) {
-		t = pt_walk(w->sm, start, level, false);
+		t = umn__soft_pt_walk(w->sm, start, level, false);
 		if (!t)
 			continue;
 		if (pthread_mutex_trylock(&t->ptl) == EBUSY) {

@@ -1,8 +1,14 @@
 #!/bin/sh
-# Only umn_ symbols are exported by the shared library.
+# exports.sh LIB [ARCHIVE] - only umn_ symbols are exported by the shared
+# library, and the static archive defines no global without the prefix
+# (internals are umn__*: a program linked statically must not collide).
 set -eu
 lib=$1
 all=$(nm -D --defined-only "$lib" | awk '{print $3}')
+if [ $# -gt 1 ]; then
+	all="$all
+$(nm -g --defined-only "$2" 2>/dev/null | awk 'NF == 3 {print $3}')"
+fi
 bad=$(printf '%s\n' "$all" | grep -v '^umn_' | grep -v '^__odr_asan\.umn_' | grep -v '^$' || true)
 if [ -n "$bad" ]; then
 	echo "exported symbols without the umn_ prefix:"; echo "$bad"

@@ -39,7 +39,7 @@
 #define PAGE_MASK (UMN_PAGE_SIZE - 1)
 
 /* glibc's idea of the break, which its brk() keeps (set by patch.c). */
-void **proc_curbrk;
+void **umn__proc_curbrk;
 
 static _Thread_local pid_t cached_tid;
 
@@ -51,7 +51,7 @@ static pid_t this_tid(void)
 }
 
 /* In a forked child (its only thread is the one that forked). */
-void proc_hooks_forget(void)
+void umn__proc_hooks_forget(void)
 {
 	cached_tid = 0;
 }
@@ -60,7 +60,7 @@ void proc_hooks_forget(void)
  * files on every call); 2 MiB if unknown. */
 static unsigned long huge_default = 2UL << 20;
 
-void proc_hooks_init(void)
+void umn__proc_hooks_init(void)
 {
 	char buf[4096];
 	const char *p;
@@ -102,7 +102,7 @@ static void call_begin(struct call *c, const char *name, const char *kind,
 		       enum umn_event event, unsigned long start,
 		       unsigned long end)
 {
-	struct umn_mm *mm = proc_mm_if(UMN_PROC_HOOKS);
+	struct umn_mm *mm = umn__proc_mm_if(UMN_PROC_HOOKS);
 
 	c->open = c->fast = false;
 	if (!mm || start >= end)
@@ -136,7 +136,7 @@ static void call_end(struct call *c)
 		 * now, late. */
 		if (umn_mm_has_notifiers(c->range.mm) &&
 		    !umn_invalidate_range_start(&c->range)) {
-			proc_count(UMN_PROC_HOOKS);
+			umn__proc_count(UMN_PROC_HOOKS);
 			umn_invalidate_range_end(&c->range);
 		}
 		umn__rcu_read_unlock();
@@ -146,7 +146,7 @@ static void call_end(struct call *c)
 	}
 	if (!c->open)
 		return;
-	proc_count(UMN_PROC_HOOKS);
+	umn__proc_count(UMN_PROC_HOOKS);
 	umn_invalidate_range_end(&c->range);
 }
 
@@ -169,7 +169,7 @@ static void call_end(struct call *c)
 static void unwatched_end(struct call *c, bool unwatched)
 {
 	if (unwatched)
-		proc_uffd_after(c->range.start, c->range.end);
+		umn__proc_uffd_after(c->range.start, c->range.end);
 	call_end(c);
 }
 
@@ -184,7 +184,7 @@ static int hook_munmap(void *addr, size_t len)
 	if (page_range(start, len, &end))
 		call_begin(&c, "munmap", "unmap", UMN_EVENT_UNMAP, start, end);
 	/* Told now: userfaultfd need not tell it again. */
-	unwatched = c.open && proc_uffd_unwatch(start, end);
+	unwatched = c.open && umn__proc_uffd_unwatch(start, end);
 	SYSCALL_IN_BRACKETS(ret, syscall(SYS_munmap, addr, len),
 			    unwatched_end(&c, unwatched));
 	return (int)ret;
@@ -227,7 +227,7 @@ static int hook_madvise(void *addr, size_t len, int advice)
 		call_begin(&c, "madvise", kind, event, start, end);
 	/* A discard is told now: userfaultfd need not tell it again. */
 	unwatched = c.open && !strcmp(kind, "discard") &&
-		    proc_uffd_unwatch(start, end);
+		    umn__proc_uffd_unwatch(start, end);
 	SYSCALL_IN_BRACKETS(ret, syscall(SYS_madvise, addr, len, advice),
 			    unwatched_end(&c, unwatched));
 	return (int)ret;
@@ -256,7 +256,7 @@ static void mmap_end(struct call *c, long ret, size_t len)
 	unsigned long end;
 
 	if (ret != -1 && page_range((unsigned long)ret, len, &end))
-		proc_uffd_watch_new((unsigned long)ret, end);
+		umn__proc_uffd_watch_new((unsigned long)ret, end);
 	call_end(c);
 }
 
@@ -341,7 +341,7 @@ static int hook_brk(void *addr)
 	}
 	SYSCALL_IN_BRACKETS(got, (unsigned long)syscall(SYS_brk, addr),
 			    call_end(&c));
-	*proc_curbrk = (void *)got;
+	*umn__proc_curbrk = (void *)got;
 	if (got < (unsigned long)addr) {
 		errno = ENOMEM;
 		return -1;
@@ -417,7 +417,7 @@ static bool shm_extent(unsigned long addr, unsigned long *end)
 	struct maps_scan s = { .addr = addr, .shmid = -1 };
 	struct shmid_ds ds;
 
-	if (proc_maps_each(scan_shm_line, &s) || s.shmid < 0 ||
+	if (umn__proc_maps_each(scan_shm_line, &s) || s.shmid < 0 ||
 	    syscall(SYS_shmctl, s.shmid, IPC_STAT, &ds))
 		return false;
 	/* Rounded up as for a segment of huge pages: a superset. */
@@ -429,7 +429,7 @@ static bool shm_extent(unsigned long addr, unsigned long *end)
  * Call @fn on each line of /proc/self/maps, without allocating (the hooks
  * and signal handlers use it).  Return: 0, or -errno if it cannot be read.
  */
-int proc_maps_each(void (*fn)(const char *line, void *arg), void *arg)
+int umn__proc_maps_each(void (*fn)(const char *line, void *arg), void *arg)
 {
 	char buf[2048], line[512];
 	size_t used = 0;
@@ -462,17 +462,18 @@ static int hook_shmdt(const void *addr)
 	struct call c = { .open = false };
 	long ret;
 
-	if (proc_mm_if(UMN_PROC_HOOKS) && !(start & PAGE_MASK) &&
+	if (umn__proc_mm_if(UMN_PROC_HOOKS) && !(start & PAGE_MASK) &&
 	    shm_extent(start, &end))
 		call_begin(&c, "shmdt", "unmap", UMN_EVENT_UNMAP, start, end);
 	SYSCALL_IN_BRACKETS(ret, syscall(SYS_shmdt, addr), call_end(&c));
 	return (int)ret;
 }
 
-const struct proc_hook proc_hooks[] = {
+const struct proc_hook umn__proc_hooks[] = {
 	{ "munmap", (void *)hook_munmap }, { "madvise", (void *)hook_madvise },
 	{ "mmap", (void *)hook_mmap },	   { "mremap", (void *)hook_mremap },
 	{ "brk", (void *)hook_brk },	   { "shmat", (void *)hook_shmat },
 	{ "shmdt", (void *)hook_shmdt },
 };
-const unsigned int proc_nhooks = sizeof(proc_hooks) / sizeof(proc_hooks[0]);
+const unsigned int umn__proc_nhooks =
+	sizeof(umn__proc_hooks) / sizeof(umn__proc_hooks[0]);

@@ -39,7 +39,7 @@
 #include "../../core/fail.h"
 #include "proc.h"
 
-extern void **proc_curbrk;
+extern void **umn__proc_curbrk;
 
 #if defined(__x86_64__)
 
@@ -416,7 +416,7 @@ static void pin_ourselves(void)
 {
 	Dl_info info;
 
-	if (dladdr((void *)proc_patch_libc, &info) && info.dli_fname)
+	if (dladdr((void *)umn__proc_patch_libc, &info) && info.dli_fname)
 		dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
@@ -455,24 +455,24 @@ static int plan_all(void)
 
 	if (!libc)
 		return -ENOSYS; /* static binary, or not glibc */
-	proc_curbrk = dlsym(libc, "__curbrk");
-	for (i = 0; i < proc_nhooks && !ret; i++) {
-		ret = plan_one(libc, &proc_hooks[i], &plans[i]);
+	umn__proc_curbrk = dlsym(libc, "__curbrk");
+	for (i = 0; i < umn__proc_nhooks && !ret; i++) {
+		ret = plan_one(libc, &umn__proc_hooks[i], &plans[i]);
 		if (!lo || plans[i].entry < lo)
 			lo = plans[i].entry;
 		if (!hi || plans[i].entry > hi)
 			hi = plans[i].entry;
 	}
 	dlclose(libc);
-	if (!ret && !proc_curbrk)
+	if (!ret && !umn__proc_curbrk)
 		ret = -ENOSYS;
 	if (ret)
 		return ret;
 	page = map_near(lo, hi);
 	if (!page)
 		return -ENOMEM;
-	for (i = 0, slot = page; i < proc_nhooks; i++, slot += SLOT_SIZE) {
-		uint64_t target = (uintptr_t)proc_hooks[i].hook;
+	for (i = 0, slot = page; i < umn__proc_nhooks; i++, slot += SLOT_SIZE) {
+		uint64_t target = (uintptr_t)umn__proc_hooks[i].hook;
 
 		memcpy(slot, "\xff\x25\x00\x00\x00\x00", 6); /* jmp *0(%rip) */
 		memcpy(slot + 6, &target, 8);
@@ -488,12 +488,12 @@ static int plan_all(void)
 	return 0;
 }
 
-int proc_patch_libc(void)
+int umn__proc_patch_libc(void)
 {
 	unsigned int i;
 	int ret = planned ? 0 : plan_all();
 
-	for (i = 0; i < proc_nhooks && !ret; i++) {
+	for (i = 0; i < umn__proc_nhooks && !ret; i++) {
 		if (applied[i])
 			continue;
 		ret = apply(&plans[i]);
@@ -505,7 +505,7 @@ int proc_patch_libc(void)
 
 #else /* not x86-64 */
 
-int proc_patch_libc(void)
+int umn__proc_patch_libc(void)
 {
 	return -ENOSYS;
 }

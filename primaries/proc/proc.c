@@ -32,11 +32,11 @@ static void watch_range(unsigned long start, unsigned long last)
 	const unsigned long mask = UMN_PAGE_SIZE - 1;
 
 	if (!start && last == ~0UL)
-		proc_uffd_watch_all();
+		umn__proc_uffd_watch_all();
 	else
-		proc_uffd_watch(start & ~mask, (last | mask) == ~0UL
-						       ? ~mask
-						       : (last | mask) + 1);
+		umn__proc_uffd_watch(start & ~mask,
+				     (last | mask) == ~0UL ? ~mask
+							   : (last | mask) + 1);
 }
 
 /* Once the source starts: what the notifiers already there hear. */
@@ -45,13 +45,13 @@ static void watch_heard(struct umn_mm *mm)
 	unsigned long first, last;
 
 	if (umn__mm_heard(mm, &first, &last))
-		proc_uffd_watch_all();
+		umn__proc_uffd_watch_all();
 	if (first <= last)
-		proc_uffd_watch_heard(first & ~(UMN_PAGE_SIZE - 1),
-				      (last | (UMN_PAGE_SIZE - 1)) == ~0UL
-					      ? ~(UMN_PAGE_SIZE - 1)
-					      : (last | (UMN_PAGE_SIZE - 1)) +
-							1);
+		umn__proc_uffd_watch_heard(
+			first & ~(UMN_PAGE_SIZE - 1),
+			(last | (UMN_PAGE_SIZE - 1)) == ~0UL
+				? ~(UMN_PAGE_SIZE - 1)
+				: (last | (UMN_PAGE_SIZE - 1)) + 1);
 }
 
 static void interval_added(struct umn_mm *mm, void *priv, unsigned long start,
@@ -114,8 +114,8 @@ static void forget_in_child(void)
 	parents_mm = __atomic_exchange_n(&proc_mm, NULL, __ATOMIC_RELAXED);
 	memset(brackets, 0, sizeof(brackets));
 	pthread_mutex_init(&start_lock, NULL);
-	proc_hooks_forget();
-	proc_uffd_forget();
+	umn__proc_hooks_forget();
+	umn__proc_uffd_forget();
 }
 
 /* At load, so that no fork after it, whoever registered handlers first,
@@ -126,21 +126,22 @@ __attribute__((constructor)) static void install_atfork(void)
 	pthread_atfork(NULL, NULL, forget_in_child);
 }
 
-struct umn_mm *proc_mm_if(unsigned int source)
+struct umn_mm *umn__proc_mm_if(unsigned int source)
 {
 	if (!(__atomic_load_n(&sources_on, __ATOMIC_ACQUIRE) & source))
 		return NULL;
 	return __atomic_load_n(&proc_mm, __ATOMIC_ACQUIRE);
 }
 
-void proc_count(unsigned int source)
+void umn__proc_count(unsigned int source)
 {
 	__atomic_fetch_add(&brackets[source == UMN_PROC_UFFD], 1,
 			   __ATOMIC_RELAXED);
 }
 
-void proc_bracket(struct umn_mm *mm, unsigned long start, unsigned long end,
-		  enum umn_event event, struct proc_cause *cause)
+void umn__proc_bracket(struct umn_mm *mm, unsigned long start,
+		       unsigned long end, enum umn_event event,
+		       struct proc_cause *cause)
 {
 	struct umn_range range;
 
@@ -148,7 +149,7 @@ void proc_bracket(struct umn_mm *mm, unsigned long start, unsigned long end,
 		       cause);
 	if (umn_invalidate_range_start(&range))
 		return;
-	proc_count(cause->cause.source);
+	umn__proc_count(cause->cause.source);
 	umn_invalidate_range_end(&range);
 }
 
@@ -194,12 +195,12 @@ static int start_locked(unsigned int want, bool each_required)
 		__atomic_store_n(&proc_mm, mm, __ATOMIC_RELEASE);
 	}
 	if ((want & UMN_PROC_HOOKS) && !patched) {
-		proc_hooks_init();
-		hooks_ret = proc_patch_libc();
+		umn__proc_hooks_init();
+		hooks_ret = umn__proc_patch_libc();
 		patched = !hooks_ret;
 	}
 	if (want & UMN_PROC_UFFD) {
-		uffd_ret = proc_uffd_start(mm);
+		uffd_ret = umn__proc_uffd_start(mm);
 		/* What notifiers registered before hear, userfaultfd must
 		 * report too. */
 		if (!uffd_ret && !(on & UMN_PROC_UFFD))
@@ -272,10 +273,10 @@ void umn_proc_stats(struct umn_proc_stats *stats)
 	memset(stats, 0, sizeof(*stats));
 	stats->brackets[0] = __atomic_load_n(&brackets[0], __ATOMIC_RELAXED);
 	stats->brackets[1] = __atomic_load_n(&brackets[1], __ATOMIC_RELAXED);
-	proc_uffd_stats(stats);
+	umn__proc_uffd_stats(stats);
 }
 
 int umn_proc_uffd_sync(void)
 {
-	return proc_uffd_sync();
+	return umn__proc_uffd_sync();
 }

@@ -23,35 +23,36 @@ struct proc_cause {
 #define PROC_CAUSE_MAGIC 0x756d6e70U
 
 /* proc.c */
-struct umn_mm *proc_mm_if(unsigned int source); /* NULL if source is off */
-void proc_count(unsigned int source);
-void proc_bracket(struct umn_mm *mm, unsigned long start, unsigned long end,
-		  enum umn_event event, struct proc_cause *cause);
+struct umn_mm *umn__proc_mm_if(unsigned int source); /* NULL if source is off */
+void umn__proc_count(unsigned int source);
+void umn__proc_bracket(struct umn_mm *mm, unsigned long start,
+		       unsigned long end, enum umn_event event,
+		       struct proc_cause *cause);
 
 /* hooks.c: the table of calls to patch. */
 struct proc_hook {
 	const char *name; /* libc's symbol */
 	void *hook;	  /* our replacement, same signature */
 };
-extern const struct proc_hook proc_hooks[];
-extern const unsigned int proc_nhooks;
-void proc_hooks_init(void);   /* at start: read what the hooks need */
-void proc_hooks_forget(void); /* in a forked child */
-int proc_maps_each(void (*fn)(const char *line, void *arg), void *arg);
+extern const struct proc_hook umn__proc_hooks[];
+extern const unsigned int umn__proc_nhooks;
+void umn__proc_hooks_init(void);   /* at start: read what the hooks need */
+void umn__proc_hooks_forget(void); /* in a forked child */
+int umn__proc_maps_each(void (*fn)(const char *line, void *arg), void *arg);
 
 /* patch.c: route each libc entry point to its hook.  0 or -errno. */
-int proc_patch_libc(void);
+int umn__proc_patch_libc(void);
 
 /* uffd.c */
-int proc_uffd_start(struct umn_mm *mm);
-void proc_uffd_watch(unsigned long start, unsigned long end);
-bool proc_uffd_unwatch(unsigned long start, unsigned long end);
-void proc_uffd_after(unsigned long start, unsigned long end);
-void proc_uffd_watch_new(unsigned long start, unsigned long end);
-void proc_uffd_watch_all(void);
-void proc_uffd_watch_heard(unsigned long start, unsigned long end);
-int proc_uffd_sync(void);
-void proc_uffd_forget(void); /* in a forked child: the monitor is gone */
-void proc_uffd_stats(struct umn_proc_stats *stats);
+int umn__proc_uffd_start(struct umn_mm *mm);
+void umn__proc_uffd_watch(unsigned long start, unsigned long end);
+bool umn__proc_uffd_unwatch(unsigned long start, unsigned long end);
+void umn__proc_uffd_after(unsigned long start, unsigned long end);
+void umn__proc_uffd_watch_new(unsigned long start, unsigned long end);
+void umn__proc_uffd_watch_all(void);
+void umn__proc_uffd_watch_heard(unsigned long start, unsigned long end);
+int umn__proc_uffd_sync(void);
+void umn__proc_uffd_forget(void); /* in a forked child: the monitor is gone */
+void umn__proc_uffd_stats(struct umn_proc_stats *stats);
 
 #endif /* UMN_PROC_INTERNAL_H */

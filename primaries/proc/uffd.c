@@ -266,7 +266,7 @@ static int next_vma(unsigned long addr, unsigned long *lo, unsigned long *hi,
 /*
  * Which 2 MiB granules (hashed into a bitmap) may hold a registered
  * mapping: set before registering, never cleared.  A hooked munmap asks it
- * before unregistering (proc_uffd_unwatch), so that memory umn never
+ * before unregistering (umn__proc_uffd_unwatch), so that memory umn never
  * registered costs no ioctl.
  */
 #define GRANULE_SHIFT 21
@@ -383,7 +383,7 @@ static struct walk watch_mappings(int fd, unsigned long start,
 	while (w.start < end) {
 		found = next_vma(w.start, &lo, &hi, &none);
 		if (found < 0) {
-			proc_maps_each(walk_line, &w);
+			umn__proc_maps_each(walk_line, &w);
 			break;
 		}
 		if (!found || lo >= end)
@@ -394,7 +394,7 @@ static struct walk watch_mappings(int fd, unsigned long start,
 	return w;
 }
 
-void proc_uffd_watch(unsigned long start, unsigned long end)
+void umn__proc_uffd_watch(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 
@@ -403,7 +403,7 @@ void proc_uffd_watch(unsigned long start, unsigned long end)
 }
 
 /* Each mapping in [start, end) that a notifier hears. */
-void proc_uffd_watch_heard(unsigned long start, unsigned long end)
+void umn__proc_uffd_watch_heard(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 
@@ -419,9 +419,9 @@ void proc_uffd_watch_heard(unsigned long start, unsigned long end)
  * the dispatcher, for a bracket that finds nothing left to invalidate:
  * about 10 us).  Unregistering the range first costs one ioctl, and is
  * tried only where umn may have registered something.  Return: true if
- * tried: then proc_uffd_after() must follow the call.
+ * tried: then umn__proc_uffd_after() must follow the call.
  */
-bool proc_uffd_unwatch(unsigned long start, unsigned long end)
+bool umn__proc_uffd_unwatch(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 	struct uffdio_range r = { .start = start, .len = end - start };
@@ -441,7 +441,7 @@ static void push_locked(struct event ev);
  * another thread's raw one meanwhile) the dispatcher keeps as an orphan,
  * while an interval overlaps it, for when something is mapped there.
  */
-void proc_uffd_after(unsigned long start, unsigned long end)
+void umn__proc_uffd_after(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 	struct walk w;
@@ -464,7 +464,7 @@ void proc_uffd_after(unsigned long start, unsigned long end)
  * The holes that an interval overlaps are an orphan: tried again before
  * each later event and each sync, shrunk to the holes still left, until
  * something is mapped and registered there, or no interval overlaps
- * them.  (A hooked mmap registers at once: proc_uffd_watch_new.)  An
+ * them.  (A hooked mmap registers at once: umn__proc_uffd_watch_new.)  An
  * unmap of a new mapping before it was registered is missed by
  * userfaultfd: a raw munmap, then a raw mmap, then a raw munmap, with no
  * event or sync between them.  The orphans are the dispatcher's own; when
@@ -514,11 +514,11 @@ static void adopt_orphans(int fd)
 /* A hooked mmap's new mapping, [start, end), before its bracket ends:
  * watched if a notifier hears it (an interval over a range unmapped and
  * mapped again; a classic notifier). */
-void proc_uffd_watch_new(unsigned long start, unsigned long end)
+void umn__proc_uffd_watch_new(unsigned long start, unsigned long end)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 
-	if (fd >= 0 && proc_mm_if(UMN_PROC_UFFD))
+	if (fd >= 0 && umn__proc_mm_if(UMN_PROC_UFFD))
 		watch_mappings(fd, start, end, false);
 }
 
@@ -548,7 +548,7 @@ static bool sanitized(void)
  * sight, by a raw mmap, at the next umn_proc_uffd_sync().  Never undone:
  * the notifier may be unregistered, but another may come.
  */
-void proc_uffd_watch_all(void)
+void umn__proc_uffd_watch_all(void)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 
@@ -584,7 +584,7 @@ static void *dispatcher(void *arg)
 		}
 		pthread_mutex_unlock(&u.lock);
 
-		mm = proc_mm_if(UMN_PROC_UFFD);
+		mm = umn__proc_mm_if(UMN_PROC_UFFD);
 		fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 		if (mm && fd >= 0 && norphans)
 			adopt_orphans(fd);
@@ -598,10 +598,11 @@ static void *dispatcher(void *arg)
 			watch_mappings(fd, 0, ALL_END, false);
 		if (ev.type != EV_SYNC && ev.type != EV_ORPHAN && mm &&
 		    ev.start < ev.end)
-			proc_bracket(mm, ev.start, ev.end,
-				     ev.type == EV_REMOVE ? UMN_EVENT_CLEAR
-							  : UMN_EVENT_UNMAP,
-				     (struct proc_cause *)&causes[ev.type]);
+			umn__proc_bracket(
+				mm, ev.start, ev.end,
+				ev.type == EV_REMOVE ? UMN_EVENT_CLEAR
+						     : UMN_EVENT_UNMAP,
+				(struct proc_cause *)&causes[ev.type]);
 		if (ev.type == EV_SYNC || syncs) {
 			pthread_mutex_lock(&u.lock);
 			u.syncs_done += syncs + (ev.type == EV_SYNC);
@@ -670,7 +671,7 @@ static int start_thread(void *(*fn)(void *), void *arg)
  */
 static bool dispatching; /* the dispatcher runs (under the start lock) */
 
-int proc_uffd_start(struct umn_mm *mm)
+int umn__proc_uffd_start(struct umn_mm *mm)
 {
 	const long page = sysconf(_SC_PAGESIZE);
 	int fd, ret;
@@ -737,7 +738,7 @@ static void push_locked(struct event ev)
 	unlock_u();
 }
 
-int proc_uffd_sync(void)
+int umn__proc_uffd_sync(void)
 {
 	unsigned long target;
 
@@ -758,7 +759,7 @@ int proc_uffd_sync(void)
 	return 0;
 }
 
-void proc_uffd_forget(void)
+void umn__proc_uffd_forget(void)
 {
 	if (u.fd >= 0)
 		close(u.fd);
@@ -778,7 +779,7 @@ void proc_uffd_forget(void)
 	pthread_mutex_init(&u.sync_lock, NULL);
 }
 
-void proc_uffd_stats(struct umn_proc_stats *stats)
+void umn__proc_uffd_stats(struct umn_proc_stats *stats)
 {
 
 	stats->uffd_ranges = __atomic_load_n(&u.ranges, __ATOMIC_RELAXED);

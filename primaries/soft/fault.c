@@ -50,9 +50,9 @@ static int install(struct umn_soft_mm *sm, struct pt *t, unsigned int i,
 	bool done = false;
 	int ret;
 
-	ret = rmap_add(fs, frame, sm, base);
+	ret = umn__soft_rmap_add(fs, frame, sm, base);
 	if (ret) {
-		soft_frame_put(fs, frame);
+		umn__soft_frame_put(fs, frame);
 		return ret;
 	}
 	pthread_mutex_lock(&t->ptl);
@@ -63,8 +63,8 @@ static int install(struct umn_soft_mm *sm, struct pt *t, unsigned int i,
 	pthread_mutex_unlock(&t->ptl);
 	if (done)
 		return 0;
-	rmap_del(fs, frame, sm, base);
-	soft_frame_put(fs, frame);
+	umn__soft_rmap_del(fs, frame, sm, base);
+	umn__soft_frame_put(fs, frame);
 	return RETRY;
 }
 
@@ -83,19 +83,21 @@ static int populate(struct umn_soft_mm *sm, struct vma *v, unsigned long addr)
 	} else if ((v->flags & UMN_SOFT_MAP_THP) &&
 		   align_down(addr, PMD_SIZE) >= v->start &&
 		   align_down(addr, PMD_SIZE) + PMD_SIZE <= v->end) {
-		t = pt_walk(sm, addr, 1, true);
+		t = umn__soft_pt_walk(sm, addr, 1, true);
 		if (t && e_type(e_load(t, LEVEL_INDEX(addr, 1))) == E_NONE) {
 			level = 1;
 			order = 9;
 		}
 	}
 	base = align_down(addr, LEVEL_SIZE(level));
-	t = pt_walk(sm, addr, level, true);
+	t = umn__soft_pt_walk(sm, addr, level, true);
 	if (!t) { /* a huge entry appeared above, or no memory */
 		struct pt *lt;
 		unsigned int li, ll;
 
-		return pt_find_leaf(sm, addr, &lt, &li, &ll) ? RETRY : -ENOMEM;
+		return umn__soft_pt_find_leaf(sm, addr, &lt, &li, &ll)
+			       ? RETRY
+			       : -ENOMEM;
 	}
 	if (level && e_type(e_load(t, LEVEL_INDEX(addr, level))) == E_TABLE) {
 		/* A huge entry is never installed over a table; munmap and
@@ -104,7 +106,7 @@ static int populate(struct umn_soft_mm *sm, struct vma *v, unsigned long addr)
 			    level == 2 ? "1 GiB" : "2 MiB", addr);
 		return -EFAULT;
 	}
-	ret = soft_frame_alloc(fs, order, &frame);
+	ret = umn__soft_frame_alloc(fs, order, &frame);
 	if (ret)
 		return ret;
 	return install(sm, t, LEVEL_INDEX(addr, level), E_NONE, frame, base,
@@ -122,39 +124,39 @@ static int cow(struct umn_soft_mm *sm, unsigned long addr, struct pt *t,
 	unsigned char *src;
 	int ret;
 
-	ret = soft_frame_alloc(fs, 0, &new);
+	ret = umn__soft_frame_alloc(fs, 0, &new);
 	if (ret)
 		goto out;
-	src = soft_page(fs, old, e_sub(e), false);
+	src = umn__soft_page(fs, old, e_sub(e), false);
 	/* Read-only everywhere: nobody writes it meanwhile. */
-	ret = src ? copy_page(fs, new, 0, src) : 0;
+	ret = src ? umn__soft_copy_page(fs, new, 0, src) : 0;
 	if (!ret)
-		ret = rmap_add(fs, new, sm, page);
+		ret = umn__soft_rmap_add(fs, new, sm, page);
 	if (ret) {
-		soft_frame_put(fs, new);
+		umn__soft_frame_put(fs, new);
 		goto out;
 	}
-	bracket_start(sm, &range, page, page + PAGE, UMN_EVENT_CLEAR);
+	umn__soft_bracket_start(sm, &range, page, page + PAGE, UMN_EVENT_CLEAR);
 	pthread_mutex_lock(&t->ptl);
 	if (t->e[i] == e) {
 		e_store(t, i, mk_leaf(new, 0, true) | E_DIRTY);
 		umn_invalidate_range(sm->mm, page, page + PAGE);
-		rmap_del(fs, old, sm, page);
+		umn__soft_rmap_del(fs, old, sm, page);
 		new = 0;
 	}
 	pthread_mutex_unlock(&t->ptl);
-	bracket_end(sm, &range);
+	umn__soft_bracket_end(sm, &range);
 	if (new) { /* the entry changed under us: start over */
-		rmap_del(fs, new, sm, page);
-		soft_frame_put(fs, new);
+		umn__soft_rmap_del(fs, new, sm, page);
+		umn__soft_frame_put(fs, new);
 		ret = RETRY;
 		goto out;
 	}
-	soft_frame_put(fs, old); /* the entry's, after end */
-	stat_op(fs, UMN_SOFT_OP_COW);
+	umn__soft_frame_put(fs, old); /* the entry's, after end */
+	umn__soft_stat_op(fs, UMN_SOFT_OP_COW);
 	ret = 0;
 out:
-	soft_frame_put(fs, old); /* ours */
+	umn__soft_frame_put(fs, old); /* ours */
 	return ret;
 }
 
@@ -169,13 +171,14 @@ static int swap_fault(struct umn_soft_mm *sm, struct vma *v, unsigned long addr,
 
 	/* Our own reference on the slot: once the PTL is dropped, a zap
 	 * may drop the entry's, and the slot could be reused. */
-	ret = swap_in(fs, e_frame(e), 9 * level, e_sub(e), &frame);
-	swap_put(fs, e_frame(e));
+	ret = umn__soft_swap_in(fs, e_frame(e), 9 * level, e_sub(e), &frame);
+	umn__soft_swap_put(fs, e_frame(e));
 	if (ret)
 		return ret;
 	ret = install(sm, t, i, e, frame, base, vma_writable(v));
 	if (!ret)
-		swap_put(fs, e_frame(e)); /* the entry's, now replaced */
+		umn__soft_swap_put(fs,
+				   e_frame(e)); /* the entry's, now replaced */
 	return ret;
 }
 
@@ -187,17 +190,17 @@ static int do_fault(struct umn_soft_mm *sm, unsigned long addr, bool write)
 	struct pt *t;
 	uint64_t e;
 
-	v = vma_find(sm, addr);
+	v = umn__soft_vma_find(sm, addr);
 	if (!v)
 		return -EFAULT;
 	if (!(v->prot & UMN_SOFT_PROT_READ) || (write && !vma_writable(v)))
 		return -EACCES;
-	if (!pt_find_leaf(sm, addr, &t, &i, &level))
+	if (!umn__soft_pt_find_leaf(sm, addr, &t, &i, &level))
 		return populate(sm, v, addr);
 	pthread_mutex_lock(&t->ptl);
 	e = t->e[i];
 	if (e_type(e) == E_SWAP) {
-		swap_get(fs, e_frame(e)); /* dropped by swap_fault */
+		umn__soft_swap_get(fs, e_frame(e)); /* dropped by swap_fault */
 		pthread_mutex_unlock(&t->ptl);
 		return swap_fault(sm, v, addr, t, i, level, e);
 	}
@@ -206,7 +209,8 @@ static int do_fault(struct umn_soft_mm *sm, unsigned long addr, bool write)
 		return RETRY;
 	}
 	if (write && !(e & E_WRITE) &&
-	    ((v->flags & UMN_SOFT_MAP_SHARED) || exclusive(fs, e_frame(e))))
+	    ((v->flags & UMN_SOFT_MAP_SHARED) ||
+	     umn__soft_exclusive(fs, e_frame(e))))
 		e |= E_WRITE; /* an upgrade: nothing to invalidate */
 	if (!write || (e & E_WRITE)) {
 		e_store(t, i, e | E_YOUNG | (write ? E_DIRTY : 0));
@@ -219,7 +223,7 @@ static int do_fault(struct umn_soft_mm *sm, unsigned long addr, bool write)
 	}
 	/* Our own reference: once the PTL is dropped, reclaim, migration or
 	 * another copy may take the entry's, and free the frame we copy. */
-	soft_frame_get(fs, e_frame(e));
+	umn__soft_frame_get(fs, e_frame(e));
 	pthread_mutex_unlock(&t->ptl);
 	return cow(sm, addr, t, i, e);
 }
@@ -230,14 +234,14 @@ int umn_soft_fault(struct umn_soft_mm *sm, unsigned long addr, bool write)
 
 	if (!sm || addr >= UMN_SOFT_TASK_SIZE)
 		return -EFAULT;
-	stat_op(sm->frames, UMN_SOFT_OP_FAULT);
+	umn__soft_stat_op(sm->frames, UMN_SOFT_OP_FAULT);
 	for (;;) {
 		pthread_rwlock_rdlock(&sm->mmap_lock);
 		ret = do_fault(sm, addr, write);
 		pthread_rwlock_unlock(&sm->mmap_lock);
 		if (ret == SPLIT) {
 			pthread_rwlock_wrlock(&sm->mmap_lock);
-			ret = split_huge_at(sm, addr);
+			ret = umn__soft_split_huge_at(sm, addr);
 			pthread_rwlock_unlock(&sm->mmap_lock);
 			if (ret)
 				return ret;
@@ -264,8 +268,8 @@ static int lookup(struct umn_soft_mm *sm, unsigned long addr, bool write,
 	int ret = -EFAULT;
 
 	pthread_rwlock_rdlock(&sm->mmap_lock);
-	v = vma_find(sm, addr);
-	if (!v || !pt_find_leaf(sm, addr, &t, &i, &level))
+	v = umn__soft_vma_find(sm, addr);
+	if (!v || !umn__soft_pt_find_leaf(sm, addr, &t, &i, &level))
 		goto out;
 	ret = -EACCES;
 	if (!(v->prot & UMN_SOFT_PROT_READ) || (write && !vma_writable(v)))
@@ -285,7 +289,7 @@ static int lookup(struct umn_soft_mm *sm, unsigned long addr, bool write,
 		tr.writable = e & E_WRITE;
 		e_store(t, i, e | E_YOUNG | (write ? E_DIRTY : 0));
 		if (pin) {
-			soft_frame_get(fs, tr.frame);
+			umn__soft_frame_get(fs, tr.frame);
 			atomic_fetch_add(&frame_of(fs, tr.frame)->pins, 1);
 		}
 		if (fill)
@@ -412,13 +416,13 @@ static void fork_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 		if (e_type(e) == E_NONE)
 			continue;
 		addr = base + (i - first) * size;
-		ct = pt_walk(f->child, addr, level, true);
+		ct = umn__soft_pt_walk(f->child, addr, level, true);
 		if (!ct) {
 			f->error = -ENOMEM;
 			continue;
 		}
 		if (e_type(e) == E_SWAP) {
-			swap_get(fs, e_frame(e));
+			umn__soft_swap_get(fs, e_frame(e));
 		} else if (f->private &&
 			   atomic_load(&frame_of(fs, e_frame(e))->pins)) {
 			/* A pinned page is copied for the child now, as
@@ -430,19 +434,23 @@ static void fork_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 			unsigned char *from;
 			unsigned long copy;
 
-			if (soft_frame_alloc(fs, order, &copy)) {
+			if (umn__soft_frame_alloc(fs, order, &copy)) {
 				f->error = -ENOMEM;
 				continue;
 			}
 			if (level) {
-				ret = soft_frame_copy(fs, copy, e_frame(e));
+				ret = umn__soft_frame_copy(fs, copy,
+							   e_frame(e));
 			} else {
-				from = soft_page(fs, e_frame(e), e_sub(e),
-						 false);
-				ret = from ? copy_page(fs, copy, 0, from) : 0;
+				from = umn__soft_page(fs, e_frame(e), e_sub(e),
+						      false);
+				ret = from ? umn__soft_copy_page(fs, copy, 0,
+								 from)
+					   : 0;
 			}
-			if (ret || rmap_add(fs, copy, f->child, addr)) {
-				soft_frame_put(fs, copy);
+			if (ret ||
+			    umn__soft_rmap_add(fs, copy, f->child, addr)) {
+				umn__soft_frame_put(fs, copy);
 				f->error = -ENOMEM;
 				continue;
 			}
@@ -453,11 +461,12 @@ static void fork_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 				e &= ~E_WRITE;
 				e_store(t, i, e);
 			}
-			if (rmap_add(fs, e_frame(e), f->child, addr)) {
+			if (umn__soft_rmap_add(fs, e_frame(e), f->child,
+					       addr)) {
 				f->error = -ENOMEM;
 				continue;
 			}
-			soft_frame_get(fs, e_frame(e));
+			umn__soft_frame_get(fs, e_frame(e));
 		}
 		e_store(ct, LEVEL_INDEX(addr, level), e);
 	}
@@ -497,11 +506,11 @@ int umn_soft_fork(struct umn_soft_mm *sm, struct umn_soft_mm **childp)
 		umn__itree_insert(&f.child->vmas, &cv->node);
 		f.private = !(v->flags & UMN_SOFT_MAP_SHARED);
 		if (f.private)
-			bracket_start(sm, &range, v->start, v->end,
-				      UMN_EVENT_PROTECTION_PAGE);
-		walk_range(sm, v->start, v->end, fork_run, &f);
+			umn__soft_bracket_start(sm, &range, v->start, v->end,
+						UMN_EVENT_PROTECTION_PAGE);
+		umn__soft_walk_range(sm, v->start, v->end, fork_run, &f);
 		if (f.private)
-			bracket_end(sm, &range);
+			umn__soft_bracket_end(sm, &range);
 	}
 	pthread_rwlock_unlock(&f.child->mmap_lock);
 	pthread_rwlock_unlock(&sm->mmap_lock);
@@ -509,14 +518,14 @@ int umn_soft_fork(struct umn_soft_mm *sm, struct umn_soft_mm **childp)
 		umn_soft_mm_destroy(f.child);
 		return f.error;
 	}
-	stat_op(sm->frames, UMN_SOFT_OP_FORK);
+	umn__soft_stat_op(sm->frames, UMN_SOFT_OP_FORK);
 	*childp = f.child;
 	return 0;
 }
 
 /* THP split and collapse, under the mmap lock held for writing. */
 
-int split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
+int umn__soft_split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
 {
 	struct umn_soft_frames *fs = sm->frames;
 	unsigned long base = align_down(addr, PMD_SIZE), frame;
@@ -525,14 +534,14 @@ int split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
 	unsigned int i, k;
 	uint64_t e;
 
-	pmd = pt_walk(sm, addr, 1, false);
+	pmd = umn__soft_pt_walk(sm, addr, 1, false);
 	if (!pmd)
 		return 0;
 	i = LEVEL_INDEX(addr, 1);
 	e = e_load(pmd, i);
 	if (e_type(e) != E_LEAF && e_type(e) != E_SWAP)
 		return 0;
-	pte = pt_alloc();
+	pte = umn__soft_pt_alloc();
 	if (!pte)
 		return -ENOMEM;
 	frame = e_frame(e);
@@ -544,7 +553,7 @@ int split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
 				(e & ~(E_TYPE | (E_SUB_MASK << E_SUB_SHIFT))) |
 				((uint64_t)k << E_SUB_SHIFT);
 			if (k)
-				swap_get(fs, frame);
+				umn__soft_swap_get(fs, frame);
 		}
 		pthread_mutex_lock(&pmd->ptl);
 		e_store(pmd, i, (uint64_t)(uintptr_t)pte | E_TABLE);
@@ -555,27 +564,29 @@ int split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
 	 * from the top down, so that the list runs in address order and a
 	 * zap in address order finds each entry at its head. */
 	for (k = PT_ENTRIES - 1; k > 0; k--) {
-		if (rmap_add(fs, frame, sm, base + k * PAGE)) {
+		if (umn__soft_rmap_add(fs, frame, sm, base + k * PAGE)) {
 			while (++k < PT_ENTRIES) {
-				rmap_del(fs, frame, sm, base + k * PAGE);
-				soft_frame_put(fs,
-					       frame); /* the PMD holds one */
+				umn__soft_rmap_del(fs, frame, sm,
+						   base + k * PAGE);
+				umn__soft_frame_put(
+					fs, frame); /* the PMD holds one */
 			}
-			pt_free_tree(pte, 0);
+			umn__soft_pt_free_tree(pte, 0);
 			return -ENOMEM;
 		}
-		soft_frame_get(fs, frame);
+		umn__soft_frame_get(fs, frame);
 	}
 	for (k = 0; k < PT_ENTRIES; k++)
 		pte->e[k] = mk_leaf(frame, k, e & E_WRITE) |
 			    (e & (E_YOUNG | E_DIRTY));
-	bracket_start(sm, &range, base, base + PMD_SIZE, UMN_EVENT_CLEAR);
+	umn__soft_bracket_start(sm, &range, base, base + PMD_SIZE,
+				UMN_EVENT_CLEAR);
 	pthread_mutex_lock(&pmd->ptl);
 	e_store(pmd, i, (uint64_t)(uintptr_t)pte | E_TABLE);
 	umn_invalidate_range(sm->mm, base, base + PMD_SIZE);
 	pthread_mutex_unlock(&pmd->ptl);
-	bracket_end(sm, &range);
-	stat_op(fs, UMN_SOFT_OP_SPLIT);
+	umn__soft_bracket_end(sm, &range);
+	umn__soft_stat_op(fs, UMN_SOFT_OP_SPLIT);
 	return 0;
 }
 
@@ -587,9 +598,9 @@ int umn_soft_thp_split(struct umn_soft_mm *sm, unsigned long addr)
 	if (!sm || addr >= UMN_SOFT_TASK_SIZE)
 		return -EINVAL;
 	pthread_rwlock_wrlock(&sm->mmap_lock);
-	pmd = pt_walk(sm, addr, 1, false);
+	pmd = umn__soft_pt_walk(sm, addr, 1, false);
 	if (pmd && e_type(e_load(pmd, LEVEL_INDEX(addr, 1))) == E_LEAF)
-		ret = split_huge_at(sm, addr);
+		ret = umn__soft_split_huge_at(sm, addr);
 	pthread_rwlock_unlock(&sm->mmap_lock);
 	return ret;
 }
@@ -611,12 +622,12 @@ int umn_soft_thp_collapse(struct umn_soft_mm *sm, unsigned long addr)
 		return -EINVAL;
 	pthread_rwlock_wrlock(&sm->mmap_lock);
 	ret = -EINVAL;
-	v = vma_find(sm, addr);
+	v = umn__soft_vma_find(sm, addr);
 	if (!v || !(v->flags & UMN_SOFT_MAP_THP) ||
 	    (v->flags & UMN_SOFT_MAP_SHARED) || base < v->start ||
 	    base + PMD_SIZE > v->end)
 		goto out;
-	pmd = pt_walk(sm, addr, 1, false);
+	pmd = umn__soft_pt_walk(sm, addr, 1, false);
 	i = LEVEL_INDEX(addr, 1);
 	if (!pmd || e_type(e_load(pmd, i)) != E_TABLE)
 		goto out;
@@ -627,15 +638,16 @@ int umn_soft_thp_collapse(struct umn_soft_mm *sm, unsigned long addr)
 			goto out;
 		write = write && (e & E_WRITE);
 	}
-	ret = soft_frame_alloc(fs, 9, &frame);
+	ret = umn__soft_frame_alloc(fs, 9, &frame);
 	if (ret)
 		goto out;
-	ret = rmap_add(fs, frame, sm, base);
+	ret = umn__soft_rmap_add(fs, frame, sm, base);
 	if (ret) {
-		soft_frame_put(fs, frame);
+		umn__soft_frame_put(fs, frame);
 		goto out;
 	}
-	bracket_start(sm, &range, base, base + PMD_SIZE, UMN_EVENT_CLEAR);
+	umn__soft_bracket_start(sm, &range, base, base + PMD_SIZE,
+				UMN_EVENT_CLEAR);
 	pthread_mutex_lock(&pmd->ptl);
 	pthread_mutex_lock(&pte->ptl);
 	/* A pinned frame may be written by its pinner: no copy is safe.
@@ -646,9 +658,9 @@ int umn_soft_thp_collapse(struct umn_soft_mm *sm, unsigned long addr)
 	if (k < PT_ENTRIES) {
 		pthread_mutex_unlock(&pte->ptl);
 		pthread_mutex_unlock(&pmd->ptl);
-		bracket_end(sm, &range);
-		rmap_del(fs, frame, sm, base);
-		soft_frame_put(fs, frame);
+		umn__soft_bracket_end(sm, &range);
+		umn__soft_rmap_del(fs, frame, sm, base);
+		umn__soft_frame_put(fs, frame);
 		ret = -EBUSY;
 		goto out;
 	}
@@ -661,33 +673,33 @@ int umn_soft_thp_collapse(struct umn_soft_mm *sm, unsigned long addr)
 		unsigned char *src;
 
 		e = pte->e[k];
-		src = soft_page(fs, e_frame(e), e_sub(e), false);
-		ret = src ? copy_page(fs, frame, k, src) : 0;
+		src = umn__soft_page(fs, e_frame(e), e_sub(e), false);
+		ret = src ? umn__soft_copy_page(fs, frame, k, src) : 0;
 	}
 	if (ret) {
 		e_store(pmd, i, E_TABLE | (uint64_t)(uintptr_t)pte);
 		pthread_mutex_unlock(&pte->ptl);
 		pthread_mutex_unlock(&pmd->ptl);
-		bracket_end(sm, &range);
-		rmap_del(fs, frame, sm, base);
-		soft_frame_put(fs, frame);
+		umn__soft_bracket_end(sm, &range);
+		umn__soft_rmap_del(fs, frame, sm, base);
+		umn__soft_frame_put(fs, frame);
 		goto out;
 	}
 	gather_bracket(&g, sm, base, base + PMD_SIZE);
 	for (k = 0; k < PT_ENTRIES; k++) {
 		e = pte->e[k];
-		rmap_del(fs, e_frame(e), sm, base + k * PAGE);
-		gather_add(&g, e_frame(e));
+		umn__soft_rmap_del(fs, e_frame(e), sm, base + k * PAGE);
+		umn__soft_gather_add(&g, e_frame(e));
 	}
 	e_store(pmd, i, mk_leaf(frame, 0, write));
 	pthread_mutex_unlock(&pte->ptl);
 	pthread_mutex_unlock(&pmd->ptl);
-	bracket_end(sm, &range);
-	pt_free_tree(pte, 0); /* no walker: we hold the write lock */
-	stat_op(fs, UMN_SOFT_OP_COLLAPSE);
+	umn__soft_bracket_end(sm, &range);
+	umn__soft_pt_free_tree(pte, 0); /* no walker: we hold the write lock */
+	umn__soft_stat_op(fs, UMN_SOFT_OP_COLLAPSE);
 	ret = 0;
 out:
 	pthread_rwlock_unlock(&sm->mmap_lock);
-	gather_flush(fs, &g);
+	umn__soft_gather_flush(fs, &g);
 	return ret;
 }

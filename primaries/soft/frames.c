@@ -67,8 +67,8 @@ int umn_soft_frames_destroy(struct umn_soft_frames *fs)
 	return 0;
 }
 
-int soft_frame_alloc(struct umn_soft_frames *fs, unsigned int order,
-		     unsigned long *framep)
+int umn__soft_frame_alloc(struct umn_soft_frames *fs, unsigned int order,
+			  unsigned long *framep)
 {
 	unsigned long pages = 1UL << order, n;
 	unsigned char **data;
@@ -107,13 +107,13 @@ full:
 	return -ENOMEM;
 }
 
-void soft_frame_get(struct umn_soft_frames *fs, unsigned long frame)
+void umn__soft_frame_get(struct umn_soft_frames *fs, unsigned long frame)
 {
 	atomic_fetch_add_explicit(&fs->frame[frame].refs, 1,
 				  memory_order_relaxed);
 }
 
-void soft_frame_put(struct umn_soft_frames *fs, unsigned long frame)
+void umn__soft_frame_put(struct umn_soft_frames *fs, unsigned long frame)
 {
 	struct frame *f = &fs->frame[frame];
 	unsigned long i, pages = 1UL << f->order;
@@ -144,8 +144,8 @@ void soft_frame_put(struct umn_soft_frames *fs, unsigned long frame)
  * left (the caller fails with -ENOMEM).  The data array is published with
  * a compare-and-swap, so that racing writers agree on one page.
  */
-unsigned char *soft_page(struct umn_soft_frames *fs, unsigned long frame,
-			 unsigned long sub, bool write)
+unsigned char *umn__soft_page(struct umn_soft_frames *fs, unsigned long frame,
+			      unsigned long sub, bool write)
 {
 	unsigned char **slot = &fs->frame[frame].data[sub];
 	unsigned char *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE), *old;
@@ -164,24 +164,24 @@ unsigned char *soft_page(struct umn_soft_frames *fs, unsigned long frame,
 	return p;
 }
 
-int soft_frame_copy(struct umn_soft_frames *fs, unsigned long dst,
-		    unsigned long src)
+int umn__soft_frame_copy(struct umn_soft_frames *fs, unsigned long dst,
+			 unsigned long src)
 {
 	unsigned long i, pages = 1UL << fs->frame[src].order;
 	unsigned char *s;
 
 	for (i = 0; i < pages; i++) {
-		s = soft_page(fs, src, i, false);
-		if (s && copy_page(fs, dst, i, s))
+		s = umn__soft_page(fs, src, i, false);
+		if (s && umn__soft_copy_page(fs, dst, i, s))
 			return -ENOMEM;
 	}
 	return 0;
 }
 
-int copy_page(struct umn_soft_frames *fs, unsigned long frame,
-	      unsigned long sub, const unsigned char *src)
+int umn__soft_copy_page(struct umn_soft_frames *fs, unsigned long frame,
+			unsigned long sub, const unsigned char *src)
 {
-	unsigned char *dst = soft_page(fs, frame, sub, true);
+	unsigned char *dst = umn__soft_page(fs, frame, sub, true);
 
 	if (!dst)
 		return -ENOMEM;
@@ -189,12 +189,12 @@ int copy_page(struct umn_soft_frames *fs, unsigned long frame,
 	return 0;
 }
 
-bool soft_frame_same(struct umn_soft_frames *fs, unsigned long a,
-		     unsigned long b)
+bool umn__soft_frame_same(struct umn_soft_frames *fs, unsigned long a,
+			  unsigned long b)
 {
 	static const unsigned char zero[PAGE];
-	unsigned char *pa = soft_page(fs, a, 0, false);
-	unsigned char *pb = soft_page(fs, b, 0, false);
+	unsigned char *pa = umn__soft_page(fs, a, 0, false);
+	unsigned char *pb = umn__soft_page(fs, b, 0, false);
 
 	return !memcmp(pa ? pa : zero, pb ? pb : zero, PAGE);
 }
@@ -203,7 +203,7 @@ void umn_soft_frame_read(struct umn_soft_frames *fs, unsigned long frame,
 			 unsigned long subpage, unsigned long offset, void *buf,
 			 unsigned long len)
 {
-	unsigned char *p = soft_page(fs, frame, subpage, false);
+	unsigned char *p = umn__soft_page(fs, frame, subpage, false);
 
 	if (p)
 		memcpy(buf, p + offset, len);
@@ -215,7 +215,7 @@ int umn_soft_frame_write(struct umn_soft_frames *fs, unsigned long frame,
 			 unsigned long subpage, unsigned long offset,
 			 const void *buf, unsigned long len)
 {
-	unsigned char *p = soft_page(fs, frame, subpage, true);
+	unsigned char *p = umn__soft_page(fs, frame, subpage, true);
 
 	if (!p)
 		return -ENOMEM;
@@ -233,7 +233,7 @@ unsigned long umn_soft_frame_gen(struct umn_soft_frames *fs,
 void umn_soft_unpin(struct umn_soft_frames *fs, unsigned long frame)
 {
 	atomic_fetch_sub(&fs->frame[frame].pins, 1);
-	soft_frame_put(fs, frame);
+	umn__soft_frame_put(fs, frame);
 }
 
 static pthread_mutex_t *rmap_lock(struct umn_soft_frames *fs,
@@ -242,8 +242,8 @@ static pthread_mutex_t *rmap_lock(struct umn_soft_frames *fs,
 	return &fs->rmap_lock[frame % RMAP_LOCKS];
 }
 
-int rmap_add(struct umn_soft_frames *fs, unsigned long frame,
-	     struct umn_soft_mm *sm, unsigned long addr)
+int umn__soft_rmap_add(struct umn_soft_frames *fs, unsigned long frame,
+		       struct umn_soft_mm *sm, unsigned long addr)
 {
 	struct rmap *r = umn__malloc(sizeof(*r));
 
@@ -258,8 +258,8 @@ int rmap_add(struct umn_soft_frames *fs, unsigned long frame,
 	return 0;
 }
 
-void rmap_del(struct umn_soft_frames *fs, unsigned long frame,
-	      struct umn_soft_mm *sm, unsigned long addr)
+void umn__soft_rmap_del(struct umn_soft_frames *fs, unsigned long frame,
+			struct umn_soft_mm *sm, unsigned long addr)
 {
 	struct rmap **pp, *r = NULL;
 
@@ -275,8 +275,9 @@ void rmap_del(struct umn_soft_frames *fs, unsigned long frame,
 	free(r);
 }
 
-void rmap_move(struct umn_soft_frames *fs, unsigned long frame,
-	       struct umn_soft_mm *sm, unsigned long old, unsigned long new)
+void umn__soft_rmap_move(struct umn_soft_frames *fs, unsigned long frame,
+			 struct umn_soft_mm *sm, unsigned long old,
+			 unsigned long new)
 {
 	struct rmap *r;
 
@@ -292,8 +293,8 @@ void rmap_move(struct umn_soft_frames *fs, unsigned long frame,
 
 /* A private copy of @frame's mappings, each holding a reference on its
  * mm.  Returns how many; -ENOMEM. */
-int rmap_snapshot(struct umn_soft_frames *fs, unsigned long frame,
-		  struct rmap **list)
+int umn__soft_rmap_snapshot(struct umn_soft_frames *fs, unsigned long frame,
+			    struct rmap **list)
 {
 	struct rmap *r, *c;
 	int n = 0;
@@ -304,12 +305,12 @@ int rmap_snapshot(struct umn_soft_frames *fs, unsigned long frame,
 		c = umn__malloc(sizeof(*c));
 		if (!c) {
 			pthread_mutex_unlock(rmap_lock(fs, frame));
-			rmap_snapshot_free(fs, *list);
+			umn__soft_rmap_snapshot_free(fs, *list);
 			*list = NULL;
 			return -ENOMEM;
 		}
 		*c = *r;
-		soft_mm_get(c->sm);
+		umn__soft_mm_get(c->sm);
 		c->next = *list;
 		*list = c;
 		n++;
@@ -318,14 +319,14 @@ int rmap_snapshot(struct umn_soft_frames *fs, unsigned long frame,
 	return n;
 }
 
-void rmap_snapshot_free(struct umn_soft_frames *fs, struct rmap *list)
+void umn__soft_rmap_snapshot_free(struct umn_soft_frames *fs, struct rmap *list)
 {
 	struct rmap *next;
 
 	(void)fs;
 	for (; list; list = next) {
 		next = list->next;
-		soft_mm_put(list->sm);
+		umn__soft_mm_put(list->sm);
 		free(list);
 	}
 }
@@ -361,8 +362,8 @@ static unsigned char **alloc_buffers(unsigned long pages)
 	return data;
 }
 
-int swap_alloc(struct umn_soft_frames *fs, unsigned int order,
-	       unsigned long *slotp)
+int umn__soft_swap_alloc(struct umn_soft_frames *fs, unsigned int order,
+			 unsigned long *slotp)
 {
 	unsigned char **data = alloc_buffers(1UL << order);
 	struct swap_slot *s;
@@ -400,7 +401,7 @@ int swap_alloc(struct umn_soft_frames *fs, unsigned int order,
 	return 0;
 }
 
-void swap_get(struct umn_soft_frames *fs, unsigned long slot)
+void umn__soft_swap_get(struct umn_soft_frames *fs, unsigned long slot)
 {
 	pthread_mutex_lock(&fs->lock);
 	fs->swap[slot].refs++;
@@ -419,7 +420,7 @@ static void swap_put_locked(struct umn_soft_frames *fs, unsigned long slot)
 	fs->swap_free_head = slot + 1;
 }
 
-void swap_put(struct umn_soft_frames *fs, unsigned long slot)
+void umn__soft_swap_put(struct umn_soft_frames *fs, unsigned long slot)
 {
 	pthread_mutex_lock(&fs->lock);
 	swap_put_locked(fs, slot);
@@ -427,8 +428,8 @@ void swap_put(struct umn_soft_frames *fs, unsigned long slot)
 }
 
 /* Copy @frame's data into the slot, wake the faults, drop our ref. */
-int swap_fill(struct umn_soft_frames *fs, unsigned long slot,
-	      unsigned long frame)
+int umn__soft_swap_fill(struct umn_soft_frames *fs, unsigned long slot,
+			unsigned long frame)
 {
 	unsigned long i, pages = 1UL << frame_of(fs, frame)->order;
 	unsigned char **data;
@@ -446,7 +447,7 @@ int swap_fill(struct umn_soft_frames *fs, unsigned long slot,
 	data = fs->swap[slot].data; /* pending: only we touch the buffers */
 	pthread_mutex_unlock(&fs->lock);
 	for (i = 0; i < pages; i++) {
-		src = soft_page(fs, frame, i, false);
+		src = umn__soft_page(fs, frame, i, false);
 		if (src) {
 			memcpy(data[i], src, UMN_PAGE_SIZE);
 		} else {
@@ -462,14 +463,15 @@ int swap_fill(struct umn_soft_frames *fs, unsigned long slot,
 	return 0;
 }
 
-int swap_in(struct umn_soft_frames *fs, unsigned long slot, unsigned int order,
-	    unsigned long sub, unsigned long *framep)
+int umn__soft_swap_in(struct umn_soft_frames *fs, unsigned long slot,
+		      unsigned int order, unsigned long sub,
+		      unsigned long *framep)
 {
 	unsigned long i, pages = 1UL << order;
 	struct swap_slot *s;
 	int ret;
 
-	ret = soft_frame_alloc(fs, order, framep);
+	ret = umn__soft_frame_alloc(fs, order, framep);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&fs->lock);
@@ -478,14 +480,15 @@ int swap_in(struct umn_soft_frames *fs, unsigned long slot, unsigned int order,
 	s = &fs->swap[slot];
 	for (i = 0; i < pages && !ret; i++)
 		if (s->data[sub + i])
-			ret = copy_page(fs, *framep, i, s->data[sub + i]);
+			ret = umn__soft_copy_page(fs, *framep, i,
+						  s->data[sub + i]);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret)
-		soft_frame_put(fs, *framep);
+		umn__soft_frame_put(fs, *framep);
 	return ret;
 }
 
-void gather_add(struct gather *g, unsigned long frame)
+void umn__soft_gather_add(struct gather *g, unsigned long frame)
 {
 	unsigned long *v;
 
@@ -494,7 +497,7 @@ void gather_add(struct gather *g, unsigned long frame)
 				 (g->cap ? 2 * g->cap : 64) * sizeof(*v));
 		if (!v) { /* flush early: see struct gather */
 			umn_invalidate_range(g->mm, g->start, g->end);
-			soft_frame_put(g->fs, frame);
+			umn__soft_frame_put(g->fs, frame);
 			return;
 		}
 		g->frame = v;
@@ -503,18 +506,18 @@ void gather_add(struct gather *g, unsigned long frame)
 	g->frame[g->n++] = frame;
 }
 
-void gather_flush(struct umn_soft_frames *fs, struct gather *g)
+void umn__soft_gather_flush(struct umn_soft_frames *fs, struct gather *g)
 {
 	unsigned long i;
 
 	for (i = 0; i < g->n; i++)
-		soft_frame_put(fs, g->frame[i]);
+		umn__soft_frame_put(fs, g->frame[i]);
 	free(g->frame);
 	g->frame = NULL;
 	g->n = g->cap = 0;
 }
 
-void stat_op(struct umn_soft_frames *fs, enum umn_soft_op op)
+void umn__soft_stat_op(struct umn_soft_frames *fs, enum umn_soft_op op)
 {
 	__atomic_fetch_add(&fs->stats.ops[op], 1, __ATOMIC_RELAXED);
 }

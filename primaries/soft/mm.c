@@ -6,13 +6,13 @@
  *
  * Every change that removes or downgrades translations is one bracket:
  *
- *	bracket_start(range)		umn_invalidate_range_start
+ *	umn__soft_bracket_start(range)		umn_invalidate_range_start
  *	for each page-table page in the range:
  *		lock its PTL
  *		change the entries; gather the frames they held
  *		umn_invalidate_range(the entries' span)
  *		unlock
- *	bracket_end(range)		umn_invalidate_range_end (only_end)
+ *	umn__soft_bracket_end(range)		umn_invalidate_range_end (only_end)
  *	put the gathered frames		freed only now
  *
  * A range covers whole huge entries: an operation on part of a 2 MiB
@@ -68,7 +68,7 @@ int umn_soft_mm_create(struct umn_soft_frames *frames, struct umn_soft_mm **smp)
 	sm = umn__calloc(1, sizeof(*sm));
 	if (!sm)
 		return -ENOMEM;
-	sm->pgd = pt_alloc();
+	sm->pgd = umn__soft_pt_alloc();
 	if (!sm->pgd) {
 		free(sm);
 		return -ENOMEM;
@@ -77,7 +77,7 @@ int umn_soft_mm_create(struct umn_soft_frames *frames, struct umn_soft_mm **smp)
 	 * least: the write lock excludes them all (mm_take_all_locks). */
 	ret = umn_mm_create(&soft_mm_ops, sm, &sm->mm);
 	if (ret) {
-		pt_free_tree(sm->pgd, PT_LEVELS - 1);
+		umn__soft_pt_free_tree(sm->pgd, PT_LEVELS - 1);
 		free(sm);
 		return ret;
 	}
@@ -94,16 +94,16 @@ struct umn_mm *umn_soft_mm_umn(struct umn_soft_mm *sm)
 	return sm->mm;
 }
 
-void soft_mm_get(struct umn_soft_mm *sm)
+void umn__soft_mm_get(struct umn_soft_mm *sm)
 {
 	atomic_fetch_add_explicit(&sm->refs, 1, memory_order_relaxed);
 }
 
-void soft_mm_put(struct umn_soft_mm *sm)
+void umn__soft_mm_put(struct umn_soft_mm *sm)
 {
 	if (atomic_fetch_sub_explicit(&sm->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	pt_free_tree(sm->pgd, PT_LEVELS - 1);
+	umn__soft_pt_free_tree(sm->pgd, PT_LEVELS - 1);
 	pthread_rwlock_destroy(&sm->mmap_lock);
 	umn_mm_put(sm->mm);
 	atomic_fetch_sub(&sm->frames->nr_mms, 1);
@@ -117,7 +117,7 @@ static struct vma *of_node(struct umn__itree_node *node)
 	return (struct vma *)node; /* the node is the first member */
 }
 
-struct vma *vma_find(struct umn_soft_mm *sm, unsigned long addr)
+struct vma *umn__soft_vma_find(struct umn_soft_mm *sm, unsigned long addr)
 {
 	struct umn__itree_node *node = umn__itree_first(&sm->vmas, addr, addr);
 
@@ -175,8 +175,9 @@ static int vma_split(struct umn_soft_mm *sm, struct vma *v, unsigned long addr)
 /* Merge @v with its neighbours when they are alike, as vma_merge. */
 static void vma_merge(struct umn_soft_mm *sm, struct vma *v)
 {
-	struct vma *prev = v->start ? vma_find(sm, v->start - 1) : NULL;
-	struct vma *next = vma_find(sm, v->end);
+	struct vma *prev =
+		v->start ? umn__soft_vma_find(sm, v->start - 1) : NULL;
+	struct vma *next = umn__soft_vma_find(sm, v->end);
 
 	if (next && next->prot == v->prot && next->flags == v->flags) {
 		vma_unlink(sm, next);
@@ -198,12 +199,12 @@ static void vma_merge(struct umn_soft_mm *sm, struct vma *v)
 static int vma_cut(struct umn_soft_mm *sm, unsigned long start,
 		   unsigned long end)
 {
-	struct vma *v = vma_find(sm, start);
+	struct vma *v = umn__soft_vma_find(sm, start);
 	int ret = 0;
 
 	if (v && v->start < start)
 		ret = vma_split(sm, v, start);
-	v = vma_find(sm, end - 1);
+	v = umn__soft_vma_find(sm, end - 1);
 	if (!ret && v && v->end > end)
 		ret = vma_split(sm, v, end);
 	return ret;
@@ -221,7 +222,7 @@ static bool range_is_mapped(struct umn_soft_mm *sm, unsigned long start,
 	struct vma *v;
 
 	while (start < end) {
-		v = vma_find(sm, start);
+		v = umn__soft_vma_find(sm, start);
 		if (!v)
 			return false;
 		start = v->end;
@@ -250,8 +251,9 @@ static int find_room(struct umn_soft_mm *sm, unsigned long hint,
 
 /* Brackets. */
 
-void bracket_start(struct umn_soft_mm *sm, struct umn_range *range,
-		   unsigned long start, unsigned long end, enum umn_event event)
+void umn__soft_bracket_start(struct umn_soft_mm *sm, struct umn_range *range,
+			     unsigned long start, unsigned long end,
+			     enum umn_event event)
 {
 	struct umn_soft_frames *fs = sm->frames;
 	int ret;
@@ -266,7 +268,7 @@ void bracket_start(struct umn_soft_mm *sm, struct umn_range *range,
 		__atomic_fetch_add(&fs->stats.huge_ranges, 1, __ATOMIC_RELAXED);
 }
 
-void bracket_end(struct umn_soft_mm *sm, struct umn_range *range)
+void umn__soft_bracket_end(struct umn_soft_mm *sm, struct umn_range *range)
 {
 	(void)sm;
 	umn_invalidate_range_only_end(range);
@@ -300,8 +302,8 @@ static void walk_table(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 	}
 }
 
-void walk_range(struct umn_soft_mm *sm, unsigned long start, unsigned long end,
-		run_fn *fn, void *ctx)
+void umn__soft_walk_range(struct umn_soft_mm *sm, unsigned long start,
+			  unsigned long end, run_fn *fn, void *ctx)
 {
 	walk_table(sm, sm->pgd, PT_LEVELS - 1, 0, start, end, fn, ctx);
 }
@@ -330,14 +332,16 @@ static void zap_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 			continue;
 		e_store(t, i, E_NONE);
 		if (e_type(e) == E_SWAP) {
-			swap_put(fs, e_frame(e));
+			umn__soft_swap_put(fs, e_frame(e));
 			continue;
 		}
-		rmap_del(fs, e_frame(e), sm, base + (i - first) * size);
+		umn__soft_rmap_del(fs, e_frame(e), sm,
+				   base + (i - first) * size);
 		if (z->early_free)
-			soft_frame_put(fs, e_frame(e)); /* the bug it shows */
+			umn__soft_frame_put(fs,
+					    e_frame(e)); /* the bug it shows */
 		else
-			gather_add(z->g, e_frame(e));
+			umn__soft_gather_add(z->g, e_frame(e));
 	}
 	umn_invalidate_range(sm->mm, base, base + (last - first + 1) * size);
 	pthread_mutex_unlock(&t->ptl);
@@ -352,10 +356,10 @@ static void zap_bracket(struct umn_soft_mm *sm, unsigned long start,
 			 sm->frames->cfg.breaks & UMN_SOFT_BREAK_EARLY_FREE };
 	struct umn_range range;
 
-	bracket_start(sm, &range, start, end, event);
+	umn__soft_bracket_start(sm, &range, start, end, event);
 	gather_bracket(g, sm, start, end);
-	walk_range(sm, start, end, zap_run, &z);
-	bracket_end(sm, &range);
+	umn__soft_walk_range(sm, start, end, zap_run, &z);
+	umn__soft_bracket_end(sm, &range);
 }
 
 /* Split the 2 MiB entries that [start, end) cuts through. */
@@ -365,14 +369,15 @@ static int split_edges(struct umn_soft_mm *sm, unsigned long start,
 	int ret = 0;
 
 	if (start & (PMD_SIZE - 1))
-		ret = split_huge_at(sm, start);
+		ret = umn__soft_split_huge_at(sm, start);
 	if (!ret && (end & (PMD_SIZE - 1)))
-		ret = split_huge_at(sm, end);
+		ret = umn__soft_split_huge_at(sm, end);
 	return ret;
 }
 
-int zap_range(struct umn_soft_mm *sm, unsigned long start, unsigned long end,
-	      enum umn_event event, struct gather *g)
+int umn__soft_zap_range(struct umn_soft_mm *sm, unsigned long start,
+			unsigned long end, enum umn_event event,
+			struct gather *g)
 {
 	int ret = split_edges(sm, start, end);
 
@@ -435,7 +440,7 @@ static void free_empty_level(struct umn_soft_mm *sm, unsigned long start,
 	uint64_t e;
 
 	for (; a < end && a + size > a; a += size) {
-		t = pt_walk(sm, a, level, false);
+		t = umn__soft_pt_walk(sm, a, level, false);
 		if (!t)
 			continue;
 		i = LEVEL_INDEX(a, level);
@@ -445,7 +450,7 @@ static void free_empty_level(struct umn_soft_mm *sm, unsigned long start,
 		pthread_mutex_lock(&t->ptl);
 		e_store(t, i, E_NONE);
 		pthread_mutex_unlock(&t->ptl);
-		pt_free_tree(child, level - 1);
+		umn__soft_pt_free_tree(child, level - 1);
 	}
 }
 
@@ -480,7 +485,7 @@ static int do_munmap(struct umn_soft_mm *sm, unsigned long start,
 	if (!ret)
 		ret = vma_cut(sm, start, end);
 	if (!ret)
-		ret = zap_range(sm, start, end, UMN_EVENT_UNMAP, &g);
+		ret = umn__soft_zap_range(sm, start, end, UMN_EVENT_UNMAP, &g);
 	if (ret)
 		return ret;
 	while ((v = vma_next(sm, start)) && v->start < end) {
@@ -488,7 +493,7 @@ static int do_munmap(struct umn_soft_mm *sm, unsigned long start,
 		free(v);
 	}
 	free_empty_tables(sm, start, end);
-	gather_flush(sm->frames, &g);
+	umn__soft_gather_flush(sm->frames, &g);
 	return 0;
 }
 
@@ -539,7 +544,7 @@ int umn_soft_mmap(struct umn_soft_mm *sm, unsigned long addr, unsigned long len,
 	vma_link(sm, v);
 	vma_merge(sm, v);
 	pthread_rwlock_unlock(&sm->mmap_lock);
-	stat_op(sm->frames, UMN_SOFT_OP_MMAP);
+	umn__soft_stat_op(sm->frames, UMN_SOFT_OP_MMAP);
 	*addrp = addr;
 	return 0;
 }
@@ -556,7 +561,7 @@ int umn_soft_munmap(struct umn_soft_mm *sm, unsigned long addr,
 	ret = do_munmap(sm, addr, addr + len);
 	pthread_rwlock_unlock(&sm->mmap_lock);
 	if (!ret)
-		stat_op(sm->frames, UMN_SOFT_OP_MUNMAP);
+		umn__soft_stat_op(sm->frames, UMN_SOFT_OP_MUNMAP);
 	return ret;
 }
 
@@ -567,7 +572,7 @@ struct protect {
 };
 
 /* Only this mapping (and pins) hold the frame: a write needs no copy. */
-bool exclusive(struct umn_soft_frames *fs, unsigned long frame)
+bool umn__soft_exclusive(struct umn_soft_frames *fs, unsigned long frame)
 {
 	struct frame *f = frame_of(fs, frame);
 
@@ -583,7 +588,7 @@ static void protect_run(struct umn_soft_mm *sm, struct pt *t,
 {
 	struct protect *p = ctx;
 	unsigned long size = LEVEL_SIZE(level), addr;
-	struct vma *v = vma_find(sm, base);
+	struct vma *v = umn__soft_vma_find(sm, base);
 	unsigned int i;
 	uint64_t e, n;
 
@@ -596,12 +601,12 @@ static void protect_run(struct umn_soft_mm *sm, struct pt *t,
 		 * and a private one): each entry by its own. */
 		addr = base + (i - first) * size;
 		if (!v || addr < v->start || addr >= v->end)
-			v = vma_find(sm, addr);
+			v = umn__soft_vma_find(sm, addr);
 		n = e & ~E_WRITE;
 		/* Upgrade only what needs no copy-on-write. */
 		if ((p->prot & UMN_SOFT_PROT_WRITE) &&
 		    ((v->flags & UMN_SOFT_MAP_SHARED) ||
-		     exclusive(sm->frames, e_frame(e))))
+		     umn__soft_exclusive(sm->frames, e_frame(e))))
 			n |= E_WRITE;
 		e_store(t, i, n);
 	}
@@ -630,18 +635,19 @@ int umn_soft_mprotect(struct umn_soft_mm *sm, unsigned long addr,
 		ret = vma_cut(sm, addr, end);
 	if (ret)
 		goto out;
-	for (v = vma_find(sm, addr); v && v->start < end;
-	     v = vma_find(sm, v->end))
+	for (v = umn__soft_vma_find(sm, addr); v && v->start < end;
+	     v = umn__soft_vma_find(sm, v->end))
 		v->prot = prot;
-	bracket_start(sm, &range, addr, end, UMN_EVENT_PROTECTION_VMA);
-	walk_range(sm, addr, end, protect_run, &p);
-	bracket_end(sm, &range);
-	v = vma_find(sm, addr);
+	umn__soft_bracket_start(sm, &range, addr, end,
+				UMN_EVENT_PROTECTION_VMA);
+	umn__soft_walk_range(sm, addr, end, protect_run, &p);
+	umn__soft_bracket_end(sm, &range);
+	v = umn__soft_vma_find(sm, addr);
 	vma_merge(sm, v);
-	v = vma_find(sm, end - 1);
+	v = umn__soft_vma_find(sm, end - 1);
 	if (v)
 		vma_merge(sm, v);
-	stat_op(sm->frames, UMN_SOFT_OP_MPROTECT);
+	umn__soft_stat_op(sm->frames, UMN_SOFT_OP_MPROTECT);
 out:
 	pthread_rwlock_unlock(&sm->mmap_lock);
 	return ret;
@@ -664,11 +670,11 @@ int umn_soft_madvise_dontneed(struct umn_soft_mm *sm, unsigned long addr,
 	pthread_rwlock_wrlock(&sm->mmap_lock);
 	ret = mapped_whole(sm, addr, end);
 	if (!ret)
-		ret = zap_range(sm, addr, end, UMN_EVENT_CLEAR, &g);
+		ret = umn__soft_zap_range(sm, addr, end, UMN_EVENT_CLEAR, &g);
 	if (!ret)
-		stat_op(sm->frames, UMN_SOFT_OP_MADVISE);
+		umn__soft_stat_op(sm->frames, UMN_SOFT_OP_MADVISE);
 	pthread_rwlock_unlock(&sm->mmap_lock);
-	gather_flush(sm->frames, &g);
+	umn__soft_gather_flush(sm->frames, &g);
 	return ret;
 }
 
@@ -692,8 +698,8 @@ static void move_prepare_run(struct umn_soft_mm *sm, struct pt *t,
 
 	for (i = first; i <= last; i++)
 		if (e_type(e_load(t, i)) != E_NONE &&
-		    !pt_walk(sm, base + (i - first) * size + m->delta, level,
-			     true))
+		    !umn__soft_pt_walk(sm, base + (i - first) * size + m->delta,
+				       level, true))
 			m->error = -ENOMEM;
 }
 
@@ -714,16 +720,19 @@ static void move_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 			continue;
 		old = base + (i - first) * size;
 		new = old + m->delta;
-		nt = pt_walk(sm, new, level, false); /* made by prepare */
+		nt = umn__soft_pt_walk(sm, new, level,
+				       false); /* made by prepare */
 		e_store(t, i, E_NONE);
 		/* The new place is in no VMA yet: nobody else locks it.  A
 		 * huge entry may land on an empty table left there. */
 		if (e_type(nt->e[LEVEL_INDEX(new, level)]) == E_TABLE)
-			pt_free_tree(e_table(nt->e[LEVEL_INDEX(new, level)]),
-				     level - 1);
+			umn__soft_pt_free_tree(
+				e_table(nt->e[LEVEL_INDEX(new, level)]),
+				level - 1);
 		e_store(nt, LEVEL_INDEX(new, level), e);
 		if (e_type(e) == E_LEAF)
-			rmap_move(sm->frames, e_frame(e), sm, old, new);
+			umn__soft_rmap_move(sm->frames, e_frame(e), sm, old,
+					    new);
 	}
 	umn_invalidate_range(sm->mm, base, base + (last - first + 1) * size);
 	pthread_mutex_unlock(&t->ptl);
@@ -746,7 +755,7 @@ int umn_soft_mremap(struct umn_soft_mm *sm, unsigned long addr,
 	new_len = align_up(new_len, PAGE);
 	old_end = addr + old_len;
 	pthread_rwlock_wrlock(&sm->mmap_lock);
-	v = vma_find(sm, addr);
+	v = umn__soft_vma_find(sm, addr);
 	ret = -EFAULT;
 	if (!v || v->end < old_end)
 		goto out;
@@ -797,16 +806,16 @@ int umn_soft_mremap(struct umn_soft_mm *sm, unsigned long addr,
 		goto out;
 	}
 	m.delta = new_addr - addr;
-	walk_range(sm, addr, old_end, move_prepare_run, &m);
+	umn__soft_walk_range(sm, addr, old_end, move_prepare_run, &m);
 	if (m.error) {
 		free(nv);
 		ret = m.error;
 		goto out;
 	}
-	bracket_start(sm, &range, addr, old_end, UMN_EVENT_UNMAP);
-	walk_range(sm, addr, old_end, move_run, &m);
-	bracket_end(sm, &range);
-	v = vma_find(sm, addr);
+	umn__soft_bracket_start(sm, &range, addr, old_end, UMN_EVENT_UNMAP);
+	umn__soft_walk_range(sm, addr, old_end, move_run, &m);
+	umn__soft_bracket_end(sm, &range);
+	v = umn__soft_vma_find(sm, addr);
 	vma_unlink(sm, v);
 	free(v);
 	free_empty_tables(sm, addr, old_end);
@@ -816,7 +825,7 @@ int umn_soft_mremap(struct umn_soft_mm *sm, unsigned long addr,
 done:
 	if (!ret) {
 		*new_addrp = new_addr;
-		stat_op(sm->frames, UMN_SOFT_OP_MREMAP);
+		umn__soft_stat_op(sm->frames, UMN_SOFT_OP_MREMAP);
 	}
 out:
 	pthread_rwlock_unlock(&sm->mmap_lock);
@@ -838,16 +847,17 @@ void umn_soft_mm_destroy(struct umn_soft_mm *sm)
 		return;
 	umn_mm_release(sm->mm);
 	pthread_rwlock_wrlock(&sm->mmap_lock);
-	bracket_start(sm, &range, 0, UMN_SOFT_TASK_SIZE, UMN_EVENT_RELEASE);
+	umn__soft_bracket_start(sm, &range, 0, UMN_SOFT_TASK_SIZE,
+				UMN_EVENT_RELEASE);
 	gather_bracket(&g, sm, 0, UMN_SOFT_TASK_SIZE);
 	while ((v = vma_next(sm, 0))) {
-		walk_range(sm, v->start, v->end, zap_run, &z);
+		umn__soft_walk_range(sm, v->start, v->end, zap_run, &z);
 		vma_unlink(sm, v);
 		free(v);
 	}
-	bracket_end(sm, &range);
+	umn__soft_bracket_end(sm, &range);
 	sm->dead = true;
 	pthread_rwlock_unlock(&sm->mmap_lock);
-	gather_flush(sm->frames, &g);
-	soft_mm_put(sm);
+	umn__soft_gather_flush(sm->frames, &g);
+	umn__soft_mm_put(sm);
 }

@@ -11,7 +11,7 @@
 
 #include "soft.h"
 
-struct pt *pt_alloc(void)
+struct pt *umn__soft_pt_alloc(void)
 {
 	struct pt *t = umn__calloc(1, sizeof(*t));
 
@@ -20,7 +20,7 @@ struct pt *pt_alloc(void)
 	return t;
 }
 
-void pt_free_tree(struct pt *t, unsigned int level)
+void umn__soft_pt_free_tree(struct pt *t, unsigned int level)
 {
 	unsigned int i;
 	uint64_t e;
@@ -29,15 +29,15 @@ void pt_free_tree(struct pt *t, unsigned int level)
 		for (i = 0; i < PT_ENTRIES; i++) {
 			e = t->e[i];
 			if (e_type(e) == E_TABLE)
-				pt_free_tree(e_table(e), level - 1);
+				umn__soft_pt_free_tree(e_table(e), level - 1);
 		}
 	}
 	pthread_mutex_destroy(&t->ptl);
 	free(t);
 }
 
-struct pt *pt_walk(struct umn_soft_mm *sm, unsigned long addr,
-		   unsigned int level, bool alloc)
+struct pt *umn__soft_pt_walk(struct umn_soft_mm *sm, unsigned long addr,
+			     unsigned int level, bool alloc)
 {
 	struct pt *t = sm->pgd, *child;
 	unsigned int l, i;
@@ -47,7 +47,7 @@ struct pt *pt_walk(struct umn_soft_mm *sm, unsigned long addr,
 		i = LEVEL_INDEX(addr, l);
 		e = e_load(t, i);
 		if (e_type(e) == E_NONE && alloc) {
-			child = pt_alloc();
+			child = umn__soft_pt_alloc();
 			if (!child)
 				return NULL;
 			pthread_mutex_lock(&t->ptl);
@@ -59,7 +59,7 @@ struct pt *pt_walk(struct umn_soft_mm *sm, unsigned long addr,
 			}
 			pthread_mutex_unlock(&t->ptl);
 			if (child)
-				pt_free_tree(child, l - 1);
+				umn__soft_pt_free_tree(child, l - 1);
 		}
 		if (e_type(e) != E_TABLE)
 			return NULL;
@@ -68,8 +68,9 @@ struct pt *pt_walk(struct umn_soft_mm *sm, unsigned long addr,
 	return t;
 }
 
-bool pt_find_leaf(struct umn_soft_mm *sm, unsigned long addr, struct pt **tp,
-		  unsigned int *ip, unsigned int *levelp)
+bool umn__soft_pt_find_leaf(struct umn_soft_mm *sm, unsigned long addr,
+			    struct pt **tp, unsigned int *ip,
+			    unsigned int *levelp)
 {
 	struct pt *t = sm->pgd;
 	unsigned int l, i;

@@ -34,14 +34,14 @@ static int frame_at(struct umn_soft_mm *sm, unsigned long addr,
 	if (!sm || addr >= UMN_SOFT_TASK_SIZE)
 		return -EFAULT;
 	pthread_rwlock_rdlock(&sm->mmap_lock);
-	if (pt_find_leaf(sm, addr, &t, &i, &level)) {
+	if (umn__soft_pt_find_leaf(sm, addr, &t, &i, &level)) {
 		pthread_mutex_lock(&t->ptl);
 		e = t->e[i];
 		if (e_type(e) == E_LEAF) {
 			*framep = e_frame(e);
-			soft_frame_get(sm->frames, *framep);
+			umn__soft_frame_get(sm->frames, *framep);
 			if (vflagsp) /* a copy: the VMA may go with the lock */
-				*vflagsp = vma_find(sm, addr)->flags;
+				*vflagsp = umn__soft_vma_find(sm, addr)->flags;
 			if (levelp)
 				*levelp = level;
 			ret = 0;
@@ -86,11 +86,11 @@ static int visit(struct rmap *r, unsigned long frame, visit_fn *fn, void *ctx)
 	int ret = 0;
 
 	pthread_rwlock_rdlock(&sm->mmap_lock);
-	if (!sm->dead && pt_find_leaf(sm, r->addr, &t, &i, &level)) {
+	if (!sm->dead && umn__soft_pt_find_leaf(sm, r->addr, &t, &i, &level)) {
 		e = e_load(t, i);
 		if (e_type(e) == E_LEAF && e_frame(e) == frame)
-			ret = fn(sm, vma_find(sm, r->addr), t, i, level,
-				 r->addr, e, ctx);
+			ret = fn(sm, umn__soft_vma_find(sm, r->addr), t, i,
+				 level, r->addr, e, ctx);
 	}
 	pthread_rwlock_unlock(&sm->mmap_lock);
 	return ret;
@@ -102,7 +102,7 @@ static int visit_all(struct umn_soft_frames *fs, unsigned long frame,
 	struct rmap *list, *r;
 	int n, ret = 0;
 
-	n = rmap_snapshot(fs, frame, &list);
+	n = umn__soft_rmap_snapshot(fs, frame, &list);
 	if (n < 0)
 		return n;
 	for (r = list; r; r = r->next) {
@@ -111,7 +111,7 @@ static int visit_all(struct umn_soft_frames *fs, unsigned long frame,
 		if (err && !ret)
 			ret = err;
 	}
-	rmap_snapshot_free(fs, list);
+	umn__soft_rmap_snapshot_free(fs, list);
 	return ret;
 }
 
@@ -155,12 +155,12 @@ static void sweep_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 			e_store(t, i, e & ~(E_WRITE | E_DIRTY));
 			continue;
 		}
-		swap_get(fs, w->slot);
+		umn__soft_swap_get(fs, w->slot);
 		e_store(t, i,
 			E_SWAP | ((uint64_t)w->slot << E_FRAME_SHIFT) |
 				((uint64_t)e_sub(e) << E_SUB_SHIFT));
-		rmap_del(fs, w->frame, sm, base + (i - first) * size);
-		gather_add(&w->g, w->frame);
+		umn__soft_rmap_del(fs, w->frame, sm, base + (i - first) * size);
+		umn__soft_gather_add(&w->g, w->frame);
 	}
 	/* A huge entry may reach past a (deliberately) short bracket. */
 	umn_invalidate_range(sm->mm, base > w->start ? base : w->start,
@@ -186,12 +186,13 @@ static int sweep_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 	frame_range(sm, v, addr, level, e, &start, &end);
 	w->start = start;
 	w->end = end;
-	bracket_start(sm, &range, start, end,
-		      w->reclaim ? UMN_EVENT_CLEAR : UMN_EVENT_PROTECTION_PAGE);
+	umn__soft_bracket_start(sm, &range, start, end,
+				w->reclaim ? UMN_EVENT_CLEAR
+					   : UMN_EVENT_PROTECTION_PAGE);
 	gather_bracket(&w->g, sm, start, end);
-	walk_range(sm, start, end, sweep_run, w);
-	bracket_end(sm, &range);
-	gather_flush(sm->frames, &w->g); /* after end */
+	umn__soft_walk_range(sm, start, end, sweep_run, w);
+	umn__soft_bracket_end(sm, &range);
+	umn__soft_gather_flush(sm->frames, &w->g); /* after end */
 	return 0;
 }
 
@@ -208,16 +209,16 @@ int umn_soft_reclaim(struct umn_soft_mm *sm, unsigned long addr)
 	ret = -EBUSY;
 	if (atomic_load(&frame_of(fs, w.frame)->pins))
 		goto out;
-	ret = swap_alloc(fs, frame_of(fs, w.frame)->order, &w.slot);
+	ret = umn__soft_swap_alloc(fs, frame_of(fs, w.frame)->order, &w.slot);
 	if (ret)
 		goto out;
 	ret = visit_all(fs, w.frame, sweep_one, &w);
 	if (!ret && w.busy)
 		ret = -EBUSY;
-	swap_fill(fs, w.slot, w.frame);
-	stat_op(fs, UMN_SOFT_OP_RECLAIM);
+	umn__soft_swap_fill(fs, w.slot, w.frame);
+	umn__soft_stat_op(fs, UMN_SOFT_OP_RECLAIM);
 out:
-	soft_frame_put(fs, w.frame);
+	umn__soft_frame_put(fs, w.frame);
 	return ret;
 }
 
@@ -230,8 +231,8 @@ int umn_soft_clean(struct umn_soft_mm *sm, unsigned long addr)
 	if (ret)
 		return ret;
 	ret = visit_all(sm->frames, w.frame, sweep_one, &w);
-	stat_op(sm->frames, UMN_SOFT_OP_CLEAN);
-	soft_frame_put(sm->frames, w.frame);
+	umn__soft_stat_op(sm->frames, UMN_SOFT_OP_CLEAN);
+	umn__soft_frame_put(sm->frames, w.frame);
 	return ret;
 }
 
@@ -254,7 +255,7 @@ static int migrate_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 	uint64_t now;
 
 	frame_range(sm, v, addr, level, e, &start, &end);
-	bracket_start(sm, &range, start, end, UMN_EVENT_MIGRATE);
+	umn__soft_bracket_start(sm, &range, start, end, UMN_EVENT_MIGRATE);
 	pthread_mutex_lock(&t->ptl);
 	now = t->e[i];
 	/* Not a pinned frame: its pinner may write while we copy.  (Pins go
@@ -266,21 +267,21 @@ static int migrate_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 		umn_invalidate_range(sm->mm, start, end);
 		/* Nothing reaches the old frame now: copy, then map.  Out
 		 * of memory, the old frame goes back. */
-		m->error = soft_frame_copy(fs, m->new, m->old);
+		m->error = umn__soft_frame_copy(fs, m->new, m->old);
 		if (m->error) {
 			e_store(t, i, now);
 		} else {
 			e_store(t, i,
 				(now & ~(E_FRAME_MASK << E_FRAME_SHIFT)) |
 					((uint64_t)m->new << E_FRAME_SHIFT));
-			rmap_del(fs, m->old, sm, addr);
+			umn__soft_rmap_del(fs, m->old, sm, addr);
 			m->done = 1;
 		}
 	}
 	pthread_mutex_unlock(&t->ptl);
-	bracket_end(sm, &range);
+	umn__soft_bracket_end(sm, &range);
 	if (m->done)
-		soft_frame_put(fs, m->old); /* the mapping's, after end */
+		umn__soft_frame_put(fs, m->old); /* the mapping's, after end */
 	return 0;
 }
 
@@ -298,31 +299,31 @@ int umn_soft_migrate(struct umn_soft_mm *sm, unsigned long addr)
 	ret = -EBUSY;
 	if (atomic_load(&frame_of(fs, m.old)->pins))
 		goto out;
-	n = rmap_snapshot(fs, m.old, &list);
+	n = umn__soft_rmap_snapshot(fs, m.old, &list);
 	if (n != 1) {
 		ret = n < 0 ? n : -EBUSY;
-		rmap_snapshot_free(fs, list);
+		umn__soft_rmap_snapshot_free(fs, list);
 		goto out;
 	}
-	ret = soft_frame_alloc(fs, frame_of(fs, m.old)->order, &m.new);
+	ret = umn__soft_frame_alloc(fs, frame_of(fs, m.old)->order, &m.new);
 	if (!ret)
-		ret = rmap_add(fs, m.new, list->sm, list->addr);
+		ret = umn__soft_rmap_add(fs, m.new, list->sm, list->addr);
 	if (!ret) {
 		/* The new frame's reference becomes the mapping's. */
 		visit(list, m.old, migrate_one, &m);
 		if (!m.done) { /* it changed meanwhile, or no memory */
-			rmap_del(fs, m.new, list->sm, list->addr);
-			soft_frame_put(fs, m.new);
+			umn__soft_rmap_del(fs, m.new, list->sm, list->addr);
+			umn__soft_frame_put(fs, m.new);
 			ret = m.error ? m.error : -EAGAIN;
 		}
 	} else if (m.new) {
-		soft_frame_put(fs, m.new);
+		umn__soft_frame_put(fs, m.new);
 	}
-	rmap_snapshot_free(fs, list);
+	umn__soft_rmap_snapshot_free(fs, list);
 	if (!ret)
-		stat_op(fs, UMN_SOFT_OP_MIGRATE);
+		umn__soft_stat_op(fs, UMN_SOFT_OP_MIGRATE);
 out:
-	soft_frame_put(fs, m.old);
+	umn__soft_frame_put(fs, m.old);
 	return ret;
 }
 
@@ -348,13 +349,13 @@ static int ksm_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 	(void)v;
 	if (level)
 		return -EINVAL;
-	bracket_start(sm, &range, addr, addr + PAGE, UMN_EVENT_CLEAR);
+	umn__soft_bracket_start(sm, &range, addr, addr + PAGE, UMN_EVENT_CLEAR);
 	pthread_mutex_lock(&t->ptl);
 	now = t->e[i];
 	/* Replace only a page that stayed read-only, and still equal to the
 	 * KSM page (which no write can change in place any more). */
-	if (k->replace &&
-	    ((now & E_WRITE) || !soft_frame_same(fs, k->replace, e_frame(e))))
+	if (k->replace && ((now & E_WRITE) ||
+			   !umn__soft_frame_same(fs, k->replace, e_frame(e))))
 		now = E_NONE;
 	/* Nor a pinned page (its pinner may write it), either side.  Pins go
 	 * through this PTL; the KSM page's own pins are checked here too. */
@@ -364,9 +365,9 @@ static int ksm_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 	if (e_type(now) == E_LEAF && e_frame(now) == e_frame(e)) {
 		if (k->replace) {
 			new = mk_leaf(k->replace, 0, false);
-			soft_frame_get(fs, k->replace);
+			umn__soft_frame_get(fs, k->replace);
 			umn_change_pte(sm->mm, addr, new);
-			rmap_del(fs, k->frame, sm, addr);
+			umn__soft_rmap_del(fs, k->frame, sm, addr);
 		} else {
 			new = now & ~E_WRITE;
 		}
@@ -375,9 +376,9 @@ static int ksm_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 		k->done = 1;
 	}
 	pthread_mutex_unlock(&t->ptl);
-	bracket_end(sm, &range);
+	umn__soft_bracket_end(sm, &range);
 	if (k->done && k->replace)
-		soft_frame_put(fs, k->frame); /* after end */
+		umn__soft_frame_put(fs, k->frame); /* after end */
 	return 0;
 }
 
@@ -405,7 +406,7 @@ static int ksm_candidate(struct umn_soft_mm *sm, unsigned long addr,
 	else if (atomic_load(&frame_of(sm->frames, *framep)->pins))
 		ret = -EBUSY;
 	if (ret)
-		soft_frame_put(sm->frames, *framep);
+		umn__soft_frame_put(sm->frames, *framep);
 	return ret;
 }
 
@@ -438,23 +439,23 @@ int umn_soft_ksm_merge(struct umn_soft_mm *sm, unsigned long addr,
 		k.frame = b;
 		ret = ksm_visit(other, other_addr, &k);
 	}
-	if (!ret && !soft_frame_same(sm->frames, a, b))
+	if (!ret && !umn__soft_frame_same(sm->frames, a, b))
 		ret = -EAGAIN;
 	if (!ret)
-		ret = rmap_add(sm->frames, a, other, other_addr);
+		ret = umn__soft_rmap_add(sm->frames, a, other, other_addr);
 	if (!ret) {
 		k.frame = b;
 		k.replace = a;
 		ret = ksm_visit(other, other_addr, &k);
 		if (ret)
-			rmap_del(sm->frames, a, other, other_addr);
+			umn__soft_rmap_del(sm->frames, a, other, other_addr);
 	}
 	if (!ret)
-		stat_op(sm->frames, UMN_SOFT_OP_KSM);
+		umn__soft_stat_op(sm->frames, UMN_SOFT_OP_KSM);
 out:
-	soft_frame_put(sm->frames, b);
+	umn__soft_frame_put(sm->frames, b);
 out_a:
-	soft_frame_put(sm->frames, a);
+	umn__soft_frame_put(sm->frames, a);
 	return ret;
 }
 
@@ -504,9 +505,9 @@ int umn_soft_age(struct umn_soft_mm *sm, unsigned long addr, unsigned long len,
 	    how > UMN_SOFT_AGE_TEST)
 		return -EINVAL;
 	pthread_rwlock_rdlock(&sm->mmap_lock);
-	walk_range(sm, addr, addr + ((len + PAGE - 1) & ~(PAGE - 1)), age_run,
-		   &g);
+	umn__soft_walk_range(sm, addr, addr + ((len + PAGE - 1) & ~(PAGE - 1)),
+			     age_run, &g);
 	pthread_rwlock_unlock(&sm->mmap_lock);
-	stat_op(sm->frames, UMN_SOFT_OP_AGE);
+	umn__soft_stat_op(sm->frames, UMN_SOFT_OP_AGE);
 	return g.young;
 }

@@ -161,7 +161,7 @@ struct umn_soft_mm {
 /*
  * A batch of frame references to drop after end (Linux's mmu_gather).  The
  * bracket it is filled in is recorded: when the batch cannot grow (no
- * memory), gather_add() flushes the secondaries' TLBs over the bracket
+ * memory), umn__soft_gather_add() flushes the secondaries' TLBs over the bracket
  * (invalidate_range) and drops the reference at once, as Linux's
  * tlb_flush_mmu does.  Safe: every secondary dropped its translations in
  * start or drops them in invalidate_range, and the entry is gone.
@@ -178,42 +178,45 @@ static inline void gather_bracket(struct gather *g, struct umn_soft_mm *sm,
 				  unsigned long start, unsigned long end);
 
 /* frames.c */
-int soft_frame_alloc(struct umn_soft_frames *fs, unsigned int order,
-		     unsigned long *framep);
-void soft_frame_get(struct umn_soft_frames *fs, unsigned long frame);
-void soft_frame_put(struct umn_soft_frames *fs, unsigned long frame);
+int umn__soft_frame_alloc(struct umn_soft_frames *fs, unsigned int order,
+			  unsigned long *framep);
+void umn__soft_frame_get(struct umn_soft_frames *fs, unsigned long frame);
+void umn__soft_frame_put(struct umn_soft_frames *fs, unsigned long frame);
 /* Copy @src's data into @dst; 0 or -ENOMEM (@dst partly written). */
-int soft_frame_copy(struct umn_soft_frames *fs, unsigned long dst,
-		    unsigned long src);
+int umn__soft_frame_copy(struct umn_soft_frames *fs, unsigned long dst,
+			 unsigned long src);
 /* Copy 4 KiB from @src into subpage @sub of @frame; 0 or -ENOMEM. */
-int copy_page(struct umn_soft_frames *fs, unsigned long frame,
-	      unsigned long sub, const unsigned char *src);
-bool soft_frame_same(struct umn_soft_frames *fs, unsigned long a,
-		     unsigned long b);
-unsigned char *soft_page(struct umn_soft_frames *fs, unsigned long frame,
-			 unsigned long sub, bool write);
-int rmap_add(struct umn_soft_frames *fs, unsigned long frame,
-	     struct umn_soft_mm *sm, unsigned long addr);
-void rmap_del(struct umn_soft_frames *fs, unsigned long frame,
-	      struct umn_soft_mm *sm, unsigned long addr);
-void rmap_move(struct umn_soft_frames *fs, unsigned long frame,
-	       struct umn_soft_mm *sm, unsigned long old, unsigned long new);
-int rmap_snapshot(struct umn_soft_frames *fs, unsigned long frame,
-		  struct rmap **list);
-void rmap_snapshot_free(struct umn_soft_frames *fs, struct rmap *list);
-int swap_alloc(struct umn_soft_frames *fs, unsigned int order,
-	       unsigned long *slotp);
-int swap_fill(struct umn_soft_frames *fs, unsigned long slot,
-	      unsigned long frame);
-void swap_get(struct umn_soft_frames *fs, unsigned long slot);
-void swap_put(struct umn_soft_frames *fs, unsigned long slot);
+int umn__soft_copy_page(struct umn_soft_frames *fs, unsigned long frame,
+			unsigned long sub, const unsigned char *src);
+bool umn__soft_frame_same(struct umn_soft_frames *fs, unsigned long a,
+			  unsigned long b);
+unsigned char *umn__soft_page(struct umn_soft_frames *fs, unsigned long frame,
+			      unsigned long sub, bool write);
+int umn__soft_rmap_add(struct umn_soft_frames *fs, unsigned long frame,
+		       struct umn_soft_mm *sm, unsigned long addr);
+void umn__soft_rmap_del(struct umn_soft_frames *fs, unsigned long frame,
+			struct umn_soft_mm *sm, unsigned long addr);
+void umn__soft_rmap_move(struct umn_soft_frames *fs, unsigned long frame,
+			 struct umn_soft_mm *sm, unsigned long old,
+			 unsigned long new);
+int umn__soft_rmap_snapshot(struct umn_soft_frames *fs, unsigned long frame,
+			    struct rmap **list);
+void umn__soft_rmap_snapshot_free(struct umn_soft_frames *fs,
+				  struct rmap *list);
+int umn__soft_swap_alloc(struct umn_soft_frames *fs, unsigned int order,
+			 unsigned long *slotp);
+int umn__soft_swap_fill(struct umn_soft_frames *fs, unsigned long slot,
+			unsigned long frame);
+void umn__soft_swap_get(struct umn_soft_frames *fs, unsigned long slot);
+void umn__soft_swap_put(struct umn_soft_frames *fs, unsigned long slot);
 /* A new frame of @order with the slot's data from subpage @sub on. */
-int swap_in(struct umn_soft_frames *fs, unsigned long slot, unsigned int order,
-	    unsigned long sub, unsigned long *framep);
+int umn__soft_swap_in(struct umn_soft_frames *fs, unsigned long slot,
+		      unsigned int order, unsigned long sub,
+		      unsigned long *framep);
 /* Under a page-table lock, inside the bracket gather_bracket() named. */
-void gather_add(struct gather *g, unsigned long frame);
-void gather_flush(struct umn_soft_frames *fs, struct gather *g);
-void stat_op(struct umn_soft_frames *fs, enum umn_soft_op op);
+void umn__soft_gather_add(struct gather *g, unsigned long frame);
+void umn__soft_gather_flush(struct umn_soft_frames *fs, struct gather *g);
+void umn__soft_stat_op(struct umn_soft_frames *fs, enum umn_soft_op op);
 static inline struct frame *frame_of(struct umn_soft_frames *fs,
 				     unsigned long frame)
 {
@@ -221,38 +224,40 @@ static inline struct frame *frame_of(struct umn_soft_frames *fs,
 }
 
 /* pgtable.c */
-struct pt *pt_alloc(void);
-void pt_free_tree(struct pt *t, unsigned int level);
+struct pt *umn__soft_pt_alloc(void);
+void umn__soft_pt_free_tree(struct pt *t, unsigned int level);
 /* The table at @level holding @addr's entry, allocating on the way if
  * @alloc; NULL if absent (or a huge leaf sits above). */
-struct pt *pt_walk(struct umn_soft_mm *sm, unsigned long addr,
-		   unsigned int level, bool alloc);
+struct pt *umn__soft_pt_walk(struct umn_soft_mm *sm, unsigned long addr,
+			     unsigned int level, bool alloc);
 /* The leaf entry of @addr: its table, index and level; false if none. */
-bool pt_find_leaf(struct umn_soft_mm *sm, unsigned long addr, struct pt **tp,
-		  unsigned int *ip, unsigned int *levelp);
+bool umn__soft_pt_find_leaf(struct umn_soft_mm *sm, unsigned long addr,
+			    struct pt **tp, unsigned int *ip,
+			    unsigned int *levelp);
 
 /* mm.c */
-struct vma *vma_find(struct umn_soft_mm *sm, unsigned long addr);
-void soft_mm_get(struct umn_soft_mm *sm);
-void soft_mm_put(struct umn_soft_mm *sm);
+struct vma *umn__soft_vma_find(struct umn_soft_mm *sm, unsigned long addr);
+void umn__soft_mm_get(struct umn_soft_mm *sm);
+void umn__soft_mm_put(struct umn_soft_mm *sm);
 /* One bracket: start (blockable), the caller's change, end. */
-void bracket_start(struct umn_soft_mm *sm, struct umn_range *range,
-		   unsigned long start, unsigned long end,
-		   enum umn_event event);
-void bracket_end(struct umn_soft_mm *sm, struct umn_range *range);
+void umn__soft_bracket_start(struct umn_soft_mm *sm, struct umn_range *range,
+			     unsigned long start, unsigned long end,
+			     enum umn_event event);
+void umn__soft_bracket_end(struct umn_soft_mm *sm, struct umn_range *range);
 /* Unmap [start, end) of one VMA's entries into @g (frames put later),
  * splitting huge entries that straddle the edges first. */
-int zap_range(struct umn_soft_mm *sm, unsigned long start, unsigned long end,
-	      enum umn_event event, struct gather *g);
-int split_huge_at(struct umn_soft_mm *sm, unsigned long addr);
+int umn__soft_zap_range(struct umn_soft_mm *sm, unsigned long start,
+			unsigned long end, enum umn_event event,
+			struct gather *g);
+int umn__soft_split_huge_at(struct umn_soft_mm *sm, unsigned long addr);
 typedef void run_fn(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 		    unsigned int first, unsigned int last, unsigned long base,
 		    void *ctx);
 /* Call @fn on each run of entries of one table in [start, end): a PTE
  * table's slice (entries may be empty), or one huge entry. */
-void walk_range(struct umn_soft_mm *sm, unsigned long start, unsigned long end,
-		run_fn *fn, void *ctx);
-bool exclusive(struct umn_soft_frames *fs, unsigned long frame);
+void umn__soft_walk_range(struct umn_soft_mm *sm, unsigned long start,
+			  unsigned long end, run_fn *fn, void *ctx);
+bool umn__soft_exclusive(struct umn_soft_frames *fs, unsigned long frame);
 
 /* check.c: the VMAs, page table and reverse map agree (tests only). */
 bool umn__soft_is_valid(struct umn_soft_mm *sm);

@@ -232,7 +232,7 @@ static bool holds_table(struct umn_soft_mm *sm, unsigned long s,
 	struct pt *t;
 
 	for (a = s & ~(size - 1); a < e; a += size) {
-		t = pt_walk(sm, a, level, false);
+		t = umn__soft_pt_walk(sm, a, level, false);
 		if (t && e_type(e_load(t, LEVEL_INDEX(a, level))) == E_TABLE)
 			return true;
 	}
@@ -737,7 +737,8 @@ static void model_fork(struct slot *parent, struct slot *child)
 			continue;
 		pop.s = pm->vma[i].start;
 		pop.e = pm->vma[i].end;
-		walk_range(parent->sm, pop.s, pop.e, populated_run, &pop);
+		umn__soft_walk_range(parent->sm, pop.s, pop.e, populated_run,
+				     &pop);
 	}
 	if (fork_runs.overflow)
 		harness_fail("model: too many populated runs at fork");
@@ -2129,7 +2130,7 @@ NO_COVERAGE static void count_run(struct umn_soft_mm *sm, struct pt *t,
 		if (level && fs->frame[f].order != 9 * level)
 			fail("frame %lu of order %u mapped at level %u", f,
 			     fs->frame[f].order, level);
-		if (!vma_find(sm, a))
+		if (!umn__soft_vma_find(sm, a))
 			fail("frame %lu mapped at %#lx, outside every VMA", f,
 			     a);
 	}
@@ -2154,7 +2155,7 @@ NO_COVERAGE static void write_run(struct umn_soft_mm *sm, struct pt *t,
 			continue;
 		a = base + (i - first) * size;
 		f = e_frame(e);
-		v = vma_find(sm, a);
+		v = umn__soft_vma_find(sm, a);
 		if (!(v->prot & W))
 			fail("a writable entry at %#lx in a mapping without "
 			     "PROT_WRITE",
@@ -2190,11 +2191,11 @@ NO_COVERAGE static void validate_frames(void)
 	memset(mms, 0, fs->next_unused * sizeof(*mms));
 	memset(swapcount, 0, fs->nr_swap * sizeof(*swapcount));
 	for (i = 0; i < nslots; i++)
-		walk_range(slots[i]->sm, 0, UMN_SOFT_TASK_SIZE, count_run,
-			   (void *)(long)i);
+		umn__soft_walk_range(slots[i]->sm, 0, UMN_SOFT_TASK_SIZE,
+				     count_run, (void *)(long)i);
 	for (i = 0; i < nslots; i++)
-		walk_range(slots[i]->sm, 0, UMN_SOFT_TASK_SIZE, write_run,
-			   NULL);
+		umn__soft_walk_range(slots[i]->sm, 0, UMN_SOFT_TASK_SIZE,
+				     write_run, NULL);
 	for (f = 1; f < fs->next_unused; f++) {
 		struct frame *fr = &fs->frame[f];
 		int refs = atomic_load(&fr->refs), np = atomic_load(&fr->pins);
