@@ -13,22 +13,9 @@
 #include <umn/proc.h>
 #include <umn/regcache.h>
 
+#include "sanitized.h"
+
 #define PAGE UMN_PAGE_SIZE
-
-/* Exit status of a test that cannot run here (ctest's SKIP_RETURN_CODE). */
-#define SKIP 77
-
-/* The sanitizers replace malloc and map memory with raw system calls. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#else
-#define SANITIZED 0
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define TSAN 1
-#else
-#define TSAN 0
-#endif
 
 /* The options of one run. */
 struct opts {

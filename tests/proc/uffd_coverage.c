@@ -43,21 +43,11 @@
 #include <umn/notifier.h>
 #include <umn/proc.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#else
-#define SANITIZED 0
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define TSAN 1
-#else
-#define TSAN 0
-#endif
+#include "sanitized.h"
 
 #define PAGE  UMN_PAGE_SIZE
 #define PAGES 4
 #define LEN   (PAGES * PAGE)
-#define SKIP  77
 
 struct owner {
 	struct umn_interval_notifier sub;
