@@ -238,15 +238,8 @@ matrix() {
 	read -r checks failures broken musts_passed <"$tmp/counts"
 }
 
-find_lib() {
-	for dir in /usr/lib/"$(uname -m)"-linux-gnu /usr/lib64 /usr/lib; do
-		if [ -e "$dir/$1" ]; then
-			echo "$dir/$1"
-			return 0
-		fi
-	done
-	return 1
-}
+# shellcheck source=find-lib.sh
+. "$(dirname "$0")/find-lib.sh"
 
 watch_opts=
 if [ -n "$sanitizer" ]; then

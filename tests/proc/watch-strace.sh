@@ -117,15 +117,8 @@ have() {
 	return 1
 }
 
-find_lib() {
-	for dir in /usr/lib/"$(uname -m)"-linux-gnu /usr/lib64 /usr/lib; do
-		if [ -e "$dir/$1" ]; then
-			echo "$dir/$1"
-			return 0
-		fi
-	done
-	return 1
-}
+# shellcheck source=find-lib.sh
+. "$(dirname "$0")/find-lib.sh"
 
 # Python: threads that allocate and free large blocks, a fork whose child
 # does too.  The interpreter itself, not a wrapper script that runs it.
