@@ -273,28 +273,44 @@ static int next_vma(unsigned long addr, unsigned long *lo, unsigned long *hi,
 #define GRANULES      4096UL
 static unsigned long watched_granules[GRANULES / 64]; /* atomic bits */
 
-static bool granules(unsigned long start, unsigned long end, bool set)
+/* The last granule of [start, end) from @g, its first: at most GRANULES
+ * of them (that is all the bitmap). */
+static unsigned long last_granule(unsigned long g, unsigned long end)
 {
-	unsigned long g = start >> GRANULE_SHIFT;
-	unsigned long last = (end - 1) >> GRANULE_SHIFT, bit, *word;
+	unsigned long last = (end - 1) >> GRANULE_SHIFT;
 
-	if (last - g >= GRANULES)
-		last = g + GRANULES - 1;
-	for (; g <= last; g++) {
-		bit = 1UL << (g % 64);
-		word = &watched_granules[(g % GRANULES) / 64];
-		if (set)
-			__atomic_fetch_or(word, bit, __ATOMIC_RELAXED);
-		else if (__atomic_load_n(word, __ATOMIC_RELAXED) & bit)
+	return last - g >= GRANULES ? g + GRANULES - 1 : last;
+}
+
+static unsigned long *granule_word(unsigned long g)
+{
+	return &watched_granules[(g % GRANULES) / 64];
+}
+
+static void mark_granules(unsigned long start, unsigned long end)
+{
+	unsigned long g = start >> GRANULE_SHIFT, last = last_granule(g, end);
+
+	for (; g <= last; g++)
+		__atomic_fetch_or(granule_word(g), 1UL << (g % 64),
+				  __ATOMIC_RELAXED);
+}
+
+static bool any_granule_marked(unsigned long start, unsigned long end)
+{
+	unsigned long g = start >> GRANULE_SHIFT, last = last_granule(g, end);
+
+	for (; g <= last; g++)
+		if (__atomic_load_n(granule_word(g), __ATOMIC_RELAXED) &
+		    (1UL << (g % 64)))
 			return true;
-	}
-	return set;
+	return false;
 }
 
 /* Register the mapping [lo, hi), whole.  Return: true if registered. */
 static bool watch_one(int fd, unsigned long lo, unsigned long hi)
 {
-	granules(lo, hi, true);
+	mark_granules(lo, hi);
 	if (register_range(fd, lo, hi)) {
 		__atomic_fetch_add(&u.refused, 1, __ATOMIC_RELAXED);
 		return false;
@@ -426,7 +442,7 @@ bool umn__proc_uffd_unwatch(unsigned long start, unsigned long end)
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
 	struct uffdio_range r = { .start = start, .len = end - start };
 
-	if (fd < 0 || !granules(start, end, false))
+	if (fd < 0 || !any_granule_marked(start, end))
 		return false;
 	ioctl(fd, UFFDIO_UNREGISTER, &r); /* in part, if it fails midway */
 	return true;
