@@ -187,25 +187,24 @@ struct waiter {
 	struct mirror *m;
 	unsigned long page;
 	int done;
+	struct sleepcheck_waiter sw;
 };
 
 static void *fault_thread(void *arg)
 {
 	struct waiter *w = arg;
 
+	sleepcheck_watch_me(&w->sw);
 	mirror_fault(w->m, w->page);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
-static void expect_blocked(int *done)
+/* The thread of @w waits for the bracket's end (a bracket ends by a
+ * broadcast on its mm's wait queue). */
+static void expect_waiting(struct waiter *w)
 {
-	int i;
-
-	for (i = 0; i < 20; i++) {
-		usleep(1000);
-		ck_assert_int_eq(__atomic_load_n(done, __ATOMIC_ACQUIRE), 0);
-	}
+	await_waiting(&w->sw, &w->done, "pthread_cond_wait");
 }
 
 START_TEST(read_begin_waits_for_end)
@@ -219,9 +218,9 @@ START_TEST(read_begin_waits_for_end)
 	open_bracket(&range, 10, 1);
 	/* The page table changes inside the bracket. */
 	__atomic_store_n(&toy.pte[10], 777, __ATOMIC_RELEASE);
-	w = (struct waiter){ &m, 10, 0 };
+	w = (struct waiter){ .m = &m, .page = 10 };
 	pthread_create(&t, NULL, fault_thread, &w);
-	expect_blocked(&w.done);
+	expect_waiting(&w);
 	umn_invalidate_range_end(&range);
 	pthread_join(t, NULL);
 	ck_assert_uint_eq(m.shadow[2], 777);
@@ -249,9 +248,9 @@ START_TEST(insert_during_invalidation_is_deferred)
 	ck_assert_uint_eq(b.sub._state, UMN__INTERVAL_INSERTING);
 	ck_assert(umn__itree_empty(&toy.mm->itree) == false);
 	ck_assert(umn__intervals_are_valid(toy.mm));
-	w = (struct waiter){ &b, 9, 0 };
+	w = (struct waiter){ .m = &b, .page = 9 };
 	pthread_create(&t, NULL, fault_thread, &w);
-	expect_blocked(&w.done);
+	expect_waiting(&w);
 	umn_invalidate_range_end(&range);
 	pthread_join(t, NULL);
 	ck_assert_uint_eq(b.sub._state, UMN__INTERVAL_IN_TREE);
@@ -277,9 +276,9 @@ START_TEST(insert_during_quiet_invalidation_waits_too)
 	ck_assert_uint_eq(toy.mm->invalidate_seq & 1, 0);
 	mirror_insert(&b, 8, 4);
 	ck_assert_uint_eq(b.sub._state, UMN__INTERVAL_IN_TREE);
-	w = (struct waiter){ &b, 9, 0 };
+	w = (struct waiter){ .m = &b, .page = 9 };
 	pthread_create(&t, NULL, fault_thread, &w);
-	expect_blocked(&w.done);
+	expect_waiting(&w);
 	umn_invalidate_range_end(&range);
 	pthread_join(t, NULL);
 	ck_assert_int_eq(umn_interval_notifier_remove(&b.sub), 0);
@@ -293,6 +292,7 @@ static void *remove_thread(void *arg)
 {
 	struct waiter *w = arg;
 
+	sleepcheck_watch_me(&w->sw);
 	ck_assert_int_eq(umn_interval_notifier_remove(&w->m->sub), 0);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -307,9 +307,9 @@ START_TEST(remove_during_invalidation_waits_for_end)
 
 	mirror_insert(&a, 0, 4);
 	open_bracket(&range, 0, 4);
-	w = (struct waiter){ &a, 0, 0 };
+	w = (struct waiter){ .m = &a, .page = 0 };
 	pthread_create(&t, NULL, remove_thread, &w);
-	expect_blocked(&w.done);
+	expect_waiting(&w);
 	ck_assert(umn__intervals_are_valid(toy.mm));
 	umn_invalidate_range_end(&range);
 	pthread_join(t, NULL);
@@ -332,7 +332,7 @@ START_TEST(remove_of_a_deferred_insert_is_immediate)
 	mirror_insert(&b, 8, 4);
 	/* Another thread: this one is inside the bracket (refused). */
 	ck_assert_int_eq(umn_interval_notifier_remove(&b.sub), -EDEADLK);
-	w = (struct waiter){ &b, 0, 0 };
+	w = (struct waiter){ .m = &b, .page = 0 };
 	pthread_create(&t, NULL, remove_thread, &w);
 	pthread_join(t, NULL);
 	ck_assert_int_eq(w.done, 1);

@@ -7,6 +7,7 @@
  * up, a put notifier freed after one grace period).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,9 +18,15 @@
 
 static struct toy toy;
 static struct recorder rec;
+/* The thread in umn_mm_release, and the one in unregister (below). */
+static struct sleepcheck_waiter releaser, unregisterer;
+static int release_returned, unregister_returned;
 
 static void setup(void)
 {
+	memset(&releaser, 0, sizeof(releaser));
+	memset(&unregisterer, 0, sizeof(unregisterer));
+	release_returned = unregister_returned = 0;
 	toy_init(&toy, 64, true);
 	rec_init(&rec);
 }
@@ -31,11 +38,6 @@ static void reg(struct rec_notifier *r, int id,
 		const struct umn_notifier_ops *ops)
 {
 	rec_register(r, id, ops, &rec, toy.mm);
-}
-
-static void msleep(int ms)
-{
-	usleep(ms * 1000);
 }
 
 /* ---- kills 12: a put notifier still on the chain gets no ->release ---- */
@@ -89,11 +91,10 @@ END_TEST
 
 /* ---- kills D: mm_release calls ->release at once (never blind), but
  * returns only when the bracket open on another thread has ended ---- */
-static int release_returned;
-
 static void *release_mm(void *arg)
 {
 	(void)arg;
+	sleepcheck_watch_me(&releaser);
 	ck_assert_int_eq(umn_mm_release(toy.mm), 0);
 	__atomic_store_n(&release_returned, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -110,11 +111,9 @@ START_TEST(mm_release_returns_after_open_bracket)
 		       UMN_RANGE_BLOCKABLE, NULL);
 	ck_assert_int_eq(umn_invalidate_range_start(&range), 0);
 	pthread_create(&t, NULL, release_mm, NULL);
-	while (rec_count(&rec, 'R', 1) == 0)
-		msleep(1);
-	msleep(100);
-	ck_assert_int_eq(__atomic_load_n(&release_returned, __ATOMIC_ACQUIRE),
-			 0);
+	/* It called ->release at once, and waits for our bracket. */
+	await_waiting(&releaser, &release_returned, "urcu_bp_synchronize_rcu");
+	ck_assert_str_eq(rec_string(&rec), "S1R1");
 	umn_invalidate_range_only_end(&range);
 	pthread_join(t, NULL);
 	ck_assert_str_eq(rec_string(&rec), "S1R1E1");
@@ -131,7 +130,9 @@ static void *unregister_it(void *arg)
 {
 	struct rec_notifier *r = arg;
 
+	sleepcheck_watch_me(&unregisterer);
 	ck_assert_int_eq(umn_notifier_unregister(&r->n), 0);
+	__atomic_store_n(&unregister_returned, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -147,11 +148,14 @@ START_TEST(unregister_during_mm_release_still_released_once)
 		       UMN_RANGE_BLOCKABLE, NULL);
 	ck_assert_int_eq(umn_invalidate_range_start(&range), 0);
 	pthread_create(&t1, NULL, release_mm, NULL);
-	while (__atomic_load_n(&a.n._state, __ATOMIC_ACQUIRE) !=
-	       UMN__NOTIFIER_HIDDEN)
-		msleep(1);
+	/* mm_release hid a and b, and waits for our bracket ... */
+	await_waiting(&releaser, &release_returned, "urcu_bp_synchronize_rcu");
+	ck_assert_int_eq(__atomic_load_n(&a.n._state, __ATOMIC_ACQUIRE),
+			 UMN__NOTIFIER_HIDDEN);
+	/* ... and unregister waits for mm_release, not calling ->release. */
 	pthread_create(&t2, NULL, unregister_it, &a);
-	msleep(100);
+	await_waiting(&unregisterer, &unregister_returned,
+		      "pthread_cond_wait");
 	umn_invalidate_range_only_end(&range);
 	pthread_join(t1, NULL);
 	pthread_join(t2, NULL);
@@ -214,13 +218,57 @@ START_TEST(each_young_call_reaches_its_own_callback)
 }
 END_TEST
 
-/* ---- aims at G: a put notifier is not freed while a walker may be on it ---- */
+/* ---- aims at G: a put notifier is not freed while a walker may be on it.
+ * Its free keeps the memory (freed at the end) but points its link at a
+ * trap, a notifier on no chain whose callback counts: a walker still on
+ * the freed notifier steps into the trap; a callback on the freed one sees
+ * its mark. ---- */
 #define NPUT 64
+#define PUT_ROUNDS 12
+#define LIVE 0x11fe11feu
+#define DEAD 0xdeadu
+struct marked {
+	struct umn_notifier n;
+	unsigned int mark;
+	struct marked *next_dead;
+};
 static int g_stop;
-static void poison_free(struct umn_notifier *n)
+static unsigned long g_walked, g_dead_met;
+static struct marked *g_dead;
+static pthread_mutex_t g_dead_lock = PTHREAD_MUTEX_INITIALIZER;
+static int trap_young(struct umn_notifier *n, struct umn_mm *mm,
+		      unsigned long s, unsigned long e)
 {
-	memset(n, 0xa5, sizeof(*n));
-	free(n);
+	(void)n, (void)mm, (void)s, (void)e;
+	__atomic_add_fetch(&g_dead_met, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+static const struct umn_notifier_ops trap_ops = { .name = "trap",
+						  .test_young = trap_young };
+static struct umn_notifier trap = { .ops = &trap_ops,
+				    ._gen_removed = ULONG_MAX,
+				    ._state = UMN__NOTIFIER_LINKED };
+static void mark_dead(struct umn_notifier *n)
+{
+	struct marked *m = container_of(n, struct marked, n);
+
+	__atomic_store_n(&m->mark, DEAD, __ATOMIC_RELEASE);
+	__atomic_store_n(&n->_next, &trap, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&g_dead_lock);
+	m->next_dead = g_dead;
+	g_dead = m;
+	pthread_mutex_unlock(&g_dead_lock);
+}
+static int marked_young(struct umn_notifier *n, struct umn_mm *mm,
+			unsigned long s, unsigned long e)
+{
+	struct marked *m = container_of(n, struct marked, n);
+
+	(void)mm, (void)s, (void)e;
+	if (__atomic_load_n(&m->mark, __ATOMIC_ACQUIRE) != LIVE)
+		__atomic_add_fetch(&g_dead_met, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&g_walked, 1, __ATOMIC_RELAXED);
+	return 0;
 }
 static void *walker(void *arg)
 {
@@ -232,29 +280,43 @@ static void *walker(void *arg)
 
 START_TEST(put_free_waits_for_chain_walkers)
 {
-	static const struct umn_notifier_ops ops = { .name = "p",
-						     .free_notifier =
-							     poison_free };
-	struct umn_notifier *ns[NPUT];
+	static const struct umn_notifier_ops ops = {
+		.name = "p",
+		.test_young = marked_young,
+		.free_notifier = mark_dead
+	};
+	struct marked *ns[NPUT];
 	pthread_t w[2];
-	time_t end = time(NULL) + 6;
-	int i;
+	int i, round;
 
 	for (i = 0; i < 2; i++)
 		pthread_create(&w[i], NULL, walker, NULL);
-	while (time(NULL) < end) {
+	for (round = 0; round < PUT_ROUNDS; round++) {
 		for (i = 0; i < NPUT; i++) {
 			ns[i] = calloc(1, sizeof(*ns[i]));
+			ns[i]->mark = LIVE;
 			ck_assert_int_eq(
-				umn_notifier_register(ns[i], &ops, toy.mm), 0);
+				umn_notifier_register(&ns[i]->n, &ops, toy.mm),
+				0);
 		}
 		for (i = 0; i < NPUT; i++)
-			ck_assert_int_eq(umn_notifier_put(ns[i]), 0);
+			ck_assert_int_eq(umn_notifier_put(&ns[i]->n), 0);
 	}
 	__atomic_store_n(&g_stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < 2; i++)
 		pthread_join(w[i], NULL);
 	umn_rcu_barrier();
+	ck_assert_msg(!g_dead_met, "%lu calls reached a freed notifier",
+		      g_dead_met);
+	/* A floor of work: the walkers met many notifiers. */
+	ck_assert_msg(g_walked >= NPUT * 10, "the walkers met %lu notifiers",
+		      g_walked);
+	while (g_dead) {
+		struct marked *m = g_dead;
+
+		g_dead = m->next_dead;
+		free(m);
+	}
 	toy_destroy(&toy);
 }
 END_TEST

@@ -10,6 +10,10 @@
  * references in the objects being linked, so the sanitizers' interceptors
  * still see every call (__real_X is the ordinary symbol).
  *
+ * Each wrapped blocking call (and liburcu's grace period, through which
+ * the core waits for brackets) also tells a watched thread's waiter where
+ * it is: see sleepcheck.h.
+ *
  * calloc is wrapped too: tests can make the next allocation fail.
  */
 #include <pthread.h>
@@ -17,11 +21,33 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <urcu-bp.h>
 #include <umn/debug.h>
 
 #include "sleepcheck.h"
 
 int sleepcheck_fail_calloc; /* fail the next N callocs */
+
+static _Thread_local struct sleepcheck_waiter *watched;
+
+void sleepcheck_watch_me(struct sleepcheck_waiter *w)
+{
+	w->tid = gettid();
+	__atomic_store_n(&w->where, NULL, __ATOMIC_RELEASE);
+	watched = w;
+}
+
+static void entering(const char *call)
+{
+	if (watched)
+		__atomic_store_n(&watched->where, call, __ATOMIC_RELEASE);
+}
+
+static void leaving(void)
+{
+	if (watched)
+		__atomic_store_n(&watched->where, NULL, __ATOMIC_RELEASE);
+}
 
 /*
  * WRAP(ret, name, (params), (args)): __wrap_name checks, then calls the
@@ -32,8 +58,12 @@ int sleepcheck_fail_calloc; /* fail the next N callocs */
 	ret __wrap_##name params;                            \
 	ret __wrap_##name params                             \
 	{                                                    \
+		ret r;                                       \
 		umn__might_sleep(__FILE__, __LINE__, #name); \
-		return __real_##name args;                   \
+		entering(#name);                             \
+		r = __real_##name args;                      \
+		leaving();                                   \
+		return r;                                    \
 	}
 
 _Thread_local unsigned long sleepcheck_mutex_locks;
@@ -61,6 +91,16 @@ WRAP(int, nanosleep, (const struct timespec *req, struct timespec *rem),
      (req, rem))
 WRAP(int, usleep, (useconds_t usec), (usec))
 WRAP(unsigned int, sleep, (unsigned int seconds), (seconds))
+
+void __real_urcu_bp_synchronize_rcu(void);
+void __wrap_urcu_bp_synchronize_rcu(void);
+void __wrap_urcu_bp_synchronize_rcu(void)
+{
+	umn__might_sleep(__FILE__, __LINE__, "urcu_bp_synchronize_rcu");
+	entering("urcu_bp_synchronize_rcu");
+	__real_urcu_bp_synchronize_rcu();
+	leaving();
+}
 
 void *__real_calloc(size_t nmemb, size_t size);
 void *__wrap_calloc(size_t nmemb, size_t size);

@@ -118,6 +118,17 @@ mutant soft-unpaired-end primaries/soft/mm.c \
 	'/umn__soft_walk_range(sm, addr, end, protect_run, &p);$/{n;/^\tumn__soft_bracket_end(sm, &range);$/d}' \
 	"umn-fuzz-replay umn-tests" "fuzz-replay soft notifier"
 
+# A put notifier is freed after one grace period, not two: a walker that
+# was on it when it left the chain steps on freed memory.
+mutant put-one-grace-period core/notifier.c \
+	's/^\turcu_bp_call_rcu(head, put_free);$/\tput_free(head);/' \
+	"umn-tests" "lifetime"
+
+# umn_mm_release returns while a bracket is still open.
+mutant release-no-wait core/notifier.c \
+	's|^\tumn__synchronize_rcu(); /\* no bracket calls any of them any more \*/$|\t;|' \
+	"umn-tests" "lifetime"
+
 echo "mutants: $killed killed of $total"
 [ "$broken" = 0 ] || exit 2
 [ "$survived" = 0 ]
