@@ -154,8 +154,7 @@ START_TEST(unregister_during_mm_release_still_released_once)
 			 UMN__NOTIFIER_HIDDEN);
 	/* ... and unregister waits for mm_release, not calling ->release. */
 	pthread_create(&t2, NULL, unregister_it, &a);
-	await_waiting(&unregisterer, &unregister_returned,
-		      "pthread_cond_wait");
+	await_waiting(&unregisterer, &unregister_returned, "pthread_cond_wait");
 	umn_invalidate_range_only_end(&range);
 	pthread_join(t1, NULL);
 	pthread_join(t2, NULL);
@@ -223,10 +222,10 @@ END_TEST
  * trap, a notifier on no chain whose callback counts: a walker still on
  * the freed notifier steps into the trap; a callback on the freed one sees
  * its mark. ---- */
-#define NPUT 64
+#define NPUT	   64
 #define PUT_ROUNDS 12
-#define LIVE 0x11fe11feu
-#define DEAD 0xdeadu
+#define LIVE	   0x11fe11feu
+#define DEAD	   0xdeadu
 struct marked {
 	struct umn_notifier n;
 	unsigned int mark;
@@ -280,11 +279,10 @@ static void *walker(void *arg)
 
 START_TEST(put_free_waits_for_chain_walkers)
 {
-	static const struct umn_notifier_ops ops = {
-		.name = "p",
-		.test_young = marked_young,
-		.free_notifier = mark_dead
-	};
+	static const struct umn_notifier_ops ops = { .name = "p",
+						     .test_young = marked_young,
+						     .free_notifier =
+							     mark_dead };
 	struct marked *ns[NPUT];
 	pthread_t w[2];
 	int i, round;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 
 #include "../core/internal.h"
 #include "harness.h"
@@ -207,39 +206,4 @@ out:
 unsigned long toy_lookup(struct toy *toy, unsigned long page)
 {
 	return __atomic_load_n(&toy->pte[page], __ATOMIC_ACQUIRE);
-}
-
-/* The scheduler's state of thread @tid: 'R' running, 'S' asleep, ... */
-static char thread_state(int tid)
-{
-	char path[64], buf[512], *paren;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	f = fopen(path, "r");
-	ck_assert_msg(f, "%s: cannot open", path);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	paren = strrchr(buf, ')'); /* the name may hold anything */
-	ck_assert_msg(paren && paren[1] == ' ', "%s: unreadable", path);
-	return paren[2];
-}
-
-void await_waiting(const struct sleepcheck_waiter *w, const int *returned,
-		   const char *call)
-{
-	const char *where;
-
-	for (;;) {
-		ck_assert_msg(!__atomic_load_n(returned, __ATOMIC_ACQUIRE),
-			      "it returned where it had to wait in %s", call);
-		where = __atomic_load_n(&w->where, __ATOMIC_ACQUIRE);
-		if (where && !strcmp(where, call) &&
-		    thread_state(__atomic_load_n(&w->tid, __ATOMIC_ACQUIRE)) ==
-			    'S')
-			return;
-		sched_yield();
-	}
 }

@@ -84,17 +84,6 @@ int toy_remap(struct toy *toy, unsigned long first, unsigned long count,
 	      unsigned int flags);
 unsigned long toy_lookup(struct toy *toy, unsigned long page);
 
-/*
- * Races forced, not waited for: a thread that must wait (for a bracket,
- * a grace period) calls sleepcheck_watch_me(@w) first; the test then
- * waits until that thread is asleep inside the blocking call @call, and
- * fails if *@returned is set first, i.e. if the thread went past the
- * point where it had to wait.  No time passes for nothing, so the
- * interleaving is reached on any machine.
- */
-void await_waiting(const struct sleepcheck_waiter *w, const int *returned,
-		   const char *call);
-
 /* Check suites, one per area. */
 Suite *itree_suite(void);
 Suite *notifier_suite(void);

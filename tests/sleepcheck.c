@@ -16,9 +16,13 @@
  *
  * calloc is wrapped too: tests can make the next allocation fail.
  */
+#include <check.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <semaphore.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <urcu-bp.h>
@@ -27,6 +31,23 @@
 #include "sleepcheck.h"
 
 int sleepcheck_fail_calloc; /* fail the next N callocs */
+
+/*
+ * WRAP(ret, name, (params), (args)): __wrap_name checks, then calls the
+ * real name.  The report names the blocking call.
+ */
+#define WRAP(ret, name, params, args)                        \
+	ret __real_##name params;                            \
+	ret __wrap_##name params;                            \
+	ret __wrap_##name params                             \
+	{                                                    \
+		ret r;                                       \
+		umn__might_sleep(__FILE__, __LINE__, #name); \
+		entering(#name);                             \
+		r = __real_##name args;                      \
+		leaving();                                   \
+		return r;                                    \
+	}
 
 static _Thread_local struct sleepcheck_waiter *watched;
 
@@ -49,23 +70,6 @@ static void leaving(void)
 		__atomic_store_n(&watched->where, NULL, __ATOMIC_RELEASE);
 }
 
-/*
- * WRAP(ret, name, (params), (args)): __wrap_name checks, then calls the
- * real name.  The report names the blocking call.
- */
-#define WRAP(ret, name, params, args)                        \
-	ret __real_##name params;                            \
-	ret __wrap_##name params;                            \
-	ret __wrap_##name params                             \
-	{                                                    \
-		ret r;                                       \
-		umn__might_sleep(__FILE__, __LINE__, #name); \
-		entering(#name);                             \
-		r = __real_##name args;                      \
-		leaving();                                   \
-		return r;                                    \
-	}
-
 _Thread_local unsigned long sleepcheck_mutex_locks;
 _Thread_local void (*sleepcheck_after_lock)(pthread_mutex_t *m);
 
@@ -77,7 +81,9 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
 
 	sleepcheck_mutex_locks++;
 	umn__might_sleep(__FILE__, __LINE__, "pthread_mutex_lock");
+	entering("pthread_mutex_lock");
 	ret = __real_pthread_mutex_lock(m);
+	leaving();
 	if (!ret && sleepcheck_after_lock)
 		sleepcheck_after_lock(m);
 	return ret;
@@ -111,4 +117,39 @@ void *__wrap_calloc(size_t nmemb, size_t size)
 		    0)
 		return NULL;
 	return __real_calloc(nmemb, size);
+}
+
+/* The scheduler's state of thread @tid: 'R' running, 'S' asleep, ... */
+static char thread_state(int tid)
+{
+	char path[64], buf[512], *paren;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = fopen(path, "r");
+	ck_assert_msg(f, "%s: cannot open", path);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	paren = strrchr(buf, ')'); /* the name may hold anything */
+	ck_assert_msg(paren && paren[1] == ' ', "%s: unreadable", path);
+	return paren[2];
+}
+
+void await_waiting(const struct sleepcheck_waiter *w, const int *returned,
+		   const char *call)
+{
+	const char *where;
+
+	for (;;) {
+		ck_assert_msg(!__atomic_load_n(returned, __ATOMIC_ACQUIRE),
+			      "it returned where it had to wait in %s", call);
+		where = __atomic_load_n(&w->where, __ATOMIC_ACQUIRE);
+		if (where && !strcmp(where, call) &&
+		    thread_state(__atomic_load_n(&w->tid, __ATOMIC_ACQUIRE)) ==
+			    'S')
+			return;
+		sched_yield();
+	}
 }

@@ -13,6 +13,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -413,9 +414,18 @@ static void *unmap_target(void *arg)
 }
 
 /* An interval notifier: a classic register waits a grace period anyway. */
+struct registrar {
+	struct umn_interval_notifier sub;
+	struct sleepcheck_waiter waiter;
+	pthread_t thread;
+};
+
 static void *register_first(void *arg)
 {
-	ck_assert_int_eq(umn_interval_notifier_insert(arg, umn_proc_mm(),
+	struct registrar *r = arg;
+
+	sleepcheck_watch_me(&r->waiter);
+	ck_assert_int_eq(umn_interval_notifier_insert(&r->sub, umn_proc_mm(),
 						      window_target, PAGE,
 						      &count_ops),
 			 0);
@@ -433,8 +443,8 @@ START_TEST(first_notifier_waits_for_calls_in_flight)
 {
 	void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct umn_interval_notifier sub[2] = { 0 };
-	pthread_t caller, registrar[2];
+	struct registrar r[2];
+	pthread_t caller;
 
 	ck_assert_ptr_ne(p, MAP_FAILED);
 	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
@@ -445,20 +455,23 @@ START_TEST(first_notifier_waits_for_calls_in_flight)
 	pthread_create(&caller, NULL, unmap_target, NULL);
 	while (sem_wait(&window_entered))
 		;
-	/* Two inserters: the second must wait as well as the first. */
-	for (int i = 0; i < 2; i++)
-		pthread_create(&registrar[i], NULL, register_first, &sub[i]);
-	usleep(100000);
-	/* The check that fails if register does not wait. */
-	ck_assert_int_eq(__atomic_load_n(&registered, __ATOMIC_SEQ_CST), 0);
+	/* Two inserters: the second must wait as well as the first.  The
+	 * check that fails if register does not wait: */
+	memset(r, 0, sizeof(r));
+	for (int i = 0; i < 2; i++) {
+		pthread_create(&r[i].thread, NULL, register_first, &r[i]);
+		await_waiting(&r[i].waiter, &registered,
+			      i ? "pthread_mutex_lock"
+				: "urcu_bp_synchronize_rcu");
+	}
 	sem_post(&window_go);
 	pthread_join(caller, NULL);
 	for (int i = 0; i < 2; i++)
-		pthread_join(registrar[i], NULL);
+		pthread_join(r[i].thread, NULL);
 	in_window = NULL;
 	ck_assert_int_eq(registered, 2);
 	for (int i = 0; i < 2; i++)
-		ck_assert_int_eq(umn_interval_notifier_remove(&sub[i]), 0);
+		ck_assert_int_eq(umn_interval_notifier_remove(&r[i].sub), 0);
 }
 END_TEST
 
@@ -601,6 +614,17 @@ END_TEST
 
 /* Patching while other threads run the very functions being patched. */
 static int stop_churn;
+static unsigned long churned; /* rounds, of both threads */
+
+/* Let the churning threads run @rounds more rounds. */
+static void churn_on(unsigned long rounds)
+{
+	unsigned long until =
+		__atomic_load_n(&churned, __ATOMIC_RELAXED) + rounds;
+
+	while (__atomic_load_n(&churned, __ATOMIC_RELAXED) < until)
+		sched_yield();
+}
 
 static void *churn(void *arg)
 {
@@ -621,6 +645,7 @@ static void *churn(void *arg)
 		munmap(p, 4 * PAGE);
 		free(m);
 		n++;
+		__atomic_add_fetch(&churned, 1, __ATOMIC_RELAXED);
 	}
 	return (void *)n;
 }
@@ -634,17 +659,17 @@ START_TEST(patching_is_safe_while_threads_run)
 
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, churn, NULL);
-	usleep(20000);
+	churn_on(20);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* The first notifier arrives while the threads' calls run through
 	 * the fast path: its grace period waits for them, and then each
 	 * call is bracketed. */
-	usleep(20000);
+	churn_on(20);
 	ck_assert_int_eq(umn_notifier_register(&rec, &rec_ops, umn_proc_mm()),
 			 0);
-	usleep(100000);
+	churn_on(100);
 	__atomic_store_n(&stop_churn, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < 2; i++) {
 		pthread_join(t[i], &n);
@@ -746,13 +771,16 @@ END_TEST
 /* A fork while another thread is inside a bracket: the child's first
  * grace period must end (liburcu-bp's fork hooks run). */
 static unsigned char *slow_page;
+static sem_t slow_entered, slow_go; /* in the callback; may leave it */
 
 static bool slow_invalidate(struct umn_interval_notifier *sub,
 			    const struct umn_range *range, unsigned long seq)
 {
 	(void)range;
 	umn_interval_set_seq(sub, seq);
-	usleep(300000);
+	sem_post(&slow_entered);
+	while (sem_wait(&slow_go))
+		;
 	return true;
 }
 
@@ -782,8 +810,11 @@ START_TEST(fork_during_a_bracket_leaves_the_child_usable)
 						      (unsigned long)slow_page,
 						      PAGE, &slow_ops),
 			 0);
+	sem_init(&slow_entered, 0, 0);
+	sem_init(&slow_go, 0, 0);
 	pthread_create(&t, NULL, discard_slow_page, NULL);
-	usleep(100000); /* it is inside its bracket */
+	while (sem_wait(&slow_entered)) /* it is inside its bracket */
+		;
 	pid = fork();
 	if (!pid) {
 		struct umn_notifier fresh = { 0 };
@@ -793,7 +824,8 @@ START_TEST(fork_during_a_bracket_leaves_the_child_usable)
 		      umn_proc_start(UMN_PROC_HOOKS) != UMN_PROC_HOOKS ||
 		      umn_notifier_register(&fresh, &rec_ops, umn_proc_mm()));
 	}
-	waitpid(pid, &status, 0);
+	waitpid(pid, &status, 0); /* the bracket stays open meanwhile */
+	sem_post(&slow_go);
 	ck_assert_msg(WIFEXITED(status) && !WEXITSTATUS(status),
 		      "the child hung or failed (status %#x)", status);
 	pthread_join(t, NULL);
