@@ -23,8 +23,6 @@
 #ifndef UMN_CORE_RCU_H
 #define UMN_CORE_RCU_H
 
-#include <urcu/urcu-bp.h>
-
 #if defined(__SANITIZE_THREAD__)
 #define UMN__TSAN 1
 #elif defined(__has_feature)
@@ -32,6 +30,18 @@
 #define UMN__TSAN 1
 #endif
 #endif
+
+/*
+ * The read side inline (liburcu's static API, for LGPL-compatible code:
+ * umn's MIT licence is), so that a lookup's read section is a few
+ * instructions and not two calls into liburcu-bp, each with its own
+ * __tls_get_addr.  Not under TSan, which must not see liburcu's own
+ * unannotated accesses in instrumented code.
+ */
+#if !defined(UMN__TSAN) && !defined(_LGPL_SOURCE)
+#define _LGPL_SOURCE
+#endif
+#include <urcu/urcu-bp.h>
 
 /* The one synchronisation object every grace period acquires. */
 extern char umn__rcu_token;
