@@ -180,7 +180,11 @@ static void push(struct event ev)
 		o->start = ev.start < o->start ? ev.start : o->start;
 		o->end = ev.end > o->end ? ev.end : o->end;
 	}
-	pthread_cond_broadcast(&u.cond);
+	/* An orphan waits for the next event or sync, before which the
+	 * dispatcher tries orphans anyway: waking it now, to find the hole
+	 * still a hole, would cost the call a wake-up of another thread. */
+	if (ev.type != EV_ORPHAN)
+		pthread_cond_broadcast(&u.cond);
 }
 
 static void queue_msg(const struct uffd_msg *m)
