@@ -35,10 +35,18 @@
  * The read side inline (liburcu's static API, for LGPL-compatible code:
  * umn's MIT licence is), so that a lookup's read section is a few
  * instructions and not two calls into liburcu-bp, each with its own
- * __tls_get_addr.  Not under TSan, which must not see liburcu's own
- * unannotated accesses in instrumented code.
+ * __tls_get_addr.  Not under the sanitizers: TSan must not see
+ * liburcu's own unannotated accesses in instrumented code, and UBSan
+ * reports liburcu-bp's readers as misaligned for their declared type.
  */
-#if !defined(UMN__TSAN) && !defined(_LGPL_SOURCE)
+#if defined(__SANITIZE_ADDRESS__)
+#define UMN__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UMN__ASAN 1
+#endif
+#endif
+#if !defined(UMN__TSAN) && !defined(UMN__ASAN) && !defined(_LGPL_SOURCE)
 #define _LGPL_SOURCE
 #endif
 #include <urcu/urcu-bp.h>

@@ -154,7 +154,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.threads < 1 || o.threads > 64 || o.seconds <= 0 ||
-	    (stress_ucx && strcmp(test, "stress")))
+	    (stress_ucx && strcmp(test, "stress") && strcmp(test, "race")))
 		usage();
 	unsetenv("UMN_PROC_SOURCES");
 	/* khugepaged may gather pages into a huge page behind every source's
@@ -187,5 +187,9 @@ int main(int argc, char **argv)
 		return test_signal(&o, true);
 	if (!strcmp(test, "recursion"))
 		return test_recursion(&o);
+	if (!strcmp(test, "race"))
+		return test_race(&o, false);
+	if (!strcmp(test, "race-break"))
+		return break_verdict(test_race(&o, true));
 	usage();
 }

@@ -96,5 +96,6 @@ int test_stress(const struct opts *o, bool break_stop);
 int test_fork(const struct opts *o);
 int test_signal(const struct opts *o, bool regcache);
 int test_recursion(const struct opts *o);
+int test_race(const struct opts *o, bool broken);
 
 #endif /* UMN_TESTS_PROC_REGCACHE_TEST_H */

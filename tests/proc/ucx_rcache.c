@@ -17,6 +17,12 @@
 
 bool stress_ucx;
 unsigned int stress_seed;
+static const struct umn_regcache_ops *pin_ops = &ref_ops;
+
+void ucx_rcache_pin_with(const struct umn_regcache_ops *ops)
+{
+	pin_ops = ops;
+}
 
 #if defined(UMN_TEST_UCS_LIB) && __has_include(<ucs/memory/rcache.h>)
 #include <ucm/api/ucm.h>
@@ -60,7 +66,7 @@ static ucs_status_t mem_reg(void *context, ucs_rcache_t *rcache, void *arg,
 	pages = calloc(npages, sizeof(*pages));
 	if (!pages)
 		return UCS_ERR_NO_MEMORY;
-	if (ref_ops.pin(NULL, ur->super.start, npages, true, pages)) {
+	if (pin_ops->pin(NULL, ur->super.start, npages, true, pages)) {
 		free(pages);
 		return UCS_ERR_IO_ERROR;
 	}
@@ -79,7 +85,7 @@ static void mem_dereg(void *context, ucs_rcache_t *rcache,
 
 	(void)context;
 	(void)rcache;
-	ref_ops.unpin(NULL, r->h.len / PAGE, r->h.pages);
+	pin_ops->unpin(NULL, r->h.len / PAGE, r->h.pages);
 	free((void *)r->h.pages);
 	r->h.pages = NULL;
 	__atomic_add_fetch(&ucx.deregs, 1, __ATOMIC_RELAXED);

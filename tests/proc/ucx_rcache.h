@@ -28,6 +28,8 @@ extern unsigned int stress_seed;
  * negative errno with *@why set to the reason it cannot run here.
  */
 int ucx_rcache_open(unsigned long max_regions, const char **why);
+/* Pin with @ops instead of ref_ops (before ucx_rcache_open()). */
+void ucx_rcache_pin_with(const struct umn_regcache_ops *ops);
 /* UCM's hook mode (UCX_MEM_MMAP_HOOK_MODE): "bistro", "reloc" or "none". */
 const char *ucx_rcache_hook_mode(void);
 /*
