@@ -165,11 +165,12 @@ static void call_end(struct call *c)
 	} while (0)
 
 /* After a call whose range userfaultfd was told to forget: it watches
- * again what is still mapped there, before the bracket ends. */
-static void unwatched_end(struct call *c, bool unwatched)
+ * again what is still mapped there (nothing, if @unmapped), before the
+ * bracket ends. */
+static void unwatched_end(struct call *c, bool unwatched, bool unmapped)
 {
 	if (unwatched)
-		umn__proc_uffd_after(c->range.start, c->range.end);
+		umn__proc_uffd_after(c->range.start, c->range.end, unmapped);
 	call_end(c);
 }
 
@@ -186,7 +187,7 @@ static int hook_munmap(void *addr, size_t len)
 	/* Told now: userfaultfd need not tell it again. */
 	unwatched = c.open && umn__proc_uffd_unwatch(start, end);
 	SYSCALL_IN_BRACKETS(ret, syscall(SYS_munmap, addr, len),
-			    unwatched_end(&c, unwatched));
+			    unwatched_end(&c, unwatched, ret == 0));
 	return (int)ret;
 }
 
@@ -229,7 +230,7 @@ static int hook_madvise(void *addr, size_t len, int advice)
 	unwatched = c.open && !strcmp(kind, "discard") &&
 		    umn__proc_uffd_unwatch(start, end);
 	SYSCALL_IN_BRACKETS(ret, syscall(SYS_madvise, addr, len, advice),
-			    unwatched_end(&c, unwatched));
+			    unwatched_end(&c, unwatched, false));
 	return (int)ret;
 }
 

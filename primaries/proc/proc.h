@@ -47,7 +47,8 @@ int umn__proc_patch_libc(void);
 int umn__proc_uffd_start(struct umn_mm *mm);
 void umn__proc_uffd_watch(unsigned long start, unsigned long end);
 bool umn__proc_uffd_unwatch(unsigned long start, unsigned long end);
-void umn__proc_uffd_after(unsigned long start, unsigned long end);
+void umn__proc_uffd_after(unsigned long start, unsigned long end,
+			  bool unmapped);
 void umn__proc_uffd_watch_new(unsigned long start, unsigned long end);
 void umn__proc_uffd_watch_all(void);
 void umn__proc_uffd_watch_heard(unsigned long start, unsigned long end);

@@ -180,11 +180,7 @@ static void push(struct event ev)
 		o->start = ev.start < o->start ? ev.start : o->start;
 		o->end = ev.end > o->end ? ev.end : o->end;
 	}
-	/* An orphan waits for the next event or sync, before which the
-	 * dispatcher tries orphans anyway: waking it now, to find the hole
-	 * still a hole, would cost the call a wake-up of another thread. */
-	if (ev.type != EV_ORPHAN)
-		pthread_cond_broadcast(&u.cond);
+	pthread_cond_broadcast(&u.cond);
 }
 
 static void queue_msg(const struct uffd_msg *m)
@@ -455,21 +451,63 @@ bool umn__proc_uffd_unwatch(unsigned long start, unsigned long end)
 static void push_locked(struct event ev);
 
 /*
+ * Orphans left by hooked calls, posted for the dispatcher without u.lock
+ * (so without holding the caller's signals, two system calls): a slot is
+ * claimed with a compare-and-swap, which a signal handler on top of a
+ * post can do too.  The dispatcher takes them before its next event or
+ * sync, as it would an orphan queued (waking it now, to find the hole
+ * still a hole, would cost the call a wake-up of another thread).  When
+ * every slot is taken, the orphan is queued, which wakes the dispatcher:
+ * it takes them all.
+ */
+#define POSTED 16
+enum { POST_FREE, POST_WRITING, POST_FULL };
+static struct {
+	unsigned long start, end;
+	int state;
+} posted[POSTED];
+
+static bool post_orphan(unsigned long start, unsigned long end)
+{
+	for (int i = 0; i < POSTED; i++) {
+		int free = POST_FREE;
+
+		if (!__atomic_compare_exchange_n(
+			    &posted[i].state, &free, POST_WRITING, false,
+			    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			continue;
+		posted[i].start = start;
+		posted[i].end = end;
+		__atomic_store_n(&posted[i].state, POST_FULL, __ATOMIC_RELEASE);
+		return true;
+	}
+	return false;
+}
+
+/*
  * After the call, still inside its bracket: register again what is
  * mapped there and heard (a discard, a failed munmap; the unregister
  * split the mappings: whole again); what is not mapped (the munmap, or
  * another thread's raw one meanwhile) the dispatcher keeps as an orphan,
  * while an interval overlaps it, for when something is mapped there.
+ * After a munmap that succeeded (@unmapped) the range is a hole: no
+ * need to ask the kernel what is mapped there (a mapping another thread
+ * makes there meanwhile is the orphan's to find, as after any munmap),
+ * nor, here, whether an interval overlaps it: the dispatcher drops an
+ * orphan that none overlaps.
  */
-void umn__proc_uffd_after(unsigned long start, unsigned long end)
+void umn__proc_uffd_after(unsigned long start, unsigned long end, bool unmapped)
 {
 	int fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
-	struct walk w;
+	struct walk w = { fd, start, end, false, 0, 0 };
 
 	if (fd < 0 || !u.mm)
 		return;
-	w = watch_mappings(fd, start, end, false);
-	if (w.lo < w.hi)
+	if (unmapped)
+		w.lo = start, w.hi = end;
+	else
+		w = watch_mappings(fd, start, end, false);
+	if (w.lo < w.hi && !post_orphan(w.lo, w.hi))
 		push_locked((struct event){ w.lo, w.hi, EV_ORPHAN });
 }
 
@@ -498,21 +536,38 @@ static struct {
 } orphans[ORPHANS];
 static unsigned int norphans;
 
+/* Keep [lo, hi) as an orphan (the last one widens when they are full). */
+static void keep_orphan(unsigned long lo, unsigned long hi)
+{
+	if (norphans < ORPHANS) {
+		orphans[norphans].start = lo;
+		orphans[norphans++].end = hi;
+		return;
+	}
+	if (lo < orphans[ORPHANS - 1].start)
+		orphans[ORPHANS - 1].start = lo;
+	if (hi > orphans[ORPHANS - 1].end)
+		orphans[ORPHANS - 1].end = hi;
+}
+
+/* The dispatcher's: take the posted orphans as its own. */
+static void take_posted(void)
+{
+	for (int i = 0; i < POSTED; i++) {
+		if (__atomic_load_n(&posted[i].state, __ATOMIC_ACQUIRE) !=
+		    POST_FULL)
+			continue;
+		keep_orphan(posted[i].start, posted[i].end);
+		__atomic_store_n(&posted[i].state, POST_FREE, __ATOMIC_RELEASE);
+	}
+}
+
 static void rewatch(int fd, unsigned long start, unsigned long end)
 {
 	struct walk w = watch_mappings(fd, start, end, false);
 
-	if (w.lo >= w.hi)
-		return;
-	if (norphans < ORPHANS) {
-		orphans[norphans].start = w.lo;
-		orphans[norphans++].end = w.hi;
-		return;
-	}
-	if (w.lo < orphans[ORPHANS - 1].start)
-		orphans[ORPHANS - 1].start = w.lo;
-	if (w.hi > orphans[ORPHANS - 1].end)
-		orphans[ORPHANS - 1].end = w.hi;
+	if (w.lo < w.hi)
+		keep_orphan(w.lo, w.hi);
 }
 
 static void adopt_orphans(int fd)
@@ -606,6 +661,7 @@ static void *dispatcher(void *arg)
 
 		mm = umn__proc_mm_if(UMN_PROC_UFFD);
 		fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
+		take_posted();
 		if (mm && fd >= 0 && norphans)
 			adopt_orphans(fd);
 		if ((ev.type == EV_UNMAP || ev.type == EV_REMAP ||
@@ -788,6 +844,7 @@ void umn__proc_uffd_forget(void)
 	u.fd = u.maps_fd = -1;
 	memset(watched_granules, 0, sizeof(watched_granules));
 	norphans = 0;
+	memset(posted, 0, sizeof(posted));
 	watch_all = false;
 	dispatching = false;
 	u.len = 0;
