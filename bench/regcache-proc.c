@@ -41,6 +41,9 @@
  *			cached registration, N cached, 1 thread: the lookups
  *			go over all N in a scattered order (k times an odd
  *			constant, modulo N), 256 between two clock reads.
+ *   hit-2threads	the same in two threads at once over the same N
+ *			(the second starts its own clock as it starts): ns
+ *			per hit, the mean of the two threads' figures.
  *   munmap-reg,	munmap() of 16 KiB, the call alone, with N cached:
  *   munmap-unreg	of a range that holds one idle cached registration
  *			(16 of the N, spread over them), and of a range that
@@ -66,6 +69,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -445,6 +449,37 @@ static double hits(struct cache *c, const struct area *a, unsigned long n,
 	return (now - t0) / (double)ops;
 }
 
+/* hits() in a second thread, beside the caller's. */
+struct hits_job {
+	struct cache *c;
+	const struct area *a;
+	unsigned long n;
+	double budget, ns;
+};
+
+static void *hits_thread(void *arg)
+{
+	struct hits_job *j = arg;
+
+	j->ns = hits(j->c, j->a, j->n, j->budget);
+	return NULL;
+}
+
+/* Two threads hit at once, over the same N: ns per hit, per thread. */
+static double hits2(struct cache *c, const struct area *a, unsigned long n,
+		    double budget)
+{
+	struct hits_job j = { c, a, n, budget, 0 };
+	pthread_t t;
+	double mine;
+
+	if (pthread_create(&t, NULL, hits_thread, &j))
+		bench_die("regcache-proc", "pthread_create");
+	mine = hits(c, a, n, budget);
+	pthread_join(t, NULL);
+	return (mine + j.ns) / 2;
+}
+
 /* Invalidations the cache has seen: umn's counter; UCX's regions are
  * deregistered at its next miss, so count those after the restore. */
 static unsigned long invalidated(struct cache *c)
@@ -578,6 +613,7 @@ void rcp_child(int arg, void *out)
 		if (err)
 			bench_die("regcache-proc", "register (no-op pin)");
 		o->hit[i] = hits(&c, &a, n, budget);
+		o->hit2[i] = hits2(&c, &a, n, budget);
 		unmaps(&c, &a, n, &spare, rounds, o->unmap[i]);
 	}
 	cache_destroy(&c);
@@ -620,6 +656,7 @@ static void left_out(int v, int status)
 
 /* Samples of every repetition. */
 static double s_hit[NVARIANTS][RCP_SIZES][RCP_MAX_RUNS];
+static double s_hit2[NVARIANTS][RCP_SIZES][RCP_MAX_RUNS];
 static double s_miss[RCP_PINS][NVARIANTS][RCP_SIZES][RCP_MAX_RUNS];
 static double s_unmap[2][NVARIANTS][RCP_SIZES][RCP_MAX_RUNS];
 
@@ -663,6 +700,7 @@ void bench_regcache_proc(void)
 			}
 			for (int i = 0; i < ns; i++) {
 				s_hit[v][i][r] = o.hit[i];
+				s_hit2[v][i][r] = o.hit2[i];
 				for (int p = 0; p < RCP_PINS; p++)
 					s_miss[p][v][i][r] = o.miss[p][i];
 				for (int k = 0; k < 2; k++)
@@ -686,6 +724,8 @@ void bench_regcache_proc(void)
 		       ucm_mode_name(ucm_mode));
 	for (int i = 0; i < ns; i++)
 		report(ok, "hit", i, s_hit, runs);
+	for (int i = 0; i < ns; i++)
+		report(ok, "hit-2threads", i, s_hit2, runs);
 	for (int v = 0; v < NVARIANTS; v++)
 		if (ok[v] && !mlock_ok[v])
 			printf("regcache-proc: %s: the mlock pin failed (%s); "

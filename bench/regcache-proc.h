@@ -12,11 +12,12 @@
 enum { RCP_NOOP, RCP_MLOCK, RCP_PINS };
 
 struct rcp_out {
-	int status;	       /* 0; or why the variant could not start */
-	int mlock_status;      /* 0; or the mlock pin's error */
-	unsigned int sources;  /* umn: the sources on */
-	int ucm_mode;	       /* UCX: UCM's mmap hook mode */
-	double hit[RCP_SIZES]; /* ns per lookup + release */
+	int status;		/* 0; or why the variant could not start */
+	int mlock_status;	/* 0; or the mlock pin's error */
+	unsigned int sources;	/* umn: the sources on */
+	int ucm_mode;		/* UCX: UCM's mmap hook mode */
+	double hit[RCP_SIZES];	/* ns per lookup + release */
+	double hit2[RCP_SIZES]; /* the same, two threads at once: per thread */
 	double miss[RCP_PINS][RCP_SIZES]; /* ns per register + release */
 	double unmap[RCP_SIZES][2];	  /* ns per munmap: registered, not */
 };
