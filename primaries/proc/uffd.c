@@ -727,9 +727,12 @@ static int start_thread(void *(*fn)(void *), void *arg)
 		return -EAGAIN;
 	/* Our threads take no signal (they inherit the mask): a handler
 	 * there could unmap. */
-	umn__signals_hold();
+	sigset_t all, saved;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	ret = pthread_create(&t, NULL, started, &s);
-	umn__signals_release();
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	if (ret)
 		return -ret;
 	pthread_detach(t);
