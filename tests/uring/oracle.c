@@ -70,12 +70,13 @@ struct buf {
 	bool malloced;
 	uint64_t gen;	  /* in place, complete */
 	uint64_t changes; /* how many changes began */
-	const char *last; /* the last change, for reports */
+	const char *last; /* the last change, for reports; atomic */
 };
 
 static struct {
 	struct buf buf[NBUF];
 	pthread_mutex_t map_lock; /* a change that leaves a hole */
+	pthread_barrier_t done;	  /* every thread's work, and main */
 	unsigned int ops;	  /* mask of 1 << enum op */
 	bool direct, brk, uffd_only, stop;
 	int fd;
@@ -151,7 +152,7 @@ static void change(struct buf *b, int id, enum op op)
 
 	pthread_mutex_lock(&b->lock);
 	b->changes++;
-	b->last = op_names[op];
+	__atomic_store_n(&b->last, op_names[op], __ATOMIC_RELAXED);
 	switch (op) {
 	case OP_MUNMAP:
 		pthread_mutex_lock(&S.map_lock);
@@ -222,6 +223,7 @@ static void *mutator(void *arg)
 		usleep(200 + rand_r(&seed) % 800);
 	}
 	__atomic_fetch_add(&S.changes, (unsigned long)n, __ATOMIC_RELAXED);
+	pthread_barrier_wait(&S.done);
 	return NULL;
 }
 
@@ -316,8 +318,8 @@ static void check_write(struct writer *w, int id, const char *addr,
 		report("STALE write: buffer %d (last change: %s): the file got "
 		       "%#llx at word %zu, the address held generation %llu "
 		       "or later at submission\n",
-		       id, S.buf[id].last, (unsigned long long)v, i,
-		       (unsigned long long)cur);
+		       id, __atomic_load_n(&S.buf[id].last, __ATOMIC_RELAXED),
+		       (unsigned long long)v, i, (unsigned long long)cur);
 		return;
 	}
 }
@@ -391,6 +393,7 @@ static void *writer(void *arg)
 
 	while (!__atomic_load_n(&S.stop, __ATOMIC_RELAXED))
 		step(w, &seed);
+	pthread_barrier_wait(&S.done);
 	return NULL;
 }
 
@@ -523,6 +526,7 @@ int main(int argc, char **argv)
 	S.uffd_only = (unsigned int)ret == UMN_PROC_UFFD;
 	open_file();
 	start_buffers();
+	pthread_barrier_init(&S.done, NULL, WRITERS + MUTATORS + 1);
 	for (i = 0; i < WRITERS; i++)
 		writer_init(&w[i], i);
 	for (i = 0; i < WRITERS; i++)
@@ -531,6 +535,12 @@ int main(int argc, char **argv)
 		pthread_create(&m[i], NULL, mutator, (void *)(intptr_t)i);
 	usleep((useconds_t)(seconds * 1e6));
 	__atomic_store_n(&S.stop, true, __ATOMIC_RELAXED);
+	/* The work done, the sources go off before the threads exit: glibc
+	 * discards an exiting thread's stack with madvise, and a bracket
+	 * then faults under TSan, whose state of the thread is gone
+	 * (docs/proc.md). */
+	pthread_barrier_wait(&S.done);
+	umn_proc_stop(UMN_PROC_ALL);
 	for (i = 0; i < MUTATORS; i++)
 		pthread_join(m[i], NULL);
 	for (i = 0; i < WRITERS; i++) {
