@@ -156,7 +156,7 @@ int umn_uring_create(struct umn_mm *mm, struct io_uring *ring,
 
 	if (!mm || mm != umn_proc_mm() || !ring || !cp || !nslots ||
 	    nslots > UMN_URING_MAX_SLOTS ||
-	    (flags & ~UMN_URING_BREAK_INVALIDATE))
+	    (flags & ~(UMN_URING_BREAK_INVALIDATE | UMN_URING_BREAK_RETRY)))
 		return -EINVAL;
 	/* ->invalidate registers from threads other than the submitter. */
 	if (ring->flags & IORING_SETUP_SINGLE_ISSUER)
@@ -290,7 +290,8 @@ static int register_slot(struct umn_uring *c, struct slot *sl, unsigned long s,
 			return ret;
 		}
 		pthread_mutex_lock(&c->lock);
-		if (!umn_interval_read_retry(&sl->sub, seq))
+		if (!umn_interval_read_retry(&sl->sub, seq) ||
+		    (c->flags & UMN_URING_BREAK_RETRY))
 			return 0;
 		/* An invalidation began since read_begin: what the kernel
 		 * pinned may be gone from the address.  Nobody can name the

@@ -67,10 +67,12 @@ extern "C" {
 struct io_uring;
 struct umn_uring;
 
-/* Deliberate break, for the tests to show that their oracle catches it.
- * Never set it otherwise. */
+/* Deliberate breaks, for the tests to show that their oracles catch them.
+ * Never set them otherwise. */
 #define UMN_URING_BREAK_INVALIDATE \
 	(1U << 8) /* ->invalidate leaves the slot registered and valid */
+#define UMN_URING_BREAK_RETRY \
+	(1U << 9) /* publish a registration without checking for a collision */
 
 /* The most slots a cache can have (the kernel's limit on fixed buffers). */
 #define UMN_URING_MAX_SLOTS 16384U
@@ -99,7 +101,7 @@ struct umn_uring_stats {
  * @ring:	an initialised ring with no buffers registered, not
  *		IORING_SETUP_SINGLE_ISSUER; it must outlive the cache.
  * @nslots:	slots of the sparse table, 1 to UMN_URING_MAX_SLOTS.
- * @flags:	0, or UMN_URING_BREAK_INVALIDATE (tests only).
+ * @flags:	0, or UMN_URING_BREAK_* (tests only).
  * @cp:		out: the cache.
  *
  * Context: may sleep.  Return: 0; -EINVAL (NULL pointer, @mm is not the

@@ -77,6 +77,7 @@ static struct {
 	struct buf buf[NBUF];
 	pthread_mutex_t map_lock; /* a change that leaves a hole */
 	pthread_barrier_t done;	  /* every thread's work, and main */
+	pthread_barrier_t leave;  /* the sources off: the threads exit */
 	unsigned int ops;	  /* mask of 1 << enum op */
 	bool direct, brk, uffd_only, stop;
 	int fd;
@@ -224,6 +225,7 @@ static void *mutator(void *arg)
 	}
 	__atomic_fetch_add(&S.changes, (unsigned long)n, __ATOMIC_RELAXED);
 	pthread_barrier_wait(&S.done);
+	pthread_barrier_wait(&S.leave);
 	return NULL;
 }
 
@@ -394,6 +396,7 @@ static void *writer(void *arg)
 	while (!__atomic_load_n(&S.stop, __ATOMIC_RELAXED))
 		step(w, &seed);
 	pthread_barrier_wait(&S.done);
+	pthread_barrier_wait(&S.leave);
 	return NULL;
 }
 
@@ -527,6 +530,7 @@ int main(int argc, char **argv)
 	open_file();
 	start_buffers();
 	pthread_barrier_init(&S.done, NULL, WRITERS + MUTATORS + 1);
+	pthread_barrier_init(&S.leave, NULL, WRITERS + MUTATORS + 1);
 	for (i = 0; i < WRITERS; i++)
 		writer_init(&w[i], i);
 	for (i = 0; i < WRITERS; i++)
@@ -541,6 +545,7 @@ int main(int argc, char **argv)
 	 * (docs/proc.md). */
 	pthread_barrier_wait(&S.done);
 	umn_proc_stop(UMN_PROC_ALL);
+	pthread_barrier_wait(&S.leave);
 	for (i = 0; i < MUTATORS; i++)
 		pthread_join(m[i], NULL);
 	for (i = 0; i < WRITERS; i++) {
