@@ -4,9 +4,11 @@
  * cache, beside plain writes and registering per I/O.
  *
  * Each thread has its own file (O_DIRECT in the working folder when its
- * file system allows it, else buffered: the report says which), its own
- * rings and two buffers of the size measured, written whole at offset 0,
- * one I/O in flight (submit, wait).  Variants, interleaved over the
+ * file system allows it, else buffered: the report says which), or writes
+ * to $UMN_BENCH_URING_TARGET (a file or a block device, O_DIRECT if it
+ * allows it) from its own offset (thread i at i MiB); its own rings and
+ * two buffers of the size measured, written whole, one I/O in flight
+ * (submit, wait).  Variants, interleaved over the
  * repetitions, all in one process with umn_proc_start(UMN_PROC_HOOKS):
  *
  *   plain	 IORING_OP_WRITE: the kernel pins the pages per I/O (with
@@ -25,6 +27,9 @@
  * submitting thread per I/O (CLOCK_THREAD_CPUTIME_ID: io_uring issues a
  * write, and pins a plain one's pages, in the thread that submits it;
  * the completion runs elsewhere).
+ *
+ * The cache alone: umn_uring_get() + umn_uring_put() with no I/O, a hit
+ * and a miss (which registers, so pins), 4 KiB and 1 MiB, ns per pair.
  *
  * The cost of an invalidation: munmap of a buffer that a valid slot
  * covers (the hook's ->invalidate empties it with one io_uring_register),
@@ -67,6 +72,7 @@ struct ctx {
 	struct umn_uring *cache, *one_slot;
 	char *buf[2];
 	int fd;
+	unsigned long off; /* where this thread writes */
 	/* The batch to run. */
 	int variant;
 	unsigned long len, n;
@@ -93,10 +99,10 @@ static void wait_one(struct io_uring *ring, unsigned long len)
 }
 
 static void write_fixed(struct io_uring *ring, int fd, char *buf,
-			unsigned long len, int index)
+			unsigned long len, unsigned long off, int index)
 {
 	io_uring_prep_write_fixed(io_uring_get_sqe(ring), fd, buf,
-				  (unsigned int)len, 0, index);
+				  (unsigned int)len, off, index);
 	wait_one(ring, len);
 }
 
@@ -118,15 +124,15 @@ static void one_io(struct ctx *c, unsigned long k)
 	switch (c->variant) {
 	case V_PLAIN:
 		io_uring_prep_write(io_uring_get_sqe(&c->raw), c->fd, c->buf[0],
-				    (unsigned int)c->len, 0);
+				    (unsigned int)c->len, c->off);
 		wait_one(&c->raw, c->len);
 		break;
 	case V_FIXED:
-		write_fixed(&c->raw, c->fd, c->buf[0], c->len, 0);
+		write_fixed(&c->raw, c->fd, c->buf[0], c->len, c->off, 0);
 		break;
 	case V_REG:
 		update(&c->raw, 1, c->buf[0], c->len);
-		write_fixed(&c->raw, c->fd, c->buf[0], c->len, 1);
+		write_fixed(&c->raw, c->fd, c->buf[0], c->len, c->off, 1);
 		update(&c->raw, 1, NULL, 0);
 		break;
 	case V_HIT:
@@ -139,7 +145,7 @@ static void one_io(struct ctx *c, unsigned long k)
 		if (index < 0)
 			die("umn_uring_get");
 		write_fixed(c->variant == V_HIT ? &c->hit : &c->miss, c->fd,
-			    buf, c->len, index);
+			    buf, c->len, c->off, index);
 		umn_uring_put(c->variant == V_HIT ? c->cache : c->one_slot,
 			      index);
 		break;
@@ -186,8 +192,19 @@ static void ring_init(struct io_uring *ring)
 
 static int open_file(int i)
 {
+	const char *target = getenv("UMN_BENCH_URING_TARGET");
 	char path[64];
 	int fd;
+
+	if (target) {
+		fd = open(target, O_RDWR | O_DIRECT);
+		direct = fd >= 0;
+		if (fd < 0)
+			fd = open(target, O_RDWR);
+		if (fd < 0)
+			die("open $UMN_BENCH_URING_TARGET");
+		return fd;
+	}
 
 	snprintf(path, sizeof(path), "umn-bench-uring-%d-XXXXXX", i);
 	fd = mkostemp(path, O_DIRECT);
@@ -216,6 +233,7 @@ static void ctx_init(struct ctx *c, int i)
 	c->buf[1] = map_buf();
 	update(&c->raw, 0, c->buf[0], MAX_LEN);
 	c->fd = open_file(i);
+	c->off = (unsigned long)i * MAX_LEN;
 }
 
 static void ctx_fini(struct ctx *c)
@@ -338,10 +356,45 @@ static void bench_invalidation(struct ctx *c, int reps)
 	update(&c->raw, 0, c->buf[0], MAX_LEN);
 }
 
+/* umn_uring_get() + umn_uring_put() alone, no I/O: a hit (one buffer, 4
+ * slots) and a miss (two buffers in turn, one slot), ns per pair. */
+static void bench_get_put(struct ctx *c, int reps)
+{
+	static const unsigned long lens[] = { 4096, MAX_LEN };
+	double v[2][16], t0;
+	int index, n;
+	char param[32];
+
+	for (int s = 0; s < 2; s++) {
+		for (int r = 0; r < reps; r++) {
+			for (int miss = 0; miss < 2; miss++) {
+				n = miss ? 256 : 20000;
+				t0 = bench_now_ns();
+				for (int k = 0; k < n; k++) {
+					struct umn_uring *u =
+						miss ? c->one_slot : c->cache;
+
+					index = umn_uring_get(
+						u, c->buf[miss & k], lens[s]);
+					if (index < 0)
+						die("umn_uring_get");
+					umn_uring_put(u, index);
+				}
+				v[miss][r] = (bench_now_ns() - t0) / n;
+			}
+		}
+		snprintf(param, sizeof(param), "%luK", lens[s] >> 10);
+		bench_report(NAME, "get-put-hit", param, "ns_per_op", v[0],
+			     reps);
+		bench_report(NAME, "get-put-miss", param, "ns_per_op", v[1],
+			     reps);
+	}
+}
+
 void bench_uring(void)
 {
 	struct ctx ctx[THREADS] = { 0 };
-	int reps = bench_quick ? 3 : 7, ret;
+	int reps = bench_quick ? 3 : 11, ret;
 
 	ret = umn_proc_start(UMN_PROC_HOOKS);
 	if (ret < 0) {
@@ -355,6 +408,7 @@ void bench_uring(void)
 	       direct ? "O_DIRECT (the kernel pins per plain write)"
 		      : "buffered (no O_DIRECT here: plain writes copy)");
 	bench_writes(ctx, reps);
+	bench_get_put(&ctx[0], reps);
 	bench_invalidation(&ctx[0], reps);
 	for (int i = 0; i < THREADS; i++)
 		ctx_fini(&ctx[i]);
