@@ -118,6 +118,17 @@ mutant soft-unpaired-end primaries/soft/mm.c \
 	'/umn__soft_walk_range(sm, addr, end, protect_run, &p);$/{n;/^\tumn__soft_bracket_end(sm, &range);$/d}' \
 	"umn-fuzz-replay umn-tests" "fuzz-replay soft notifier"
 
+# io_uring's fixed buffers: ->invalidate leaves the slot registered in the
+# kernel's table (an I/O after the munmap reads the old pages), and a
+# registration that an invalidation collided with is published.
+mutant uring-no-empty consumers/uring/uring.c \
+	's/if (sl->state == VALID \&\& !(c->flags \& UMN_URING_BREAK_INVALIDATE)) {/if (0) {/' \
+	"umn-uring-api" "uring-api"
+
+mutant uring-no-retry consumers/uring/uring.c \
+	's/if (!umn_interval_read_retry(&sl->sub, seq) ||$/if (1 ||/' \
+	"umn-uring-api" "uring-api"
+
 echo "mutants: $killed killed of $total"
 [ "$broken" = 0 ] || exit 2
 [ "$survived" = 0 ]
