@@ -126,7 +126,7 @@ mutant uring-no-empty consumers/uring/uring.c \
 	"umn-uring-api" "uring-api"
 
 mutant uring-no-retry consumers/uring/uring.c \
-	's/if (!umn_interval_read_retry(&sl->sub, seq) ||$/if (1 ||/' \
+	's/if (!umn_interval_read_retry(&sl->sub, seq) ||$/if (!(seq \& 0) ||/' \
 	"umn-uring-api" "uring-api"
 
 echo "mutants: $killed killed of $total"
