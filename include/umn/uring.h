@@ -48,6 +48,8 @@
  * IORING_SETUP_SINGLE_ISSUER.  A signal handler must not unmap memory a
  * slot covers while its thread is inside a call of the same cache.
  *
+ * Needs Linux 5.19 or later (sparse buffer tables, IORING_REGISTER_BUFFERS2).
+ *
  * Cost: a hit is a scan of the slots under the cache's mutex (O(slots));
  * a miss registers (one io_uring_register system call, which pins the
  * pages, and one interval notifier insert).  A program that never creates
