@@ -48,6 +48,10 @@
  * IORING_SETUP_SINGLE_ISSUER.  A signal handler must not unmap memory a
  * slot covers while its thread is inside a call of the same cache.
  *
+ * fork: a child starts with a process mm of its own and no notifiers
+ * (<umn/proc.h>), so a cache inherited through fork hears nothing of the
+ * child's memory: a child must not use it (nor the parent's ring).
+ *
  * Needs Linux 5.19 or later (sparse buffer tables, IORING_REGISTER_BUFFERS2).
  *
  * Cost: a hit is a scan of the slots under the cache's mutex (O(slots));
