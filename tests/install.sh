@@ -59,7 +59,10 @@ tools="umn-bench umn-demo umn-torture umn-watch"
 			echo "$libdir_rel/$f"
 		done
 	fi
-	(cd "$source_dir/include" && find umn -name '*.h') | sed 's|^|include/|'
+	# <umn/uring.h> is installed with libumn-uring only.
+	(cd "$source_dir/include" && find umn -name '*.h') |
+		if [ -n "${UMN_URING:-}" ]; then cat; else grep -vx 'umn/uring.h'; fi |
+		sed 's|^|include/|'
 } | sort >"$tmp/expected"
 (cd "$prefix" && find . ! -type d | sed 's|^\./||') |
 	grep -Ev '^share/man/man([137])/[^/]+\.\1$' | sort >"$tmp/installed"
