@@ -27,7 +27,7 @@ FUZZ_SECONDS ?= 60
 PACKAGES := cmake make gcc pkg-config liburcu-dev check clang-format git spin \
 	groff-base strace \
 	valgrind libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 \
-	clang libclang-rt-14-dev gnuplot-nox libucx-dev
+	clang libclang-rt-14-dev gnuplot-nox libucx-dev liburing-dev
 CTEST := ctest --output-on-failure -j$(JOBS)
 # GCC 12's AddressSanitizer reads a size word before each dynamic TLS block
 # that its __tls_get_addr interceptor sees; glibc 2.35 and later allocate

@@ -48,5 +48,8 @@ void bench_hooks(void);
 void bench_regcache(void);
 void bench_install(void);
 void bench_regcache_proc(void);
+#ifdef UMN_BENCH_URING
+void bench_uring(void); /* uring.c, built with libumn-uring */
+#endif
 
 #endif

@@ -8,7 +8,7 @@
  *
  * The benchmarks live one file per layer: core.c (nohit, dispatch,
  * readside), softmmu.c, regcache.c, hooks.c (hooks, install),
- * regcache-proc.c.
+ * regcache-proc.c, and uring.c (built when libumn-uring is).
  *
  * CSV: benchmark,variant,parameter,metric,value.  Timings are wall-clock
  * (CLOCK_MONOTONIC) over batches; no timing is ever a test.
@@ -78,6 +78,9 @@ static const struct {
 	{ "regcache", bench_regcache },
 	{ "install", bench_install },
 	{ "regcache-proc", bench_regcache_proc },
+#ifdef UMN_BENCH_URING
+	{ "uring", bench_uring },
+#endif
 };
 
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))

@@ -13,7 +13,10 @@
 #     sanitizers also as a fully static executable; and the kernel-style
 #     driver builds unchanged against <umn/linux/mmu_notifier.h> and runs,
 #     alone and under torture (tests/linux_dmirror.c);
-#  5. the installed tools run from there, and each has its man page.
+#  5. the installed tools run from there, and each has its man page;
+#  6. with $UMN_URING set (the build found liburing): libumn-uring and
+#     umn-uring.pc are installed, a program built with pkg-config umn-uring
+#     (examples/uring_fixed.c) runs, and libumn itself needs no liburing.
 # $UMN_SAN_FLAGS: the build's sanitizers.
 set -eu
 build=$1 src=$2
@@ -49,7 +52,17 @@ tools="umn-bench umn-demo umn-torture umn-watch"
 		pkgconfig/umn.pc umn/libumn-watch.so; do
 		echo "$libdir_rel/$f"
 	done
-	(cd "$source_dir/include" && find umn -name '*.h') | sed 's|^|include/|'
+	if [ -n "${UMN_URING:-}" ]; then
+		for f in libumn-uring.a libumn-uring.so \
+			"libumn-uring.so.$major" "libumn-uring.so.$version" \
+			pkgconfig/umn-uring.pc; do
+			echo "$libdir_rel/$f"
+		done
+	fi
+	# <umn/uring.h> is installed with libumn-uring only.
+	(cd "$source_dir/include" && find umn -name '*.h') |
+		if [ -n "${UMN_URING:-}" ]; then cat; else grep -vx 'umn/uring.h'; fi |
+		sed 's|^|include/|'
 } | sort >"$tmp/expected"
 (cd "$prefix" && find . ! -type d | sed 's|^\./||') |
 	grep -Ev '^share/man/man([137])/[^/]+\.\1$' | sort >"$tmp/installed"
@@ -150,5 +163,23 @@ if [ -z "${UMN_SAN_FLAGS:-}" ]; then
 else
 	# A sanitized libumn-watch.so cannot be preloaded (see umn-watch(1)).
 	"$prefix/bin/umn-watch" --help >/dev/null || fail "umn-watch does not run"
+fi
+
+# 6. libumn-uring, a library of its own.
+if readelf -d "$libdir/libumn.so.$version" | grep -q 'NEEDED.*liburing'; then
+	fail "libumn.so needs liburing"
+fi
+if [ -n "${UMN_URING:-}" ]; then
+	# liburing.h needs sigset_t, which -std=c11 hides: GNU C.
+	# shellcheck disable=SC2086,SC2046
+	cc -std=gnu11 -Wall -Wextra -Werror ${UMN_SAN_FLAGS:-} \
+		-o "$tmp/uring_fixed" "$srcdir/../examples/uring_fixed.c" \
+		$(pkg-config --cflags --libs umn-uring) \
+		-Wl,-rpath,"$libdir" ||
+		fail "examples/uring_fixed.c does not build with pkg-config umn-uring"
+	needs "$tmp/uring_fixed" | grep -qx "libumn-uring\.so\.$major" ||
+		fail "uring_fixed does not need libumn-uring.so.$major"
+	"$tmp/uring_fixed" >"$tmp/uring.log" 2>&1 ||
+		{ cat "$tmp/uring.log"; fail "uring_fixed failed"; }
 fi
 echo "100%: Checks: 1, Failures: 0, Errors: 0"

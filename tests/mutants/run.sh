@@ -129,6 +129,17 @@ mutant release-no-wait core/notifier.c \
 	's|^\tumn__synchronize_rcu(); /\* no bracket calls any of them any more \*/$|\t;|' \
 	"umn-tests" "lifetime"
 
+# io_uring's fixed buffers: ->invalidate leaves the slot registered in the
+# kernel's table (an I/O after the munmap reads the old pages), and a
+# registration that an invalidation collided with is published.
+mutant uring-no-empty consumers/uring/uring.c \
+	's/if (sl->state == VALID \&\& !(c->flags \& UMN_URING_BREAK_INVALIDATE)) {/if (0) {/' \
+	"umn-uring-api" "uring-api"
+
+mutant uring-no-retry consumers/uring/uring.c \
+	's/if (!umn_interval_read_retry(&sl->sub, seq) ||$/if (!(seq \& 0) ||/' \
+	"umn-uring-api" "uring-api"
+
 echo "mutants: $killed killed of $total"
 [ "$broken" = 0 ] || exit 2
 [ "$survived" = 0 ]
