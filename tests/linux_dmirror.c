@@ -224,9 +224,9 @@ static void *reaper(void *arg)
 		n = 1 + rnd(&s) % 16;
 		if (first + n > WIN_PAGES)
 			n = WIN_PAGES - first;
-		mmu_notifier_range_init(
-			&range, MMU_NOTIFY_CLEAR, 0, umn_soft_mm_umn(glue_sm),
-			win + first * PAGE_SIZE, win + (first + n) * PAGE_SIZE);
+		mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, glue_mm,
+					win + first * PAGE_SIZE,
+					win + (first + n) * PAGE_SIZE);
 		if (mmu_notifier_invalidate_range_start_nonblock(&range)) {
 			count(&reaper_refused);
 		} else {
@@ -409,10 +409,10 @@ int main(int argc, char **argv)
 	parse(argc, argv);
 	if (umn_soft_frames_create(&cfg, &glue_frames) ||
 	    umn_soft_mm_create(glue_frames, &glue_sm) ||
+	    umn_linux_mm_create(umn_soft_mm_umn(glue_sm), glue_sm, &glue_mm) ||
 	    umn_soft_mmap(glue_sm, 0, WIN_PAGES * PAGE_SIZE, RW,
 			  UMN_SOFT_MAP_THP, &win) ||
-	    dmirror_new(umn_soft_mm_umn(glue_sm), win, WIN_PAGES * PAGE_SIZE,
-			&d)) {
+	    dmirror_new(glue_mm, win, WIN_PAGES * PAGE_SIZE, &d)) {
 		fprintf(stderr, "linux-dmirror: setup failed\n");
 		return EXIT_SETUP;
 	}
@@ -435,6 +435,7 @@ int main(int argc, char **argv)
 	__atomic_store_n(&dm, NULL, __ATOMIC_RELEASE);
 	dmirror_free(d);
 	umn_soft_mm_destroy(glue_sm);
+	mmput(glue_mm);
 	leaked = umn_soft_frames_destroy(glue_frames) != 0;
 	if (stale) {
 		printf("linux-dmirror: oracle: %lu stale entries found\n",
