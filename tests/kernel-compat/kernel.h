@@ -26,6 +26,7 @@ typedef unsigned long pgoff_t;
 #define __must_check
 #define __acquires(x)
 #define __releases(x)
+#undef __always_inline
 #define __always_inline	     inline __attribute__((always_inline))
 #define noinline	     __attribute__((noinline))
 #define GFP_KERNEL	     1U
@@ -135,7 +136,7 @@ void spin_unlock_irq(spinlock_t *l);
 #define spin_lock_irqsave(l, f)	     ((void)(f), spin_lock(l))
 #define spin_unlock_irqrestore(l, f) ((void)(f), spin_unlock(l))
 struct mutex {
-	int m;
+	pthread_mutex_t m;
 };
 void mutex_init(struct mutex *m);
 void mutex_lock(struct mutex *m);

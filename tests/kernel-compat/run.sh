@@ -1,7 +1,9 @@
 #!/bin/sh
-# run.sh CC SRCDIR CACHEDIR [--break] - the notifier code of real Linux
-# drivers, taken at test time from Debian's linux-source-6.12 package,
-# compiled unchanged against umn's installed-style headers.
+# run.sh CC SRCDIR CACHEDIR LIBDIR [--break] - the notifier code of real
+# Linux drivers, taken at test time from Debian's linux-source-6.12
+# package, compiled unchanged against umn's headers; then test_hmm's
+# dmirror run over the soft MMU under torture (test_hmm-run.c, linked with
+# LIBDIR/libumn.a).
 #
 # The package is fetched with apt-get download into CACHEDIR (outside git,
 # kept between runs); without it the run is skipped with the reason (exit
@@ -18,10 +20,16 @@
 # spelled): the drivers that use them (hfi1, ODP, nouveau) fail where they
 # are expected to compile, and the run must exit 3.
 #
-# Exit: 0 every driver as expected, 2 setup error, 3 a driver expected to
-# compile did not (or one expected to fail compiled).
+# The run: test_hmm's extract, with test_hmm-run.c below it, must find 0
+# stale entries in 3 s (exit 0); built with each deliberate break of
+# test_hmm.h (KC_BREAK=1: no mmu_interval_set_seq(); 2: no
+# mmu_interval_read_retry()) it must find some (exit 3).
+#
+# Exit: 0 every driver as expected and the run clean, 2 setup error, 3 a
+# driver expected to compile did not (or one expected to fail compiled),
+# or the run found stale entries, or a break was not found.
 set -u
-cc=$1 src=$2 cache=$3 mode=${4:-}
+cc=$1 src=$2 cache=$3 lib=$4 mode=${5:-}
 here=$src/tests/kernel-compat
 pkg=linux-source-6.12
 tree=$cache/$pkg
@@ -118,3 +126,28 @@ while read -r name expect; do
 done <"$tmp/names"
 echo "kernel-compat${mode:+ $mode}: $unexpected unexpected"
 [ "$unexpected" = 0 ] || exit 3
+[ "$mode" = --break ] && exit 0
+
+# test_hmm's dmirror, run: the extract, then the kernel around it.
+run() { # run BREAK SECONDS WANT
+	exe=$tmp/test_hmm-run$1
+	printf '#include "test_hmm-run.c"\n' >"$tmp/run.c"
+	# shellcheck disable=SC2046
+	if ! "$cc" -std=gnu11 -g -O1 -pthread -I"$here" -I"$inc" -Wno-unused \
+		${1:+-DKC_BREAK=$1} -include "$tmp/test_hmm.c" "$tmp/run.c" \
+		"$lib/libumn.a" $(pkg-config --libs liburcu-bp) -ldl \
+		-o "$exe"; then
+		echo "test_hmm-run: does not build"
+		exit 2
+	fi
+	"$exe" --seconds "$2"
+	rc=$?
+	if [ "$rc" != "$3" ]; then
+		echo "test_hmm-run${1:+ KC_BREAK=$1}: exit $rc, not $3"
+		exit 3
+	fi
+}
+run "" 3 0
+run 1 8 3
+run 2 8 3
+echo "test_hmm-run: 0 stale; each deliberate break found (exit 3)"

@@ -99,3 +99,11 @@ struct dmirror_device {
 static const struct mmu_interval_notifier_ops dmirror_min_ops;
 void dmirror_device_evict_chunk(struct dmirror_chunk *chunk);
 struct dmirror_device *dmirror_page_to_device(struct page *page);
+
+/* test_hmm-run.c's deliberate breaks (negative controls): the driver
+ * loses its mmu_interval_set_seq() or its mmu_interval_read_retry(). */
+#if defined(KC_BREAK) && KC_BREAK == 1
+#define mmu_interval_set_seq(sub, seq) ((void)(sub), (void)(seq))
+#elif defined(KC_BREAK) && KC_BREAK == 2
+#define mmu_interval_read_retry(sub, seq) ((void)(sub), (void)(seq), false)
+#endif
