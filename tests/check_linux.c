@@ -517,6 +517,64 @@ START_TEST(hmm_refused_without_soft_mmu)
 }
 END_TEST
 
+/* The errors of docs/errors.md's section for the kernel's spelling. */
+static struct mmu_notifier *kdev_alloc_fails(struct mm_struct *mm)
+{
+	(void)mm;
+	return (struct mmu_notifier *)(long)-ENOMEM;
+}
+
+static const struct mmu_notifier_ops kdev_alloc_fails_ops = {
+	.alloc_notifier = kdev_alloc_fails,
+	.free_notifier = kdev_free_it,
+};
+
+START_TEST(errors)
+{
+	const int rw = UMN_SOFT_PROT_READ | UMN_SOFT_PROT_WRITE;
+	struct umn_soft_frames *frames;
+	struct umn_soft_mm *sm;
+	struct mm_struct *mm, *none = NULL;
+	struct kdev k = { .mn.ops = NULL };
+	struct kint ki = { .invalidates = 0 };
+	unsigned long addr, pfns[1];
+	struct hmm_range range = { .hmm_pfns = pfns };
+
+	ck_assert_int_eq(umn_linux_mm_create(NULL, NULL, &none), -EINVAL);
+	ck_assert_ptr_eq(none, NULL);
+	ck_assert_int_eq(umn_soft_frames_create(NULL, &frames), 0);
+	ck_assert_int_eq(umn_soft_mm_create(frames, &sm), 0);
+	ck_assert_int_eq(umn_linux_mm_create(umn_soft_mm_umn(sm), sm, &mm), 0);
+	ck_assert_int_eq(mmu_notifier_register(&k.mn, mm), -EINVAL);
+	ck_assert_int_eq((long)mmu_notifier_get(&kdev_alloc_fails_ops, mm),
+			 -ENOMEM);
+	ck_assert_int_eq(
+		mmu_interval_notifier_insert(&ki.mni, mm, 0, PAGE_SIZE, NULL),
+		-EINVAL);
+
+	ck_assert_int_eq(
+		umn_soft_mmap(sm, 0, PAGE_SIZE, UMN_SOFT_PROT_READ, 0, &addr),
+		0);
+	ck_assert_int_eq(mmu_interval_notifier_insert(&ki.mni, mm, addr,
+						      PAGE_SIZE, &kint_ops),
+			 0);
+	range.notifier = &ki.mni;
+	range.start = range.end = addr;
+	ck_assert_int_eq(hmm_range_fault(&range), -EINVAL);
+	range.end = addr + PAGE_SIZE;
+	range.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	range.notifier_seq = mmu_interval_read_begin(&ki.mni);
+	ck_assert_int_eq(hmm_range_fault(&range), -EPERM); /* read-only */
+	ck_assert_int_eq(umn_soft_mprotect(sm, addr, PAGE_SIZE, rw), 0);
+	range.notifier_seq = mmu_interval_read_begin(&ki.mni);
+	ck_assert_int_eq(hmm_range_fault(&range), 0);
+	mmu_interval_notifier_remove(&ki.mni);
+	umn_soft_mm_destroy(sm);
+	mmput(mm);
+	ck_assert_int_eq(umn_soft_frames_destroy(frames), 0);
+}
+END_TEST
+
 /* Where Linux would deadlock, the void call aborts. */
 START_TEST(unregister_in_callback_aborts)
 {
@@ -558,6 +616,7 @@ int main(void)
 	tcase_add_test(tc, soft_mm);
 	tcase_add_test(tc, interval_and_hmm);
 	tcase_add_test(tc, hmm_refused_without_soft_mmu);
+	tcase_add_test(tc, errors);
 	tcase_add_test_raise_signal(tc, unregister_in_callback_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, unregister_wrong_mm_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
