@@ -250,12 +250,14 @@ START_TEST(no_zeroing_needed)
 	k.mn.ops = &kdev_ops;
 	ck_assert_int_eq(mmu_notifier_register(&k.mn, mm), 0);
 	ck_assert_ptr_eq(k.mn.mm, mm);
+	ck_assert_int_eq(mm->mm_count, 2); /* register grabs the mm */
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, 0, PAGE_SIZE);
 	mmu_notifier_invalidate_range_start(&range);
 	mmu_notifier_invalidate_range_end(&range);
 	ck_assert_int_eq(k.starts, 1);
 	ck_assert_int_eq(k.ends, 1);
 	mmu_notifier_unregister(&k.mn, mm);
+	ck_assert_int_eq(mm->mm_count, 1);
 	mmput(mm);
 }
 END_TEST
@@ -307,6 +309,7 @@ START_TEST(get_put)
 	mmu_notifier_put(a);
 	mmu_notifier_synchronize();
 	ck_assert_int_eq(__atomic_load_n(&allocs, __ATOMIC_ACQUIRE), 0);
+	ck_assert_int_eq(__atomic_load_n(&mm->mm_count, __ATOMIC_ACQUIRE), 1);
 	/* A new get after the last put allocates again. */
 	a = mmu_notifier_get(&kdev_get_ops, mm);
 	ck_assert_int_eq(allocs, 1);

@@ -43,7 +43,8 @@
  *			its own lock in each operation, not this one
  *
  * current->mm is the thread's mm: umn_linux_use_mm(mm) sets it (NULL at
- * first).
+ * first).  A registered notifier and an inserted interval notifier hold a
+ * reference to the struct (mm_count), as in Linux.
  *
  * Differences from Linux, all of them:
  *
@@ -57,6 +58,10 @@
  *  - mmu_interval_notifier's .interval_tree holds .start and .last
  *    (inclusive) from insert on, for code that reads them; changing them
  *    moves nothing.
+ *  - current is a macro, as in the kernel, and so, in 4.13's spelling,
+ *    are down_read(), up_read(), down_write(), up_write() (on the mm's
+ *    lock only) and the member name mmap_sem: a file that includes this
+ *    header cannot use these words for anything else.
  *  - No mmap_lock in the primary: __mmu_notifier_register() and
  *    mmu_interval_notifier_insert_locked() are the same calls as the
  *    unlocked ones.  mm->mmap_lock orders only the code that takes it.
@@ -386,12 +391,14 @@ static inline void mmap_write_unlock(struct mm_struct *mm)
 	pthread_mutex_unlock(&mm->mmap_lock);
 }
 
-/* 4.13's spelling of the same lock. */
+#if UMN__LINUX_413
+/* 4.13's spelling of the same lock (macros: see above). */
 #define down_read(sem)	(pthread_mutex_lock(sem))
 #define up_read(sem)	(pthread_mutex_unlock(sem))
 #define down_write(sem) (pthread_mutex_lock(sem))
 #define up_write(sem)	(pthread_mutex_unlock(sem))
 #define mmap_sem	mmap_lock
+#endif
 
 /* ---- what umn calls: the driver's callbacks, with the kernel's args --- */
 
@@ -540,8 +547,10 @@ static inline void umn__linux_free(struct umn_notifier *n)
 {
 #if !UMN__LINUX_413
 	struct mmu_notifier *mn = umn__linux_mn(n);
+	struct mm_struct *mm = mn->mm;
 
 	mn->ops->free_notifier(mn);
+	mmdrop(mm); /* register's, held until no callback can run */
 #else
 	(void)n;
 #endif
@@ -623,6 +632,7 @@ static inline int umn__linux_register(struct mmu_notifier *mn,
 	ret = umn_notifier_register(&mn->umn, ops, mm->umn);
 	if (ret)
 		return ret;
+	mmgrab(mm); /* as Linux: until unregister, or put's free */
 	if (!locked)
 		pthread_mutex_lock(&mm->umn_notifiers_lock);
 	mn->umn_next = mm->umn_notifiers;
@@ -667,6 +677,7 @@ static inline void mmu_notifier_unregister(struct mmu_notifier *subscription,
 				: -EINVAL,
 			"mmu_notifier_unregister");
 	umn__linux_list_del(subscription);
+	mmdrop(mm);
 }
 
 #if UMN__LINUX_413
@@ -679,6 +690,7 @@ static inline void mmu_notifier_unregister_no_release(struct mmu_notifier *mn,
 				: -EINVAL,
 			"mmu_notifier_unregister_no_release");
 	umn__linux_list_del(mn);
+	mmdrop(mm);
 }
 #else
 /*
