@@ -7,7 +7,7 @@
 #
 # The package is fetched with apt-get download into CACHEDIR (outside git,
 # kept between runs); without it the run is skipped with the reason (exit
-# 0, "SKIP").  From each driver file, extract.awk takes the definitions
+# 77, "SKIP").  From each driver file, extract.awk takes the definitions
 # named in DRIVERS below (callbacks, ops tables, the functions that
 # register, insert, get, put, unregister), verbatim; above them go
 # kernel.h (the kernel around a driver: locks, lists, allocation) and the
@@ -25,9 +25,9 @@
 # test_hmm.h (KC_BREAK=1: no mmu_interval_set_seq(); 2: no
 # mmu_interval_read_retry()) it must find some (exit 3).
 #
-# Exit: 0 every driver as expected and the run clean, 2 setup error, 3 a
-# driver expected to compile did not (or one expected to fail compiled),
-# or the run found stale entries, or a break was not found.
+# Exit: 0 every driver as expected and the run clean; 77 skipped; 2 setup
+# error; 3 a driver expected to compile did not (or one expected to fail
+# compiled), or the run found stale entries, or a break was not found.
 set -u
 cc=$1 src=$2 cache=$3 lib=$4 mode=${5:-}
 here=$src/tests/kernel-compat
@@ -73,7 +73,7 @@ fetch() {
 if ! fetch; then
 	echo "kernel-compat: SKIP: Debian's $pkg could not be had" \
 		"(apt-get download $pkg failed; no network or no package)"
-	exit 0
+	exit 77
 fi
 
 tmp=$(mktemp -d)

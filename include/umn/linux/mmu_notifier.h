@@ -38,9 +38,9 @@
  *	.mm_users	mmget_not_zero()/mmput(): users of the address space
  *	.mm_count	mmgrab()/mmdrop(): references to this struct
  *	.mmap_lock	mmap_read_lock() and friends: a mutex of this struct
- *			(readers exclude each other too)
- *			that orders the driver's own users; the soft MMU takes
- *			its own lock in each operation, not this one
+ *			(readers exclude each other too) that orders the
+ *			driver's own users; the soft MMU takes its own lock
+ *			in each operation, not this one
  *
  * current->mm is the thread's mm: umn_linux_use_mm(mm) sets it (NULL at
  * first).  A registered notifier and an inserted interval notifier hold a
@@ -57,7 +57,17 @@
  *    keeps its own chain, tree and sequence in .umn.
  *  - mmu_interval_notifier's .interval_tree holds .start and .last
  *    (inclusive) from insert on, for code that reads them; changing them
- *    moves nothing.
+ *    moves nothing.  A failed insert leaves .mm NULL, as Linux's.
+ *  - 4.13's struct mmu_notifier had no .mm; here it has one (set by
+ *    register), which 4.13 code does not see.  struct task_struct has
+ *    only .mm and .pid (0).  enum mmu_notifier_event is umn's enum
+ *    umn_event under the kernel's name and values.
+ *  - The struct mmu_notifier_range a callback gets is built for that
+ *    call from umn's range (its .mm is the notifier's mm_struct): the same
+ *    fields as the primary's, but not the same object, so a start and its
+ *    end see two addresses.
+ *  - ->test_young(sub, mm, address) is asked page by page over the range
+ *    umn ages, until one page is young.
  *  - current is a macro, as in the kernel, and so, in 4.13's spelling,
  *    are down_read(), up_read(), down_write(), up_write() (on the mm's
  *    lock only) and the member name mmap_sem: a file that includes this
@@ -92,7 +102,10 @@
  *  - mmu_notifier_register() and mmu_interval_notifier_insert() return
  *    umn's errors: -EBUSY (already registered), -ESRCH (the mm was
  *    released), -EDEADLK (called from a callback), -EINVAL.  Neither
- *    needs a zeroed struct: they initialise every field they use.
+ *    needs a zeroed struct: they initialise every field they use.  So a
+ *    second insert of an inserted interval notifier cannot be told from a
+ *    first one and is not refused (nor is it in Linux); a second register
+ *    is (-EBUSY: it is found on the mm's list).
  *  - The primary's side of 4.13 (mmu_notifier_invalidate_range_start(mm,
  *    start, end) and its end) is not spelled: it is mm/'s code, not a
  *    driver's.  6.x's is (mmu_notifier_range_init() and friends).
