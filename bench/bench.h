@@ -48,5 +48,6 @@ void bench_hooks(void);
 void bench_regcache(void);
 void bench_install(void);
 void bench_regcache_proc(void);
+void bench_linux(void);
 
 #endif
