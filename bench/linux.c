@@ -37,19 +37,6 @@ static const struct umn_notifier_ops umn_ops = {
 	.invalidate_range_end = umn_end,
 };
 
-static bool umn_inv(struct umn_interval_notifier *sub,
-		    const struct umn_range *range, unsigned long seq)
-{
-	(void)range;
-	umn_interval_set_seq(sub, seq);
-	return true;
-}
-
-static const struct umn_interval_notifier_ops umn_iops = {
-	.name = "bench",
-	.invalidate = umn_inv,
-};
-
 static int k_start(struct mmu_notifier *mn,
 		   const struct mmu_notifier_range *range)
 {
@@ -79,20 +66,6 @@ static bool k_inv(struct mmu_interval_notifier *sub,
 static const struct mmu_interval_notifier_ops k_iops = {
 	.invalidate = k_inv,
 };
-
-static double time_brackets(struct umn_mm *mm, long iters)
-{
-	struct umn_range range;
-	double t0 = bench_now_ns();
-
-	for (long i = 0; i < iters; i++) {
-		umn_range_init(&range, mm, AT, AT + UMN_PAGE_SIZE,
-			       UMN_EVENT_UNMAP, UMN_RANGE_BLOCKABLE, NULL);
-		umn_invalidate_range_start(&range);
-		umn_invalidate_range_end(&range);
-	}
-	return (bench_now_ns() - t0) / (double)iters;
-}
 
 static struct umn_mm *new_mm(void)
 {
@@ -132,13 +105,14 @@ void bench_linux(void)
 	if (umn_notifier_register(&un, &umn_ops, mm[UMN_CLASSIC]) ||
 	    mmu_notifier_register(&kn, kmm[0]) ||
 	    umn_interval_notifier_insert(&ui, mm[UMN_INTERVAL], AT,
-					 UMN_PAGE_SIZE, &umn_iops) ||
+					 UMN_PAGE_SIZE, &bench_sink_ops) ||
 	    mmu_interval_notifier_insert(&ki, kmm[1], AT, UMN_PAGE_SIZE,
 					 &k_iops))
 		bench_die("linux", "registration");
 	for (r = 0; r < runs; r++)
 		for (i = 0; i < N; i++)
-			v[i][r] = time_brackets(mm[i], iters);
+			v[i][r] = bench_time_brackets(mm[i], AT, UMN_PAGE_SIZE,
+						      iters);
 	for (i = 0; i < N; i++)
 		bench_report("linux", variant[i], param[i], "ns_per_op", v[i],
 			     runs);
