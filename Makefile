@@ -38,7 +38,7 @@ CTEST := ctest --output-on-failure -j$(JOBS)
 ASAN_TLS := intercept_tls_get_addr=0
 
 .PHONY: all deps demo test verify mutants fuzz release install \
-	format clean
+	format clean kernel-compat
 
 all: deps
 	@$(MAKE) --no-print-directory build/debug/.built
@@ -120,6 +120,18 @@ test: deps
 
 verify: deps
 	./verify/run.sh
+
+# Real drivers' notifier code, from Debian's linux-source-6.12 (fetched into
+# build/kernel-compat, outside git), compiled against include/umn/linux/,
+# and test_hmm's dmirror run under torture; then the compile with a
+# deliberate header break, which must fail (exit 3).
+KCOMPAT := ./tests/kernel-compat/run.sh $${CC:-cc} $(CURDIR) \
+	$(CURDIR)/build/kernel-compat $(CURDIR)/build/debug
+kernel-compat: deps build/debug/.built
+	@$(KCOMPAT); rc=$$?; [ $$rc = 77 ] && exit 0; [ $$rc = 0 ] || exit $$rc; \
+	$(KCOMPAT) --break >/dev/null; rc=$$?; \
+	if [ $$rc = 3 ]; then echo "kernel-compat --break: fails (3), as it must"; \
+	else echo "kernel-compat --break: exit $$rc, not 3: the check cannot fail"; exit 1; fi
 
 mutants: deps
 	JOBS=$(JOBS) ./tests/mutants/run.sh

@@ -40,6 +40,16 @@ enum { CHILD_HOOKS, CHILD_INSTALL, CHILD_REGCACHE_PROC };
  * died before it sent them all. */
 int bench_in_child(int fn, int arg, void *out, size_t len);
 
+struct umn_mm;
+struct umn_interval_notifier_ops;
+
+/* core.c's: an interval notifier that only sets its sequence; and the
+ * time in ns of one start+end of [@start, @start + @len) on @mm, averaged
+ * over @iters. */
+extern const struct umn_interval_notifier_ops bench_sink_ops;
+double bench_time_brackets(struct umn_mm *mm, unsigned long start,
+			   unsigned long len, long iters);
+
 void bench_nohit(void);
 void bench_dispatch(void);
 void bench_readside(void);
@@ -48,6 +58,7 @@ void bench_hooks(void);
 void bench_regcache(void);
 void bench_install(void);
 void bench_regcache_proc(void);
+void bench_linux(void);
 #ifdef UMN_BENCH_URING
 void bench_uring(void); /* uring.c, built with libumn-uring */
 #endif

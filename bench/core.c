@@ -33,7 +33,7 @@ static bool sink_invalidate(struct umn_interval_notifier *sub,
 	return true;
 }
 
-static const struct umn_interval_notifier_ops sink_ops = {
+const struct umn_interval_notifier_ops bench_sink_ops = {
 	.name = "bench",
 	.invalidate = sink_invalidate,
 };
@@ -43,8 +43,8 @@ __attribute__((noinline)) static void empty_call(unsigned long start)
 	__asm__ volatile("" : : "r"(start) : "memory");
 }
 
-static double time_brackets(struct umn_mm *mm, unsigned long start,
-			    unsigned long len, long iters)
+double bench_time_brackets(struct umn_mm *mm, unsigned long start,
+			   unsigned long len, long iters)
 {
 	struct umn_range range;
 	double t0 = bench_now_ns();
@@ -107,7 +107,7 @@ static struct umn_interval_notifier *insert_many(struct umn_mm *mm, long n,
 		unsigned long a = (1UL << 30) + (unsigned long)i * 16 * PAGE;
 
 		if (umn_interval_notifier_insert(&subs[k], mm, a, PAGE,
-						 &sink_ops)) {
+						 &bench_sink_ops)) {
 			fprintf(stderr, "umn-bench: insert failed\n");
 			exit(1);
 		}
@@ -146,7 +146,7 @@ void bench_nohit(void)
 	mm = umn_soft_mm_umn(sm);
 	for (int r = 0; r < runs; r++) {
 		a[r] = time_empty(iters);
-		b[r] = time_brackets(mm, 1UL << 40, PAGE, iters);
+		b[r] = bench_time_brackets(mm, 1UL << 40, PAGE, iters);
 	}
 	bench_report("nohit", "empty-call", "0-intervals", "ns_per_op", a,
 		     runs);
@@ -157,8 +157,9 @@ void bench_nohit(void)
 	subs = insert_many(mm, n, NULL, true);
 	for (int r = 0; r < runs; r++) {
 		a[r] = time_empty(iters);
-		b[r] = time_brackets(mm, 1UL << 40, PAGE, iters);
-		c[r] = time_brackets(mm, (1UL << 30) + 8 * PAGE, PAGE, iters);
+		b[r] = bench_time_brackets(mm, 1UL << 40, PAGE, iters);
+		c[r] = bench_time_brackets(mm, (1UL << 30) + 8 * PAGE, PAGE,
+					   iters);
 	}
 	bench_report("nohit", "empty-call", "1e5-intervals", "ns_per_op", a,
 		     runs);
@@ -202,8 +203,10 @@ void bench_dispatch(void)
 			if (n < hits[h])
 				continue;
 			for (int r = 0; r < runs; r++) {
-				u[r] = time_brackets(mm, start, len, iters);
-				a[r] = time_brackets(mm_arr, start, len, iters);
+				u[r] = bench_time_brackets(mm, start, len,
+							   iters);
+				a[r] = bench_time_brackets(mm_arr, start, len,
+							   iters);
 				l[r] = time_list(list, start, len,
 						 n >= 100000 ? iters / 10 + 1
 							     : iters);
@@ -303,7 +306,7 @@ void bench_readside(void)
 		umn_interval_notifier_insert(&subs[i], mm,
 					     (1UL << 30) + (unsigned long)i *
 								   (1UL << 30),
-					     PAGE, &sink_ops);
+					     PAGE, &bench_sink_ops);
 	for (int r = 0; r < runs; r++) {
 		struct reader rs[2] = { { &subs[0], &lock, &seq, iters, 0 },
 					{ &subs[1], &lock, &seq, iters, 0 } };

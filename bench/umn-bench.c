@@ -7,7 +7,7 @@
  *   umn-bench [--quick] [--csv FILE] [--plot DIR] [NAME...]
  *
  * The benchmarks live one file per layer: core.c (nohit, dispatch,
- * readside), softmmu.c, regcache.c, hooks.c (hooks, install),
+ * readside), softmmu.c, regcache.c, hooks.c (hooks, install), linux.c,
  * regcache-proc.c, and uring.c (built when libumn-uring is).
  *
  * CSV: benchmark,variant,parameter,metric,value.  Timings are wall-clock
@@ -78,6 +78,7 @@ static const struct {
 	{ "regcache", bench_regcache },
 	{ "install", bench_install },
 	{ "regcache-proc", bench_regcache_proc },
+	{ "linux", bench_linux },
 #ifdef UMN_BENCH_URING
 	{ "uring", bench_uring },
 #endif

@@ -59,6 +59,7 @@ typedef struct {
 
 /* The soft MMU behind the one mm_struct the driver is given. */
 static struct umn_soft_mm *glue_sm;
+static struct mm_struct *glue_mm;
 static struct umn_soft_frames *glue_frames;
 /* If set, called at the end of a walk: a slow walk, for the tests. */
 static void (*glue_walk_hook)(void);
@@ -290,8 +291,9 @@ int main(void)
 
 	if (umn_soft_frames_create(NULL, &glue_frames) ||
 	    umn_soft_mm_create(glue_frames, &glue_sm) ||
+	    umn_linux_mm_create(umn_soft_mm_umn(glue_sm), glue_sm, &glue_mm) ||
 	    umn_soft_mmap(glue_sm, 0, len, rw, 0, &win) ||
-	    dmirror_new(umn_soft_mm_umn(glue_sm), win, len, &dmirror))
+	    dmirror_new(glue_mm, win, len, &dmirror))
 		return 1;
 	umn_soft_write(glue_sm, win + 8, &want, sizeof(want));
 	dmirror_read(dmirror, win + 8, &got[0], sizeof(got[0]));
@@ -305,6 +307,7 @@ int main(void)
 	       left ? "still there (stale!)" : "gone");
 	dmirror_free(dmirror);
 	umn_soft_mm_destroy(glue_sm);
+	mmput(glue_mm);
 	umn_soft_frames_destroy(glue_frames);
 	return got[0] != want || got[1] != want || left;
 }

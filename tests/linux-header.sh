@@ -1,8 +1,9 @@
 #!/bin/sh
-# linux-header.sh CC SRCDIR - <umn/linux/mmu_notifier.h>, and the example
-# driver written against it, compile with -Wall -Wextra -Werror in each C
-# dialect a user may pick; and umn's other headers leave the kernel's names
-# free for programs that do not ask for them.
+# linux-header.sh CC SRCDIR - <umn/linux/mmu_notifier.h> (both spellings),
+# <umn/linux/hmm.h>, and the example driver written against them, compile
+# with -Wall -Wextra -Werror in each C dialect a user may pick; and umn's
+# other headers leave the kernel's names free for programs that do not ask
+# for them.
 set -u
 cc=$1 src=$2
 tmp=$(mktemp -d)
@@ -17,6 +18,24 @@ for std in c99 gnu99 c11 gnu11 c17 gnu17; do
 			-Wstrict-prototypes -I"$src/include" -fsyntax-only \
 			"$src/examples/linux_hmm_mirror.c"; then
 			echo "linux_hmm_mirror.c: fails with -std=$std $def"
+			fail=$((fail + 1))
+		fi
+	done
+done
+
+# The headers alone, in each spelling: 6.x with <umn/linux/hmm.h>, and
+# Linux 4.13's (UMN_LINUX_API 413).
+printf '#include <umn/linux/hmm.h>\nint main(void) { return 0; }\n' \
+	>"$tmp/hmm.c"
+printf '#define UMN_LINUX_API 413\n#include <umn/linux/mmu_notifier.h>\nint main(void) { return 0; }\n' \
+	>"$tmp/413.c"
+for std in c99 gnu99 c11 gnu11 c17 gnu17; do
+	for f in hmm 413; do
+		checks=$((checks + 1))
+		if ! "$cc" -std=$std -Wall -Wextra -Werror -Wshadow \
+			-Wstrict-prototypes -I"$src/include" -fsyntax-only \
+			"$tmp/$f.c"; then
+			echo "$f.c: fails with -std=$std"
 			fail=$((fail + 1))
 		fi
 	done

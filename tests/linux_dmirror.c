@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <umn/linux/mmu_notifier.h>
+#include "soft_torture.h"
 
 enum { BREAK_NONE, BREAK_SET_SEQ, BREAK_RETRY };
 static const char *const break_names[] = { "none", "set-seq", "retry" };
@@ -62,7 +63,6 @@ enum { EXIT_FEW_CHECKS = 1, EXIT_SETUP = 2, EXIT_STALE = 3 };
 #include "../examples/linux_hmm_mirror.c"
 
 #define WIN_PAGES 1024UL /* 4 MiB: two 2 MiB blocks */
-#define THP	  UMN_SOFT_PMD_SIZE
 #define RW	  (UMN_SOFT_PROT_READ | UMN_SOFT_PROT_WRITE)
 #define PRIMARIES 2
 #define DEVICES	  2
@@ -95,13 +95,7 @@ static void count(unsigned long *c)
 	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
 }
 
-static unsigned long rnd(unsigned long *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
+#define rnd soft_torture_rnd
 
 static void found_stale(const char *fmt, ...)
 {
@@ -224,9 +218,9 @@ static void *reaper(void *arg)
 		n = 1 + rnd(&s) % 16;
 		if (first + n > WIN_PAGES)
 			n = WIN_PAGES - first;
-		mmu_notifier_range_init(
-			&range, MMU_NOTIFY_CLEAR, 0, umn_soft_mm_umn(glue_sm),
-			win + first * PAGE_SIZE, win + (first + n) * PAGE_SIZE);
+		mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, glue_mm,
+					win + first * PAGE_SIZE,
+					win + (first + n) * PAGE_SIZE);
 		if (mmu_notifier_invalidate_range_start_nonblock(&range)) {
 			count(&reaper_refused);
 		} else {
@@ -238,90 +232,12 @@ static void *reaper(void *arg)
 	return NULL;
 }
 
-static void primary_op(struct umn_soft_mm *sm, unsigned long *s)
-{
-	unsigned long first = rnd(s) % WIN_PAGES, n = 1 + rnd(s) % 64, a, b, p;
-	struct umn_soft_mm *child;
-	char c = (char)*s;
-	int i;
-
-	if (first + n > WIN_PAGES)
-		n = WIN_PAGES - first;
-	a = win + first * PAGE_SIZE;
-	switch (rnd(s) % 15) {
-	case 0: /* now and then a whole 2 MiB block, to bring THPs back */
-		if (rnd(s) % 4 == 0) {
-			a &= ~(THP - 1);
-			n = THP / PAGE_SIZE;
-		}
-		umn_soft_munmap(sm, a, n * PAGE_SIZE);
-		umn_soft_mmap(sm, a, n * PAGE_SIZE, RW,
-			      UMN_SOFT_MAP_FIXED | UMN_SOFT_MAP_THP, &b);
-		break;
-	case 1:
-		umn_soft_mprotect(sm, a, n * PAGE_SIZE, UMN_SOFT_PROT_READ);
-		umn_soft_mprotect(sm, a, n * PAGE_SIZE, RW);
-		break;
-	case 2: /* shrink (the tail is unmapped), then map the tail again */
-		if (n > 1 &&
-		    !umn_soft_mremap(sm, a, n * PAGE_SIZE, PAGE_SIZE, 0, &b))
-			umn_soft_mmap(sm, a + PAGE_SIZE, (n - 1) * PAGE_SIZE,
-				      RW, UMN_SOFT_MAP_FIXED, &b);
-		break;
-	case 3:
-		umn_soft_madvise_dontneed(sm, a, n * PAGE_SIZE);
-		break;
-	case 4:
-		umn_soft_write(sm, a + 2048, &c, 1);
-		break;
-	case 5: /* fork (rarely: it write-protects the window); the child
-		 * writes, copy-on-write */
-		if (rnd(s) % 8 || umn_soft_fork(sm, &child))
-			break;
-		for (i = 0; i < 8; i++)
-			umn_soft_write(child,
-				       win + (rnd(s) % WIN_PAGES) * PAGE_SIZE,
-				       &c, 1);
-		umn_soft_mm_destroy(child);
-		break;
-	case 6:
-		umn_soft_thp_split(sm, a);
-		break;
-	case 7: /* fill a 2 MiB block, then collapse it */
-		b = a & ~(THP - 1);
-		for (p = 0; p < THP && !stopping(); p += PAGE_SIZE)
-			umn_soft_fault(sm, b + p, false);
-		umn_soft_thp_collapse(sm, b);
-		break;
-	case 8:
-		umn_soft_migrate(sm, a);
-		break;
-	case 9:
-		umn_soft_reclaim(sm, a);
-		break;
-	case 10:
-		umn_soft_clean(sm, a);
-		break;
-	case 11:
-		umn_soft_ksm_merge(sm, a, sm,
-				   win + (rnd(s) % WIN_PAGES) * PAGE_SIZE);
-		break;
-	case 12:
-		umn_soft_age(sm, a, n * PAGE_SIZE, (int)(rnd(s) % 3));
-		break;
-	default: /* populate, so that there is something to change */
-		for (p = 0; p < n; p++)
-			umn_soft_fault(sm, a + p * PAGE_SIZE, rnd(s) & 1);
-		break;
-	}
-}
-
 static void *primary(void *arg)
 {
 	unsigned long s = seed * 40503UL + (unsigned long)arg + 7;
 
 	while (!stopping()) {
-		primary_op(glue_sm, &s);
+		soft_torture_op(glue_sm, win, WIN_PAGES, &s, stopping);
 		usleep(50); /* let the device work between changes */
 	}
 	return NULL;
@@ -409,10 +325,10 @@ int main(int argc, char **argv)
 	parse(argc, argv);
 	if (umn_soft_frames_create(&cfg, &glue_frames) ||
 	    umn_soft_mm_create(glue_frames, &glue_sm) ||
+	    umn_linux_mm_create(umn_soft_mm_umn(glue_sm), glue_sm, &glue_mm) ||
 	    umn_soft_mmap(glue_sm, 0, WIN_PAGES * PAGE_SIZE, RW,
 			  UMN_SOFT_MAP_THP, &win) ||
-	    dmirror_new(umn_soft_mm_umn(glue_sm), win, WIN_PAGES * PAGE_SIZE,
-			&d)) {
+	    dmirror_new(glue_mm, win, WIN_PAGES * PAGE_SIZE, &d)) {
 		fprintf(stderr, "linux-dmirror: setup failed\n");
 		return EXIT_SETUP;
 	}
@@ -435,6 +351,7 @@ int main(int argc, char **argv)
 	__atomic_store_n(&dm, NULL, __ATOMIC_RELEASE);
 	dmirror_free(d);
 	umn_soft_mm_destroy(glue_sm);
+	mmput(glue_mm);
 	leaked = umn_soft_frames_destroy(glue_frames) != 0;
 	if (stale) {
 		printf("linux-dmirror: oracle: %lu stale entries found\n",
