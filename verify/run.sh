@@ -68,12 +68,6 @@ for m in NO_ORPHANS NO_ADOPT_AT_SYNC NO_REWATCH; do
 	check uffd_rewatch.pml "$m" error
 done
 
-check signal_defer.pml "" ok
-check signal_defer.pml UNWRAPPED ok
-for m in RELEASE_RESTORES_FIRST DEFER_DROPS IGNORE_DEPTH NO_LATE; do
-	check signal_defer.pml "$m" error
-done
-
 echo "$pass passed, $fail failed"
 echo "$((100 * pass / (pass + fail)))%: Checks: $((pass + fail)), Failures: $fail, Errors: 0"
 [ "$fail" = 0 ]
