@@ -140,56 +140,28 @@ bool umn__intervals_overlap(struct umn_mm *mm, unsigned long start,
  * Take and drop @mm->lock; every taker goes through these.  For a
  * signal-safe mm the thread's signals are held from the first lock to the
  * last unlock (a per-thread depth: two mms may nest).
- *
- * Held by the depth alone (@lazy) once every handler of the program runs
- * under the process primary's wrapper, which defers a signal that finds
- * the depth not 0 and leaves the thread with every signal blocked and
- * @deferred set (primaries/proc/signals.c); the release then restores
- * @saved, and the deferred signal is handled.  Otherwise held for real:
- * the thread's mask, saved in @saved.
  */
 struct umn__held_signals {
 	unsigned int depth;
-	bool lazy;	   /* this hold blocked nothing */
-	bool deferred;	   /* a signal waits for the release */
-	unsigned int late; /* hooked calls told late (primaries/proc) */
 	sigset_t saved;
 };
 extern _Thread_local struct umn__held_signals umn__held;
-/* Set once every handler runs under the wrapper that defers. */
-extern bool umn__signals_deferrable;
-/* Called at the last release while @late is set (the process primary). */
-extern void (*umn__signals_late)(void);
 
 /* Hold the thread's signals until the matching release (nestable). */
 static inline void umn__signals_hold(void)
 {
-	if (!umn__held.depth) {
-		umn__held.lazy = __atomic_load_n(&umn__signals_deferrable,
-						 __ATOMIC_ACQUIRE);
-		if (!umn__held.lazy) {
-			sigset_t all;
+	if (!umn__held.depth++) {
+		sigset_t all;
 
-			sigfillset(&all);
-			pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
-		}
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
 	}
-	umn__held.depth++;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
 static inline void umn__signals_release(void)
 {
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (--umn__held.depth)
-		return;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (umn__held.late)
-		umn__signals_late();
-	if (!umn__held.lazy || umn__held.deferred) {
-		umn__held.deferred = false;
+	if (!--umn__held.depth)
 		pthread_sigmask(SIG_SETMASK, &umn__held.saved, NULL);
-	}
 }
 
 static inline void umn__mm_lock(struct umn_mm *mm)

@@ -64,8 +64,6 @@
 #include "rcu.h"
 
 _Thread_local struct umn__held_signals umn__held;
-bool umn__signals_deferrable;
-void (*umn__signals_late)(void);
 
 void umn__mm_set_signal_safe(struct umn_mm *mm)
 {

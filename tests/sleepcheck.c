@@ -19,7 +19,6 @@
 #include <check.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <semaphore.h>
 #include <stdlib.h>
@@ -98,16 +97,6 @@ WRAP(int, nanosleep, (const struct timespec *req, struct timespec *rem),
      (req, rem))
 WRAP(int, usleep, (useconds_t usec), (usec))
 WRAP(unsigned int, sleep, (unsigned int seconds), (seconds))
-
-_Thread_local unsigned long sleepcheck_sigmask_calls;
-
-int __real_pthread_sigmask(int how, const sigset_t *set, sigset_t *old);
-int __wrap_pthread_sigmask(int how, const sigset_t *set, sigset_t *old);
-int __wrap_pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
-{
-	sleepcheck_sigmask_calls++;
-	return __real_pthread_sigmask(how, set, old);
-}
 
 void __real_urcu_bp_synchronize_rcu(void);
 void __wrap_urcu_bp_synchronize_rcu(void);

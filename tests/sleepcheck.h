@@ -13,10 +13,6 @@ extern _Thread_local void (*sleepcheck_after_lock)(pthread_mutex_t *m);
 /* pthread_mutex_lock() calls made by this thread so far. */
 extern _Thread_local unsigned long sleepcheck_mutex_locks;
 
-/* pthread_sigmask() calls made by this thread so far (not a blocking
- * call: counted, to show what holding signals costs). */
-extern _Thread_local unsigned long sleepcheck_sigmask_calls;
-
 /*
  * Blocking points.  A thread that called sleepcheck_watch_me() publishes,
  * in *where, the name of the wrapped blocking call it is inside (NULL when
@@ -43,6 +39,6 @@ void await_waiting(const struct sleepcheck_waiter *w, const int *returned,
 #define SLEEPCHECK_WRAPPED                                                \
 	"pthread_mutex_lock pthread_rwlock_rdlock pthread_rwlock_wrlock " \
 	"pthread_cond_wait sem_wait nanosleep usleep sleep calloc "       \
-	"urcu_bp_synchronize_rcu pthread_sigmask"
+	"urcu_bp_synchronize_rcu"
 
 #endif

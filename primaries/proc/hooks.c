@@ -84,66 +84,7 @@ struct call {
 	struct proc_cause cause;
 	bool open; /* started: end it */
 	bool fast; /* no notifier when tested: in the RCU window */
-	bool late; /* in a handler on top of umn: told at its release */
 };
-
-/*
- * Calls told late: made by a signal handler that umn does not wrap (or a
- * synchronous fault's), on top of this thread inside umn, where a bracket
- * would wait for the lock its own thread holds (signals.c).  Each is
- * bracketed when the thread leaves umn (umn__signals_release), after the
- * kernel acted, as userfaultfd tells an unmap; past LATE, the last one
- * widens.
- */
-#define LATE 4
-static _Thread_local struct {
-	unsigned long start, end;
-	enum umn_event event;
-	struct proc_cause cause;
-} late_calls[LATE];
-
-static void tell_late(const struct call *c)
-{
-	unsigned int n = umn__held.late;
-
-	if (n == LATE) {
-		n--;
-		if (c->range.start < late_calls[n].start)
-			late_calls[n].start = c->range.start;
-		if (c->range.end > late_calls[n].end)
-			late_calls[n].end = c->range.end;
-	} else {
-		late_calls[n].start = c->range.start;
-		late_calls[n].end = c->range.end;
-	}
-	late_calls[n].event = c->range.event;
-	late_calls[n].cause = c->cause;
-	umn__held.late = n + 1;
-}
-
-/* At the thread's last release: a bracket for each call told late.  The
- * brackets take the lock again, and more handlers may come meanwhile:
- * told by this loop, not by a release nested in it. */
-void umn__proc_hooks_late(void)
-{
-	static _Thread_local bool telling;
-	struct umn_mm *mm = umn__proc_mm_if(UMN_PROC_HOOKS);
-	unsigned int n;
-
-	if (telling)
-		return;
-	telling = true;
-	while ((n = umn__held.late)) {
-		__typeof__(late_calls[0]) calls[LATE];
-
-		memcpy(calls, late_calls, n * sizeof(calls[0]));
-		umn__held.late = 0;
-		for (unsigned int i = 0; i < n && mm; i++)
-			umn__proc_bracket(mm, calls[i].start, calls[i].end,
-					  calls[i].event, &calls[i].cause);
-	}
-	telling = false;
-}
 
 /* [addr, addr + len rounded up to pages) if well formed. */
 static bool page_range(unsigned long addr, size_t len, unsigned long *end)
@@ -163,7 +104,7 @@ static void call_begin(struct call *c, const char *name, const char *kind,
 {
 	struct umn_mm *mm = umn__proc_mm_if(UMN_PROC_HOOKS);
 
-	c->open = c->fast = c->late = false;
+	c->open = c->fast = false;
 	if (!mm || start >= end)
 		return;
 	c->cause = (struct proc_cause){
@@ -172,10 +113,6 @@ static void call_begin(struct call *c, const char *name, const char *kind,
 	};
 	umn_range_init(&c->range, mm, start, end, event, UMN_RANGE_BLOCKABLE,
 		       &c->cause);
-	if (umn__held.depth && umn__held.lazy) {
-		c->late = true;
-		return;
-	}
 	/* The window that the first notifier's grace period waits for
 	 * (proc.c, proc_unlock_all): held to the end of the system call. */
 	umn__window_depth++;
@@ -191,10 +128,6 @@ static void call_begin(struct call *c, const char *name, const char *kind,
 
 static void call_end(struct call *c)
 {
-	if (c->late) {
-		tell_late(c);
-		return;
-	}
 	if (c->fast) {
 		/* A notifier arrived during the call: from this thread's
 		 * signal handler, which could not wait for the window it
@@ -537,17 +470,11 @@ static int hook_shmdt(const void *addr)
 	return (int)ret;
 }
 
-/* The last, optional: without it, signals are held for real. */
 const struct proc_hook umn__proc_hooks[] = {
-	{ "munmap", (void *)hook_munmap, NULL },
-	{ "madvise", (void *)hook_madvise, NULL },
-	{ "mmap", (void *)hook_mmap, NULL },
-	{ "mremap", (void *)hook_mremap, NULL },
-	{ "brk", (void *)hook_brk, NULL },
-	{ "shmat", (void *)hook_shmat, NULL },
-	{ "shmdt", (void *)hook_shmdt, NULL },
-	{ "sigaction", (void *)umn__proc_hook_sigaction,
-	  umn__proc_signals_usable },
+	{ "munmap", (void *)hook_munmap }, { "madvise", (void *)hook_madvise },
+	{ "mmap", (void *)hook_mmap },	   { "mremap", (void *)hook_mremap },
+	{ "brk", (void *)hook_brk },	   { "shmat", (void *)hook_shmat },
+	{ "shmdt", (void *)hook_shmdt },
 };
 const unsigned int umn__proc_nhooks =
 	sizeof(umn__proc_hooks) / sizeof(umn__proc_hooks[0]);

@@ -58,9 +58,7 @@ static int first_insn_len(const unsigned char *p)
 	if (p[0] >= 0xb8 && p[0] <= 0xbf) /* mov $imm32, %r32 */
 		return 5;
 	if (p[0] == 0xf3 && p[1] == 0x0f && p[2] == 0x1e && p[3] == 0xfa)
-		return 4; /* endbr64 */
-	if (p[0] == 0x8d && (p[1] & 0xc0) == 0x40 && (p[1] & 7) != 4)
-		return 3; /* lea disp8(%r), %r32 (__sigaction) */
+		return 4;		    /* endbr64 */
 	if (p[0] >= 0x40 && p[0] <= 0x4f) { /* REX */
 		if ((p[1] == 0x89 || p[1] == 0x8b) && (p[2] & 0xc0) == 0xc0)
 			return 3; /* mov %reg, %reg */
@@ -409,9 +407,8 @@ static int plan_one(void *libc, const struct proc_hook *h, struct plan *pl)
 		return 0;
 	}
 	umn__report("proc: libc's %s begins with bytes umn cannot patch "
-		    "safely (%02x %02x %02x %02x): %s",
-		    h->name, entry[0], entry[1], entry[2], entry[3],
-		    h->usable ? "left as it is" : "the hooks stay off");
+		    "safely (%02x %02x %02x %02x): the hooks stay off",
+		    h->name, entry[0], entry[1], entry[2], entry[3]);
 	return -ENOSYS;
 }
 
@@ -460,18 +457,7 @@ static int plan_all(void)
 		return -ENOSYS; /* static binary, or not glibc */
 	umn__proc_curbrk = dlsym(libc, "__curbrk");
 	for (i = 0; i < umn__proc_nhooks && !ret; i++) {
-		const struct proc_hook *h = &umn__proc_hooks[i];
-
-		/* An optional hook (h->usable) is left out if it cannot be. */
-		plans[i].entry = NULL;
-		if (h->usable && !h->usable())
-			continue;
-		ret = plan_one(libc, h, &plans[i]);
-		if (ret && h->usable) {
-			plans[i].entry = NULL;
-			ret = 0;
-			continue;
-		}
+		ret = plan_one(libc, &umn__proc_hooks[i], &plans[i]);
 		if (!lo || plans[i].entry < lo)
 			lo = plans[i].entry;
 		if (!hi || plans[i].entry > hi)
@@ -508,7 +494,7 @@ int umn__proc_patch_libc(void)
 	int ret = planned ? 0 : plan_all();
 
 	for (i = 0; i < umn__proc_nhooks && !ret; i++) {
-		if (applied[i] || !plans[i].entry)
+		if (applied[i])
 			continue;
 		ret = apply(&plans[i]);
 		applied[i] = !ret;
@@ -517,25 +503,11 @@ int umn__proc_patch_libc(void)
 	return ret;
 }
 
-bool umn__proc_hooked(const void *hook)
-{
-	for (unsigned int i = 0; i < umn__proc_nhooks; i++)
-		if (umn__proc_hooks[i].hook == hook)
-			return applied[i];
-	return false;
-}
-
 #else /* not x86-64 */
 
 int umn__proc_patch_libc(void)
 {
 	return -ENOSYS;
-}
-
-bool umn__proc_hooked(const void *hook)
-{
-	(void)hook;
-	return false;
 }
 
 #endif

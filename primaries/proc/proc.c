@@ -198,8 +198,6 @@ static int start_locked(unsigned int want, bool each_required)
 		umn__proc_hooks_init();
 		hooks_ret = umn__proc_patch_libc();
 		patched = !hooks_ret;
-		if (patched)
-			umn__proc_signals_start();
 	}
 	if (want & UMN_PROC_UFFD) {
 		uffd_ret = umn__proc_uffd_start(mm);

@@ -7,14 +7,11 @@
  *   hooks.c	the replacements of libc's calls: start, the system call,
  *		invalidate_range and end, in the caller's thread.
  *   patch.c	x86-64 entry-point patching of libc, safe while threads run.
- *   signals.c	the program's handlers under a wrapper that defers signals
- *		while the thread is inside umn (no system call to hold them).
  *   uffd.c	the userfaultfd source: registration, reader, dispatcher.
  */
 #ifndef UMN_PROC_INTERNAL_H
 #define UMN_PROC_INTERNAL_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <umn/proc.h>
 
@@ -36,9 +33,6 @@ void umn__proc_bracket(struct umn_mm *mm, unsigned long start,
 struct proc_hook {
 	const char *name; /* libc's symbol */
 	void *hook;	  /* our replacement, same signature */
-	/* Optional hooks: can it be used here?  If not, or if its entry
-	 * cannot be patched, it is left out; NULL: required. */
-	bool (*usable)(void);
 };
 extern const struct proc_hook umn__proc_hooks[];
 extern const unsigned int umn__proc_nhooks;
@@ -48,15 +42,6 @@ int umn__proc_maps_each(void (*fn)(const char *line, void *arg), void *arg);
 
 /* patch.c: route each libc entry point to its hook.  0 or -errno. */
 int umn__proc_patch_libc(void);
-bool umn__proc_hooked(const void *hook); /* is that hook in? */
-
-/* signals.c: the program's signal handlers, wrapped so that holding a
- * thread's signals costs no system call. */
-bool umn__proc_signals_usable(void); /* __libc_sigaction found */
-int umn__proc_hook_sigaction(int sig, const struct sigaction *act,
-			     struct sigaction *old);
-void umn__proc_signals_start(void); /* once the hook is in */
-void umn__proc_hooks_late(void);    /* hooks.c: calls told late */
 
 /* uffd.c */
 int umn__proc_uffd_start(struct umn_mm *mm);

@@ -727,12 +727,9 @@ static int start_thread(void *(*fn)(void *), void *arg)
 		return -EAGAIN;
 	/* Our threads take no signal (they inherit the mask): a handler
 	 * there could unmap. */
-	sigset_t all, saved;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	umn__signals_hold();
 	ret = pthread_create(&t, NULL, started, &s);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	umn__signals_release();
 	if (ret)
 		return -ret;
 	pthread_detach(t);

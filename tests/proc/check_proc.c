@@ -11,7 +11,6 @@
  * own process, so each test begins with an unpatched libc.
  */
 #include <check.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -39,12 +38,6 @@
 #include "../sleepcheck.h"
 
 #define PAGE 4096UL
-
-#if defined(__SANITIZE_THREAD__)
-#define TSAN_BUILD 1
-#else
-#define TSAN_BUILD 0
-#endif
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13 */
@@ -354,8 +347,6 @@ END_TEST
  * intervals elsewhere (the hooks run inside malloc and signal handlers).
  */
 static unsigned long count_invalidations;
-/* When the last invalidation and the last handler's discard happened. */
-static unsigned long moments, invalidated_at, discarded_at;
 
 static bool count_invalidate(struct umn_interval_notifier *sub,
 			     const struct umn_range *range, unsigned long seq)
@@ -363,7 +354,6 @@ static bool count_invalidate(struct umn_interval_notifier *sub,
 	(void)range;
 	umn_interval_set_seq(sub, seq);
 	count_invalidations++;
-	invalidated_at = ++moments;
 	return true;
 }
 
@@ -848,15 +838,10 @@ END_TEST
 static unsigned char *signal_page;
 static unsigned long signals_handled;
 
-static unsigned long handled_inside_umn;
-
 static void discard_in_handler(int sig)
 {
 	(void)sig;
-	if (umn__held.depth) /* deferred: never on top of umn's lock */
-		handled_inside_umn++;
 	madvise(signal_page, PAGE, MADV_DONTNEED);
-	discarded_at = ++moments;
 	signals_handled++;
 }
 
@@ -868,8 +853,7 @@ static void signal_with_the_lock_held(pthread_mutex_t *m)
 {
 	/* Not from the handler's own bracket: one signal per lock taken by
 	 * register and unregister. */
-	if (m == &umn_proc_mm()->lock && signals_raised == signals_handled &&
-	    signals_raised < 40) {
+	if (m == &umn_proc_mm()->lock && signals_raised == signals_handled) {
 		signals_raised++;
 		raise(SIGUSR1);
 	}
@@ -900,7 +884,6 @@ START_TEST(signal_handler_unmapping_covered_memory_does_not_deadlock)
 	/* Handled once the lock was dropped, each one. */
 	ck_assert_uint_ge(signals_handled, 20);
 	ck_assert_uint_eq(signals_handled, signals_raised);
-	ck_assert_uint_eq(handled_inside_umn, 0);
 	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
 }
 END_TEST
@@ -1114,195 +1097,6 @@ static const char *uffd_missing(void)
 	return why;
 }
 
-/*
- * Signals held without system calls (primaries/proc/signals.c): the
- * program's handlers run under umn's wrapper, which defers a signal that
- * finds its thread inside umn.
- */
-
-/* The kernel's struct sigaction (x86-64, aarch64). */
-struct kernel_sigaction {
-	void *handler;
-	unsigned long flags;
-	void *restorer;
-	unsigned long mask;
-};
-
-static void *kernel_handler(int sig)
-{
-	struct kernel_sigaction k;
-
-	ck_assert_int_eq(syscall(SYS_rt_sigaction, sig, NULL, &k, 8), 0);
-	return k.handler;
-}
-
-START_TEST(holding_signals_costs_no_system_call)
-{
-	struct umn_interval_notifier sub = { 0 }, more = { 0 };
-	unsigned char *p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	unsigned long calls[2];
-
-	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
-	ck_assert_msg(umn__signals_deferrable,
-		      "the handlers are not wrapped: signals held for real");
-	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
-						      (unsigned long)p, PAGE,
-						      &count_ops),
-			 0);
-	/* Each round takes the mm's lock five times: the discard's start
-	 * and end, an insert, a remove and a register's settle.  With the
-	 * signals held for real (the control), two calls each. */
-	for (int real = 0; real < 2; real++) {
-		__atomic_store_n(&umn__signals_deferrable, !real,
-				 __ATOMIC_RELEASE);
-		count_invalidations = 0;
-		sleepcheck_sigmask_calls = 0;
-		for (int i = 0; i < 50; i++) {
-			p[0] = 1;
-			madvise(p, PAGE, MADV_DONTNEED);
-			ck_assert_int_eq(umn_interval_notifier_insert(
-						 &more, umn_proc_mm(),
-						 (unsigned long)p + PAGE, PAGE,
-						 &count_ops),
-					 0);
-			ck_assert_int_eq(umn_interval_notifier_remove(&more),
-					 0);
-		}
-		calls[real] = sleepcheck_sigmask_calls;
-		ck_assert_uint_ge(count_invalidations, 50);
-	}
-	__atomic_store_n(&umn__signals_deferrable, true, __ATOMIC_RELEASE);
-	ck_assert_msg(calls[0] == 0, "%lu pthread_sigmask calls", calls[0]);
-	ck_assert_msg(calls[1] >= 200, "the control made %lu", calls[1]);
-	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
-	munmap(p, 2 * PAGE);
-}
-END_TEST
-
-static int info_signo;
-static unsigned long handler_runs;
-
-static void info_handler(int sig, siginfo_t *info, void *uc)
-{
-	(void)sig, (void)uc;
-	info_signo = info->si_signo;
-	handler_runs++;
-}
-
-static void plain_handler(int sig)
-{
-	(void)sig;
-	handler_runs++;
-}
-
-START_TEST(program_sees_its_own_signal_actions)
-{
-	struct sigaction a = { .sa_sigaction = info_handler,
-			       .sa_flags = SA_SIGINFO },
-			 o;
-	void *before;
-
-	/* Installed before the start: wrapped by it.  (The kernel's view is
-	 * compared with itself: a sanitizer may wrap handlers too.) */
-	ck_assert_int_eq(sigaction(SIGURG, &a, NULL), 0);
-	before = kernel_handler(SIGURG);
-	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
-	ck_assert_ptr_ne(kernel_handler(SIGURG), before);
-	ck_assert_int_eq(sigaction(SIGURG, NULL, &o), 0);
-	ck_assert_ptr_eq((void *)o.sa_sigaction, (void *)info_handler);
-	ck_assert_int_eq(raise(SIGURG), 0);
-	ck_assert_uint_eq(handler_runs, 1);
-	ck_assert_int_eq(info_signo, SIGURG);
-
-	/* After: signal() and sigaction() see the program's handlers. */
-	ck_assert_ptr_eq((void *)signal(SIGUSR2, plain_handler),
-			 (void *)SIG_DFL);
-	ck_assert_ptr_ne(kernel_handler(SIGUSR2), (void *)plain_handler);
-	ck_assert_ptr_eq((void *)signal(SIGUSR2, SIG_IGN),
-			 (void *)plain_handler);
-	ck_assert_ptr_eq(kernel_handler(SIGUSR2), (void *)SIG_IGN);
-	ck_assert_int_eq(raise(SIGUSR2), 0);
-	ck_assert_uint_eq(handler_runs, 1);
-
-	/* A one-shot handler runs once, then the default is back. */
-	a = (struct sigaction){ .sa_handler = plain_handler,
-				.sa_flags = SA_RESETHAND };
-	ck_assert_int_eq(sigaction(SIGUSR2, &a, &o), 0);
-	ck_assert_ptr_eq((void *)o.sa_handler, (void *)SIG_IGN);
-	ck_assert_int_eq(raise(SIGUSR2), 0);
-	ck_assert_uint_eq(handler_runs, 2);
-	ck_assert_int_eq(sigaction(SIGUSR2, NULL, &o), 0);
-	ck_assert_ptr_eq((void *)o.sa_handler, (void *)SIG_DFL);
-	if (!TSAN_BUILD) /* TSan runs one-shot handlers itself */
-		ck_assert_ptr_eq(kernel_handler(SIGUSR2), (void *)SIG_DFL);
-
-	/* Bad input: libc's answer. */
-	errno = 0;
-	ck_assert_int_eq(sigaction(SIGKILL, &a, NULL), -1);
-	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_int_eq(sigaction(0, NULL, &o), -1);
-}
-END_TEST
-
-/* A handler installed behind libc's back (glibc's own __libc_sigaction,
- * which umn does not wrap) runs on top of umn's lock: its discard cannot
- * be bracketed there, and is told when its thread leaves umn. */
-START_TEST(unwrapped_handler_on_top_of_umn_is_told_late)
-{
-	struct umn_interval_notifier sub = { 0 };
-	struct umn_notifier n = { 0 };
-	int (*libc_sigaction)(int, const struct sigaction *,
-			      struct sigaction *);
-	struct sigaction a = { .sa_handler = discard_in_handler };
-
-	*(void **)&libc_sigaction =
-		dlvsym(RTLD_DEFAULT, "__libc_sigaction", "GLIBC_PRIVATE");
-	ck_assert_ptr_nonnull(libc_sigaction);
-	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
-	signal_page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ck_assert_int_eq(umn_interval_notifier_insert(
-				 &sub, umn_proc_mm(),
-				 (unsigned long)signal_page, PAGE, &count_ops),
-			 0);
-	ck_assert_int_eq(libc_sigaction(SIGUSR1, &a, NULL), 0);
-	alarm(20); /* a deadlock ends the test with SIGALRM */
-	count_invalidations = 0;
-	sleepcheck_after_lock = signal_with_the_lock_held;
-	for (int i = 0; i < 10; i++) {
-		umn_notifier_register(&n, &rec_ops, umn_proc_mm());
-		umn_notifier_unregister(&n);
-	}
-	sleepcheck_after_lock = NULL;
-	alarm(0);
-	signal(SIGUSR1, SIG_DFL);
-	ck_assert_uint_ge(signals_handled, 20);
-	ck_assert_uint_eq(signals_handled, signals_raised);
-	/* Each ran inside umn, and was told late: after the last discard
-	 * (late calls made while others are told may share a bracket). */
-	ck_assert_uint_eq(handled_inside_umn, signals_handled);
-	ck_assert_uint_gt(invalidated_at, discarded_at);
-	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
-}
-END_TEST
-
-/* The wrapper needs glibc's sigaction patched (signals.c). */
-static const char *signals_missing(void)
-{
-	pid_t pid = fork();
-	int status;
-
-	if (!pid)
-		_exit(umn_proc_start(UMN_PROC_HOOKS) != UMN_PROC_HOOKS ? 2
-		      : umn__signals_deferrable			       ? 0
-								       : 1);
-	waitpid(pid, &status, 0);
-	if (WIFEXITED(status) && !WEXITSTATUS(status))
-		return NULL;
-	return "the hooks or the sigaction wrapper cannot be installed here";
-}
-
 static const char *guard_missing(void)
 {
 	void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
@@ -1368,13 +1162,6 @@ static void add_guard(TCase *tc)
 	tcase_add_test(tc, guard_install_is_seen);
 }
 
-static void add_signals(TCase *tc)
-{
-	tcase_add_test(tc, holding_signals_costs_no_system_call);
-	tcase_add_test(tc, program_sees_its_own_signal_actions);
-	tcase_add_test(tc, unwrapped_handler_on_top_of_umn_is_told_late);
-}
-
 static const struct proc_case {
 	const char *name;
 	const char *(*missing)(void); /* NULL, or why it cannot run here */
@@ -1384,7 +1171,6 @@ static const struct proc_case {
 	{ "threads-exit", threads_exit_missing, add_threads_exit },
 	{ "uffd", uffd_missing, add_uffd },
 	{ "guard", guard_missing, add_guard },
-	{ "signals", signals_missing, add_signals },
 };
 
 int main(int argc, char **argv)
@@ -1401,7 +1187,7 @@ int main(int argc, char **argv)
 			break;
 	if (argc > 2 || i == ncases) {
 		fprintf(stderr, "usage: umn-proc-tests [proc|threads-exit|"
-				"uffd|guard|signals]\n");
+				"uffd|guard]\n");
 		return 2;
 	}
 	s = suite_create("proc");
