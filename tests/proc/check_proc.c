@@ -838,9 +838,13 @@ END_TEST
 static unsigned char *signal_page;
 static unsigned long signals_handled;
 
+static unsigned long handled_inside_umn;
+
 static void discard_in_handler(int sig)
 {
 	(void)sig;
+	if (umn__held.depth) /* held: never on top of umn's lock */
+		handled_inside_umn++;
 	madvise(signal_page, PAGE, MADV_DONTNEED);
 	signals_handled++;
 }
@@ -884,6 +888,7 @@ START_TEST(signal_handler_unmapping_covered_memory_does_not_deadlock)
 	/* Handled once the lock was dropped, each one. */
 	ck_assert_uint_ge(signals_handled, 20);
 	ck_assert_uint_eq(signals_handled, signals_raised);
+	ck_assert_uint_eq(handled_inside_umn, 0);
 	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
 }
 END_TEST
