@@ -11,6 +11,7 @@
 #include <umn/umn.h>
 
 #include "interval_tree.h"
+#include "lockdep.h"
 
 /* The filter's shape: granules of 64 KiB, 16 MiB, 1 GiB; 4096 slots each. */
 #define UMN__COVER_LEVELS 3
@@ -168,15 +169,19 @@ static inline void umn__mm_lock(struct umn_mm *mm)
 {
 	if (mm->signal_safe)
 		umn__signals_hold();
-	pthread_mutex_lock(&mm->lock);
+	umn__mutex_lock(&mm->lock, "mm->lock");
 }
 
 static inline void umn__mm_unlock(struct umn_mm *mm)
 {
-	pthread_mutex_unlock(&mm->lock);
+	umn__mutex_unlock(&mm->lock, "mm->lock");
 	if (mm->signal_safe)
 		umn__signals_release();
 }
+
+/* Debug builds: abort unless this thread holds @mm->lock. */
+#define umn__mm_assert_held(mm) \
+	umn__lock_assert_held(&(mm)->lock, "mm->lock", UMN__LOCK_EXCL)
 
 /*
  * What the notifiers of @mm hear now: true if it has a classic notifier

@@ -27,6 +27,7 @@
 
 #include "../../core/fail.h"
 #include "../../core/interval_tree.h"
+#include "../../core/lockdep.h"
 
 /* Page-table geometry: level 0 holds PTEs, 1 PMDs, 2 PUDs, 3 is the PGD. */
 #define PT_ENTRIES		 512
@@ -157,6 +158,44 @@ struct umn_soft_mm {
 	atomic_int refs;	/* reverse-map walkers hold one */
 	bool dead;		/* destroyed: rmap walkers skip it */
 };
+
+/*
+ * The locks, taken only through these, so that the debug build knows who
+ * holds them and checks the rules stated as "under ..." (core/lockdep.h).
+ */
+static inline void mmap_read_lock(struct umn_soft_mm *sm)
+{
+	umn__read_lock(&sm->mmap_lock, "mmap_lock");
+}
+
+static inline void mmap_write_lock(struct umn_soft_mm *sm)
+{
+	umn__write_lock(&sm->mmap_lock, "mmap_lock");
+}
+
+static inline void mmap_unlock(struct umn_soft_mm *sm)
+{
+	umn__rw_unlock(&sm->mmap_lock, "mmap_lock");
+}
+
+static inline void ptl_lock(struct pt *t)
+{
+	umn__mutex_lock(&t->ptl, "ptl");
+}
+
+static inline void ptl_unlock(struct pt *t)
+{
+	umn__mutex_unlock(&t->ptl, "ptl");
+}
+
+#define mmap_assert_locked(sm) \
+	umn__lock_assert_held(&(sm)->mmap_lock, "mmap_lock", UMN__LOCK_SHARED)
+#define mmap_assert_write_locked(sm) \
+	umn__lock_assert_held(&(sm)->mmap_lock, "mmap_lock", UMN__LOCK_EXCL)
+#define ptl_assert_held(t) \
+	umn__lock_assert_held(&(t)->ptl, "ptl", UMN__LOCK_EXCL)
+/* Some page-table lock, for a rule that does not say which. */
+#define ptl_assert_some_held() umn__lock_assert_class_held("ptl")
 
 /*
  * A batch of frame references to drop after end (Linux's mmu_gather).  The
