@@ -43,6 +43,7 @@
 #include <umn/debug.h>
 #include <umn/devtlb.h>
 #include <umn/notifier.h>
+#include <umn-test/breaks.h>
 #include "../core/fail.h"
 #include "../core/lockdep.h"
 

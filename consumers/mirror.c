@@ -58,6 +58,7 @@
 #include <umn/interval.h>
 #include <umn/mirror.h>
 #include <umn/notifier.h>
+#include <umn-test/breaks.h>
 #include "../core/fail.h"
 #include "../core/lockdep.h"
 

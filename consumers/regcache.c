@@ -171,6 +171,7 @@
 #include <umn/interval.h>
 #include <umn/regcache.h>
 #include <umn/soft.h>
+#include <umn-test/breaks.h>
 #include "../core/fail.h"
 #include "../core/lockdep.h"
 #include "../core/rcu.h"

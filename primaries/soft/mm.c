@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <umn-test/breaks.h>
 
 #include "soft.h"
 

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <umn-test/breaks.h>
 
 #include "soft.h"
 
