@@ -213,7 +213,10 @@ int umn_devtlb_create(struct umn_soft_mm *sm, unsigned int entries,
 	t = umn__calloc(1, sizeof(*t) + entries * sizeof(t->e[0]));
 	if (!t)
 		return -ENOMEM;
-	pthread_spin_init(&t->lock, PTHREAD_PROCESS_PRIVATE);
+	if (pthread_spin_init(&t->lock, PTHREAD_PROCESS_PRIVATE)) {
+		free(t);
+		return -ENOMEM;
+	}
 	t->sm = sm;
 	t->flags = flags;
 	t->nr = entries;

@@ -271,7 +271,10 @@ int umn_mirror_create(struct umn_soft_mm *sm, unsigned long start,
 		ret = -ENOMEM;
 		goto out_free;
 	}
-	pthread_spin_init(&m->lock, PTHREAD_PROCESS_PRIVATE);
+	if (pthread_spin_init(&m->lock, PTHREAD_PROCESS_PRIVATE)) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
 	m->sm = sm;
 	m->mm = umn_soft_mm_umn(sm);
 	m->start = start;

@@ -96,8 +96,8 @@ enum {
 
 /* struct umn_range._started: end is due; did the interval part lock? */
 enum {
-	UMN__STARTED = 1,	 /* the interval part took no lock */
-	UMN__STARTED_LOCKED = 2, /* it counted itself in mm->active */
+	UMN__STARTED_LOCKLESS = 1, /* the interval part took no lock */
+	UMN__STARTED_LOCKED = 2,   /* it counted itself in mm->active */
 };
 
 /* Shared between the files of the core. */
@@ -129,7 +129,7 @@ void umn__mm_set_signal_safe(struct umn_mm *mm);
  * around its calls) asks for it back on a new @mm, so that the debug and
  * sanitizer builds test that mechanism too.
  */
-void umn__mm_test_fast_path(struct umn_mm *mm);
+void umn__mm_reenable_fast_path(struct umn_mm *mm);
 
 /* Does an inserted interval notifier overlap [start, last]?  Lock-free
  * when the filter rules it out, else under the mm's lock; for a primary

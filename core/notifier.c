@@ -485,7 +485,8 @@ out:
 		umn__rcu_read_unlock();
 		return ret;
 	}
-	range->_started = itree_locked ? UMN__STARTED_LOCKED : UMN__STARTED;
+	range->_started =
+		itree_locked ? UMN__STARTED_LOCKED : UMN__STARTED_LOCKLESS;
 	umn__bracket_push(range);
 	return 0;
 }

@@ -113,7 +113,8 @@ static void forget_in_child(void)
 	__atomic_store_n(&sources_on, 0, __ATOMIC_RELAXED);
 	parents_mm = __atomic_exchange_n(&proc_mm, NULL, __ATOMIC_RELAXED);
 	memset(brackets, 0, sizeof(brackets));
-	pthread_mutex_init(&start_lock, NULL);
+	/* A static initializer: nothing to fail, nowhere to report it. */
+	start_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	umn__proc_hooks_forget();
 	umn__proc_uffd_forget();
 }
@@ -191,7 +192,7 @@ static int start_locked(unsigned int want, bool each_required)
 		if (ret)
 			return ret;
 		umn__mm_set_signal_safe(mm);
-		umn__mm_test_fast_path(mm);
+		umn__mm_reenable_fast_path(mm);
 		__atomic_store_n(&proc_mm, mm, __ATOMIC_RELEASE);
 	}
 	if ((want & UMN_PROC_HOOKS) && !patched) {

@@ -795,9 +795,10 @@ void umn__proc_uffd_forget(void)
 	u.overflowing = false;
 	u.overflow_syncs = 0;
 	u.syncs_done = 0;
-	pthread_mutex_init(&u.lock, NULL);
-	pthread_cond_init(&u.cond, NULL);
-	pthread_mutex_init(&u.sync_lock, NULL);
+	/* Static initializers: nothing to fail, nowhere to report it. */
+	u.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	u.cond = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+	u.sync_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 }
 
 void umn__proc_uffd_stats(struct umn_proc_stats *stats)

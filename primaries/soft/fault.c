@@ -210,7 +210,7 @@ static int do_fault(struct umn_soft_mm *sm, unsigned long addr, bool write)
 	}
 	if (write && !(e & E_WRITE) &&
 	    ((v->flags & UMN_SOFT_MAP_SHARED) ||
-	     umn__soft_exclusive(fs, e_frame(e))))
+	     umn__soft_frame_reusable(fs, e_frame(e))))
 		e |= E_WRITE; /* an upgrade: nothing to invalidate */
 	if (!write || (e & E_WRITE)) {
 		e_store(t, i, e | E_YOUNG | (write ? E_DIRTY : 0));

@@ -45,11 +45,33 @@ static void rmap_unlock(struct umn_soft_frames *fs, unsigned long frame)
 	umn__mutex_unlock(rmap_lockptr(fs, frame), "rmap_lock");
 }
 
+/* Initialise @fs's locks: 0, or -1 with none left initialised. */
+static int init_locks(struct umn_soft_frames *fs)
+{
+	int i = 0;
+
+	if (pthread_mutex_init(&fs->lock, NULL))
+		return -1;
+	if (pthread_cond_init(&fs->swap_cv, NULL))
+		goto err_lock;
+	for (; i < RMAP_LOCKS; i++)
+		if (pthread_mutex_init(&fs->rmap_lock[i], NULL))
+			goto err_rmap;
+	return 0;
+
+err_rmap:
+	while (i--)
+		pthread_mutex_destroy(&fs->rmap_lock[i]);
+	pthread_cond_destroy(&fs->swap_cv);
+err_lock:
+	pthread_mutex_destroy(&fs->lock);
+	return -1;
+}
+
 int umn_soft_frames_create(const struct umn_soft_frames_config *cfg,
 			   struct umn_soft_frames **framesp)
 {
 	struct umn_soft_frames *fs;
-	int i;
 
 	if (!framesp)
 		return -EINVAL;
@@ -67,10 +89,11 @@ int umn_soft_frames_create(const struct umn_soft_frames_config *cfg,
 		free(fs);
 		return -ENOMEM;
 	}
-	pthread_mutex_init(&fs->lock, NULL);
-	pthread_cond_init(&fs->swap_cv, NULL);
-	for (i = 0; i < RMAP_LOCKS; i++)
-		pthread_mutex_init(&fs->rmap_lock[i], NULL);
+	if (init_locks(fs)) {
+		free(fs->frame);
+		free(fs);
+		return -ENOMEM;
+	}
 	fs->next_unused = 1; /* frame 0 means "none" */
 	*framesp = fs;
 	return 0;

@@ -74,15 +74,19 @@ int umn_soft_mm_create(struct umn_soft_frames *frames, struct umn_soft_mm **smp)
 		free(sm);
 		return -ENOMEM;
 	}
+	ret = pthread_rwlock_init(&sm->mmap_lock, NULL) ? -ENOMEM : 0;
 	/* Every change of the tables holds the mmap lock, for reading at
 	 * least: the write lock excludes them all (mm_take_all_locks). */
-	ret = umn_mm_create(&soft_mm_ops, sm, &sm->mm);
+	if (!ret) {
+		ret = umn_mm_create(&soft_mm_ops, sm, &sm->mm);
+		if (ret)
+			pthread_rwlock_destroy(&sm->mmap_lock);
+	}
 	if (ret) {
 		umn__soft_pt_free_tree(sm->pgd, PT_LEVELS - 1);
 		free(sm);
 		return ret;
 	}
-	pthread_rwlock_init(&sm->mmap_lock, NULL);
 	sm->frames = frames;
 	atomic_init(&sm->refs, 1);
 	atomic_fetch_add(&frames->nr_mms, 1);
@@ -575,7 +579,7 @@ struct protect {
 };
 
 /* Only this mapping (and pins) hold the frame: a write needs no copy. */
-bool umn__soft_exclusive(struct umn_soft_frames *fs, unsigned long frame)
+bool umn__soft_frame_reusable(struct umn_soft_frames *fs, unsigned long frame)
 {
 	struct frame *f = frame_of(fs, frame);
 
@@ -609,7 +613,7 @@ static void protect_run(struct umn_soft_mm *sm, struct pt *t,
 		/* Upgrade only what needs no copy-on-write. */
 		if ((p->prot & UMN_SOFT_PROT_WRITE) &&
 		    ((v->flags & UMN_SOFT_MAP_SHARED) ||
-		     umn__soft_exclusive(sm->frames, e_frame(e))))
+		     umn__soft_frame_reusable(sm->frames, e_frame(e))))
 			n |= E_WRITE;
 		e_store(t, i, n);
 	}

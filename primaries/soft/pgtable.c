@@ -15,8 +15,10 @@ struct pt *umn__soft_pt_alloc(void)
 {
 	struct pt *t = umn__calloc(1, sizeof(*t));
 
-	if (t)
-		pthread_mutex_init(&t->ptl, NULL);
+	if (t && pthread_mutex_init(&t->ptl, NULL)) {
+		free(t);
+		return NULL;
+	}
 	return t;
 }
 

@@ -296,7 +296,7 @@ typedef void run_fn(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
  * table's slice (entries may be empty), or one huge entry. */
 void umn__soft_walk_range(struct umn_soft_mm *sm, unsigned long start,
 			  unsigned long end, run_fn *fn, void *ctx);
-bool umn__soft_exclusive(struct umn_soft_frames *fs, unsigned long frame);
+bool umn__soft_frame_reusable(struct umn_soft_frames *fs, unsigned long frame);
 
 /* check.c: the VMAs, page table and reverse map agree (tests only). */
 bool umn__soft_is_valid(struct umn_soft_mm *sm);
