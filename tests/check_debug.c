@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../core/internal.h"
+#include "../primaries/proc/proc.h"
 #include "../primaries/soft/soft.h"
 #include "harness.h"
 
@@ -362,6 +363,20 @@ START_TEST(uffd_lock_rule_is_checked)
 }
 END_TEST
 
+static void uffd_start_unlocked(void)
+{
+	umn__proc_uffd_start(toy.mm);
+}
+
+START_TEST(proc_start_lock_rule_is_checked)
+{
+	expect_abort(uffd_start_unlocked,
+		     "umn__proc_uffd_start() called without start_lock",
+		     "primaries/proc/uffd.c");
+	toy_destroy(&toy);
+}
+END_TEST
+
 static void split_unlocked(void)
 {
 	umn__soft_split_huge_at(lsm, 0);
@@ -499,6 +514,7 @@ Suite *lockdep_suite(void)
 	tcase_add_test(tc, mm_unlock_without_the_lock_aborts);
 	tcase_add_test(tc, regcache_lock_rule_is_checked);
 	tcase_add_test(tc, uffd_lock_rule_is_checked);
+	tcase_add_test(tc, proc_start_lock_rule_is_checked);
 	tcase_add_test(tc, mmap_lock_rule_is_checked);
 	tcase_add_test(tc, ptl_rule_is_checked);
 #endif

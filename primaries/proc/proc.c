@@ -219,6 +219,13 @@ static int start_locked(unsigned int want, bool each_required)
 	return (int)on;
 }
 
+#ifdef UMN_DEBUG
+bool umn__proc_start_held(void)
+{
+	return umn__lock_held(&start_lock, UMN__LOCK_EXCL);
+}
+#endif
+
 int umn_proc_start(unsigned int sources)
 {
 	bool each_required = sources != UMN_PROC_ALL;
@@ -228,9 +235,9 @@ int umn_proc_start(unsigned int sources)
 		return -EINVAL;
 	if (ret > 0)
 		each_required = true;
-	pthread_mutex_lock(&start_lock);
+	umn__mutex_lock(&start_lock, "start_lock");
 	ret = start_locked(sources, each_required);
-	pthread_mutex_unlock(&start_lock);
+	umn__mutex_unlock(&start_lock, "start_lock");
 	return ret;
 }
 
@@ -240,9 +247,9 @@ int umn_proc_stop(unsigned int sources)
 
 	if (sources & ~UMN_PROC_ALL)
 		return -EINVAL;
-	pthread_mutex_lock(&start_lock);
+	umn__mutex_lock(&start_lock, "start_lock");
 	on = __atomic_and_fetch(&sources_on, ~sources, __ATOMIC_ACQ_REL);
-	pthread_mutex_unlock(&start_lock);
+	umn__mutex_unlock(&start_lock, "start_lock");
 	return (int)on;
 }
 

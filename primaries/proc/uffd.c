@@ -697,6 +697,7 @@ int umn__proc_uffd_start(struct umn_mm *mm)
 	const long page = sysconf(_SC_PAGESIZE);
 	int fd, ret;
 
+	umn__proc_assert_start_held();
 	if (u.fd >= 0)
 		return 0;
 	fd = open_with_api();
