@@ -333,7 +333,8 @@ static double run_hit(struct side *s, int v, int mode, unsigned long n,
 	pthread_t id[2];
 	double total = 0;
 
-	pthread_barrier_init(&go, NULL, (unsigned int)threads);
+	if (pthread_barrier_init(&go, NULL, (unsigned int)threads))
+		exit(1);
 	for (int i = 0; i < threads; i++) {
 		/* Each thread on its own registrations (at most 16),
 		 * spread over the N; the same one for SAME. */

@@ -43,7 +43,9 @@
 #include <umn/debug.h>
 #include <umn/devtlb.h>
 #include <umn/notifier.h>
+#include <umn-test/breaks.h>
 #include "../core/fail.h"
+#include "../core/lockdep.h"
 
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
@@ -86,6 +88,7 @@ static struct entry *find(struct umn_devtlb *t, unsigned long addr)
 {
 	unsigned int i;
 
+	umn__lock_assert_held(&t->lock, "t->lock", UMN__LOCK_EXCL);
 	for (i = 0; i < t->nr; i++)
 		if (t->e[i].shift && addr >= t->e[i].base &&
 		    addr - t->e[i].base < size_of(&t->e[i]))
@@ -100,6 +103,7 @@ static unsigned long flush(struct umn_devtlb *t, unsigned long start,
 	unsigned long n = 0;
 	unsigned int i;
 
+	umn__lock_assert_held(&t->lock, "t->lock", UMN__LOCK_EXCL);
 	for (i = 0; i < t->nr; i++) {
 		struct entry *e = &t->e[i];
 
@@ -128,11 +132,11 @@ static void invalidate_range(struct umn_notifier *n, struct umn_mm *mm,
 	struct umn_devtlb *t = container_of(n, struct umn_devtlb, n);
 
 	(void)mm;
-	pthread_spin_lock(&t->lock);
+	umn__spin_lock(&t->lock, "t->lock");
 	t->stats.flushes++;
 	if (!(t->flags & UMN_DEVTLB_BREAK_FLUSH))
 		t->stats.flushed += flush(t, start, end);
-	pthread_spin_unlock(&t->lock);
+	umn__spin_unlock(&t->lock, "t->lock");
 }
 
 static void release(struct umn_notifier *n, struct umn_mm *mm)
@@ -140,10 +144,10 @@ static void release(struct umn_notifier *n, struct umn_mm *mm)
 	struct umn_devtlb *t = container_of(n, struct umn_devtlb, n);
 
 	(void)mm;
-	pthread_spin_lock(&t->lock);
+	umn__spin_lock(&t->lock, "t->lock");
 	__atomic_store_n(&t->dead, true, __ATOMIC_RELAXED);
 	t->stats.flushed += flush(t, 0, UMN_SOFT_TASK_SIZE);
-	pthread_spin_unlock(&t->lock);
+	umn__spin_unlock(&t->lock, "t->lock");
 }
 
 static const struct umn_notifier_ops devtlb_ops = {
@@ -170,7 +174,7 @@ static void fill(void *arg, const struct umn_soft_translation *tr)
 	     tr->size != UMN_SOFT_PUD_SIZE) ||
 	    (tr->base & (tr->size - 1)))
 		return;
-	pthread_spin_lock(&t->lock);
+	umn__spin_lock(&t->lock, "t->lock");
 	if (t->dead)
 		goto out;
 	/* Entries never overlap: a new huge entry replaces the small ones. */
@@ -194,7 +198,7 @@ static void fill(void *arg, const struct umn_soft_translation *tr)
 	};
 	t->stats.fills++;
 out:
-	pthread_spin_unlock(&t->lock);
+	umn__spin_unlock(&t->lock, "t->lock");
 }
 
 int umn_devtlb_create(struct umn_soft_mm *sm, unsigned int entries,
@@ -209,7 +213,10 @@ int umn_devtlb_create(struct umn_soft_mm *sm, unsigned int entries,
 	t = umn__calloc(1, sizeof(*t) + entries * sizeof(t->e[0]));
 	if (!t)
 		return -ENOMEM;
-	pthread_spin_init(&t->lock, PTHREAD_PROCESS_PRIVATE);
+	if (pthread_spin_init(&t->lock, PTHREAD_PROCESS_PRIVATE)) {
+		free(t);
+		return -ENOMEM;
+	}
 	t->sm = sm;
 	t->flags = flags;
 	t->nr = entries;
@@ -247,7 +254,7 @@ int umn_devtlb_translate(struct umn_devtlb *t, unsigned long addr, bool write,
 
 	if (!t || !out || addr >= UMN_SOFT_TASK_SIZE)
 		return -EINVAL;
-	pthread_spin_lock(&t->lock);
+	umn__spin_lock(&t->lock, "t->lock");
 	ret = t->dead ? -ESRCH : 0;
 	e = ret ? NULL : find(t, addr);
 	if (e && (!write || e->writable)) {
@@ -258,7 +265,7 @@ int umn_devtlb_translate(struct umn_devtlb *t, unsigned long addr, bool write,
 	} else if (!ret) {
 		t->stats.misses++;
 	}
-	pthread_spin_unlock(&t->lock);
+	umn__spin_unlock(&t->lock, "t->lock");
 	if (ret)
 		return ret;
 
@@ -288,19 +295,19 @@ int umn_devtlb_check(struct umn_devtlb *t, unsigned long addr,
 
 	if (!t || !out)
 		return -EINVAL;
-	pthread_spin_lock(&t->lock);
+	umn__spin_lock(&t->lock, "t->lock");
 	e = find(t, addr);
 	if (e) {
 		report(e, addr, out);
 		ret = 0;
 	}
-	pthread_spin_unlock(&t->lock);
+	umn__spin_unlock(&t->lock, "t->lock");
 	return ret;
 }
 
 void umn_devtlb_stats(struct umn_devtlb *t, struct umn_devtlb_stats *out)
 {
-	pthread_spin_lock(&t->lock);
+	umn__spin_lock(&t->lock, "t->lock");
 	*out = t->stats;
-	pthread_spin_unlock(&t->lock);
+	umn__spin_unlock(&t->lock, "t->lock");
 }

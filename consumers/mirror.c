@@ -58,7 +58,9 @@
 #include <umn/interval.h>
 #include <umn/mirror.h>
 #include <umn/notifier.h>
+#include <umn-test/breaks.h>
 #include "../core/fail.h"
+#include "../core/lockdep.h"
 
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
@@ -118,6 +120,7 @@ static struct slot *find(struct umn_mirror *m, unsigned long addr,
 	struct slot *s;
 	unsigned int i;
 
+	umn__lock_assert_held(&m->lock, "m->lock", UMN__LOCK_EXCL);
 	for (i = 0; i < 3; i++) {
 		base = align_down(addr, shifts[i]);
 		if (base < m->start)
@@ -139,6 +142,7 @@ static unsigned long zap(struct umn_mirror *m, unsigned long s, unsigned long e)
 	struct slot *sl;
 	unsigned int i;
 
+	umn__lock_assert_held(&m->lock, "m->lock", UMN__LOCK_EXCL);
 	if (s < m->start)
 		s = m->start;
 	if (e > m->end)
@@ -174,6 +178,7 @@ static bool overlaps(struct umn_mirror *m, const struct umn_range *range)
 /* Both variants: remove the translations of @range; under m->lock. */
 static void invalidate(struct umn_mirror *m, const struct umn_range *range)
 {
+	umn__lock_assert_held(&m->lock, "m->lock", UMN__LOCK_EXCL);
 	m->stats.invalidations[range->event]++;
 	m->stats.zapped += zap(m, range->start, range->end);
 	if (range->event == UMN_EVENT_RELEASE)
@@ -186,10 +191,10 @@ static int classic_start(struct umn_notifier *n, const struct umn_range *range)
 
 	if (!overlaps(m, range))
 		return 0;
-	pthread_spin_lock(&m->lock);
+	umn__spin_lock(&m->lock, "m->lock");
 	m->active++;
 	invalidate(m, range);
-	pthread_spin_unlock(&m->lock);
+	umn__spin_unlock(&m->lock, "m->lock");
 	return 0;
 }
 
@@ -200,11 +205,11 @@ static void classic_end(struct umn_notifier *n, const struct umn_range *range)
 	/* The same range as start: this end pairs with its active++. */
 	if (!overlaps(m, range))
 		return;
-	pthread_spin_lock(&m->lock);
+	umn__spin_lock(&m->lock, "m->lock");
 	/* Pairs with the acquire in umn_mirror_read_begin(). */
 	__atomic_store_n(&m->seq, m->seq + 1, __ATOMIC_RELEASE);
 	m->active--;
-	pthread_spin_unlock(&m->lock);
+	umn__spin_unlock(&m->lock, "m->lock");
 }
 
 static void classic_release(struct umn_notifier *n, struct umn_mm *mm)
@@ -212,10 +217,10 @@ static void classic_release(struct umn_notifier *n, struct umn_mm *mm)
 	struct umn_mirror *m = container_of(n, struct umn_mirror, n);
 
 	(void)mm;
-	pthread_spin_lock(&m->lock);
+	umn__spin_lock(&m->lock, "m->lock");
 	__atomic_store_n(&m->dead, true, __ATOMIC_RELAXED);
 	m->stats.zapped += zap(m, m->start, m->end);
-	pthread_spin_unlock(&m->lock);
+	umn__spin_unlock(&m->lock, "m->lock");
 }
 
 static const struct umn_notifier_ops classic_ops = {
@@ -231,10 +236,10 @@ static bool interval_invalidate(struct umn_interval_notifier *sub,
 {
 	struct umn_mirror *m = container_of(sub, struct umn_mirror, sub);
 
-	pthread_spin_lock(&m->lock);
+	umn__spin_lock(&m->lock, "m->lock");
 	umn_interval_set_seq(sub, cur_seq);
 	invalidate(m, range);
-	pthread_spin_unlock(&m->lock);
+	umn__spin_unlock(&m->lock, "m->lock");
 	return true;
 }
 
@@ -266,7 +271,10 @@ int umn_mirror_create(struct umn_soft_mm *sm, unsigned long start,
 		ret = -ENOMEM;
 		goto out_free;
 	}
-	pthread_spin_init(&m->lock, PTHREAD_PROCESS_PRIVATE);
+	if (pthread_spin_init(&m->lock, PTHREAD_PROCESS_PRIVATE)) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
 	m->sm = sm;
 	m->mm = umn_soft_mm_umn(sm);
 	m->start = start;
@@ -363,7 +371,7 @@ int umn_mirror_install(struct umn_mirror *m, unsigned long addr,
 		size = t->size;
 		subpage = 0;
 	}
-	pthread_spin_lock(&m->lock);
+	umn__spin_lock(&m->lock, "m->lock");
 	if (m->dead) {
 		ret = -ESRCH;
 	} else if (collided(m, seq)) {
@@ -380,7 +388,7 @@ int umn_mirror_install(struct umn_mirror *m, unsigned long addr,
 		};
 		m->stats.faults++;
 	}
-	pthread_spin_unlock(&m->lock);
+	umn__spin_unlock(&m->lock, "m->lock");
 	return ret;
 }
 
@@ -426,7 +434,7 @@ int umn_mirror_translate(struct umn_mirror *m, unsigned long addr,
 
 	if (!m || !out || addr < m->start || addr >= m->end)
 		return -EINVAL;
-	pthread_spin_lock(&m->lock);
+	umn__spin_lock(&m->lock, "m->lock");
 	s = find(m, addr, &base);
 	if (s) {
 		out->frame = s->frame;
@@ -437,15 +445,15 @@ int umn_mirror_translate(struct umn_mirror *m, unsigned long addr,
 		out->writable = s->writable;
 		ret = 0;
 	}
-	pthread_spin_unlock(&m->lock);
+	umn__spin_unlock(&m->lock, "m->lock");
 	return ret;
 }
 
 void umn_mirror_stats(struct umn_mirror *m, struct umn_mirror_stats *out)
 {
-	pthread_spin_lock(&m->lock);
+	umn__spin_lock(&m->lock, "m->lock");
 	*out = m->stats;
-	pthread_spin_unlock(&m->lock);
+	umn__spin_unlock(&m->lock, "m->lock");
 	out->primary_faults =
 		__atomic_load_n(&m->primary_faults, __ATOMIC_RELAXED);
 }

@@ -171,7 +171,9 @@
 #include <umn/interval.h>
 #include <umn/regcache.h>
 #include <umn/soft.h>
+#include <umn-test/breaks.h>
 #include "../core/fail.h"
+#include "../core/lockdep.h"
 #include "../core/rcu.h"
 
 #define container_of(ptr, type, member) \
@@ -333,6 +335,19 @@ static uintptr_t me(void)
 	return (uintptr_t)&lock_token;
 }
 
+/* Debug builds: abort unless this thread holds rc->lock. */
+#ifdef UMN_DEBUG
+#define rc_assert_held(rc)                                            \
+	do {                                                          \
+		if ((__atomic_load_n(&(rc)->lock, __ATOMIC_SEQ_CST) & \
+		     ~PENDING) != me())                               \
+			umn__lock_bug(__FILE__, __LINE__, __func__,   \
+				      "rc->lock", UMN__LOCK_EXCL);    \
+	} while (0)
+#else
+#define rc_assert_held(rc) ((void)0)
+#endif
+
 static void rc_lock(struct umn_regcache *rc)
 {
 	uintptr_t word;
@@ -386,6 +401,7 @@ static void unindex_locked(struct umn_regcache *rc, struct reg *r)
 	struct slot *sl = NULL;
 	size_t i;
 
+	rc_assert_held(rc);
 	/* Added in place to this index, or in the sorted slots, where those
 	 * of the same start are together, just before slot_after(). */
 	if (r->recent_i < ix->nrecent &&
@@ -485,6 +501,7 @@ static struct index *index_add(struct umn_regcache *rc, struct index *ix,
 	size_t i, j, n = 0, na = 0, on = old ? old->n : 0;
 	unsigned long maxend = 0;
 
+	rc_assert_held(rc);
 	if (r)
 		add[na++] =
 			(struct slot){ r->h.addr, r->h.addr + r->h.len, 0, r };
@@ -540,6 +557,7 @@ static struct index *index_add(struct umn_regcache *rc, struct index *ix,
 static void invalidate_locked(struct umn_regcache *rc, struct reg *r,
 			      bool count)
 {
+	rc_assert_held(rc);
 	if (r->where != INDEXED)
 		return;
 	unindex_locked(rc, r);
@@ -584,6 +602,7 @@ static void rc_unlock(struct umn_regcache *rc)
 static void retire_locked(struct umn_regcache *rc, struct retire *node,
 			  void *mem)
 {
+	rc_assert_held(rc);
 	node->mem = mem;
 	node->next = rc->retired;
 	rc->retired = node;

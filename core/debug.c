@@ -5,8 +5,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "debug.h"
+#include "lockdep.h"
 
 _Thread_local struct umn__thread umn__thread;
 
@@ -168,6 +170,84 @@ void umn__might_sleep(const char *file, int line, const char *func)
 bool umn_in_atomic(void)
 {
 	return false;
+}
+
+#endif /* UMN_DEBUG */
+
+#ifdef UMN_DEBUG
+
+/*
+ * The locks this thread holds (core/lockdep.h).  A signal handler may take
+ * and release locks of its own between any two instructions here, always
+ * in pairs: take the slot first (the count), then fill it, as the
+ * brackets do.
+ */
+static _Thread_local struct {
+	unsigned int n;
+	struct umn__held_lock {
+		const void *lock;
+		const char *name;
+		enum umn__lock_mode mode;
+	} held[UMN__HELD_LOCKS];
+} locks;
+
+void umn__lock_acquired(const void *lock, const char *name,
+			enum umn__lock_mode mode)
+{
+	unsigned int n = locks.n;
+
+	if (n == UMN__HELD_LOCKS)
+		UMN_BUG("more than %d locks held by one thread, taking %s",
+			UMN__HELD_LOCKS, name);
+	locks.n = n + 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	locks.held[n] = (struct umn__held_lock){ lock, name, mode };
+}
+
+static int held_index(const void *lock)
+{
+	unsigned int i = locks.n;
+
+	while (i--)
+		if (locks.held[i].lock == lock)
+			return (int)i;
+	return -1;
+}
+
+void umn__lock_released(const void *lock, const char *name)
+{
+	int i = held_index(lock);
+	unsigned int last = locks.n - 1;
+
+	if (i < 0)
+		UMN_BUG("releasing %s, which this thread does not hold", name);
+	locks.held[i] = locks.held[last];
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	locks.n = last;
+}
+
+bool umn__lock_held(const void *lock, enum umn__lock_mode mode)
+{
+	int i = held_index(lock);
+
+	return i >= 0 && locks.held[i].mode >= mode;
+}
+
+bool umn__lock_class_held(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < locks.n; i++)
+		if (!strcmp(locks.held[i].name, name))
+			return true;
+	return false;
+}
+
+_Noreturn void umn__lock_bug(const char *file, int line, const char *func,
+			     const char *name, enum umn__lock_mode mode)
+{
+	umn__bug(file, line, "%s() called without %s held%s", func, name,
+		 mode == UMN__LOCK_EXCL ? " exclusively" : "");
 }
 
 #endif /* UMN_DEBUG */

@@ -11,6 +11,7 @@
 #include <umn/umn.h>
 
 #include "interval_tree.h"
+#include "lockdep.h"
 
 /* The filter's shape: granules of 64 KiB, 16 MiB, 1 GiB; 4096 slots each. */
 #define UMN__COVER_LEVELS 3
@@ -95,8 +96,8 @@ enum {
 
 /* struct umn_range._started: end is due; did the interval part lock? */
 enum {
-	UMN__STARTED = 1,	 /* the interval part took no lock */
-	UMN__STARTED_LOCKED = 2, /* it counted itself in mm->active */
+	UMN__STARTED_LOCKLESS = 1, /* the interval part took no lock */
+	UMN__STARTED_LOCKED = 2,   /* it counted itself in mm->active */
 };
 
 /* Shared between the files of the core. */
@@ -128,7 +129,7 @@ void umn__mm_set_signal_safe(struct umn_mm *mm);
  * around its calls) asks for it back on a new @mm, so that the debug and
  * sanitizer builds test that mechanism too.
  */
-void umn__mm_test_fast_path(struct umn_mm *mm);
+void umn__mm_reenable_fast_path(struct umn_mm *mm);
 
 /* Does an inserted interval notifier overlap [start, last]?  Lock-free
  * when the filter rules it out, else under the mm's lock; for a primary
@@ -168,15 +169,19 @@ static inline void umn__mm_lock(struct umn_mm *mm)
 {
 	if (mm->signal_safe)
 		umn__signals_hold();
-	pthread_mutex_lock(&mm->lock);
+	umn__mutex_lock(&mm->lock, "mm->lock");
 }
 
 static inline void umn__mm_unlock(struct umn_mm *mm)
 {
-	pthread_mutex_unlock(&mm->lock);
+	umn__mutex_unlock(&mm->lock, "mm->lock");
 	if (mm->signal_safe)
 		umn__signals_release();
 }
+
+/* Debug builds: abort unless this thread holds @mm->lock. */
+#define umn__mm_assert_held(mm) \
+	umn__lock_assert_held(&(mm)->lock, "mm->lock", UMN__LOCK_EXCL)
 
 /*
  * What the notifiers of @mm hear now: true if it has a classic notifier

@@ -108,6 +108,7 @@ static void cover_add(struct umn_mm *mm, struct umn_interval_notifier *sub,
 	int finest = finest_level(start, last), level;
 	unsigned int *slot;
 
+	umn__mm_assert_held(mm);
 	if (finest == UMN__COVER_LEVELS) {
 		__atomic_fetch_add(&mm->cover_wide, (unsigned long)(long)delta,
 				   __ATOMIC_SEQ_CST);
@@ -184,6 +185,7 @@ static bool invalidating(const struct umn_mm *mm)
 /* Under mm->lock. */
 static void set_mm_seq(struct umn_mm *mm, unsigned long seq)
 {
+	umn__mm_assert_held(mm);
 	__atomic_store_n(&mm->invalidate_seq, seq, __ATOMIC_RELEASE);
 }
 
@@ -213,6 +215,7 @@ static void finish_invalidation(struct umn_mm *mm)
 {
 	struct umn_interval_notifier *sub;
 
+	umn__mm_assert_held(mm);
 	__atomic_store_n(&mm->lockless_owed, 0, __ATOMIC_RELAXED);
 	set_mm_seq(mm, mm->invalidate_seq + 1);
 	while ((sub = mm->deferred)) {
@@ -236,6 +239,7 @@ static void finish_invalidation(struct umn_mm *mm)
  */
 static void finish_or_owe(struct umn_mm *mm)
 {
+	umn__mm_assert_held(mm);
 	__atomic_store_n(&mm->lockless_owed, 1, __ATOMIC_SEQ_CST);
 	if (!lockless(mm))
 		finish_invalidation(mm);

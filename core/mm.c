@@ -43,7 +43,8 @@ int umn_mm_create(const struct umn_mm_ops *ops, void *priv, struct umn_mm **mmp)
 		goto err_free;
 	if (pthread_cond_init(&mm->wq, NULL))
 		goto err_mutex;
-	pthread_mutex_init(&mm->once_lock, NULL);
+	if (pthread_mutex_init(&mm->once_lock, NULL))
+		goto err_cond;
 	atomic_init(&mm->refs, 1);
 	mm->invalidate_seq = 2; /* even; the first invalidation is 3 */
 	mm->ops = ops;
@@ -61,6 +62,8 @@ int umn_mm_create(const struct umn_mm_ops *ops, void *priv, struct umn_mm **mmp)
 	*mmp = mm;
 	return 0;
 
+err_cond:
+	pthread_cond_destroy(&mm->wq);
 err_mutex:
 	pthread_mutex_destroy(&mm->lock);
 err_free:
@@ -68,7 +71,7 @@ err_free:
 	return -ENOMEM;
 }
 
-void umn__mm_test_fast_path(struct umn_mm *mm)
+void umn__mm_reenable_fast_path(struct umn_mm *mm)
 {
 	if (mm->ops && mm->ops->lock_all && !mm->chain &&
 	    umn__itree_empty(&mm->itree))

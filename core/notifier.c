@@ -77,9 +77,12 @@ static unsigned int get_state(const struct umn_notifier *n)
 	return __atomic_load_n(&n->_state, __ATOMIC_RELAXED);
 }
 
-/* Under mm->lock (read without it only by umn_mm_release's walk). */
+/* Under mm->lock (read without it only by umn_mm_release's walk), but
+ * for UNUSED, set when nothing can reach @n any more. */
 static void set_state(struct umn_notifier *n, unsigned int state)
 {
+	if (state != UMN__NOTIFIER_UNUSED)
+		umn__mm_assert_held(n->mm);
 	__atomic_store_n(&n->_state, state, __ATOMIC_RELAXED);
 }
 
@@ -88,6 +91,7 @@ static void chain_unlink(struct umn_mm *mm, struct umn_notifier *n)
 {
 	struct umn_notifier **pp = &mm->chain;
 
+	umn__mm_assert_held(mm);
 	while (*pp != n)
 		pp = &(*pp)->_next;
 	__atomic_store_n(pp, n->_next, __ATOMIC_RELEASE);
@@ -101,6 +105,7 @@ static void hide(struct umn_mm *mm, struct umn_notifier *n)
 {
 	unsigned long gen;
 
+	umn__mm_assert_held(mm);
 	if (n->_gen_removed != ULONG_MAX)
 		return;
 	gen = next_gen(mm);
@@ -480,7 +485,8 @@ out:
 		umn__rcu_read_unlock();
 		return ret;
 	}
-	range->_started = itree_locked ? UMN__STARTED_LOCKED : UMN__STARTED;
+	range->_started =
+		itree_locked ? UMN__STARTED_LOCKED : UMN__STARTED_LOCKLESS;
 	umn__bracket_push(range);
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include <umn/mirror.h>
 #include <umn/regcache.h>
 #include <umn/soft.h>
+#include <umn-test/breaks.h>
 
 #include "harness.h"
 

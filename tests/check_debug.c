@@ -3,15 +3,21 @@
  * tests/check_debug.c - the debug checks catch what they promise to catch:
  * sleeping in atomic context (naming the notifier and the call), broken
  * start/end pairing, invalidate_range outside a bracket; and calls that
- * would deadlock from inside a callback are refused, not hung.
+ * would deadlock from inside a callback are refused, not hung.  The lock
+ * rules (core/lockdep.h): a function of each kind called without its lock
+ * aborts, naming the function and the lock.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <umn/regcache.h>
 #include <unistd.h>
 
+#include "../core/internal.h"
+#include "../primaries/proc/proc.h"
+#include "../primaries/soft/soft.h"
 #include "harness.h"
 
 static struct toy toy;
@@ -268,6 +274,155 @@ START_TEST(eagain_on_blockable_range_aborts)
 }
 END_TEST
 
+/*
+ * Lock rules.  Each call runs in a child that must abort with the
+ * report; the controls run the same call with the lock held.
+ */
+static struct umn_soft_frames *lfs;
+static struct umn_soft_mm *lsm;
+
+static void soft_setup(void)
+{
+	ck_assert_int_eq(umn_soft_frames_create(NULL, &lfs), 0);
+	ck_assert_int_eq(umn_soft_mm_create(lfs, &lsm), 0);
+}
+
+static void soft_teardown(void)
+{
+	umn_soft_mm_destroy(lsm);
+	ck_assert_int_eq(umn_soft_frames_destroy(lfs), 0);
+}
+
+static void mm_rule_unlocked(void)
+{
+	unit_set_mm_seq(toy.mm);
+}
+
+START_TEST(mm_lock_rule_is_checked)
+{
+	expect_abort(mm_rule_unlocked, "set_mm_seq() called without mm->lock",
+		     "core/interval.c");
+	umn__mm_lock(toy.mm);
+	unit_set_mm_seq(toy.mm); /* the control: held, no report */
+	umn__mm_unlock(toy.mm);
+	toy_destroy(&toy);
+}
+END_TEST
+
+static void mm_unlock_unheld(void)
+{
+	umn__mm_unlock(toy.mm);
+}
+
+START_TEST(mm_unlock_without_the_lock_aborts)
+{
+	expect_abort(mm_unlock_unheld, "releasing mm->lock",
+		     "this thread does not hold");
+	toy_destroy(&toy);
+}
+END_TEST
+
+static int pin(void *arg, unsigned long addr, unsigned long npages, bool write,
+	       struct umn_regcache_page *pages)
+{
+	(void)arg, (void)addr, (void)npages, (void)write, (void)pages;
+	return 0;
+}
+
+static void unpin(void *arg, unsigned long npages,
+		  const struct umn_regcache_page *pages)
+{
+	(void)arg, (void)npages, (void)pages;
+}
+
+static struct umn_regcache *lrc;
+
+static void regcache_rule_unlocked(void)
+{
+	unit_retire_locked(lrc);
+}
+
+START_TEST(regcache_lock_rule_is_checked)
+{
+	static const struct umn_regcache_ops ops = { pin, unpin };
+
+	ck_assert_int_eq(umn_regcache_create(toy.mm, &ops, NULL, 0, &lrc), 0);
+	expect_abort(regcache_rule_unlocked,
+		     "retire_locked() called without rc->lock",
+		     "consumers/regcache.c");
+	ck_assert_int_eq(umn_regcache_destroy(lrc), 0);
+	toy_destroy(&toy);
+}
+END_TEST
+
+START_TEST(uffd_lock_rule_is_checked)
+{
+	expect_abort(unit_push, "push() called without u.lock",
+		     "primaries/proc/uffd.c");
+	toy_destroy(&toy);
+}
+END_TEST
+
+static void uffd_start_unlocked(void)
+{
+	umn__proc_uffd_start(toy.mm);
+}
+
+START_TEST(proc_start_lock_rule_is_checked)
+{
+	expect_abort(uffd_start_unlocked,
+		     "umn__proc_uffd_start() called without start_lock",
+		     "primaries/proc/uffd.c");
+	toy_destroy(&toy);
+}
+END_TEST
+
+static void split_unlocked(void)
+{
+	umn__soft_split_huge_at(lsm, 0);
+}
+
+static void split_read_locked(void)
+{
+	mmap_read_lock(lsm);
+	umn__soft_split_huge_at(lsm, 0);
+}
+
+START_TEST(mmap_lock_rule_is_checked)
+{
+	soft_setup();
+	expect_abort(split_unlocked,
+		     "umn__soft_split_huge_at() called without mmap_lock",
+		     "held exclusively");
+	expect_abort(split_read_locked,
+		     "umn__soft_split_huge_at() called without mmap_lock",
+		     "held exclusively");
+	mmap_write_lock(lsm); /* the control: held for writing, no report */
+	ck_assert_int_eq(umn__soft_split_huge_at(lsm, 0), 0);
+	mmap_unlock(lsm);
+	soft_teardown();
+	toy_destroy(&toy);
+}
+END_TEST
+
+static void gather_unlocked(void)
+{
+	struct gather g = { 0 };
+
+	umn__soft_gather_add(&g, 1);
+}
+
+START_TEST(ptl_rule_is_checked)
+{
+	soft_setup();
+	expect_abort(gather_unlocked,
+		     "umn__soft_gather_add() called without ptl held",
+		     "primaries/soft/frames.c");
+	soft_teardown();
+	toy_destroy(&toy);
+}
+END_TEST
+
 #endif /* UMN_DEBUG */
 
 /* Calls that would wait for the bracket they run in: refused. */
@@ -342,6 +497,27 @@ Suite *debug_suite(void)
 #endif
 	tcase_add_test(tc, sleep_in_blockable_start_is_fine);
 	tcase_add_test(tc, deadlocking_calls_from_a_callback_are_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Debug builds only: tests/main.c skips the suite otherwise. */
+Suite *lockdep_suite(void)
+{
+	Suite *s = suite_create("lockdep");
+	TCase *tc = tcase_create("lockdep");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+#ifdef UMN_DEBUG
+	tcase_add_test(tc, mm_lock_rule_is_checked);
+	tcase_add_test(tc, mm_unlock_without_the_lock_aborts);
+	tcase_add_test(tc, regcache_lock_rule_is_checked);
+	tcase_add_test(tc, uffd_lock_rule_is_checked);
+	tcase_add_test(tc, proc_start_lock_rule_is_checked);
+	tcase_add_test(tc, mmap_lock_rule_is_checked);
+	tcase_add_test(tc, ptl_rule_is_checked);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -231,7 +232,7 @@ struct marked {
 	unsigned int mark;
 	struct marked *next_dead;
 };
-static int g_stop;
+static int g_stop, g_walkers_ready;
 static unsigned long g_walked, g_dead_met;
 static struct marked *g_dead;
 static pthread_mutex_t g_dead_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -272,6 +273,8 @@ static int marked_young(struct umn_notifier *n, struct umn_mm *mm,
 static void *walker(void *arg)
 {
 	(void)arg;
+	umn_test_young(toy.mm, 0, PG(1)); /* a reader of RCU from now on */
+	__atomic_add_fetch(&g_walkers_ready, 1, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&g_stop, __ATOMIC_ACQUIRE))
 		umn_test_young(toy.mm, 0, PG(1));
 	return NULL;
@@ -289,7 +292,16 @@ START_TEST(put_free_waits_for_chain_walkers)
 
 	for (i = 0; i < 2; i++)
 		pthread_create(&w[i], NULL, walker, NULL);
-	for (round = 0; round < PUT_ROUNDS; round++) {
+	/* The walkers walk before the first notifier comes and goes. */
+	while (__atomic_load_n(&g_walkers_ready, __ATOMIC_ACQUIRE) < 2)
+		sched_yield();
+	/* More rounds, up to ten times as many, while the walkers, off the
+	 * CPU on a loaded machine, have not met the floor's worth yet. */
+	for (round = 0;
+	     round < PUT_ROUNDS ||
+	     (round < 10 * PUT_ROUNDS &&
+	      __atomic_load_n(&g_walked, __ATOMIC_RELAXED) < NPUT * 10);
+	     round++) {
 		for (i = 0; i < NPUT; i++) {
 			ns[i] = calloc(1, sizeof(*ns[i]));
 			ns[i]->mark = LIVE;

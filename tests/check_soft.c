@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <umn-test/breaks.h>
 
 #include "../primaries/soft/soft.h"
 #include "harness.h"

@@ -95,5 +95,13 @@ Suite *soft_suite(void);
 Suite *consumers_suite(void);
 Suite *lifetime_suite(void);
 Suite *failures_suite(void);
+Suite *lockdep_suite(void);
+
+/* tests/lockdep_units.c: static functions of the library whose rule is a
+ * lock, called as they are, for check_debug.c to call without the lock. */
+struct umn_regcache;
+void unit_set_mm_seq(struct umn_mm *mm);	  /* core: mm->lock */
+void unit_retire_locked(struct umn_regcache *rc); /* regcache: rc->lock */
+void unit_push(void);				  /* proc: u.lock */
 
 #endif /* UMN_TESTS_HARNESS_H */

@@ -3,7 +3,8 @@
 # user of it would see it:
 #  1. what is installed: the public headers (include/umn/, subfolders
 #     included), the libraries, umn.pc, the tools and man pages; nothing
-#     else (no internal header, no test program);
+#     else (no internal header, no test program, no test-only
+#     UMN_*_BREAK_* flag in a header or man page);
 #  2. each public header compiles on its own against the installed copy;
 #  3. libumn.so.MAJOR.MINOR.PATCH has the SONAME libumn.so.MAJOR, and the
 #     two links to it are in place;
@@ -71,6 +72,11 @@ if ! cmp -s "$tmp/expected" "$tmp/installed"; then
 	diff "$tmp/expected" "$tmp/installed" | grep '^[<>]' |
 		sed 's/^</-/; s/^>/+/'
 	fail "the installed files are not the expected ones"
+fi
+# ... and no test-only switch among them (include/umn-test/ is not
+# installed): no header or man page names a deliberate break.
+if grep -rlE 'UMN_[A-Z]+_BREAK_' "$prefix/include" "$prefix/share/man"; then
+	fail "a test-only UMN_*_BREAK_* flag is installed (files above)"
 fi
 
 # 2. Each header on its own.  The kernel-spelling headers in subfolders

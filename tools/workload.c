@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <umn/umn.h>
+#include <umn-test/breaks.h>
 
 #include "workload.h"
 

@@ -29,11 +29,6 @@ extern "C" {
 /* The most entries a devtlb may have. */
 #define UMN_DEVTLB_MAX_ENTRIES 65536U
 
-/* A deliberate break, for umn-torture to show that its oracle catches a
- * device TLB that is not flushed.  Never set it otherwise. */
-#define UMN_DEVTLB_BREAK_FLUSH \
-	(1U << 8) /* ->invalidate_range flushes nothing */
-
 struct umn_devtlb;
 
 /**
@@ -58,7 +53,7 @@ struct umn_devtlb_stats {
  * umn_devtlb_create() - a device TLB of @entries entries over @sm.
  * @sm:		the primary.
  * @entries:	1 to UMN_DEVTLB_MAX_ENTRIES.
- * @flags:	0, or UMN_DEVTLB_BREAK_FLUSH.
+ * @flags:	0 (bits 8 and up are reserved for the project's tests).
  * @tp:		out: the devtlb, empty.
  *
  * Context: may sleep (registers a notifier).  Not from a notifier callback.

@@ -40,10 +40,7 @@ extern "C" {
 #define UMN_MIRROR_INTERVAL (1U << 1) /* interval notifier over the window */
 /* Mirror huge entries as 4 KiB pieces. */
 #define UMN_MIRROR_SPLIT_HUGE (1U << 2)
-/* Deliberate breaks of contract 4, for umn-torture to show that its oracle
- * catches them.  Never set them otherwise. */
-#define UMN_MIRROR_BREAK_RETRY	 (1U << 8) /* install without the seq check */
-#define UMN_MIRROR_BREAK_COUNTER (1U << 9) /* classic: ignore the counter */
+/* Bits 8 and up are reserved for the project's tests. */
 
 struct umn_mirror;
 
@@ -70,8 +67,7 @@ struct umn_mirror_stats {
  * @len:	bytes, page aligned, > 0.  The mirror keeps one small slot per
  *		4 KiB of the window: size it to what is mirrored.
  * @flags:	UMN_MIRROR_CLASSIC or UMN_MIRROR_INTERVAL, optionally with
- *		UMN_MIRROR_SPLIT_HUGE and the breaks (BREAK_COUNTER is classic
- *		only).
+ *		UMN_MIRROR_SPLIT_HUGE.
  * @mp:		out: the mirror, empty.
  *
  * Context: may sleep (registers a notifier).  Not from a notifier callback.

@@ -35,13 +35,6 @@
 extern "C" {
 #endif
 
-/* Deliberate breaks, for umn-torture and the tests to show that their
- * oracles catch them.  Never set them otherwise. */
-#define UMN_REGCACHE_BREAK_RETRY \
-	(1U << 8) /* publish without checking for a collision */
-#define UMN_REGCACHE_BREAK_INVALIDATE \
-	(1U << 9) /* ->invalidate leaves the registration valid, cached */
-
 struct umn_regcache;
 
 /**
@@ -115,7 +108,7 @@ struct umn_regcache_stats {
  * @mm:		the address space; a reference is taken until destroy.
  * @ops:	pin and unpin, both required.
  * @arg:	passed to @ops.
- * @flags:	0, or UMN_REGCACHE_BREAK_* (tests only).
+ * @flags:	0 (bits 8 and up are reserved for the project's tests).
  * @rcp:	out: the cache.
  *
  * Context: may sleep.  Return: 0; -EINVAL; -ENOMEM.

@@ -50,13 +50,6 @@ extern "C" {
 /* mremap flags. */
 #define UMN_SOFT_MREMAP_MAYMOVE (1 << 0)
 
-/* Deliberate breaks of the contract, for umn-torture to show that its
- * oracle catches them.  Never set them otherwise. */
-#define UMN_SOFT_BREAK_THP_RANGE \
-	(1 << 0)			   /* reclaim and cleaning invalidate
-					       only the first 4 KiB */
-#define UMN_SOFT_BREAK_EARLY_FREE (1 << 1) /* free frames before the end */
-
 struct umn_soft_frames;
 struct umn_soft_mm;
 
@@ -69,7 +62,7 @@ struct umn_soft_mm;
  * @free_hook:	if set, called with each frame just before it is freed
  *		(its generation still the old one).  Any context.
  * @hook_arg:	passed to @free_hook.
- * @breaks:	UMN_SOFT_BREAK_* (umn-torture only).
+ * @breaks:	0 (reserved for the project's tests).
  */
 struct umn_soft_frames_config {
 	unsigned long max_pages;

@@ -491,7 +491,10 @@ static int plan_all(void)
 int umn__proc_patch_libc(void)
 {
 	unsigned int i;
-	int ret = planned ? 0 : plan_all();
+	int ret;
+
+	umn__proc_assert_start_held();
+	ret = planned ? 0 : plan_all();
 
 	for (i = 0; i < umn__proc_nhooks && !ret; i++) {
 		if (applied[i])

@@ -113,7 +113,8 @@ static void forget_in_child(void)
 	__atomic_store_n(&sources_on, 0, __ATOMIC_RELAXED);
 	parents_mm = __atomic_exchange_n(&proc_mm, NULL, __ATOMIC_RELAXED);
 	memset(brackets, 0, sizeof(brackets));
-	pthread_mutex_init(&start_lock, NULL);
+	/* A static initializer: nothing to fail, nowhere to report it. */
+	start_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	umn__proc_hooks_forget();
 	umn__proc_uffd_forget();
 }
@@ -191,7 +192,7 @@ static int start_locked(unsigned int want, bool each_required)
 		if (ret)
 			return ret;
 		umn__mm_set_signal_safe(mm);
-		umn__mm_test_fast_path(mm);
+		umn__mm_reenable_fast_path(mm);
 		__atomic_store_n(&proc_mm, mm, __ATOMIC_RELEASE);
 	}
 	if ((want & UMN_PROC_HOOKS) && !patched) {
@@ -218,6 +219,13 @@ static int start_locked(unsigned int want, bool each_required)
 	return (int)on;
 }
 
+#ifdef UMN_DEBUG
+bool umn__proc_start_held(void)
+{
+	return umn__lock_held(&start_lock, UMN__LOCK_EXCL);
+}
+#endif
+
 int umn_proc_start(unsigned int sources)
 {
 	bool each_required = sources != UMN_PROC_ALL;
@@ -227,9 +235,9 @@ int umn_proc_start(unsigned int sources)
 		return -EINVAL;
 	if (ret > 0)
 		each_required = true;
-	pthread_mutex_lock(&start_lock);
+	umn__mutex_lock(&start_lock, "start_lock");
 	ret = start_locked(sources, each_required);
-	pthread_mutex_unlock(&start_lock);
+	umn__mutex_unlock(&start_lock, "start_lock");
 	return ret;
 }
 
@@ -239,9 +247,9 @@ int umn_proc_stop(unsigned int sources)
 
 	if (sources & ~UMN_PROC_ALL)
 		return -EINVAL;
-	pthread_mutex_lock(&start_lock);
+	umn__mutex_lock(&start_lock, "start_lock");
 	on = __atomic_and_fetch(&sources_on, ~sources, __ATOMIC_ACQ_REL);
-	pthread_mutex_unlock(&start_lock);
+	umn__mutex_unlock(&start_lock, "start_lock");
 	return (int)on;
 }
 

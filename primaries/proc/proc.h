@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <umn/proc.h>
 
+#include "../../core/lockdep.h"
+
 /* The cause of a bracket, carried in umn_range.owner. */
 struct proc_cause {
 	unsigned int magic; /* PROC_CAUSE_MAGIC */
@@ -39,6 +41,19 @@ extern const unsigned int umn__proc_nhooks;
 void umn__proc_hooks_init(void);   /* at start: read what the hooks need */
 void umn__proc_hooks_forget(void); /* in a forked child */
 int umn__proc_maps_each(void (*fn)(const char *line, void *arg), void *arg);
+
+/* Debug builds: abort unless this thread holds umn_proc_start()'s lock. */
+#ifdef UMN_DEBUG
+bool umn__proc_start_held(void);
+#define umn__proc_assert_start_held()                                \
+	do {                                                         \
+		if (!umn__proc_start_held())                         \
+			umn__lock_bug(__FILE__, __LINE__, __func__,  \
+				      "start_lock", UMN__LOCK_EXCL); \
+	} while (0)
+#else
+#define umn__proc_assert_start_held() ((void)0)
+#endif
 
 /* patch.c: route each libc entry point to its hook.  0 or -errno. */
 int umn__proc_patch_libc(void);

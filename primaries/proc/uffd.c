@@ -168,6 +168,7 @@ static void push(struct event ev)
 {
 	struct event *o = &u.overflow;
 
+	umn__lock_assert_held(&u.lock, "u.lock", UMN__LOCK_EXCL);
 	if (!u.overflowing && u.len < QUEUE) {
 		u.queue[(u.head + u.len++) % QUEUE] = ev;
 	} else if (ev.type == EV_SYNC) {
@@ -205,9 +206,9 @@ static void queue_msg(const struct uffd_msg *m)
 	default:
 		return;
 	}
-	pthread_mutex_lock(&u.lock);
+	umn__mutex_lock(&u.lock, "u.lock");
 	push(ev);
-	pthread_mutex_unlock(&u.lock);
+	umn__mutex_unlock(&u.lock, "u.lock");
 }
 
 static void *reader(void *arg)
@@ -643,7 +644,7 @@ static void *dispatcher(void *arg)
 
 	(void)arg;
 	for (;;) {
-		pthread_mutex_lock(&u.lock);
+		umn__mutex_lock(&u.lock, "u.lock");
 		while (!u.len && !u.overflowing)
 			pthread_cond_wait(&u.cond, &u.lock);
 		syncs = 0;
@@ -657,7 +658,7 @@ static void *dispatcher(void *arg)
 			u.overflow_syncs = 0;
 			u.overflowing = false;
 		}
-		pthread_mutex_unlock(&u.lock);
+		umn__mutex_unlock(&u.lock, "u.lock");
 
 		mm = umn__proc_mm_if(UMN_PROC_UFFD);
 		fd = __atomic_load_n(&u.fd, __ATOMIC_ACQUIRE);
@@ -680,10 +681,10 @@ static void *dispatcher(void *arg)
 						     : UMN_EVENT_UNMAP,
 				(struct proc_cause *)&causes[ev.type]);
 		if (ev.type == EV_SYNC || syncs) {
-			pthread_mutex_lock(&u.lock);
+			umn__mutex_lock(&u.lock, "u.lock");
 			u.syncs_done += syncs + (ev.type == EV_SYNC);
 			pthread_cond_broadcast(&u.cond);
-			pthread_mutex_unlock(&u.lock);
+			umn__mutex_unlock(&u.lock, "u.lock");
 		}
 	}
 	return NULL;
@@ -752,6 +753,7 @@ int umn__proc_uffd_start(struct umn_mm *mm)
 	const long page = sysconf(_SC_PAGESIZE);
 	int fd, ret;
 
+	umn__proc_assert_start_held();
 	if (u.fd >= 0)
 		return 0;
 	fd = open_with_api();
@@ -797,12 +799,12 @@ int umn__proc_uffd_start(struct umn_mm *mm)
 static void lock_u(void)
 {
 	umn__signals_hold();
-	pthread_mutex_lock(&u.lock);
+	umn__mutex_lock(&u.lock, "u.lock");
 }
 
 static void unlock_u(void)
 {
-	pthread_mutex_unlock(&u.lock);
+	umn__mutex_unlock(&u.lock, "u.lock");
 	umn__signals_release();
 }
 
@@ -851,9 +853,10 @@ void umn__proc_uffd_forget(void)
 	u.overflowing = false;
 	u.overflow_syncs = 0;
 	u.syncs_done = 0;
-	pthread_mutex_init(&u.lock, NULL);
-	pthread_cond_init(&u.cond, NULL);
-	pthread_mutex_init(&u.sync_lock, NULL);
+	/* Static initializers: nothing to fail, nowhere to report it. */
+	u.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	u.cond = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+	u.sync_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 }
 
 void umn__proc_uffd_stats(struct umn_proc_stats *stats)

@@ -166,11 +166,11 @@ bool umn__soft_is_valid(struct umn_soft_mm *sm)
 	w.leaves = calloc(sm->frames->cfg.max_frames, sizeof(*w.leaves));
 	if (!w.leaves)
 		return false;
-	pthread_rwlock_rdlock(&sm->mmap_lock);
+	mmap_read_lock(sm);
 	check_vmas(&w);
 	walk(&w, sm->pgd, PT_LEVELS - 1, 0);
 	check_rmap(&w);
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(sm);
 	free(w.leaves);
 	return w.ok && umn__intervals_are_valid(sm->mm) &&
 	       umn__chain_is_valid(sm->mm);

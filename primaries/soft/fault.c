@@ -55,12 +55,12 @@ static int install(struct umn_soft_mm *sm, struct pt *t, unsigned int i,
 		umn__soft_frame_put(fs, frame);
 		return ret;
 	}
-	pthread_mutex_lock(&t->ptl);
+	ptl_lock(t);
 	if (t->e[i] == expect) {
 		e_store(t, i, mk_leaf(frame, 0, write));
 		done = true;
 	}
-	pthread_mutex_unlock(&t->ptl);
+	ptl_unlock(t);
 	if (done)
 		return 0;
 	umn__soft_rmap_del(fs, frame, sm, base);
@@ -137,14 +137,14 @@ static int cow(struct umn_soft_mm *sm, unsigned long addr, struct pt *t,
 		goto out;
 	}
 	umn__soft_bracket_start(sm, &range, page, page + PAGE, UMN_EVENT_CLEAR);
-	pthread_mutex_lock(&t->ptl);
+	ptl_lock(t);
 	if (t->e[i] == e) {
 		e_store(t, i, mk_leaf(new, 0, true) | E_DIRTY);
 		umn_invalidate_range(sm->mm, page, page + PAGE);
 		umn__soft_rmap_del(fs, old, sm, page);
 		new = 0;
 	}
-	pthread_mutex_unlock(&t->ptl);
+	ptl_unlock(t);
 	umn__soft_bracket_end(sm, &range);
 	if (new) { /* the entry changed under us: start over */
 		umn__soft_rmap_del(fs, new, sm, page);
@@ -197,34 +197,34 @@ static int do_fault(struct umn_soft_mm *sm, unsigned long addr, bool write)
 		return -EACCES;
 	if (!umn__soft_pt_find_leaf(sm, addr, &t, &i, &level))
 		return populate(sm, v, addr);
-	pthread_mutex_lock(&t->ptl);
+	ptl_lock(t);
 	e = t->e[i];
 	if (e_type(e) == E_SWAP) {
 		umn__soft_swap_get(fs, e_frame(e)); /* dropped by swap_fault */
-		pthread_mutex_unlock(&t->ptl);
+		ptl_unlock(t);
 		return swap_fault(sm, v, addr, t, i, level, e);
 	}
 	if (e_type(e) != E_LEAF) {
-		pthread_mutex_unlock(&t->ptl);
+		ptl_unlock(t);
 		return RETRY;
 	}
 	if (write && !(e & E_WRITE) &&
 	    ((v->flags & UMN_SOFT_MAP_SHARED) ||
-	     umn__soft_exclusive(fs, e_frame(e))))
+	     umn__soft_frame_reusable(fs, e_frame(e))))
 		e |= E_WRITE; /* an upgrade: nothing to invalidate */
 	if (!write || (e & E_WRITE)) {
 		e_store(t, i, e | E_YOUNG | (write ? E_DIRTY : 0));
-		pthread_mutex_unlock(&t->ptl);
+		ptl_unlock(t);
 		return 0;
 	}
 	if (level > 0) {
-		pthread_mutex_unlock(&t->ptl);
+		ptl_unlock(t);
 		return SPLIT;
 	}
 	/* Our own reference: once the PTL is dropped, reclaim, migration or
 	 * another copy may take the entry's, and free the frame we copy. */
 	umn__soft_frame_get(fs, e_frame(e));
-	pthread_mutex_unlock(&t->ptl);
+	ptl_unlock(t);
 	return cow(sm, addr, t, i, e);
 }
 
@@ -236,13 +236,13 @@ int umn_soft_fault(struct umn_soft_mm *sm, unsigned long addr, bool write)
 		return -EFAULT;
 	umn__soft_stat_op(sm->frames, UMN_SOFT_OP_FAULT);
 	for (;;) {
-		pthread_rwlock_rdlock(&sm->mmap_lock);
+		mmap_read_lock(sm);
 		ret = do_fault(sm, addr, write);
-		pthread_rwlock_unlock(&sm->mmap_lock);
+		mmap_unlock(sm);
 		if (ret == SPLIT) {
-			pthread_rwlock_wrlock(&sm->mmap_lock);
+			mmap_write_lock(sm);
 			ret = umn__soft_split_huge_at(sm, addr);
-			pthread_rwlock_unlock(&sm->mmap_lock);
+			mmap_unlock(sm);
 			if (ret)
 				return ret;
 			continue;
@@ -267,14 +267,14 @@ static int lookup(struct umn_soft_mm *sm, unsigned long addr, bool write,
 	uint64_t e;
 	int ret = -EFAULT;
 
-	pthread_rwlock_rdlock(&sm->mmap_lock);
+	mmap_read_lock(sm);
 	v = umn__soft_vma_find(sm, addr);
 	if (!v || !umn__soft_pt_find_leaf(sm, addr, &t, &i, &level))
 		goto out;
 	ret = -EACCES;
 	if (!(v->prot & UMN_SOFT_PROT_READ) || (write && !vma_writable(v)))
 		goto out;
-	pthread_mutex_lock(&t->ptl);
+	ptl_lock(t);
 	e = t->e[i];
 	if (e_type(e) != E_LEAF) {
 		ret = -EFAULT;
@@ -298,9 +298,9 @@ static int lookup(struct umn_soft_mm *sm, unsigned long addr, bool write,
 			*out = tr;
 		ret = 0;
 	}
-	pthread_mutex_unlock(&t->ptl);
+	ptl_unlock(t);
 out:
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(sm);
 	return ret;
 }
 
@@ -410,7 +410,7 @@ static void fork_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 	uint64_t e;
 	int ret;
 
-	pthread_mutex_lock(&t->ptl);
+	ptl_lock(t);
 	for (i = first; i <= last; i++) {
 		e = t->e[i];
 		if (e_type(e) == E_NONE)
@@ -473,7 +473,7 @@ static void fork_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 	if (f->private)
 		umn_invalidate_range(sm->mm, base,
 				     base + (last - first + 1) * size);
-	pthread_mutex_unlock(&t->ptl);
+	ptl_unlock(t);
 }
 
 int umn_soft_fork(struct umn_soft_mm *sm, struct umn_soft_mm **childp)
@@ -489,9 +489,9 @@ int umn_soft_fork(struct umn_soft_mm *sm, struct umn_soft_mm **childp)
 	ret = umn_soft_mm_create(sm->frames, &f.child);
 	if (ret)
 		return ret;
-	pthread_rwlock_wrlock(&sm->mmap_lock);
+	mmap_write_lock(sm);
 	/* The child's too: its mappings are in the reverse map already. */
-	pthread_rwlock_wrlock(&f.child->mmap_lock);
+	mmap_write_lock(f.child);
 	for (node = umn__itree_first(&sm->vmas, 0, ~0UL); node && !f.error;
 	     node = umn__itree_next(node, 0, ~0UL)) {
 		v = (struct vma *)node;
@@ -512,8 +512,8 @@ int umn_soft_fork(struct umn_soft_mm *sm, struct umn_soft_mm **childp)
 		if (f.private)
 			umn__soft_bracket_end(sm, &range);
 	}
-	pthread_rwlock_unlock(&f.child->mmap_lock);
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(f.child);
+	mmap_unlock(sm);
 	if (f.error) {
 		umn_soft_mm_destroy(f.child);
 		return f.error;
@@ -534,6 +534,7 @@ int umn__soft_split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
 	unsigned int i, k;
 	uint64_t e;
 
+	mmap_assert_write_locked(sm);
 	pmd = umn__soft_pt_walk(sm, addr, 1, false);
 	if (!pmd)
 		return 0;
@@ -555,9 +556,9 @@ int umn__soft_split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
 			if (k)
 				umn__soft_swap_get(fs, frame);
 		}
-		pthread_mutex_lock(&pmd->ptl);
+		ptl_lock(pmd);
 		e_store(pmd, i, (uint64_t)(uintptr_t)pte | E_TABLE);
-		pthread_mutex_unlock(&pmd->ptl);
+		ptl_unlock(pmd);
 		return 0;
 	}
 	/* The first PTE keeps the huge entry's reverse-map entry.  Added
@@ -581,10 +582,10 @@ int umn__soft_split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
 			    (e & (E_YOUNG | E_DIRTY));
 	umn__soft_bracket_start(sm, &range, base, base + PMD_SIZE,
 				UMN_EVENT_CLEAR);
-	pthread_mutex_lock(&pmd->ptl);
+	ptl_lock(pmd);
 	e_store(pmd, i, (uint64_t)(uintptr_t)pte | E_TABLE);
 	umn_invalidate_range(sm->mm, base, base + PMD_SIZE);
-	pthread_mutex_unlock(&pmd->ptl);
+	ptl_unlock(pmd);
 	umn__soft_bracket_end(sm, &range);
 	umn__soft_stat_op(fs, UMN_SOFT_OP_SPLIT);
 	return 0;
@@ -597,11 +598,11 @@ int umn_soft_thp_split(struct umn_soft_mm *sm, unsigned long addr)
 
 	if (!sm || addr >= UMN_SOFT_TASK_SIZE)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&sm->mmap_lock);
+	mmap_write_lock(sm);
 	pmd = umn__soft_pt_walk(sm, addr, 1, false);
 	if (pmd && e_type(e_load(pmd, LEVEL_INDEX(addr, 1))) == E_LEAF)
 		ret = umn__soft_split_huge_at(sm, addr);
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(sm);
 	return ret;
 }
 
@@ -620,7 +621,7 @@ int umn_soft_thp_collapse(struct umn_soft_mm *sm, unsigned long addr)
 
 	if (!sm || addr >= UMN_SOFT_TASK_SIZE)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&sm->mmap_lock);
+	mmap_write_lock(sm);
 	ret = -EINVAL;
 	v = umn__soft_vma_find(sm, addr);
 	if (!v || !(v->flags & UMN_SOFT_MAP_THP) ||
@@ -648,16 +649,16 @@ int umn_soft_thp_collapse(struct umn_soft_mm *sm, unsigned long addr)
 	}
 	umn__soft_bracket_start(sm, &range, base, base + PMD_SIZE,
 				UMN_EVENT_CLEAR);
-	pthread_mutex_lock(&pmd->ptl);
-	pthread_mutex_lock(&pte->ptl);
+	ptl_lock(pmd);
+	ptl_lock(pte);
 	/* A pinned frame may be written by its pinner: no copy is safe.
 	 * (Pins go through the PTL we hold: none can start now.) */
 	for (k = 0; k < PT_ENTRIES; k++)
 		if (atomic_load(&frame_of(fs, e_frame(pte->e[k]))->pins))
 			break;
 	if (k < PT_ENTRIES) {
-		pthread_mutex_unlock(&pte->ptl);
-		pthread_mutex_unlock(&pmd->ptl);
+		ptl_unlock(pte);
+		ptl_unlock(pmd);
 		umn__soft_bracket_end(sm, &range);
 		umn__soft_rmap_del(fs, frame, sm, base);
 		umn__soft_frame_put(fs, frame);
@@ -678,8 +679,8 @@ int umn_soft_thp_collapse(struct umn_soft_mm *sm, unsigned long addr)
 	}
 	if (ret) {
 		e_store(pmd, i, E_TABLE | (uint64_t)(uintptr_t)pte);
-		pthread_mutex_unlock(&pte->ptl);
-		pthread_mutex_unlock(&pmd->ptl);
+		ptl_unlock(pte);
+		ptl_unlock(pmd);
 		umn__soft_bracket_end(sm, &range);
 		umn__soft_rmap_del(fs, frame, sm, base);
 		umn__soft_frame_put(fs, frame);
@@ -692,14 +693,14 @@ int umn_soft_thp_collapse(struct umn_soft_mm *sm, unsigned long addr)
 		umn__soft_gather_add(&g, e_frame(e));
 	}
 	e_store(pmd, i, mk_leaf(frame, 0, write));
-	pthread_mutex_unlock(&pte->ptl);
-	pthread_mutex_unlock(&pmd->ptl);
+	ptl_unlock(pte);
+	ptl_unlock(pmd);
 	umn__soft_bracket_end(sm, &range);
 	umn__soft_pt_free_tree(pte, 0); /* no walker: we hold the write lock */
 	umn__soft_stat_op(fs, UMN_SOFT_OP_COLLAPSE);
 	ret = 0;
 out:
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(sm);
 	umn__soft_gather_flush(fs, &g);
 	return ret;
 }

@@ -18,11 +18,60 @@
 
 #define PAGE UMN_PAGE_SIZE
 
+/* frames->lock and the rmap locks, recorded (core/lockdep.h). */
+static void frames_lock(struct umn_soft_frames *fs)
+{
+	umn__mutex_lock(&fs->lock, "frames->lock");
+}
+
+static void frames_unlock(struct umn_soft_frames *fs)
+{
+	umn__mutex_unlock(&fs->lock, "frames->lock");
+}
+
+static pthread_mutex_t *rmap_lockptr(struct umn_soft_frames *fs,
+				     unsigned long frame)
+{
+	return &fs->rmap_lock[frame % RMAP_LOCKS];
+}
+
+static void rmap_lock(struct umn_soft_frames *fs, unsigned long frame)
+{
+	umn__mutex_lock(rmap_lockptr(fs, frame), "rmap_lock");
+}
+
+static void rmap_unlock(struct umn_soft_frames *fs, unsigned long frame)
+{
+	umn__mutex_unlock(rmap_lockptr(fs, frame), "rmap_lock");
+}
+
+/* Initialise @fs's locks: 0, or -1 with none left initialised. */
+static int init_locks(struct umn_soft_frames *fs)
+{
+	int i = 0;
+
+	if (pthread_mutex_init(&fs->lock, NULL))
+		return -1;
+	if (pthread_cond_init(&fs->swap_cv, NULL))
+		goto err_lock;
+	for (; i < RMAP_LOCKS; i++)
+		if (pthread_mutex_init(&fs->rmap_lock[i], NULL))
+			goto err_rmap;
+	return 0;
+
+err_rmap:
+	while (i--)
+		pthread_mutex_destroy(&fs->rmap_lock[i]);
+	pthread_cond_destroy(&fs->swap_cv);
+err_lock:
+	pthread_mutex_destroy(&fs->lock);
+	return -1;
+}
+
 int umn_soft_frames_create(const struct umn_soft_frames_config *cfg,
 			   struct umn_soft_frames **framesp)
 {
 	struct umn_soft_frames *fs;
-	int i;
 
 	if (!framesp)
 		return -EINVAL;
@@ -40,10 +89,11 @@ int umn_soft_frames_create(const struct umn_soft_frames_config *cfg,
 		free(fs);
 		return -ENOMEM;
 	}
-	pthread_mutex_init(&fs->lock, NULL);
-	pthread_cond_init(&fs->swap_cv, NULL);
-	for (i = 0; i < RMAP_LOCKS; i++)
-		pthread_mutex_init(&fs->rmap_lock[i], NULL);
+	if (init_locks(fs)) {
+		free(fs->frame);
+		free(fs);
+		return -ENOMEM;
+	}
 	fs->next_unused = 1; /* frame 0 means "none" */
 	*framesp = fs;
 	return 0;
@@ -77,7 +127,7 @@ int umn__soft_frame_alloc(struct umn_soft_frames *fs, unsigned int order,
 	data = umn__calloc(pages, sizeof(*data));
 	if (!data)
 		return -ENOMEM;
-	pthread_mutex_lock(&fs->lock);
+	frames_lock(fs);
 	if (fs->pages_used + pages > fs->cfg.max_pages)
 		goto full;
 	if (fs->free_head) {
@@ -89,7 +139,7 @@ int umn__soft_frame_alloc(struct umn_soft_frames *fs, unsigned int order,
 		goto full;
 	}
 	fs->pages_used += pages;
-	pthread_mutex_unlock(&fs->lock);
+	frames_unlock(fs);
 
 	f = &fs->frame[n];
 	f->order = order;
@@ -102,7 +152,7 @@ int umn__soft_frame_alloc(struct umn_soft_frames *fs, unsigned int order,
 	return 0;
 
 full:
-	pthread_mutex_unlock(&fs->lock);
+	frames_unlock(fs);
 	free(data);
 	return -ENOMEM;
 }
@@ -131,11 +181,11 @@ void umn__soft_frame_put(struct umn_soft_frames *fs, unsigned long frame)
 		f->data = NULL;
 	}
 	__atomic_fetch_add(&fs->stats.frames_freed, 1, __ATOMIC_RELAXED);
-	pthread_mutex_lock(&fs->lock);
+	frames_lock(fs);
 	fs->pages_used -= pages;
 	f->next_free = fs->free_head;
 	fs->free_head = frame;
-	pthread_mutex_unlock(&fs->lock);
+	frames_unlock(fs);
 }
 
 /*
@@ -236,12 +286,6 @@ void umn_soft_unpin(struct umn_soft_frames *fs, unsigned long frame)
 	umn__soft_frame_put(fs, frame);
 }
 
-static pthread_mutex_t *rmap_lock(struct umn_soft_frames *fs,
-				  unsigned long frame)
-{
-	return &fs->rmap_lock[frame % RMAP_LOCKS];
-}
-
 int umn__soft_rmap_add(struct umn_soft_frames *fs, unsigned long frame,
 		       struct umn_soft_mm *sm, unsigned long addr)
 {
@@ -251,10 +295,10 @@ int umn__soft_rmap_add(struct umn_soft_frames *fs, unsigned long frame,
 		return -ENOMEM;
 	r->sm = sm;
 	r->addr = addr;
-	pthread_mutex_lock(rmap_lock(fs, frame));
+	rmap_lock(fs, frame);
 	r->next = fs->frame[frame].rmap;
 	fs->frame[frame].rmap = r;
-	pthread_mutex_unlock(rmap_lock(fs, frame));
+	rmap_unlock(fs, frame);
 	return 0;
 }
 
@@ -263,7 +307,7 @@ void umn__soft_rmap_del(struct umn_soft_frames *fs, unsigned long frame,
 {
 	struct rmap **pp, *r = NULL;
 
-	pthread_mutex_lock(rmap_lock(fs, frame));
+	rmap_lock(fs, frame);
 	for (pp = &fs->frame[frame].rmap; *pp; pp = &(*pp)->next) {
 		if ((*pp)->sm == sm && (*pp)->addr == addr) {
 			r = *pp;
@@ -271,7 +315,7 @@ void umn__soft_rmap_del(struct umn_soft_frames *fs, unsigned long frame,
 			break;
 		}
 	}
-	pthread_mutex_unlock(rmap_lock(fs, frame));
+	rmap_unlock(fs, frame);
 	free(r);
 }
 
@@ -281,14 +325,14 @@ void umn__soft_rmap_move(struct umn_soft_frames *fs, unsigned long frame,
 {
 	struct rmap *r;
 
-	pthread_mutex_lock(rmap_lock(fs, frame));
+	rmap_lock(fs, frame);
 	for (r = fs->frame[frame].rmap; r; r = r->next) {
 		if (r->sm == sm && r->addr == old) {
 			r->addr = new;
 			break;
 		}
 	}
-	pthread_mutex_unlock(rmap_lock(fs, frame));
+	rmap_unlock(fs, frame);
 }
 
 /* A private copy of @frame's mappings, each holding a reference on its
@@ -300,11 +344,11 @@ int umn__soft_rmap_snapshot(struct umn_soft_frames *fs, unsigned long frame,
 	int n = 0;
 
 	*list = NULL;
-	pthread_mutex_lock(rmap_lock(fs, frame));
+	rmap_lock(fs, frame);
 	for (r = fs->frame[frame].rmap; r; r = r->next) {
 		c = umn__malloc(sizeof(*c));
 		if (!c) {
-			pthread_mutex_unlock(rmap_lock(fs, frame));
+			rmap_unlock(fs, frame);
 			umn__soft_rmap_snapshot_free(fs, *list);
 			*list = NULL;
 			return -ENOMEM;
@@ -315,7 +359,7 @@ int umn__soft_rmap_snapshot(struct umn_soft_frames *fs, unsigned long frame,
 		*list = c;
 		n++;
 	}
-	pthread_mutex_unlock(rmap_lock(fs, frame));
+	rmap_unlock(fs, frame);
 	return n;
 }
 
@@ -371,7 +415,7 @@ int umn__soft_swap_alloc(struct umn_soft_frames *fs, unsigned int order,
 
 	if (!data)
 		return -ENOMEM;
-	pthread_mutex_lock(&fs->lock);
+	frames_lock(fs);
 	if (fs->swap_free_head) {
 		n = fs->swap_free_head - 1;
 		fs->swap_free_head = fs->swap[n].next_free;
@@ -382,7 +426,7 @@ int umn__soft_swap_alloc(struct umn_soft_frames *fs, unsigned int order,
 
 			s = umn__realloc(fs->swap, cap * sizeof(*s));
 			if (!s) {
-				pthread_mutex_unlock(&fs->lock);
+				frames_unlock(fs);
 				free_buffers(data, 1UL << order);
 				return -ENOMEM;
 			}
@@ -396,16 +440,16 @@ int umn__soft_swap_alloc(struct umn_soft_frames *fs, unsigned int order,
 	s->data = data;
 	s->refs = 1; /* the reclaimer's, until it fills the slot */
 	s->pending = true;
-	pthread_mutex_unlock(&fs->lock);
+	frames_unlock(fs);
 	*slotp = n;
 	return 0;
 }
 
 void umn__soft_swap_get(struct umn_soft_frames *fs, unsigned long slot)
 {
-	pthread_mutex_lock(&fs->lock);
+	frames_lock(fs);
 	fs->swap[slot].refs++;
-	pthread_mutex_unlock(&fs->lock);
+	frames_unlock(fs);
 }
 
 static void swap_put_locked(struct umn_soft_frames *fs, unsigned long slot)
@@ -422,9 +466,9 @@ static void swap_put_locked(struct umn_soft_frames *fs, unsigned long slot)
 
 void umn__soft_swap_put(struct umn_soft_frames *fs, unsigned long slot)
 {
-	pthread_mutex_lock(&fs->lock);
+	frames_lock(fs);
 	swap_put_locked(fs, slot);
-	pthread_mutex_unlock(&fs->lock);
+	frames_unlock(fs);
 }
 
 /* Copy @frame's data into the slot, wake the faults, drop our ref. */
@@ -437,15 +481,15 @@ int umn__soft_swap_fill(struct umn_soft_frames *fs, unsigned long slot,
 
 	/* No mapping was swapped out (a pinned or shared frame stayed
 	 * mapped, and may be written): there is nothing to copy. */
-	pthread_mutex_lock(&fs->lock);
+	frames_lock(fs);
 	if (fs->swap[slot].refs == 1) {
 		fs->swap[slot].pending = false;
 		swap_put_locked(fs, slot);
-		pthread_mutex_unlock(&fs->lock);
+		frames_unlock(fs);
 		return 0;
 	}
 	data = fs->swap[slot].data; /* pending: only we touch the buffers */
-	pthread_mutex_unlock(&fs->lock);
+	frames_unlock(fs);
 	for (i = 0; i < pages; i++) {
 		src = umn__soft_page(fs, frame, i, false);
 		if (src) {
@@ -455,11 +499,11 @@ int umn__soft_swap_fill(struct umn_soft_frames *fs, unsigned long slot,
 			data[i] = NULL;
 		}
 	}
-	pthread_mutex_lock(&fs->lock);
+	frames_lock(fs);
 	fs->swap[slot].pending = false;
 	pthread_cond_broadcast(&fs->swap_cv);
 	swap_put_locked(fs, slot);
-	pthread_mutex_unlock(&fs->lock);
+	frames_unlock(fs);
 	return 0;
 }
 
@@ -474,7 +518,7 @@ int umn__soft_swap_in(struct umn_soft_frames *fs, unsigned long slot,
 	ret = umn__soft_frame_alloc(fs, order, framep);
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&fs->lock);
+	frames_lock(fs);
 	while (fs->swap[slot].pending)
 		pthread_cond_wait(&fs->swap_cv, &fs->lock);
 	s = &fs->swap[slot];
@@ -482,7 +526,7 @@ int umn__soft_swap_in(struct umn_soft_frames *fs, unsigned long slot,
 		if (s->data[sub + i])
 			ret = umn__soft_copy_page(fs, *framep, i,
 						  s->data[sub + i]);
-	pthread_mutex_unlock(&fs->lock);
+	frames_unlock(fs);
 	if (ret)
 		umn__soft_frame_put(fs, *framep);
 	return ret;
@@ -492,6 +536,7 @@ void umn__soft_gather_add(struct gather *g, unsigned long frame)
 {
 	unsigned long *v;
 
+	ptl_assert_some_held();
 	if (g->n == g->cap) {
 		v = umn__realloc(g->frame,
 				 (g->cap ? 2 * g->cap : 64) * sizeof(*v));

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <umn-test/breaks.h>
 
 #include "soft.h"
 
@@ -42,7 +43,7 @@ static void soft_lock_all(struct umn_mm *mm, void *priv)
 	struct umn_soft_mm *sm = priv;
 
 	(void)mm;
-	pthread_rwlock_wrlock(&sm->mmap_lock);
+	mmap_write_lock(sm);
 }
 
 static void soft_unlock_all(struct umn_mm *mm, void *priv)
@@ -50,7 +51,7 @@ static void soft_unlock_all(struct umn_mm *mm, void *priv)
 	struct umn_soft_mm *sm = priv;
 
 	(void)mm;
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(sm);
 }
 
 static const struct umn_mm_ops soft_mm_ops = {
@@ -73,15 +74,19 @@ int umn_soft_mm_create(struct umn_soft_frames *frames, struct umn_soft_mm **smp)
 		free(sm);
 		return -ENOMEM;
 	}
+	ret = pthread_rwlock_init(&sm->mmap_lock, NULL) ? -ENOMEM : 0;
 	/* Every change of the tables holds the mmap lock, for reading at
 	 * least: the write lock excludes them all (mm_take_all_locks). */
-	ret = umn_mm_create(&soft_mm_ops, sm, &sm->mm);
+	if (!ret) {
+		ret = umn_mm_create(&soft_mm_ops, sm, &sm->mm);
+		if (ret)
+			pthread_rwlock_destroy(&sm->mmap_lock);
+	}
 	if (ret) {
 		umn__soft_pt_free_tree(sm->pgd, PT_LEVELS - 1);
 		free(sm);
 		return ret;
 	}
-	pthread_rwlock_init(&sm->mmap_lock, NULL);
 	sm->frames = frames;
 	atomic_init(&sm->refs, 1);
 	atomic_fetch_add(&frames->nr_mms, 1);
@@ -325,7 +330,7 @@ static void zap_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 	unsigned int i;
 	uint64_t e;
 
-	pthread_mutex_lock(&t->ptl);
+	ptl_lock(t);
 	for (i = first; i <= last; i++) {
 		e = t->e[i];
 		if (e_type(e) == E_NONE)
@@ -344,7 +349,7 @@ static void zap_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 			umn__soft_gather_add(z->g, e_frame(e));
 	}
 	umn_invalidate_range(sm->mm, base, base + (last - first + 1) * size);
-	pthread_mutex_unlock(&t->ptl);
+	ptl_unlock(t);
 }
 
 /* Unmap [start, end) (in VMAs whose huge entries it covers whole). */
@@ -447,9 +452,9 @@ static void free_empty_level(struct umn_soft_mm *sm, unsigned long start,
 		e = e_load(t, i);
 		if (e_type(e) != E_TABLE || !table_empty(child = e_table(e)))
 			continue;
-		pthread_mutex_lock(&t->ptl);
+		ptl_lock(t);
 		e_store(t, i, E_NONE);
-		pthread_mutex_unlock(&t->ptl);
+		ptl_unlock(t);
 		umn__soft_pt_free_tree(child, level - 1);
 	}
 }
@@ -463,6 +468,7 @@ static void free_empty_level(struct umn_soft_mm *sm, unsigned long start,
 static void free_empty_tables(struct umn_soft_mm *sm, unsigned long start,
 			      unsigned long end)
 {
+	mmap_assert_write_locked(sm);
 	free_empty_level(sm, start, end, 1);
 	free_empty_level(sm, start, end, 2);
 }
@@ -475,6 +481,7 @@ static int do_munmap(struct umn_soft_mm *sm, unsigned long start,
 	struct vma *v;
 	int ret;
 
+	mmap_assert_write_locked(sm);
 	if (!huge_1g_aligned(sm, start, end))
 		return -EINVAL;
 	if (range_is_free(sm, start, end))
@@ -528,14 +535,14 @@ int umn_soft_mmap(struct umn_soft_mm *sm, unsigned long addr, unsigned long len,
 	if (!v)
 		return -ENOMEM;
 
-	pthread_rwlock_wrlock(&sm->mmap_lock);
+	mmap_write_lock(sm);
 	if (flags & UMN_SOFT_MAP_FIXED) {
 		ret = do_munmap(sm, addr, addr + len);
 	} else {
 		ret = find_room(sm, addr, len, align, &addr);
 	}
 	if (ret) {
-		pthread_rwlock_unlock(&sm->mmap_lock);
+		mmap_unlock(sm);
 		free(v);
 		return ret;
 	}
@@ -543,7 +550,7 @@ int umn_soft_mmap(struct umn_soft_mm *sm, unsigned long addr, unsigned long len,
 	v->end = addr + len;
 	vma_link(sm, v);
 	vma_merge(sm, v);
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(sm);
 	umn__soft_stat_op(sm->frames, UMN_SOFT_OP_MMAP);
 	*addrp = addr;
 	return 0;
@@ -557,9 +564,9 @@ int umn_soft_munmap(struct umn_soft_mm *sm, unsigned long addr,
 	if (!sm || !range_ok(addr, len))
 		return -EINVAL;
 	len = align_up(len, PAGE);
-	pthread_rwlock_wrlock(&sm->mmap_lock);
+	mmap_write_lock(sm);
 	ret = do_munmap(sm, addr, addr + len);
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(sm);
 	if (!ret)
 		umn__soft_stat_op(sm->frames, UMN_SOFT_OP_MUNMAP);
 	return ret;
@@ -572,7 +579,7 @@ struct protect {
 };
 
 /* Only this mapping (and pins) hold the frame: a write needs no copy. */
-bool umn__soft_exclusive(struct umn_soft_frames *fs, unsigned long frame)
+bool umn__soft_frame_reusable(struct umn_soft_frames *fs, unsigned long frame)
 {
 	struct frame *f = frame_of(fs, frame);
 
@@ -592,7 +599,7 @@ static void protect_run(struct umn_soft_mm *sm, struct pt *t,
 	unsigned int i;
 	uint64_t e, n;
 
-	pthread_mutex_lock(&t->ptl);
+	ptl_lock(t);
 	for (i = first; i <= last; i++) {
 		e = t->e[i];
 		if (e_type(e) != E_LEAF)
@@ -606,12 +613,12 @@ static void protect_run(struct umn_soft_mm *sm, struct pt *t,
 		/* Upgrade only what needs no copy-on-write. */
 		if ((p->prot & UMN_SOFT_PROT_WRITE) &&
 		    ((v->flags & UMN_SOFT_MAP_SHARED) ||
-		     umn__soft_exclusive(sm->frames, e_frame(e))))
+		     umn__soft_frame_reusable(sm->frames, e_frame(e))))
 			n |= E_WRITE;
 		e_store(t, i, n);
 	}
 	umn_invalidate_range(sm->mm, base, base + (last - first + 1) * size);
-	pthread_mutex_unlock(&t->ptl);
+	ptl_unlock(t);
 }
 
 int umn_soft_mprotect(struct umn_soft_mm *sm, unsigned long addr,
@@ -627,7 +634,7 @@ int umn_soft_mprotect(struct umn_soft_mm *sm, unsigned long addr,
 	    (prot & ~(UMN_SOFT_PROT_READ | UMN_SOFT_PROT_WRITE)))
 		return -EINVAL;
 	end = addr + align_up(len, PAGE);
-	pthread_rwlock_wrlock(&sm->mmap_lock);
+	mmap_write_lock(sm);
 	ret = mapped_whole(sm, addr, end);
 	if (!ret) /* first: see do_munmap */
 		ret = split_edges(sm, addr, end);
@@ -649,7 +656,7 @@ int umn_soft_mprotect(struct umn_soft_mm *sm, unsigned long addr,
 		vma_merge(sm, v);
 	umn__soft_stat_op(sm->frames, UMN_SOFT_OP_MPROTECT);
 out:
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(sm);
 	return ret;
 }
 
@@ -667,13 +674,13 @@ int umn_soft_madvise_dontneed(struct umn_soft_mm *sm, unsigned long addr,
 	/* The write lock, unlike Linux: splitting a huge entry here is a
 	 * change of the table's shape, which the soft MMU makes only under
 	 * the write lock. */
-	pthread_rwlock_wrlock(&sm->mmap_lock);
+	mmap_write_lock(sm);
 	ret = mapped_whole(sm, addr, end);
 	if (!ret)
 		ret = umn__soft_zap_range(sm, addr, end, UMN_EVENT_CLEAR, &g);
 	if (!ret)
 		umn__soft_stat_op(sm->frames, UMN_SOFT_OP_MADVISE);
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(sm);
 	umn__soft_gather_flush(sm->frames, &g);
 	return ret;
 }
@@ -713,7 +720,7 @@ static void move_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 	unsigned int i;
 	uint64_t e;
 
-	pthread_mutex_lock(&t->ptl);
+	ptl_lock(t);
 	for (i = first; i <= last; i++) {
 		e = t->e[i];
 		if (e_type(e) == E_NONE)
@@ -735,7 +742,7 @@ static void move_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 					    new);
 	}
 	umn_invalidate_range(sm->mm, base, base + (last - first + 1) * size);
-	pthread_mutex_unlock(&t->ptl);
+	ptl_unlock(t);
 }
 
 int umn_soft_mremap(struct umn_soft_mm *sm, unsigned long addr,
@@ -754,7 +761,7 @@ int umn_soft_mremap(struct umn_soft_mm *sm, unsigned long addr,
 	old_len = align_up(old_len, PAGE);
 	new_len = align_up(new_len, PAGE);
 	old_end = addr + old_len;
-	pthread_rwlock_wrlock(&sm->mmap_lock);
+	mmap_write_lock(sm);
 	v = umn__soft_vma_find(sm, addr);
 	ret = -EFAULT;
 	if (!v || v->end < old_end)
@@ -828,7 +835,7 @@ done:
 		umn__soft_stat_op(sm->frames, UMN_SOFT_OP_MREMAP);
 	}
 out:
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(sm);
 	return ret;
 }
 
@@ -846,7 +853,7 @@ void umn_soft_mm_destroy(struct umn_soft_mm *sm)
 	if (!sm)
 		return;
 	umn_mm_release(sm->mm);
-	pthread_rwlock_wrlock(&sm->mmap_lock);
+	mmap_write_lock(sm);
 	umn__soft_bracket_start(sm, &range, 0, UMN_SOFT_TASK_SIZE,
 				UMN_EVENT_RELEASE);
 	gather_bracket(&g, sm, 0, UMN_SOFT_TASK_SIZE);
@@ -857,7 +864,7 @@ void umn_soft_mm_destroy(struct umn_soft_mm *sm)
 	}
 	umn__soft_bracket_end(sm, &range);
 	sm->dead = true;
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(sm);
 	umn__soft_gather_flush(sm->frames, &g);
 	umn__soft_mm_put(sm);
 }

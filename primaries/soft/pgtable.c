@@ -15,8 +15,10 @@ struct pt *umn__soft_pt_alloc(void)
 {
 	struct pt *t = umn__calloc(1, sizeof(*t));
 
-	if (t)
-		pthread_mutex_init(&t->ptl, NULL);
+	if (t && pthread_mutex_init(&t->ptl, NULL)) {
+		free(t);
+		return NULL;
+	}
 	return t;
 }
 
@@ -50,14 +52,14 @@ struct pt *umn__soft_pt_walk(struct umn_soft_mm *sm, unsigned long addr,
 			child = umn__soft_pt_alloc();
 			if (!child)
 				return NULL;
-			pthread_mutex_lock(&t->ptl);
+			ptl_lock(t);
 			e = t->e[i];
 			if (e_type(e) == E_NONE) {
 				e = (uint64_t)(uintptr_t)child | E_TABLE;
 				e_store(t, i, e);
 				child = NULL;
 			}
-			pthread_mutex_unlock(&t->ptl);
+			ptl_unlock(t);
 			if (child)
 				umn__soft_pt_free_tree(child, l - 1);
 		}

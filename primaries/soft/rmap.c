@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <umn-test/breaks.h>
 
 #include "soft.h"
 
@@ -33,9 +34,9 @@ static int frame_at(struct umn_soft_mm *sm, unsigned long addr,
 
 	if (!sm || addr >= UMN_SOFT_TASK_SIZE)
 		return -EFAULT;
-	pthread_rwlock_rdlock(&sm->mmap_lock);
+	mmap_read_lock(sm);
 	if (umn__soft_pt_find_leaf(sm, addr, &t, &i, &level)) {
-		pthread_mutex_lock(&t->ptl);
+		ptl_lock(t);
 		e = t->e[i];
 		if (e_type(e) == E_LEAF) {
 			*framep = e_frame(e);
@@ -46,9 +47,9 @@ static int frame_at(struct umn_soft_mm *sm, unsigned long addr,
 				*levelp = level;
 			ret = 0;
 		}
-		pthread_mutex_unlock(&t->ptl);
+		ptl_unlock(t);
 	}
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(sm);
 	return ret;
 }
 
@@ -85,14 +86,14 @@ static int visit(struct rmap *r, unsigned long frame, visit_fn *fn, void *ctx)
 	uint64_t e;
 	int ret = 0;
 
-	pthread_rwlock_rdlock(&sm->mmap_lock);
+	mmap_read_lock(sm);
 	if (!sm->dead && umn__soft_pt_find_leaf(sm, r->addr, &t, &i, &level)) {
 		e = e_load(t, i);
 		if (e_type(e) == E_LEAF && e_frame(e) == frame)
 			ret = fn(sm, umn__soft_vma_find(sm, r->addr), t, i,
 				 level, r->addr, e, ctx);
 	}
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(sm);
 	return ret;
 }
 
@@ -140,7 +141,7 @@ static void sweep_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 	unsigned int i;
 	uint64_t e;
 
-	pthread_mutex_lock(&t->ptl);
+	ptl_lock(t);
 	for (i = first; i <= last; i++) {
 		e = t->e[i];
 		if (e_type(e) != E_LEAF || e_frame(e) != w->frame)
@@ -167,7 +168,7 @@ static void sweep_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 			     base + (last - first + 1) * size < w->end
 				     ? base + (last - first + 1) * size
 				     : w->end);
-	pthread_mutex_unlock(&t->ptl);
+	ptl_unlock(t);
 }
 
 static int sweep_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
@@ -256,7 +257,7 @@ static int migrate_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 
 	frame_range(sm, v, addr, level, e, &start, &end);
 	umn__soft_bracket_start(sm, &range, start, end, UMN_EVENT_MIGRATE);
-	pthread_mutex_lock(&t->ptl);
+	ptl_lock(t);
 	now = t->e[i];
 	/* Not a pinned frame: its pinner may write while we copy.  (Pins go
 	 * through this PTL: none can start now.) */
@@ -278,7 +279,7 @@ static int migrate_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 			m->done = 1;
 		}
 	}
-	pthread_mutex_unlock(&t->ptl);
+	ptl_unlock(t);
 	umn__soft_bracket_end(sm, &range);
 	if (m->done)
 		umn__soft_frame_put(fs, m->old); /* the mapping's, after end */
@@ -350,7 +351,7 @@ static int ksm_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 	if (level)
 		return -EINVAL;
 	umn__soft_bracket_start(sm, &range, addr, addr + PAGE, UMN_EVENT_CLEAR);
-	pthread_mutex_lock(&t->ptl);
+	ptl_lock(t);
 	now = t->e[i];
 	/* Replace only a page that stayed read-only, and still equal to the
 	 * KSM page (which no write can change in place any more). */
@@ -375,7 +376,7 @@ static int ksm_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 		umn_invalidate_range(sm->mm, addr, addr + PAGE);
 		k->done = 1;
 	}
-	pthread_mutex_unlock(&t->ptl);
+	ptl_unlock(t);
 	umn__soft_bracket_end(sm, &range);
 	if (k->done && k->replace)
 		umn__soft_frame_put(fs, k->frame); /* after end */
@@ -476,7 +477,7 @@ static void age_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 	uint64_t e;
 	int sec;
 
-	pthread_mutex_lock(&t->ptl);
+	ptl_lock(t);
 	for (i = first; i <= last; i++) {
 		e = t->e[i];
 		if (e_type(e) != E_LEAF)
@@ -492,7 +493,7 @@ static void age_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
 			e_store(t, i, e & ~E_YOUNG);
 		g->young += (e & E_YOUNG) || sec > 0;
 	}
-	pthread_mutex_unlock(&t->ptl);
+	ptl_unlock(t);
 }
 
 int umn_soft_age(struct umn_soft_mm *sm, unsigned long addr, unsigned long len,
@@ -504,10 +505,10 @@ int umn_soft_age(struct umn_soft_mm *sm, unsigned long addr, unsigned long len,
 	    len > UMN_SOFT_TASK_SIZE - addr || how < 0 ||
 	    how > UMN_SOFT_AGE_TEST)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&sm->mmap_lock);
+	mmap_read_lock(sm);
 	umn__soft_walk_range(sm, addr, addr + ((len + PAGE - 1) & ~(PAGE - 1)),
 			     age_run, &g);
-	pthread_rwlock_unlock(&sm->mmap_lock);
+	mmap_unlock(sm);
 	umn__soft_stat_op(sm->frames, UMN_SOFT_OP_AGE);
 	return g.young;
 }

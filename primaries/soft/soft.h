@@ -27,6 +27,7 @@
 
 #include "../../core/fail.h"
 #include "../../core/interval_tree.h"
+#include "../../core/lockdep.h"
 
 /* Page-table geometry: level 0 holds PTEs, 1 PMDs, 2 PUDs, 3 is the PGD. */
 #define PT_ENTRIES		 512
@@ -159,6 +160,44 @@ struct umn_soft_mm {
 };
 
 /*
+ * The locks, taken only through these, so that the debug build knows who
+ * holds them and checks the rules stated as "under ..." (core/lockdep.h).
+ */
+static inline void mmap_read_lock(struct umn_soft_mm *sm)
+{
+	umn__read_lock(&sm->mmap_lock, "mmap_lock");
+}
+
+static inline void mmap_write_lock(struct umn_soft_mm *sm)
+{
+	umn__write_lock(&sm->mmap_lock, "mmap_lock");
+}
+
+static inline void mmap_unlock(struct umn_soft_mm *sm)
+{
+	umn__rw_unlock(&sm->mmap_lock, "mmap_lock");
+}
+
+static inline void ptl_lock(struct pt *t)
+{
+	umn__mutex_lock(&t->ptl, "ptl");
+}
+
+static inline void ptl_unlock(struct pt *t)
+{
+	umn__mutex_unlock(&t->ptl, "ptl");
+}
+
+#define mmap_assert_locked(sm) \
+	umn__lock_assert_held(&(sm)->mmap_lock, "mmap_lock", UMN__LOCK_SHARED)
+#define mmap_assert_write_locked(sm) \
+	umn__lock_assert_held(&(sm)->mmap_lock, "mmap_lock", UMN__LOCK_EXCL)
+#define ptl_assert_held(t) \
+	umn__lock_assert_held(&(t)->ptl, "ptl", UMN__LOCK_EXCL)
+/* Some page-table lock, for a rule that does not say which. */
+#define ptl_assert_some_held() umn__lock_assert_class_held("ptl")
+
+/*
  * A batch of frame references to drop after end (Linux's mmu_gather).  The
  * bracket it is filled in is recorded: when the batch cannot grow (no
  * memory), umn__soft_gather_add() flushes the secondaries' TLBs over the bracket
@@ -257,7 +296,7 @@ typedef void run_fn(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
  * table's slice (entries may be empty), or one huge entry. */
 void umn__soft_walk_range(struct umn_soft_mm *sm, unsigned long start,
 			  unsigned long end, run_fn *fn, void *ctx);
-bool umn__soft_exclusive(struct umn_soft_frames *fs, unsigned long frame);
+bool umn__soft_frame_reusable(struct umn_soft_frames *fs, unsigned long frame);
 
 /* check.c: the VMAs, page table and reverse map agree (tests only). */
 bool umn__soft_is_valid(struct umn_soft_mm *sm);

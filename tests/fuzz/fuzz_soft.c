@@ -71,6 +71,7 @@
 #include <umn/notifier.h>
 #include <umn/regcache.h>
 #include <umn/soft.h>
+#include <umn-test/breaks.h>
 
 #include "../../core/internal.h"
 #include "../../primaries/soft/soft.h"

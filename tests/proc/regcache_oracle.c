@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <unistd.h>
+#include <umn-test/breaks.h>
 
 #include "regcache_test.h"
 

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/lockdep_units.c - reach the static functions whose rule is a lock,
+ * so that tests/check_debug.c can call them without it.  The sources are
+ * included, as kernel unit tests include the file they test: in umn-tests
+ * this file stands in for the library's objects of these three files.
+ */
+#include "../consumers/regcache.c"
+#include "../core/interval.c"
+#include "../primaries/proc/uffd.c"
+#include "harness.h"
+
+void unit_set_mm_seq(struct umn_mm *mm)
+{
+	set_mm_seq(mm, mm->invalidate_seq);
+}
+
+void unit_retire_locked(struct umn_regcache *rc)
+{
+	static struct retire node;
+
+	retire_locked(rc, &node, NULL);
+}
+
+void unit_push(void)
+{
+	push((struct event){ 0, 0, EV_SYNC });
+}
