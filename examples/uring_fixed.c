@@ -26,7 +26,8 @@
 #include <umn/proc.h>
 #include <umn/uring.h>
 
-#ifdef EXAMPLE_BREAK
+#ifdef EXAMPLE_BREAK /* a test's planted bug (examples/CMakeLists.txt) */
+#include <umn-test/breaks.h>
 #define FLAGS UMN_URING_BREAK_INVALIDATE
 #else
 #define FLAGS 0

@@ -59,6 +59,7 @@
 #include <umn/interval.h>
 #include <umn/proc.h>
 #include <umn/uring.h>
+#include <umn-test/breaks.h>
 
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))

@@ -29,4 +29,10 @@
 #define UMN_REGCACHE_BREAK_INVALIDATE \
 	(1U << 9) /* ->invalidate leaves the registration valid, cached */
 
+/* umn_uring_create()'s flags (libumn-uring) */
+#define UMN_URING_BREAK_INVALIDATE \
+	(1U << 8) /* ->invalidate leaves the slot registered and valid */
+#define UMN_URING_BREAK_RETRY \
+	(1U << 9) /* publish a registration without checking for a collision */
+
 #endif /* UMN_TEST_BREAKS_H */

@@ -73,12 +73,8 @@ extern "C" {
 struct io_uring;
 struct umn_uring;
 
-/* Deliberate breaks, for the tests to show that their oracles catch them.
- * Never set them otherwise. */
-#define UMN_URING_BREAK_INVALIDATE \
-	(1U << 8) /* ->invalidate leaves the slot registered and valid */
-#define UMN_URING_BREAK_RETRY \
-	(1U << 9) /* publish a registration without checking for a collision */
+/* umn_uring_create()'s flags: 0; bits 8 and up are reserved for the
+ * project's tests. */
 
 /* The most slots a cache can have (the kernel's limit on fixed buffers). */
 #define UMN_URING_MAX_SLOTS 16384U
@@ -107,7 +103,7 @@ struct umn_uring_stats {
  * @ring:	an initialised ring with no buffers registered, not
  *		IORING_SETUP_SINGLE_ISSUER; it must outlive the cache.
  * @nslots:	slots of the sparse table, 1 to UMN_URING_MAX_SLOTS.
- * @flags:	0, or UMN_URING_BREAK_* (tests only).
+ * @flags:	0 (bits 8 and up are reserved for the project's tests).
  * @cp:		out: the cache.
  *
  * Context: may sleep.  Return: 0; -EINVAL (NULL pointer, @mm is not the

@@ -35,6 +35,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <umn-test/breaks.h>
 
 #include "regcache_test.h"
 #include "ucx_rcache.h"

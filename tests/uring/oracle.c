@@ -47,6 +47,7 @@
 #include <unistd.h>
 #include <umn/proc.h>
 #include <umn/uring.h>
+#include <umn-test/breaks.h>
 
 #include "../proc/sanitized.h"
 
