@@ -146,7 +146,8 @@ if [ -z "${UMN_SAN_FLAGS:-}" ]; then
 	# The program is one of this build's (its machine's: a cross build
 	# runs under qemu-user, and libumn-watch.so cannot go into the host's
 	# programs).
-	"$prefix/bin/umn-watch" --quiet -- "$tmp/dynamic" >"$tmp/watch.log" 2>&1 ||
+	"$prefix/bin/umn-watch" --quiet -- "$prefix/bin/umn-bench" --help \
+		>"$tmp/watch.log" 2>&1 ||
 		{ cat "$tmp/watch.log"; fail "umn-watch does not run"; }
 	grep -q '1 process image watched' "$tmp/watch.log" ||
 		{ cat "$tmp/watch.log"; fail "umn-watch watched nothing"; }

@@ -323,9 +323,8 @@ static void *hook_mremap(void *old, size_t old_len, size_t new_len, int flags,
 	return (void *)ret;
 }
 
-/* glibc's brk: the kernel's answer becomes __curbrk; short of the ask is
- * ENOMEM. */
-static int hook_brk(void *addr)
+/* The kernel's brk, bracketed when it shrinks the heap: the new break. */
+static unsigned long brk_in_brackets(void *addr)
 {
 	int entry_errno = errno;
 	unsigned long want = (unsigned long)addr, cur, got;
@@ -341,6 +340,15 @@ static int hook_brk(void *addr)
 	}
 	SYSCALL_IN_BRACKETS(got, (unsigned long)syscall(SYS_brk, addr),
 			    call_end(&c));
+	return got;
+}
+
+/* glibc's brk: the kernel's answer becomes __curbrk; short of the ask is
+ * ENOMEM. */
+static int hook_brk(void *addr)
+{
+	unsigned long got = brk_in_brackets(addr);
+
 	*umn__proc_curbrk = (void *)got;
 	if (got < (unsigned long)addr) {
 		errno = ENOMEM;
@@ -469,11 +477,83 @@ static int hook_shmdt(const void *addr)
 	return (int)ret;
 }
 
+/*
+ * The hooks at the system call instruction (aarch64, patch-aarch64.c):
+ * the arguments as the kernel gets them, the kernel's answer (-errno on
+ * failure), and errno as it was: the code after the instruction sets it.
+ */
+static long raw_result(long ret, int entry_errno)
+{
+	if (ret == -1)
+		ret = -errno;
+	errno = entry_errno;
+	return ret;
+}
+
+static long raw_munmap(void *addr, size_t len)
+{
+	int entry_errno = errno;
+
+	return raw_result(hook_munmap(addr, len), entry_errno);
+}
+
+static long raw_madvise(void *addr, size_t len, int advice)
+{
+	int entry_errno = errno;
+
+	return raw_result(hook_madvise(addr, len, advice), entry_errno);
+}
+
+static long raw_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		     off_t offset)
+{
+	int entry_errno = errno;
+
+	return raw_result((long)hook_mmap(addr, len, prot, flags, fd, offset),
+			  entry_errno);
+}
+
+static long raw_mremap(void *old, size_t old_len, size_t new_len, int flags,
+		       void *new_addr)
+{
+	int entry_errno = errno;
+
+	return raw_result(
+		(long)hook_mremap(old, old_len, new_len, flags, new_addr),
+		entry_errno);
+}
+
+/* The kernel's brk fails by returning the old break, never -errno. */
+static long raw_brk(void *addr)
+{
+	int entry_errno = errno;
+	unsigned long got = brk_in_brackets(addr);
+
+	errno = entry_errno;
+	return (long)got;
+}
+
+static long raw_shmat(int id, const void *addr, int flags)
+{
+	int entry_errno = errno;
+
+	return raw_result((long)hook_shmat(id, addr, flags), entry_errno);
+}
+
+static long raw_shmdt(const void *addr)
+{
+	int entry_errno = errno;
+
+	return raw_result(hook_shmdt(addr), entry_errno);
+}
+
+#define HOOK(call)                                                         \
+	{                                                                  \
+#call, (void *)hook_##call, (void *)raw_##call, SYS_##call \
+	}
 const struct proc_hook umn__proc_hooks[] = {
-	{ "munmap", (void *)hook_munmap }, { "madvise", (void *)hook_madvise },
-	{ "mmap", (void *)hook_mmap },	   { "mremap", (void *)hook_mremap },
-	{ "brk", (void *)hook_brk },	   { "shmat", (void *)hook_shmat },
-	{ "shmdt", (void *)hook_shmdt },
+	HOOK(munmap), HOOK(madvise), HOOK(mmap),  HOOK(mremap),
+	HOOK(brk),    HOOK(shmat),   HOOK(shmdt),
 };
 const unsigned int umn__proc_nhooks =
 	sizeof(umn__proc_hooks) / sizeof(umn__proc_hooks[0]);
