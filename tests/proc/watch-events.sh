@@ -265,7 +265,7 @@ jemalloc|mimalloc|tcmalloc)
 	tcmalloc) so=libtcmalloc_minimal.so.4 pkg=libtcmalloc-minimal4
 		m=$tcmalloc_matrix tune=TCMALLOC_AGGRESSIVE_DECOMMIT=true ;;
 	esac
-	if ! lib=$(find_lib $so); then
+	if ! lib=$(find_lib $so "$events"); then
 		echo "skipped: $so not found (Debian package $pkg)"
 		exit 77
 	fi
