@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <linux/magic.h>
 #include <sys/shm.h>
@@ -36,7 +37,14 @@
 #include "../../core/rcu.h"
 #include "proc.h"
 
-#define PAGE_MASK (UMN_PAGE_SIZE - 1)
+/*
+ * The kernel's page size, read at start: 4 KiB on x86-64, and 4, 16 or
+ * 64 KiB on aarch64.  The kernel rounds a length up to its page, so the
+ * brackets must too (a munmap of 4 KiB unmaps 64 KiB there); it is a
+ * multiple of UMN_PAGE_SIZE, so the ranges stay valid umn ranges.
+ */
+static unsigned long kernel_page = UMN_PAGE_SIZE;
+#define PAGE_MASK (kernel_page - 1)
 
 /* glibc's idea of the break, which its brk() keeps (set by patch.c). */
 void **umn__proc_curbrk;
@@ -66,7 +74,10 @@ void umn__proc_hooks_init(void)
 	const char *p;
 	long n, fd = syscall(SYS_openat, AT_FDCWD, "/proc/meminfo",
 			     O_RDONLY | O_CLOEXEC);
+	unsigned long page = getauxval(AT_PAGESZ);
 
+	if (page > UMN_PAGE_SIZE && !(page & (page - 1)))
+		kernel_page = page;
 	if (fd < 0)
 		return;
 	n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
@@ -233,7 +244,8 @@ static int hook_madvise(void *addr, size_t len, int advice)
 	return (int)ret;
 }
 
-/* The page size of a new mapping: MAP_HUGETLB's, hugetlbfs's, or 4 KiB. */
+/* The page size of a new mapping: MAP_HUGETLB's, hugetlbfs's, or the
+ * kernel's. */
 static unsigned long huge_page_size(int flags, int fd)
 {
 	struct statfs fs;
@@ -246,7 +258,7 @@ static unsigned long huge_page_size(int flags, int fd)
 	if (!(flags & MAP_ANONYMOUS) && fd >= 0 &&
 	    !syscall(SYS_fstatfs, fd, &fs) && fs.f_type == HUGETLBFS_MAGIC)
 		return (unsigned long)fs.f_bsize;
-	return UMN_PAGE_SIZE;
+	return kernel_page;
 }
 
 /* A new mapping where an interval still is (after a munmap, say) must be
@@ -268,7 +280,7 @@ static void *hook_mmap(void *addr, size_t len, int prot, int flags, int fd,
 	struct call c = { .open = false };
 	long ret;
 
-	if (offset & PAGE_MASK) { /* as glibc checks it */
+	if (offset & (UMN_PAGE_SIZE - 1)) { /* as glibc checks it */
 		errno = EINVAL;
 		return MAP_FAILED;
 	}
