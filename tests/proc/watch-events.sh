@@ -266,7 +266,8 @@ jemalloc|mimalloc|tcmalloc)
 		m=$tcmalloc_matrix tune=TCMALLOC_AGGRESSIVE_DECOMMIT=true ;;
 	esac
 	if ! lib=$(find_lib $so "$events"); then
-		echo "skipped: $so not found (Debian package $pkg)"
+		m=$("$(dirname "$0")/../foreign.sh" --machine "$events")
+		echo "skipped: $so for $m not found (Debian package $pkg)"
 		exit 77
 	fi
 	pre=${LD_PRELOAD:+$LD_PRELOAD:}$lib
