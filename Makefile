@@ -98,8 +98,7 @@ deps-aarch64: deps
 	@if [ ! -e $(BINFMT)/qemu-aarch64 ]; then \
 		if [ "$$(id -u)" != 0 ]; then \
 			echo "qemu-aarch64 is not registered with binfmt_misc;" \
-				"run as root: /usr/lib/systemd/systemd-binfmt" \
-				"/usr/lib/binfmt.d/qemu-aarch64.conf"; \
+				"run as root: make deps-aarch64"; \
 			exit 1; \
 		fi; \
 		[ -e $(BINFMT)/register ] || \
