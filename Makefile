@@ -15,6 +15,10 @@
 #   make fuzz        build the libFuzzer harness (clang) in build/fuzz and
 #                    fuzz for FUZZ_SECONDS (60); ends with "fuzz: N passed,
 #                    N failed"
+#   make test-aarch64  cross-build for aarch64 (build/aarch64, with
+#                    cmake/aarch64-linux-gnu.cmake and Debian's arm64
+#                    libraries) and run the suite under qemu-aarch64 user
+#                    mode; ends with "aarch64: N passed, N failed, N skipped"
 #   make release     an optimised build in build/release
 #   make install     install the release build (PREFIX=/usr/local)
 #
@@ -37,8 +41,8 @@ CTEST := ctest --output-on-failure -j$(JOBS)
 # feeds LeakSanitizer's view of dynamic TLS.
 ASAN_TLS := intercept_tls_get_addr=0
 
-.PHONY: all deps demo test verify mutants fuzz release install \
-	format clean kernel-compat
+.PHONY: all deps deps-aarch64 demo test verify mutants fuzz release \
+	install format clean kernel-compat
 
 all: deps
 	@$(MAKE) --no-print-directory build/debug/.built
@@ -62,6 +66,49 @@ deps:
 		fi; \
 	fi
 
+# The cross build's own needs: Debian's cross compiler, qemu's user-mode
+# emulator with its binfmt_misc entry (so that every aarch64 program the
+# tests start, scripts' included, runs under qemu-aarch64), and the arm64
+# builds of the libraries (Debian multiarch: "dpkg --add-architecture").
+AARCH64_PACKAGES := gcc-aarch64-linux-gnu qemu-user qemu-user-binfmt \
+	libc6:arm64 liburcu-dev:arm64 check:arm64
+BINFMT := /proc/sys/fs/binfmt_misc
+
+deps-aarch64: deps
+	@missing=""; \
+	for p in $(AARCH64_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+			grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			dpkg --print-foreign-architectures | grep -qx arm64 || \
+				dpkg --add-architecture arm64; \
+			apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				$$missing >/dev/null || exit 1; \
+		else \
+			echo "missing Debian packages:$$missing"; \
+			echo "run as root: dpkg --add-architecture arm64;" \
+				"apt-get update; apt-get install$$missing"; \
+			exit 1; \
+		fi; \
+	fi
+	@if [ ! -e $(BINFMT)/qemu-aarch64 ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "qemu-aarch64 is not registered with binfmt_misc;" \
+				"run as root: make deps-aarch64"; \
+			exit 1; \
+		fi; \
+		[ -e $(BINFMT)/register ] || \
+			mount -t binfmt_misc binfmt_misc $(BINFMT) || exit 1; \
+		echo "registering qemu-aarch64 with binfmt_misc"; \
+		sed -n '/^:qemu-aarch64:/p' \
+			/usr/lib/binfmt.d/qemu-aarch64.conf \
+			> $(BINFMT)/register || exit 1; \
+	fi
+
 # build/NAME/.built: configure and build one flavour.
 build/debug/.built: FORCE
 	cmake -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -76,6 +123,11 @@ build/tsan/.built: FORCE
 	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug \
 		-DUMN_SANITIZE=thread >/dev/null
 	cmake --build build/tsan -j$(JOBS)
+	@touch $@
+build/aarch64/.built: deps-aarch64 FORCE
+	cmake -S . -B build/aarch64 -DCMAKE_BUILD_TYPE=Debug \
+		-DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake >/dev/null
+	cmake --build build/aarch64 -j$(JOBS)
 	@touch $@
 build/release/.built: FORCE
 	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release \

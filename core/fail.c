@@ -28,15 +28,25 @@ unsigned long umn__fail_failed(void)
 	return __atomic_load_n(&failed, __ATOMIC_RELAXED);
 }
 
-/* Armed: count this point; does it fail? */
+/*
+ * Armed: count this point; does it fail?  umn__fail_here() tests the flag
+ * with a relaxed load (one branch when disarmed), which orders nothing on
+ * a weakly ordered machine: the acquire here pairs with umn__fail_arm()'s
+ * release, so that a thread other than the arming one reads the settings
+ * it stored, not older ones.
+ */
 bool umn__fail_count(void)
 {
-	unsigned long n = __atomic_add_fetch(&passed, 1, __ATOMIC_RELAXED);
-	unsigned long nth = __atomic_load_n(&fail_nth, __ATOMIC_RELAXED);
-	unsigned long every = __atomic_load_n(&fail_every, __ATOMIC_RELAXED);
-	bool fail = nth &&
-		    (n == nth || (every && n > nth && (n - nth) % every == 0));
+	unsigned long n, nth, every;
+	bool fail;
 
+	if (!__atomic_load_n(&umn__fail_armed, __ATOMIC_ACQUIRE))
+		return false;
+	n = __atomic_add_fetch(&passed, 1, __ATOMIC_RELAXED);
+	nth = __atomic_load_n(&fail_nth, __ATOMIC_RELAXED);
+	every = __atomic_load_n(&fail_every, __ATOMIC_RELAXED);
+	fail = nth &&
+	       (n == nth || (every && n > nth && (n - nth) % every == 0));
 	if (fail)
 		__atomic_add_fetch(&failed, 1, __ATOMIC_RELAXED);
 	return fail;

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <linux/magic.h>
 #include <sys/shm.h>
@@ -36,7 +37,14 @@
 #include "../../core/rcu.h"
 #include "proc.h"
 
-#define PAGE_MASK (UMN_PAGE_SIZE - 1)
+/*
+ * The kernel's page size, read at start: 4 KiB on x86-64, and 4, 16 or
+ * 64 KiB on aarch64.  The kernel rounds a length up to its page, so the
+ * brackets must too (a munmap of 4 KiB unmaps 64 KiB there); it is a
+ * multiple of UMN_PAGE_SIZE, so the ranges stay valid umn ranges.
+ */
+static unsigned long kernel_page = UMN_PAGE_SIZE;
+#define PAGE_MASK (kernel_page - 1)
 
 /* glibc's idea of the break, which its brk() keeps (set by patch.c). */
 void **umn__proc_curbrk;
@@ -66,7 +74,10 @@ void umn__proc_hooks_init(void)
 	const char *p;
 	long n, fd = syscall(SYS_openat, AT_FDCWD, "/proc/meminfo",
 			     O_RDONLY | O_CLOEXEC);
+	unsigned long page = getauxval(AT_PAGESZ);
 
+	if (page > UMN_PAGE_SIZE && !(page & (page - 1)))
+		kernel_page = page;
 	if (fd < 0)
 		return;
 	n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
@@ -234,7 +245,8 @@ static int hook_madvise(void *addr, size_t len, int advice)
 	return (int)ret;
 }
 
-/* The page size of a new mapping: MAP_HUGETLB's, hugetlbfs's, or 4 KiB. */
+/* The page size of a new mapping: MAP_HUGETLB's, hugetlbfs's, or the
+ * kernel's. */
 static unsigned long huge_page_size(int flags, int fd)
 {
 	struct statfs fs;
@@ -247,7 +259,7 @@ static unsigned long huge_page_size(int flags, int fd)
 	if (!(flags & MAP_ANONYMOUS) && fd >= 0 &&
 	    !syscall(SYS_fstatfs, fd, &fs) && fs.f_type == HUGETLBFS_MAGIC)
 		return (unsigned long)fs.f_bsize;
-	return UMN_PAGE_SIZE;
+	return kernel_page;
 }
 
 /* A new mapping where an interval still is (after a munmap, say) must be
@@ -269,7 +281,7 @@ static void *hook_mmap(void *addr, size_t len, int prot, int flags, int fd,
 	struct call c = { .open = false };
 	long ret;
 
-	if (offset & PAGE_MASK) { /* as glibc checks it */
+	if (offset & (UMN_PAGE_SIZE - 1)) { /* as glibc checks it */
 		errno = EINVAL;
 		return MAP_FAILED;
 	}
@@ -324,9 +336,8 @@ static void *hook_mremap(void *old, size_t old_len, size_t new_len, int flags,
 	return (void *)ret;
 }
 
-/* glibc's brk: the kernel's answer becomes __curbrk; short of the ask is
- * ENOMEM. */
-static int hook_brk(void *addr)
+/* The kernel's brk, bracketed when it shrinks the heap: the new break. */
+static unsigned long brk_in_brackets(void *addr)
 {
 	int entry_errno = errno;
 	unsigned long want = (unsigned long)addr, cur, got;
@@ -342,6 +353,15 @@ static int hook_brk(void *addr)
 	}
 	SYSCALL_IN_BRACKETS(got, (unsigned long)syscall(SYS_brk, addr),
 			    call_end(&c));
+	return got;
+}
+
+/* glibc's brk: the kernel's answer becomes __curbrk; short of the ask is
+ * ENOMEM. */
+static int hook_brk(void *addr)
+{
+	unsigned long got = brk_in_brackets(addr);
+
 	*umn__proc_curbrk = (void *)got;
 	if (got < (unsigned long)addr) {
 		errno = ENOMEM;
@@ -470,11 +490,83 @@ static int hook_shmdt(const void *addr)
 	return (int)ret;
 }
 
+/*
+ * The hooks at the system call instruction (aarch64, patch-aarch64.c):
+ * the arguments as the kernel gets them, the kernel's answer (-errno on
+ * failure), and errno as it was: the code after the instruction sets it.
+ */
+static long raw_result(long ret, int entry_errno)
+{
+	if (ret == -1)
+		ret = -errno;
+	errno = entry_errno;
+	return ret;
+}
+
+static long raw_munmap(void *addr, size_t len)
+{
+	int entry_errno = errno;
+
+	return raw_result(hook_munmap(addr, len), entry_errno);
+}
+
+static long raw_madvise(void *addr, size_t len, int advice)
+{
+	int entry_errno = errno;
+
+	return raw_result(hook_madvise(addr, len, advice), entry_errno);
+}
+
+static long raw_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		     off_t offset)
+{
+	int entry_errno = errno;
+
+	return raw_result((long)hook_mmap(addr, len, prot, flags, fd, offset),
+			  entry_errno);
+}
+
+static long raw_mremap(void *old, size_t old_len, size_t new_len, int flags,
+		       void *new_addr)
+{
+	int entry_errno = errno;
+
+	return raw_result(
+		(long)hook_mremap(old, old_len, new_len, flags, new_addr),
+		entry_errno);
+}
+
+/* The kernel's brk fails by returning the old break, never -errno. */
+static long raw_brk(void *addr)
+{
+	int entry_errno = errno;
+	unsigned long got = brk_in_brackets(addr);
+
+	errno = entry_errno;
+	return (long)got;
+}
+
+static long raw_shmat(int id, const void *addr, int flags)
+{
+	int entry_errno = errno;
+
+	return raw_result((long)hook_shmat(id, addr, flags), entry_errno);
+}
+
+static long raw_shmdt(const void *addr)
+{
+	int entry_errno = errno;
+
+	return raw_result(hook_shmdt(addr), entry_errno);
+}
+
+#define HOOK(call)                                                         \
+	{                                                                  \
+#call, (void *)hook_##call, (void *)raw_##call, SYS_##call \
+	}
 const struct proc_hook umn__proc_hooks[] = {
-	{ "munmap", (void *)hook_munmap }, { "madvise", (void *)hook_madvise },
-	{ "mmap", (void *)hook_mmap },	   { "mremap", (void *)hook_mremap },
-	{ "brk", (void *)hook_brk },	   { "shmat", (void *)hook_shmat },
-	{ "shmdt", (void *)hook_shmdt },
+	HOOK(munmap), HOOK(madvise), HOOK(mmap),  HOOK(mremap),
+	HOOK(brk),    HOOK(shmat),   HOOK(shmdt),
 };
 const unsigned int umn__proc_nhooks =
 	sizeof(umn__proc_hooks) / sizeof(umn__proc_hooks[0]);

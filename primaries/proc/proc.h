@@ -6,7 +6,8 @@
  *   proc.c	the state: the mm, the sources' switches, fork, causes.
  *   hooks.c	the replacements of libc's calls: start, the system call,
  *		invalidate_range and end, in the caller's thread.
- *   patch.c	x86-64 entry-point patching of libc, safe while threads run.
+ *   patch.c	patching libc, safe while threads run: the driver (patch.h);
+ *		patch-x86_64.c and patch-aarch64.c, each architecture's way.
  *   uffd.c	the userfaultfd source: registration, reader, dispatcher.
  */
 #ifndef UMN_PROC_INTERNAL_H
@@ -34,7 +35,10 @@ void umn__proc_bracket(struct umn_mm *mm, unsigned long start,
 /* hooks.c: the table of calls to patch. */
 struct proc_hook {
 	const char *name; /* libc's symbol */
-	void *hook;	  /* our replacement, same signature */
+	void *hook;	  /* our replacement, same signature (x86-64) */
+	void *raw;	  /* the same at the system call (aarch64): the
+			     call's arguments, the kernel's answer (-errno) */
+	long nr;	  /* the system call's number */
 };
 extern const struct proc_hook umn__proc_hooks[];
 extern const unsigned int umn__proc_nhooks;

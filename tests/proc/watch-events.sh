@@ -265,8 +265,9 @@ jemalloc|mimalloc|tcmalloc)
 	tcmalloc) so=libtcmalloc_minimal.so.4 pkg=libtcmalloc-minimal4
 		m=$tcmalloc_matrix tune=TCMALLOC_AGGRESSIVE_DECOMMIT=true ;;
 	esac
-	if ! lib=$(find_lib $so); then
-		echo "skipped: $so not found (Debian package $pkg)"
+	if ! lib=$(find_lib $so "$events"); then
+		m=$("$(dirname "$0")/../foreign.sh" --machine "$events")
+		echo "skipped: $so for $m not found (Debian package $pkg)"
 		exit 77
 	fi
 	pre=${LD_PRELOAD:+$LD_PRELOAD:}$lib
