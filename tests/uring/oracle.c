@@ -335,13 +335,16 @@ static void step(struct writer *w, unsigned int *seed)
 	char *addr, *page;
 	bool same;
 
+	/* The get under the buffer's lock: the address is the buffer's when
+	 * it is registered.  (Once the buffer has moved, whatever is mapped
+	 * there -- a sanitizer's fake stack, say -- is not the writer's to
+	 * read into; an invalidation after the get is the race under test.) */
 	pthread_mutex_lock(&b->lock);
 	addr = b->addr;
 	cur = b->gen;
 	changes = b->changes;
-	pthread_mutex_unlock(&b->lock);
-
 	index = umn_uring_get(w->cache, addr, BUFLEN);
+	pthread_mutex_unlock(&b->lock);
 	if (index < 0) {
 		if (index != -EFAULT)
 			fail_errno("umn_uring_get", -index);
@@ -405,6 +408,7 @@ static void writer_init(struct writer *w, int id)
 {
 	int ret;
 
+	memset(w, 0, sizeof(*w)); /* the counters too */
 	w->id = id;
 	ret = io_uring_queue_init(4, &w->ring, 0);
 	if (ret == -ENOSYS || ret == -EPERM) {
