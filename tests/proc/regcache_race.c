@@ -189,6 +189,18 @@ static const char *start_cache(const struct opts *o, bool ucx, bool broken)
 	return NULL;
 }
 
+/* Can the pin read here?  (qemu-user lacks process_vm_readv().) */
+static bool pin_reads(void)
+{
+	unsigned long probe = 1, got = 0;
+	struct iovec local = { &got, sizeof(got) };
+	struct iovec remote = { &probe, sizeof(probe) };
+
+	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) ==
+		       sizeof(got) &&
+	       got == probe;
+}
+
 int test_race(const struct opts *o, bool broken)
 {
 	/* Measured: now and then TSan's runtime itself faults ("SEGV ...
@@ -199,6 +211,10 @@ int test_race(const struct opts *o, bool broken)
 		skip("TSan build: its runtime faults now and then under this "
 		     "remapper (a sanitizer's crash, not a verdict); run it in "
 		     "another build");
+	if (!pin_reads())
+		skip("process_vm_readv() does not work here (%s): the pin "
+		     "cannot read a generation",
+		     strerror(errno));
 	const char *cache = stress_ucx ? "UCX rcache" : "umn regcache", *why;
 	pthread_t rt, lt[LOOKERS];
 	struct timespec ts = { (time_t)o->seconds,
