@@ -112,4 +112,27 @@ static inline void soft_torture_op(struct umn_soft_mm *sm, unsigned long win,
 	}
 }
 
+#ifdef UMN_LINUX_MMU_NOTIFIER_H
+/* One of the OOM reaper's invalidations, in the kernel's words: a
+ * non-blockable range of 1 to 16 pages of the window of @mm.  Return:
+ * false if a notifier refused it (-EAGAIN), true if it ran and ended. */
+static inline bool soft_torture_reap(struct mm_struct *mm, unsigned long win,
+				     unsigned long pages, unsigned long *s)
+{
+	unsigned long first = soft_torture_rnd(s) % pages,
+		      n = 1 + soft_torture_rnd(s) % 16;
+	struct mmu_notifier_range range;
+
+	if (first + n > pages)
+		n = pages - first;
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm,
+				win + first * UMN_PAGE_SIZE,
+				win + (first + n) * UMN_PAGE_SIZE);
+	if (mmu_notifier_invalidate_range_start_nonblock(&range))
+		return false;
+	mmu_notifier_invalidate_range_end(&range);
+	return true;
+}
+#endif
+
 #endif /* UMN_TESTS_SOFT_TORTURE_H */

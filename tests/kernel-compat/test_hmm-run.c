@@ -441,24 +441,14 @@ static void *snapshotter(void *arg)
 /* The OOM reaper: non-blockable ranges, in the kernel's words. */
 static void *reaper(void *arg)
 {
-	unsigned long s = seed * 69069UL + 3, first, n;
-	struct mmu_notifier_range range;
+	unsigned long s = seed * 69069UL + 3;
 
 	(void)arg;
 	while (!stopping()) {
-		first = soft_torture_rnd(&s) % WIN_PAGES;
-		n = 1 + soft_torture_rnd(&s) % 16;
-		if (first + n > WIN_PAGES)
-			n = WIN_PAGES - first;
-		mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, kmm,
-					win + first * PAGE_SIZE,
-					win + (first + n) * PAGE_SIZE);
-		if (mmu_notifier_invalidate_range_start_nonblock(&range)) {
-			count(&reaper_refused);
-		} else {
+		if (soft_torture_reap(kmm, win, WIN_PAGES, &s))
 			count(&reaper_starts);
-			mmu_notifier_invalidate_range_end(&range);
-		}
+		else
+			count(&reaper_refused);
 		usleep(100);
 	}
 	return NULL;
