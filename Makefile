@@ -47,24 +47,32 @@ ASAN_TLS := intercept_tls_get_addr=0
 all: deps
 	@$(MAKE) --no-print-directory build/debug/.built
 
-deps:
+# $(call install_missing,PACKAGES,BEFORE): as root, install the Debian
+# packages of PACKAGES that are missing, running BEFORE first; otherwise
+# name them, say how, and fail.
+define install_missing
 	@missing=""; \
-	for p in $(PACKAGES); do \
+	for p in $(1); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
 			grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:$$missing"; \
+			$(if $(2),$(2) &&) \
 			apt-get update -qq && \
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 				$$missing >/dev/null || exit 1; \
 		else \
 			echo "missing Debian packages:$$missing"; \
-			echo "run as root: apt-get install$$missing"; \
+			echo "run as root: make $@"; \
 			exit 1; \
 		fi; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(PACKAGES))
 
 # The cross build's own needs: Debian's cross compiler, qemu's user-mode
 # emulator with its binfmt_misc entry (so that every aarch64 program the
@@ -73,28 +81,11 @@ deps:
 AARCH64_PACKAGES := gcc-aarch64-linux-gnu qemu-user qemu-user-binfmt \
 	libc6:arm64 liburcu-dev:arm64 check:arm64
 BINFMT := /proc/sys/fs/binfmt_misc
+ADD_ARM64 := { dpkg --print-foreign-architectures | grep -qx arm64 || \
+	dpkg --add-architecture arm64; }
 
 deps-aarch64: deps
-	@missing=""; \
-	for p in $(AARCH64_PACKAGES); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
-			grep -q 'ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" = 0 ]; then \
-			echo "installing:$$missing"; \
-			dpkg --print-foreign-architectures | grep -qx arm64 || \
-				dpkg --add-architecture arm64; \
-			apt-get update -qq && \
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				$$missing >/dev/null || exit 1; \
-		else \
-			echo "missing Debian packages:$$missing"; \
-			echo "run as root: dpkg --add-architecture arm64;" \
-				"apt-get update; apt-get install$$missing"; \
-			exit 1; \
-		fi; \
-	fi
+	$(call install_missing,$(AARCH64_PACKAGES),$(ADD_ARM64))
 	@if [ ! -e $(BINFMT)/qemu-aarch64 ]; then \
 		if [ "$$(id -u)" != 0 ]; then \
 			echo "qemu-aarch64 is not registered with binfmt_misc;" \
