@@ -18,6 +18,13 @@
  * recorded before the remapper wrote the new generation (word 0) is not
  * judged.
  *
+ * Between the munmap and the mmap the buffer is a hole, and another
+ * thread's mmap(NULL) may take it (a sanitizer's allocator often does: the
+ * hole is the highest gap of its size).  The remapper maps again with
+ * MAP_FIXED_NOREPLACE, so it never maps over a stranger, and retires a
+ * buffer whose hole was taken.  Generations carry a tag, so that the
+ * stranger's words are never judged as generations.
+ *
  * umn's stale hits fail the test; UCX's are counted and printed (UCM calls
  * the rcache before the kernel unmaps, but when a lookup holds the
  * rcache's lock the invalidation waits for the next miss, and every hit
@@ -43,12 +50,15 @@
 #define BUFS	  8 /* buffers, each its own mapping with a guard after */
 #define BUF_PAGES 4
 #define LOOKERS	  3
+#define GEN_TAG	  0x5a3c000000000000ul /* in every generation word */
+#define GEN_MASK  0xffff000000000000ul
 
 static struct {
 	unsigned long base;	  /* BUFS * (BUF_PAGES + 1) pages */
 	unsigned long dead[BUFS]; /* newest generation unmapped */
+	bool retired[BUFS];	  /* its hole was taken by a stranger */
 	unsigned long next_gen;	  /* remapper only */
-	unsigned long remaps, lookups, hits, judged, stale;
+	unsigned long remaps, retires, lookups, hits, judged, stale;
 	struct umn_regcache *rc; /* NULL: UCX's */
 	int stop;
 } R;
@@ -82,18 +92,22 @@ static void gen_unpin(void *arg, unsigned long npages,
 
 static const struct umn_regcache_ops gen_ops = { gen_pin, gen_unpin };
 
-/* Map generation R.next_gen at buffer @i and write it there. */
-static void map_buf(int i)
+/* Map the next generation at buffer @i (over the reservation, or into
+ * its hole) and write it there; false if a stranger took the hole. */
+static bool map_buf(int i, int flags)
 {
 	unsigned long *p = mmap((void *)buf_addr(i), BUF_PAGES * PAGE,
 				PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+				MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 
-	if (p == MAP_FAILED) {
+	if (p == MAP_FAILED && errno == EEXIST)
+		return false;
+	if (p != (void *)buf_addr(i)) {
 		perror("race: mmap");
 		exit(1);
 	}
-	__atomic_store_n(p, ++R.next_gen, __ATOMIC_RELEASE);
+	__atomic_store_n(p, GEN_TAG | ++R.next_gen, __ATOMIC_RELEASE);
+	return true;
 }
 
 static void *remapper(void *arg)
@@ -101,15 +115,23 @@ static void *remapper(void *arg)
 	unsigned int seed = 1;
 
 	(void)arg;
-	while (!__atomic_load_n(&R.stop, __ATOMIC_ACQUIRE)) {
+	while (!__atomic_load_n(&R.stop, __ATOMIC_ACQUIRE) &&
+	       R.retires < BUFS) {
 		int i = (int)(rand_r(&seed) % BUFS);
+
+		if (R.retired[i])
+			continue;
 		unsigned long gen =
 			*(unsigned long *)buf_addr(i); /* ours to read */
 
 		munmap((void *)buf_addr(i), BUF_PAGES * PAGE);
 		__atomic_store_n(&R.dead[i], gen, __ATOMIC_RELEASE);
-		map_buf(i);
-		R.remaps++;
+		if (map_buf(i, MAP_FIXED_NOREPLACE)) {
+			R.remaps++;
+		} else {
+			__atomic_store_n(&R.retired[i], true, __ATOMIC_RELEASE);
+			R.retires++;
+		}
 	}
 	return NULL;
 }
@@ -146,6 +168,9 @@ static void *looker(void *arg)
 
 	while (!__atomic_load_n(&R.stop, __ATOMIC_ACQUIRE)) {
 		int i = (int)(rand_r(&seed) % BUFS);
+
+		if (__atomic_load_n(&R.retired[i], __ATOMIC_ACQUIRE))
+			continue;
 		unsigned long dead =
 			__atomic_load_n(&R.dead[i], __ATOMIC_ACQUIRE);
 		bool hit;
@@ -153,8 +178,8 @@ static void *looker(void *arg)
 
 		lookups++;
 		hits += hit;
-		if (!gen)
-			continue;
+		if ((gen & GEN_MASK) != GEN_TAG)
+			continue; /* no generation: a hole, or a stranger's */
 		judged++;
 		if (gen <= dead)
 			stale++;
@@ -203,14 +228,11 @@ static bool pin_reads(void)
 
 int test_race(const struct opts *o, bool broken)
 {
-	/* Measured: now and then TSan's runtime itself faults ("SEGV ...
-	 * nested bug in the same thread") under this remapper, whichever the
-	 * sources (3 of 8 runs with userfaultfd, 2 of 12 with the hooks
-	 * alone); the debug, ASan and release builds run it. */
-	if (TSAN)
-		skip("TSan build: its runtime faults now and then under this "
-		     "remapper (a sanitizer's crash, not a verdict); run it in "
-		     "another build");
+	/* Measured: 8 of 8 runs fault after the verdict, in UCX's close
+	 * or exit, and TSan's allocator takes every hole within 2 s. */
+	if (TSAN && stress_ucx)
+		skip("TSan build: libucs, not built for TSan, faults at exit "
+		     "under its runtime; the other builds run UCX's race");
 	if (!pin_reads())
 		skip("process_vm_readv() does not work here (%s): the pin "
 		     "cannot read a generation",
@@ -227,7 +249,7 @@ int test_race(const struct opts *o, bool broken)
 		skip("cannot reserve the buffers' range");
 	R.base = (unsigned long)p;
 	for (int i = 0; i < BUFS; i++)
-		map_buf(i);
+		map_buf(i, MAP_FIXED);
 	why = start_cache(o, stress_ucx, broken);
 	if (why)
 		skip("%s: %s", cache, why);
@@ -246,6 +268,10 @@ int test_race(const struct opts *o, bool broken)
 	       cache, stress_ucx ? "UCM's hooks" : sources_name(o->sources),
 	       LOOKERS, o->seconds, R.lookups, R.hits, R.remaps, R.stale,
 	       R.judged);
+	if (R.retires)
+		printf("  %lu of %d buffers retired: another thread's mmap took "
+		       "the hole\n",
+		       R.retires, BUFS);
 	if (R.lookups)
 		printf("  %.0f ns per lookup and put, per thread\n",
 		       o->seconds * LOOKERS * 1e9 / (double)R.lookups);
