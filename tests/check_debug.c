@@ -349,7 +349,7 @@ START_TEST(regcache_lock_rule_is_checked)
 	ck_assert_int_eq(umn_regcache_create(toy.mm, &ops, NULL, 0, &lrc), 0);
 	expect_abort(regcache_rule_unlocked,
 		     "retire_locked() called without rc->lock",
-		     "consumers/regcache.c");
+		     "consumers/regcache_reclaim.c");
 	ck_assert_int_eq(umn_regcache_destroy(lrc), 0);
 	toy_destroy(&toy);
 }

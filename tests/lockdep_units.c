@@ -3,9 +3,10 @@
  * tests/lockdep_units.c - reach the static functions whose rule is a lock,
  * so that tests/check_debug.c can call them without it.  The sources are
  * included, as kernel unit tests include the file they test: in umn-tests
- * this file stands in for the library's objects of these three files.
+ * this file stands in for the library's objects of these two files (the
+ * registration cache's rule is an internal call of the library's).
  */
-#include "../consumers/regcache.c"
+#include "../consumers/regcache_internal.h"
 #include "../core/interval.c"
 #include "../primaries/proc/uffd.c"
 #include "harness.h"

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * consumers/regcache_index.h - the registration cache's index: which
+ * registrations cover a range, searched without a lock (regcache.c).
+ * Internal; nothing here is installed.
+ *
+ * Slots { start, end, maxend, r } sorted by start, maxend the largest end
+ * of this slot and all before it, so "a registration covering [s, e)" is
+ * a search for the last start <= s and a scan back while maxend >= e
+ * (short unless one registration spans many others).  The search counts
+ * keys <= s in blocks of FAN on a few levels (a small static B-tree of
+ * the starts: 3 levels for 4096 slots) rather than halving, whose every
+ * step waits for the load before.
+ *
+ * Up to RECENT registrations are added in place, unsorted, after the
+ * sorted slots (the slot, then the count, with a release store), and
+ * scanned, newest first, when the sorted ones have no match; the next
+ * one rebuilds: the cache allocates an index outside its lock, merges
+ * into it the live slots of the old one and its own, and publishes it.
+ * A removal clears its slot in place (r := NULL, a release store); the
+ * next rebuild compacts.  (What RECENT trades, measured, is in
+ * docs/PERFORMANCE.md.)
+ *
+ * Who may do what: every index function but regidx_slot_after() and the
+ * reads of published slots is the writer's, under the cache's lock; an
+ * index, once published, changes only in its recent slots, its count of
+ * them and its slots' r, each with a release store.  The cache retires a
+ * replaced index after a grace period.
+ */
+#ifndef UMN_CONSUMERS_REGCACHE_INDEX_H
+#define UMN_CONSUMERS_REGCACHE_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CACHELINE 64
+
+struct reg; /* regcache.c's registration */
+
+/* Memory that a lookup may still be reading: freed after a grace period. */
+struct retire {
+	struct retire *next;
+	void *mem; /* what to free */
+};
+
+/* One slot of the index; all but r are immutable once published. */
+struct slot {
+	unsigned long start, end; /* the registration's [start, end) */
+	unsigned long maxend;	  /* max end of this slot and all before */
+	struct reg *r;		  /* NULL once taken out; atomic */
+};
+
+/*
+ * The search levels of an index: key[0] holds each slot's start, padded
+ * with ~0UL to whole blocks of FAN keys; key[l + 1] holds the first key
+ * of each block of key[l], padded the same way; the top level is one
+ * block.  A search counts, in one block per level, the keys <= s: FAN
+ * independent compares instead of a chain of dependent ones.
+ */
+#define FAN	   16 /* keys per block: two cache lines */
+#define MAX_LEVELS 16 /* FAN^16 slots */
+
+#define RECENT 64 /* slots added in place before the next rebuild */
+
+struct index {
+	size_t n, cap;	     /* sorted slots used, allocated */
+	unsigned int levels; /* of key[] */
+	unsigned long *key[MAX_LEVELS];
+	size_t nrecent; /* recent[] published: written under the lock with
+			   a release store, after the slot */
+	struct slot recent[RECENT]; /* unsorted; maxend unused */
+	struct retire retire;	    /* on the cache's retired list, once
+				       replaced */
+	struct slot s[];	    /* then the keys, from a cache line */
+};
+
+/* The first slot of @ix whose start is > @s (@s < ~0UL). */
+static inline __attribute__((always_inline)) size_t
+regidx_slot_after(const struct index *ix, unsigned long s)
+{
+	const unsigned long *k;
+	unsigned int l = ix->levels;
+	size_t b = 0, c;
+
+	while (l--) {
+		k = ix->key[l] + b * FAN;
+		/* Four counts: four short chains of carries, not one long
+		 * (the empty asm keeps the compiler from merging them). */
+		size_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+#pragma GCC unroll 4
+		for (unsigned int j = 0; j < FAN; j += 4) {
+			c0 += k[j] <= s;
+			c1 += k[j + 1] <= s;
+			c2 += k[j + 2] <= s;
+			c3 += k[j + 3] <= s;
+			__asm__("" : "+r"(c0), "+r"(c1), "+r"(c2), "+r"(c3));
+		}
+		c = (c0 + c1) + (c2 + c3);
+		if (!l)
+			return b * FAN + c;
+		if (!c) /* (only at the top) every start is > s */
+			return 0;
+		b = b * FAN + c - 1; /* the last block that starts <= s */
+	}
+	return 0;
+}
+
+/* An index with room for @n sorted slots, or NULL.  May sleep. */
+struct index *umn__regidx_alloc(size_t n);
+
+/* Add @add in place to @ix as its next recent slot (there is room):
+ * returns which.  The writer's. */
+size_t umn__regidx_add_recent(struct index *ix, const struct slot *add);
+
+/* Fill @ix, not yet published, with the live slots of @old (may be NULL)
+ * and @add (if not NULL), sorted, and build its search levels; @ix has
+ * room for them.  Returns the number of slots. */
+size_t umn__regidx_rebuild(struct index *ix, const struct index *old,
+			   const struct slot *add);
+
+/* The slot of @ix that holds @r, which starts at @start and went in as
+ * recent slot @recent_i if it was added in place to @ix.  The writer's. */
+struct slot *umn__regidx_slot_of(struct index *ix, const struct reg *r,
+				 unsigned long start, size_t recent_i);
+
+#endif

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * consumers/regcache_internal.h - what the registration cache's files
+ * share: a registration, the cache, the state word and the lock
+ * (regcache.c has the design).  Internal; nothing here is installed.
+ */
+#ifndef UMN_CONSUMERS_REGCACHE_INTERNAL_H
+#define UMN_CONSUMERS_REGCACHE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <umn/interval.h>
+#include <umn/regcache.h>
+#include "../core/lockdep.h"
+#include "regcache_index.h"
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr)-offsetof(type, member)))
+
+struct link {
+	struct link *prev, *next;
+};
+
+static inline void link_init(struct link *l)
+{
+	l->prev = l->next = l;
+}
+
+static inline void link_add(struct link *head, struct link *l)
+{
+	l->next = head->next;
+	l->prev = head;
+	head->next->prev = l;
+	head->next = l;
+}
+
+static inline void link_del(struct link *l)
+{
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
+	link_init(l);
+}
+
+/* r->state: hits << 32 | users << 1 | INVALIDATED. */
+#define INVALIDATED 1ULL
+#define USER	    2ULL
+#define USERS	    0xfffffffeULL
+#define HIT_SHIFT   32
+#define HIT	    (1ULL << HIT_SHIFT)
+#define HITS_LOW    0xffffffffULL /* the hits of a state, before the shift */
+
+enum where { UNPUBLISHED, INDEXED, UNINDEXED, ZOMBIE, FREEING };
+
+#define RETIRE_BATCH 32 /* retired before a grace period frees them */
+
+struct reg {
+	/* The hit path's: the first cache line is the registration's own. */
+	_Alignas(CACHELINE) uint64_t state; /* see the top; atomic */
+	struct umn_regcache_handle h;	    /* what users see; immutable */
+	struct umn_regcache *rc;
+	/* The rest. */
+	struct umn_interval_notifier sub; /* over [h.addr, h.addr + h.len) */
+	uint64_t hits_carry;	  /* hits carried out of state; atomic */
+	enum where where;	  /* under rc->lock */
+	size_t recent_i;	  /* its recent slot, if it was added in place
+				     to the current index; under rc->lock */
+	struct link all;	  /* on rc->all; under rc->lock */
+	struct link zlink;	  /* on rc->zombies; under rc->lock */
+	bool deferred;		  /* on rc->pending; atomic */
+	struct reg *pending_next; /* on rc->pending */
+	struct retire retire;	  /* on rc->retired, once freed */
+	struct umn_regcache_page pages[];
+};
+
+struct umn_regcache {
+	/* Read by every lookup and release; written off the hit path. */
+	struct index *index;	/* published with a release store; old
+				    arrays are retired */
+	unsigned long nzombies; /* how many on rc->zombies; atomic */
+	struct umn_mm *mm;
+	const struct umn_regcache_ops *ops;
+	void *arg;
+	unsigned int flags;
+	/* Under the lock, on a line of their own. */
+	_Alignas(CACHELINE) uintptr_t lock; /* guards what follows, each
+				    reg's where, all, zlink and the index's
+				    slots: 0, or the owner's token | PENDING */
+	struct reg *pending;	/* index removals deferred to the owner's
+				    unlock; atomic */
+	unsigned long nlive;	/* slots with a registration in the index;
+				    atomic: read unlocked to size the next */
+	struct link all;	/* every registration from publication to
+				    free: destroy's check, the stats' sum */
+	struct link zombies;	/* invalid, without users */
+	struct retire *retired; /* out of every index since the last grace
+				   period; taken under the lock */
+	unsigned long nretired; /* on it; atomic: read unlocked */
+	struct umn_regcache_stats stats; /* hits: of the freed only */
+};
+
+static inline unsigned long npages(const struct reg *r)
+{
+	return r->h.len >> UMN_PAGE_SHIFT;
+}
+
+static inline unsigned long reg_hits(struct reg *r)
+{
+	return (unsigned long)(__atomic_load_n(&r->hits_carry,
+					       __ATOMIC_RELAXED) +
+			       (__atomic_load_n(&r->state, __ATOMIC_RELAXED) >>
+				HIT_SHIFT));
+}
+
+/* --- the lock --- */
+
+#define PENDING 1UL
+
+/* This thread's token: an even address that names it. */
+uintptr_t umn__regcache_this_thread(void);
+#define this_thread umn__regcache_this_thread
+
+/* Debug builds: abort unless this thread holds rc->lock. */
+#ifdef UMN_DEBUG
+#define rc_assert_held(rc)                                            \
+	do {                                                          \
+		if ((__atomic_load_n(&(rc)->lock, __ATOMIC_SEQ_CST) & \
+		     ~PENDING) != this_thread())                      \
+			umn__lock_bug(__FILE__, __LINE__, __func__,   \
+				      "rc->lock", UMN__LOCK_EXCL);    \
+	} while (0)
+#else
+#define rc_assert_held(rc) ((void)0)
+#endif
+
+/*
+ * The cache's own calls between its files (regcache_reclaim.c has the
+ * lock, the invalidation and what frees; regcache.c the rest), under
+ * short names inside them.
+ */
+#define rc_lock		  umn__regcache_lock
+#define rc_unlock	  umn__regcache_unlock
+#define invalidate_locked umn__regcache_invalidate_locked
+#define retire_locked	  umn__regcache_retire_locked
+#define retire_flush	  umn__regcache_retire_flush
+#define unpin_reg	  umn__regcache_unpin
+#define put_reg		  umn__regcache_put_reg
+#define index_add	  umn__regcache_index_add
+#define reg_ops		  umn__regcache_reg_ops
+
+void rc_lock(struct umn_regcache *rc);
+void rc_unlock(struct umn_regcache *rc);
+void invalidate_locked(struct umn_regcache *rc, struct reg *r, bool count);
+void retire_locked(struct umn_regcache *rc, struct retire *node, void *mem);
+void retire_flush(struct umn_regcache *rc);
+void unpin_reg(struct umn_regcache *rc, struct reg *r);
+int put_reg(struct umn_regcache *rc, struct reg *r);
+struct index *index_add(struct umn_regcache *rc, struct index *ix,
+			struct reg *r);
+extern const struct umn_interval_notifier_ops reg_ops;
+
+#endif

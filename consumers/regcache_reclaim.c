@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: MIT
+/*
+ * consumers/regcache_reclaim.c - the registration cache's lock, its
+ * invalidation and what frees (regcache.c has the design: the state word,
+ * who frees, the retired memory).
+ *
+ * The lock knows its owner, which makes it safe against signal handlers.
+ * On the process mm (primaries/proc) a handler may munmap memory that this
+ * cache covers while its own thread holds rc->lock (in register, reap,
+ * destroy or stats): ->invalidate then runs in that thread, on top of the
+ * critical section it interrupted, where a plain spinlock spins for ever.
+ * It sets INVALIDATED at once, as always (no lookup that begins after can return
+ * the registration: lookups take no lock), and defers the rest: it queues
+ * the registration on rc->pending and flags the lock word, and the
+ * owner's unlock takes it out of the index before it lets the lock go.
+ * (The kernel's answer is spin_lock_irqsave; holding a thread's signals
+ * costs two system calls per lock, far more than a lookup.)
+ *
+ *	thread T: register r			T's signal handler
+ *	rc_lock: word = T
+ *	check: no read_retry, no INVALIDATED
+ *						munmap -> ->invalidate(r):
+ *						  set_seq; state |= INVALIDATED;
+ *						  word is T's: push r on
+ *						  pending, word = T|PENDING
+ *	insert r in the index (dead: no
+ *	  lookup takes it)
+ *	rc_unlock: CAS T -> 0 fails:
+ *	  word = T; take r out of the index
+ *	  (users 1: UNINDEXED); CAS T -> 0
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <umn/debug.h>
+#include <umn-test/breaks.h>
+#include "../core/rcu.h"
+#include "regcache_internal.h"
+
+static _Thread_local long lock_token;
+
+uintptr_t this_thread(void)
+{
+	return (uintptr_t)&lock_token;
+}
+
+void rc_lock(struct umn_regcache *rc)
+{
+	uintptr_t word;
+
+	for (;;) {
+		word = 0;
+		if (__atomic_compare_exchange_n(&rc->lock, &word, this_thread(),
+						false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return;
+		while (__atomic_load_n(&rc->lock, __ATOMIC_RELAXED))
+			;
+	}
+}
+
+/* Take @r out of the index, under rc->lock. */
+static void unindex_locked(struct umn_regcache *rc, struct reg *r)
+{
+	struct slot *sl;
+
+	rc_assert_held(rc);
+	sl = umn__regidx_slot_of(rc->index, r, r->h.addr, r->recent_i);
+	/* A lookup that still loads r finds it invalidated. */
+	__atomic_store_n(&sl->r, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&rc->nlive, rc->nlive - 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * The rest of an invalidation, under rc->lock: INVALIDATED is set.  Out of the
+ * index; without users, to the zombies (see "who frees" at the top).
+ */
+void invalidate_locked(struct umn_regcache *rc, struct reg *r, bool count)
+{
+	rc_assert_held(rc);
+	if (r->where != INDEXED)
+		return;
+	unindex_locked(rc, r);
+	/* Pairs with the release of the CAS that dropped the last user. */
+	if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) & USERS) {
+		r->where = UNINDEXED;
+	} else {
+		r->where = ZOMBIE;
+		link_add(&rc->zombies, &r->zlink);
+		__atomic_store_n(&rc->nzombies, rc->nzombies + 1,
+				 __ATOMIC_RELAXED);
+	}
+	if (count)
+		rc->stats.invalidations++;
+}
+
+/* Let rc->lock go, after the invalidations that this thread's signal
+ * handlers deferred to it (see the top of the file).  The accesses are
+ * seq-cst: a handler may run between any two of them. */
+void rc_unlock(struct umn_regcache *rc)
+{
+	struct reg *r, *next;
+	uintptr_t word;
+
+	for (;;) {
+		word = this_thread();
+		if (__atomic_compare_exchange_n(&rc->lock, &word, 0, false,
+						__ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			return;
+		__atomic_store_n(&rc->lock, this_thread(), __ATOMIC_SEQ_CST);
+		r = __atomic_exchange_n(&rc->pending, NULL, __ATOMIC_SEQ_CST);
+		for (; r; r = next) {
+			next = r->pending_next;
+			__atomic_store_n(&r->deferred, false, __ATOMIC_SEQ_CST);
+			invalidate_locked(rc, r, true);
+		}
+	}
+}
+
+/* Under rc->lock: free @mem, which holds @node, after a grace period. */
+void retire_locked(struct umn_regcache *rc, struct retire *node, void *mem)
+{
+	rc_assert_held(rc);
+	node->mem = mem;
+	node->next = rc->retired;
+	rc->retired = node;
+	__atomic_store_n(&rc->nretired, rc->nretired + 1, __ATOMIC_RELAXED);
+}
+
+static void free_retired(struct retire *list)
+{
+	struct retire *next;
+
+	for (; list; list = next) {
+		next = list->next;
+		free(list->mem);
+	}
+}
+
+/*
+ * Free a full batch of retired memory after a grace period, unless this
+ * thread is in an RCU read-side section (a grace period would wait for
+ * it: the batch waits for a later call).  Lookups read the memory without
+ * a lock; they are all out of the sections that could see it once
+ * umn__synchronize_rcu() returns.
+ */
+void retire_flush(struct umn_regcache *rc)
+{
+	struct retire *list;
+
+	if (__atomic_load_n(&rc->nretired, __ATOMIC_RELAXED) < RETIRE_BATCH ||
+	    umn__rcu_read_ongoing())
+		return;
+	rc_lock(rc);
+	list = rc->retired;
+	rc->retired = NULL;
+	__atomic_store_n(&rc->nretired, 0, __ATOMIC_RELAXED);
+	rc_unlock(rc);
+	umn__synchronize_rcu();
+	free_retired(list);
+}
+
+static bool reg_invalidate(struct umn_interval_notifier *sub,
+			   const struct umn_range *range, unsigned long cur_seq)
+{
+	struct reg *r = container_of(sub, struct reg, sub);
+	struct umn_regcache *rc = r->rc;
+	struct reg *head;
+
+	(void)range;
+	/* First: from here no lookup takes a user.  Release: a register
+	 * whose reset of the state reads this (or a later) value sees the
+	 * sequence in read_retry. */
+	umn_interval_set_seq(sub, cur_seq);
+	if (rc->flags & UMN_REGCACHE_BREAK_INVALIDATE)
+		return true;
+	__atomic_fetch_or(&r->state, INVALIDATED, __ATOMIC_SEQ_CST);
+
+	if ((__atomic_load_n(&rc->lock, __ATOMIC_SEQ_CST) & ~PENDING) ==
+	    this_thread()) {
+		/* A signal handler on top of this thread's critical section:
+		 * the section's unlock takes r out of the index. */
+		if (!__atomic_exchange_n(&r->deferred, true,
+					 __ATOMIC_SEQ_CST)) {
+			head = __atomic_load_n(&rc->pending, __ATOMIC_SEQ_CST);
+			do
+				r->pending_next = head;
+			while (!__atomic_compare_exchange_n(
+				&rc->pending, &head, r, false, __ATOMIC_SEQ_CST,
+				__ATOMIC_SEQ_CST));
+		}
+		__atomic_store_n(&rc->lock, this_thread() | PENDING,
+				 __ATOMIC_SEQ_CST);
+		return true;
+	}
+	rc_lock(rc);
+	invalidate_locked(rc, r, true);
+	rc_unlock(rc);
+	return true;
+}
+
+const struct umn_interval_notifier_ops reg_ops = {
+	.name = "regcache",
+	.invalidate = reg_invalidate,
+};
+
+void unpin_reg(struct umn_regcache *rc, struct reg *r)
+{
+	rc->ops->unpin(rc->arg, npages(r), r->pages);
+	rc_lock(rc);
+	rc->stats.unpins += npages(r);
+	rc_unlock(rc);
+}
+
+/*
+ * Free an invalid registration that its caller alone holds (FREEING, or
+ * UNINDEXED with the caller's user the last).  If its notifier cannot be removed
+ * here, it goes to the zombies, without users.  The last critical section
+ * is the caller's last touch of rc.
+ */
+int put_reg(struct umn_regcache *rc, struct reg *r)
+{
+	int ret = umn_interval_notifier_remove(&r->sub);
+
+	if (ret) {
+		rc_lock(rc);
+		__atomic_fetch_and(&r->state, ~USERS, __ATOMIC_RELAXED);
+		r->where = ZOMBIE;
+		link_add(&rc->zombies, &r->zlink);
+		__atomic_store_n(&rc->nzombies, rc->nzombies + 1,
+				 __ATOMIC_RELAXED);
+		rc_unlock(rc);
+		return ret;
+	}
+	rc->ops->unpin(rc->arg, npages(r), r->pages);
+	retire_flush(rc); /* the earlier ones: r's is the last touch */
+	rc_lock(rc);
+	rc->stats.unpins += npages(r);
+	rc->stats.reaped++;
+	rc->stats.hits += reg_hits(r);
+	link_del(&r->all);
+	/* Lookups that found r in an index may still read its state. */
+	retire_locked(rc, &r->retire, r);
+	rc_unlock(rc);
+	return 0;
+}
+
+/* Are most of the index's slots cleared?  Under rc->lock, or unlocked as
+ * a hint. */
+static bool index_sparse(struct umn_regcache *rc)
+{
+	unsigned long live = __atomic_load_n(&rc->nlive, __ATOMIC_RELAXED);
+	struct index *ix;
+	bool sparse;
+
+	umn__rcu_read_lock();
+	ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE);
+	sparse =
+		ix && ix->n + __atomic_load_n(&ix->nrecent, __ATOMIC_RELAXED) >=
+			      2 * live + FAN;
+	umn__rcu_read_unlock();
+	return sparse;
+}
+
+/*
+ * Rebuild an index that invalidations left mostly cleared (a lookup
+ * searches every slot, cleared or not, until the next register's
+ * rebuild).  May sleep: it allocates, outside the lock.
+ */
+static void index_compact(struct umn_regcache *rc)
+{
+	struct index *ix, *old;
+
+	while (index_sparse(rc)) {
+		ix = umn__regidx_alloc(
+			__atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) + RECENT);
+		if (!ix) /* only a search that stays longer */
+			return;
+		rc_lock(rc);
+		if (!index_sparse(rc) || rc->nlive > ix->cap) {
+			rc_unlock(rc);
+			free(ix);
+			continue;
+		}
+		old = index_add(rc, ix, NULL);
+		retire_locked(rc, &old->retire, old);
+		rc_unlock(rc);
+		retire_flush(rc);
+		return;
+	}
+}
+
+int umn_regcache_reap(struct umn_regcache *rc)
+{
+	struct reg *r;
+	int n = 0, ret;
+
+	if (!rc)
+		return -EINVAL;
+	/* Refused even with nothing to free: the answer must not depend on
+	 * what other invalidations left. */
+	if (umn_mm_in_callback(rc->mm))
+		return -EDEADLK;
+	for (;;) {
+		if (!__atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED))
+			break;
+		r = NULL;
+		rc_lock(rc);
+		if (rc->zombies.next != &rc->zombies) {
+			r = container_of(rc->zombies.next, struct reg, zlink);
+			link_del(&r->zlink);
+			r->where = FREEING;
+			__atomic_store_n(&rc->nzombies, rc->nzombies - 1,
+					 __ATOMIC_RELAXED);
+		}
+		rc_unlock(rc);
+		if (!r)
+			break;
+		ret = put_reg(rc, r);
+		if (ret)
+			return ret;
+		n++;
+	}
+	index_compact(rc);
+	return n;
+}
+
+int umn_regcache_destroy(struct umn_regcache *rc)
+{
+	struct link *l;
+	struct reg *r;
+	int ret;
+
+	if (!rc)
+		return -EINVAL;
+	rc_lock(rc);
+	for (l = rc->all.next; l != &rc->all; l = l->next) {
+		r = container_of(l, struct reg, all);
+		/* Pairs with the release of each user's last CAS. */
+		if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) & USERS) {
+			rc_unlock(rc);
+			return -EBUSY;
+		}
+	}
+	for (l = rc->all.next; l != &rc->all; l = l->next) {
+		r = container_of(l, struct reg, all);
+		if (r->where != INDEXED)
+			continue;
+		__atomic_fetch_or(&r->state, INVALIDATED, __ATOMIC_SEQ_CST);
+		invalidate_locked(rc, r, false);
+	}
+	rc_unlock(rc);
+	ret = umn_regcache_reap(rc);
+	if (ret < 0)
+		return ret;
+	/* No lookup runs any more (the caller's part of the contract), and
+	 * every one that ran has left its read-side section: no grace
+	 * period to wait for. */
+	free_retired(rc->retired);
+	free(rc->index);
+	umn_mm_put(rc->mm);
+	free(rc);
+	return 0;
+}
