@@ -108,7 +108,7 @@ mutant devtlb-no-flush consumers/devtlb.c \
 	"umn-fuzz-replay umn-tests umn-torture" "fuzz-replay consumers torture"
 
 # A registration hit by an invalidation stays cached (and pinned).
-mutant regcache-no-invalidate consumers/regcache.c \
+mutant regcache-no-invalidate consumers/regcache_reclaim.c \
 	's/if (rc->flags & UMN_REGCACHE_BREAK_INVALIDATE)$/if (1)/' \
 	"umn-fuzz-replay umn-tests regcache_mlock" \
 	"fuzz-replay consumers example-regcache-mlock"
