@@ -138,12 +138,24 @@ bool umn__intervals_overlap(struct umn_mm *mm, unsigned long start,
 			    unsigned long last);
 
 /*
- * Take and drop @mm->lock; every taker goes through these.  For a
- * signal-safe mm the thread's signals are held from the first lock to the
- * last unlock (a per-thread depth: two mms may nest).
+ * Holding a thread's signals (core/signals.c has the design): from the
+ * first hold to the last release (a per-thread depth: two mms may nest),
+ * no signal handler runs on this thread.  With two system calls to mask
+ * them, unless the process has no handler that could run: then a hold
+ * only counts itself in umn__unmasked_holds.
  */
+enum umn__handlers {
+	UMN__HANDLERS_UNKNOWN,	 /* mask (the default) */
+	UMN__HANDLERS_NONE,	 /* none is installed, and an installation
+				    waits for the unmasked holds to drain */
+	UMN__HANDLERS_INSTALLED, /* mask, for good */
+};
+extern int umn__handlers;		  /* enum umn__handlers; atomic */
+extern unsigned long umn__unmasked_holds; /* atomic */
+
 struct umn__held_signals {
 	unsigned int depth;
+	bool masked; /* the outermost hold masked them */
 	sigset_t saved;
 };
 extern _Thread_local struct umn__held_signals umn__held;
@@ -151,19 +163,53 @@ extern _Thread_local struct umn__held_signals umn__held;
 /* Hold the thread's signals until the matching release (nestable). */
 static inline void umn__signals_hold(void)
 {
-	if (!umn__held.depth++) {
-		sigset_t all;
+	sigset_t all;
 
-		sigfillset(&all);
-		pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
+	if (umn__held.depth++)
+		return;
+	if (__atomic_load_n(&umn__handlers, __ATOMIC_RELAXED) ==
+	    UMN__HANDLERS_NONE) {
+		/* Count, then look again: an installer stores INSTALLED, then
+		 * reads the count (both sequentially consistent: one of the
+		 * two sees the other). */
+		__atomic_fetch_add(&umn__unmasked_holds, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&umn__handlers, __ATOMIC_SEQ_CST) ==
+		    UMN__HANDLERS_NONE) {
+			umn__held.masked = false;
+			return;
+		}
+		__atomic_fetch_sub(&umn__unmasked_holds, 1, __ATOMIC_RELEASE);
 	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
+	umn__held.masked = true;
 }
 
 static inline void umn__signals_release(void)
 {
-	if (!--umn__held.depth)
+	if (--umn__held.depth)
+		return;
+	if (umn__held.masked)
 		pthread_sigmask(SIG_SETMASK, &umn__held.saved, NULL);
+	else /* Release: the hold's accesses come before the handler. */
+		__atomic_fetch_sub(&umn__unmasked_holds, 1, __ATOMIC_RELEASE);
 }
+
+/*
+ * For a primary that sees every installation of a handler (the process,
+ * which patches libc's sigaction): call before a handler goes in.  The
+ * process switches to INSTALLED for good, and this waits until no thread
+ * is inside an unmasked hold.  May sleep.
+ */
+void umn__signals_expect_handler(void);
+
+/* The same primary, once it sees every installation, and found no
+ * handler installed: holds stop masking, unless one was seen meanwhile. */
+void umn__signals_none_installed(void);
+
+/* In a forked child: the parent's other threads, and their holds, are
+ * gone. */
+void umn__signals_forget_holds(void);
 
 static inline void umn__mm_lock(struct umn_mm *mm)
 {

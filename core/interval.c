@@ -63,8 +63,6 @@
 #include "internal.h"
 #include "rcu.h"
 
-_Thread_local struct umn__held_signals umn__held;
-
 void umn__mm_set_signal_safe(struct umn_mm *mm)
 {
 	mm->signal_safe = true;

@@ -19,6 +19,7 @@
 #include <check.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <semaphore.h>
 #include <stdlib.h>
@@ -71,6 +72,15 @@ static void leaving(void)
 }
 
 _Thread_local unsigned long sleepcheck_mutex_locks;
+_Thread_local unsigned long sleepcheck_sigmasks;
+
+int __real_pthread_sigmask(int how, const sigset_t *set, sigset_t *old);
+int __wrap_pthread_sigmask(int how, const sigset_t *set, sigset_t *old);
+int __wrap_pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	sleepcheck_sigmasks++;
+	return __real_pthread_sigmask(how, set, old);
+}
 _Thread_local void (*sleepcheck_after_lock)(pthread_mutex_t *m);
 
 int __real_pthread_mutex_lock(pthread_mutex_t *m);

@@ -10,6 +10,9 @@ extern int sleepcheck_fail_calloc;
 /* If set, called with each mutex this thread has just locked. */
 extern _Thread_local void (*sleepcheck_after_lock)(pthread_mutex_t *m);
 
+/* pthread_sigmask() calls made by this thread so far. */
+extern _Thread_local unsigned long sleepcheck_sigmasks;
+
 /* pthread_mutex_lock() calls made by this thread so far. */
 extern _Thread_local unsigned long sleepcheck_mutex_locks;
 
@@ -39,6 +42,6 @@ void await_waiting(const struct sleepcheck_waiter *w, const int *returned,
 #define SLEEPCHECK_WRAPPED                                                \
 	"pthread_mutex_lock pthread_rwlock_rdlock pthread_rwlock_wrlock " \
 	"pthread_cond_wait sem_wait nanosleep usleep sleep calloc "       \
-	"urcu_bp_synchronize_rcu"
+	"urcu_bp_synchronize_rcu pthread_sigmask"
 
 #endif

@@ -68,6 +68,11 @@ for m in NO_ORPHANS NO_ADOPT_AT_SYNC NO_REWATCH; do
 	check uffd_rewatch.pml "$m" error
 done
 
+check signal_elide.pml "" ok
+for m in NO_WAIT NO_RECHECK NO_STORE; do
+	check signal_elide.pml "$m" error
+done
+
 echo "$pass passed, $fail failed"
 echo "$((100 * pass / (pass + fail)))%: Checks: $((pass + fail)), Failures: $fail, Errors: 0"
 [ "$fail" = 0 ]

@@ -560,13 +560,24 @@ static long raw_shmdt(const void *addr)
 	return raw_result(hook_shmdt(addr), entry_errno);
 }
 
-#define HOOK(call)                                                         \
-	{                                                                  \
-#call, (void *)hook_##call, (void *)raw_##call, SYS_##call \
+#define HOOK(call)                                                          \
+	{                                                                   \
+#call, (void *)hook_##call, (void *)raw_##call, SYS_##call, \
+			NULL                                                \
 	}
 const struct proc_hook umn__proc_hooks[] = {
-	HOOK(munmap), HOOK(madvise), HOOK(mmap),  HOOK(mremap),
-	HOOK(brk),    HOOK(shmat),   HOOK(shmdt),
+	HOOK(munmap),
+	HOOK(madvise),
+	HOOK(mmap),
+	HOOK(mremap),
+	HOOK(brk),
+	HOOK(shmat),
+	HOOK(shmdt),
+#if defined(__x86_64__)
+	/* Optional, last: signals.c. */
+	{ "sigaction", (void *)umn__proc_hook_sigaction, NULL, 0,
+	  umn__proc_signals_usable },
+#endif
 };
 const unsigned int umn__proc_nhooks =
 	sizeof(umn__proc_hooks) / sizeof(umn__proc_hooks[0]);

@@ -41,7 +41,9 @@ static int first_insn_len(const unsigned char *p)
 	if (p[0] >= 0xb8 && p[0] <= 0xbf) /* mov $imm32, %r32 */
 		return 5;
 	if (p[0] == 0xf3 && p[1] == 0x0f && p[2] == 0x1e && p[3] == 0xfa)
-		return 4;		    /* endbr64 */
+		return 4; /* endbr64 */
+	if (p[0] == 0x8d && (p[1] & 0xc0) == 0x40 && (p[1] & 7) != 4)
+		return 3; /* lea disp8(%r), %r32 (sigaction) */
 	if (p[0] >= 0x40 && p[0] <= 0x4f) { /* REX */
 		if ((p[1] == 0x89 || p[1] == 0x8b) && (p[2] & 0xc0) == 0xc0)
 			return 3; /* mov %reg, %reg */
@@ -361,8 +363,9 @@ int umn__proc_patch_plan(void *libc, const struct proc_hook *h,
 		return 0;
 	}
 	umn__report("proc: libc's %s begins with bytes umn cannot patch "
-		    "safely (%02x %02x %02x %02x): the hooks stay off",
-		    h->name, entry[0], entry[1], entry[2], entry[3]);
+		    "safely (%02x %02x %02x %02x): %s",
+		    h->name, entry[0], entry[1], entry[2], entry[3],
+		    h->usable ? "left as it is" : "the hooks stay off");
 	return -ENOSYS;
 }
 

@@ -117,8 +117,17 @@ static int plan_all(void)
 		return -ENOSYS; /* static binary, or not glibc */
 	umn__proc_curbrk = dlsym(libc, "__curbrk");
 	for (i = 0; i < umn__proc_nhooks && !ret; i++) {
-		ret = umn__proc_patch_plan(libc, &umn__proc_hooks[i],
-					   &plans[i]);
+		const struct proc_hook *h = &umn__proc_hooks[i];
+
+		plans[i].site = NULL;
+		if (h->usable && !h->usable())
+			continue; /* optional, and it cannot work here */
+		ret = umn__proc_patch_plan(libc, h, &plans[i]);
+		if (ret && h->usable) {
+			plans[i].site = NULL;
+			ret = 0;
+			continue;
+		}
 		if (!lo || plans[i].site < lo)
 			lo = plans[i].site;
 		if (!hi || plans[i].site > hi)
@@ -157,7 +166,7 @@ int umn__proc_patch_libc(void)
 	ret = planned ? 0 : plan_all();
 
 	for (i = 0; i < umn__proc_nhooks && !ret; i++) {
-		if (applied[i])
+		if (applied[i] || !plans[i].site)
 			continue;
 		ret = umn__proc_patch_apply(&plans[i]);
 		applied[i] = !ret;
@@ -166,11 +175,25 @@ int umn__proc_patch_libc(void)
 	return ret;
 }
 
+bool umn__proc_patched(const void *hook)
+{
+	for (unsigned int i = 0; i < umn__proc_nhooks; i++)
+		if (umn__proc_hooks[i].hook == hook)
+			return applied[i];
+	return false;
+}
+
 #else /* no patcher for this architecture */
 
 int umn__proc_patch_libc(void)
 {
 	return -ENOSYS;
+}
+
+bool umn__proc_patched(const void *hook)
+{
+	(void)hook;
+	return false;
 }
 
 #endif

@@ -117,6 +117,7 @@ static void forget_in_child(void)
 	start_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	umn__proc_hooks_forget();
 	umn__proc_uffd_forget();
+	umn__signals_forget_holds();
 }
 
 /* At load, so that no fork after it, whoever registered handlers first,
@@ -199,6 +200,8 @@ static int start_locked(unsigned int want, bool each_required)
 		umn__proc_hooks_init();
 		hooks_ret = umn__proc_patch_libc();
 		patched = !hooks_ret;
+		if (patched && umn__proc_patched(umn__proc_hook_sigaction))
+			umn__proc_signals_start();
 	}
 	if (want & UMN_PROC_UFFD) {
 		uffd_ret = umn__proc_uffd_start(mm);

@@ -13,6 +13,7 @@
 #ifndef UMN_PROC_INTERNAL_H
 #define UMN_PROC_INTERNAL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <umn/proc.h>
 
@@ -34,17 +35,30 @@ void umn__proc_bracket(struct umn_mm *mm, unsigned long start,
 
 /* hooks.c: the table of calls to patch. */
 struct proc_hook {
-	const char *name; /* libc's symbol */
-	void *hook;	  /* our replacement, same signature (x86-64) */
-	void *raw;	  /* the same at the system call (aarch64): the
+	const char *name;     /* libc's symbol */
+	void *hook;	      /* our replacement, same signature (x86-64) */
+	void *raw;	      /* the same at the system call (aarch64): the
 			     call's arguments, the kernel's answer (-errno) */
-	long nr;	  /* the system call's number */
+	long nr;	      /* the system call's number */
+	bool (*usable)(void); /* optional hooks: can it work here?  If not,
+				 or if it cannot be patched, it is left
+				 out; NULL: required */
 };
 extern const struct proc_hook umn__proc_hooks[];
 extern const unsigned int umn__proc_nhooks;
 void umn__proc_hooks_init(void);   /* at start: read what the hooks need */
 void umn__proc_hooks_forget(void); /* in a forked child */
 int umn__proc_maps_each(void (*fn)(const char *line, void *arg), void *arg);
+
+/* patch.c: is @hook's patch in? */
+bool umn__proc_patched(const void *hook);
+
+/* signals.c: libc's sigaction, hooked (optional; x86-64) so that holding
+ * signals costs nothing while the program has no handler. */
+bool umn__proc_signals_usable(void);
+int umn__proc_hook_sigaction(int sig, const struct sigaction *act,
+			     struct sigaction *old);
+void umn__proc_signals_start(void); /* once the hook is in */
 
 /* Debug builds: abort unless this thread holds umn_proc_start()'s lock. */
 #ifdef UMN_DEBUG

@@ -140,6 +140,12 @@ mutant uring-no-retry consumers/uring/uring.c \
 	's/if (!umn_interval_read_retry(&sl->sub, seq) ||$/if (!(seq \& 0) ||/' \
 	"umn-uring-api" "uring-api"
 
+# Holding signals without masking them: a handler goes in while a thread
+# is inside a hold that did not mask (core/signals.c).
+mutant signals-install-no-wait core/signals.c \
+	's/while (__atomic_load_n(\&umn__unmasked_holds, __ATOMIC_SEQ_CST) > own)$/while (own \&\& 0)/' \
+	"umn-proc-tests" "proc-signals"
+
 echo "mutants: $killed killed of $total"
 [ "$broken" = 0 ] || exit 2
 [ "$survived" = 0 ]

@@ -36,6 +36,7 @@
 #include "../../core/internal.h"
 
 #include "../sleepcheck.h"
+#include "check_signals.h"
 
 #define PAGE 4096UL
 
@@ -1176,6 +1177,7 @@ static const struct proc_case {
 	{ "threads-exit", threads_exit_missing, add_threads_exit },
 	{ "uffd", uffd_missing, add_uffd },
 	{ "guard", guard_missing, add_guard },
+	{ "signals", proc_signals_missing, proc_signals_add },
 };
 
 int main(int argc, char **argv)
@@ -1192,7 +1194,7 @@ int main(int argc, char **argv)
 			break;
 	if (argc > 2 || i == ncases) {
 		fprintf(stderr, "usage: umn-proc-tests [proc|threads-exit|"
-				"uffd|guard]\n");
+				"uffd|guard|signals]\n");
 		return 2;
 	}
 	s = suite_create("proc");

@@ -2,6 +2,7 @@
 # their process (Check forks each test, so each starts unpatched).
 add_executable(umn-proc-tests
 	${CMAKE_CURRENT_SOURCE_DIR}/check_proc.c
+	${CMAKE_CURRENT_SOURCE_DIR}/check_signals.c
 	${CMAKE_CURRENT_SOURCE_DIR}/../sleepcheck.c)
 target_link_libraries(umn-proc-tests PRIVATE umn_static PkgConfig::CHECK)
 target_link_options(umn-proc-tests PRIVATE ${UMN_WRAP_FLAGS} -Wl,--wrap=syscall)
@@ -9,7 +10,7 @@ target_link_options(umn-proc-tests PRIVATE ${UMN_WRAP_FLAGS} -Wl,--wrap=syscall)
 # needs what is not here (userfaultfd, MADV_GUARD_INSTALL, a build that
 # is not TSan) prints "skipped: " and the reason and exits 77, so that the
 # count shows it skipped (tests/summary.sh), never passed.
-foreach(case proc threads-exit uffd guard)
+foreach(case proc threads-exit uffd guard signals)
 	if(case STREQUAL "proc")
 		set(name proc)
 	else()
