@@ -292,18 +292,26 @@ int umn_regcache_lookup(struct umn_regcache *rc, unsigned long addr,
 	return 0;
 }
 
+/*
+ * A registration on a cache line of its own: malloc()ed with a line to
+ * spare and aligned by hand (glibc's aligned_alloc() costs a few hundred
+ * instructions more, a third of a miss).  Freed through r->mem.
+ */
 static struct reg *reg_alloc(unsigned long n)
 {
 	size_t size;
+	void *mem;
 	struct reg *r;
 
-	if (n > (SIZE_MAX - sizeof(*r) - CACHELINE) / sizeof(r->pages[0]))
+	if (n > (SIZE_MAX - sizeof(*r) - 2 * CACHELINE) / sizeof(r->pages[0]))
 		return NULL;
 	size = sizeof(*r) + n * sizeof(r->pages[0]);
-	size = (size + CACHELINE - 1) & ~(size_t)(CACHELINE - 1);
-	if (umn__fail_here() || !(r = aligned_alloc(CACHELINE, size)))
+	if (umn__fail_here() || !(mem = malloc(size + CACHELINE)))
 		return NULL;
+	r = (struct reg *)(((uintptr_t)mem + CACHELINE - 1) &
+			   ~(uintptr_t)(CACHELINE - 1));
 	memset(r, 0, size);
+	r->mem = mem;
 	return r;
 }
 
@@ -403,7 +411,7 @@ out_remove:
 	rc_lock(rc);
 	rc_unlock(rc);
 out_free:
-	free(r);
+	free(r->mem);
 	return ret;
 }
 

@@ -70,6 +70,7 @@ struct reg {
 	bool deferred;		  /* on rc->pending; atomic */
 	struct reg *pending_next; /* on rc->pending */
 	struct retire retire;	  /* on rc->retired, once freed */
+	void *mem;		  /* what reg_alloc() allocated */
 	struct umn_regcache_page pages[];
 };
 

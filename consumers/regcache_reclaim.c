@@ -240,7 +240,7 @@ int put_reg(struct umn_regcache *rc, struct reg *r)
 	rc->stats.hits += reg_hits(r);
 	link_del(&r->all);
 	/* Lookups that found r in an index may still read its state. */
-	retire_locked(rc, &r->retire, r);
+	retire_locked(rc, &r->retire, r->mem);
 	rc_unlock(rc);
 	return 0;
 }

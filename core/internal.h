@@ -145,10 +145,11 @@ bool umn__intervals_overlap(struct umn_mm *mm, unsigned long start,
  * only counts itself in umn__unmasked_holds.
  */
 enum umn__handlers {
-	UMN__HANDLERS_UNKNOWN,	 /* mask (the default) */
-	UMN__HANDLERS_NONE,	 /* none is installed, and an installation
-				    waits for the unmasked holds to drain */
-	UMN__HANDLERS_INSTALLED, /* mask, for good */
+	UMN__HANDLERS_UNKNOWN,	/* mask (the default) */
+	UMN__HANDLERS_NONE,	/* none is installed: holds do not mask */
+	UMN__HANDLERS_DRAINING, /* the first installation waits for the
+				   unmasked holds to end; holds mask */
+	UMN__HANDLERS_MASKED,	/* mask, for good */
 };
 extern int umn__handlers;		  /* enum umn__handlers; atomic */
 extern unsigned long umn__unmasked_holds; /* atomic */
@@ -169,7 +170,7 @@ static inline void umn__signals_hold(void)
 		return;
 	if (__atomic_load_n(&umn__handlers, __ATOMIC_RELAXED) ==
 	    UMN__HANDLERS_NONE) {
-		/* Count, then look again: an installer stores INSTALLED, then
+		/* Count, then look again: an installer stores DRAINING, then
 		 * reads the count (both sequentially consistent: one of the
 		 * two sees the other). */
 		__atomic_fetch_add(&umn__unmasked_holds, 1, __ATOMIC_SEQ_CST);
@@ -196,10 +197,35 @@ static inline void umn__signals_release(void)
 }
 
 /*
+ * Inside a hold, before this thread blocks for other threads' work (a
+ * grace period, a condition wait): an unmasked hold masks now and stops
+ * counting, so that an installation never waits for a wait of unbounded
+ * length (the work may be the installer's own).
+ */
+static inline void umn__signals_mask_now(void)
+{
+	sigset_t all;
+
+	if (!umn__held.depth || umn__held.masked)
+		return;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
+	umn__held.masked = true;
+	__atomic_fetch_sub(&umn__unmasked_holds, 1, __ATOMIC_RELEASE);
+}
+
+/* pthread_cond_wait() inside a hold. */
+static inline void umn__held_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	umn__signals_mask_now();
+	pthread_cond_wait(c, m);
+}
+
+/*
  * For a primary that sees every installation of a handler (the process,
- * which patches libc's sigaction): call before a handler goes in.  The
- * process switches to INSTALLED for good, and this waits until no thread
- * is inside an unmasked hold.  May sleep.
+ * which patches libc's sigaction): call before a handler goes in.  Holds
+ * mask from then on, for good, and this returns once no thread is inside
+ * a hold that did not mask.  May sleep.
  */
 void umn__signals_expect_handler(void);
 

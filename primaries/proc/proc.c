@@ -89,8 +89,10 @@ static void proc_unlock_all(struct umn_mm *mm, void *priv)
 {
 	(void)mm;
 	(void)priv;
-	if (!umn__window_depth)
+	if (!umn__window_depth) {
+		umn__signals_mask_now(); /* lock_all_once's hold */
 		umn__synchronize_rcu();
+	}
 }
 
 static const struct umn_mm_ops proc_ops = {

@@ -11,17 +11,24 @@
  * with glibc's __libc_sigaction.  Once the hook is in, start looks at
  * every signal's action: a handler installed before, other than glibc's
  * own (cancellation and setxid, which run no hooked call), keeps holds
- * masking.  The hook is optional: where it cannot be patched or
- * __libc_sigaction is not found, holds mask, as before.
+ * masking.  The hook is optional: where it cannot be patched, where
+ * __libc_sigaction is not found, or under a glibc whose __sigaction was
+ * not checked (it replaces that function whole), holds mask, as before.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <gnu/libc-version.h>
 #include <signal.h>
+#include <string.h>
 
 #include "../../core/internal.h"
 #include "proc.h"
 
 #define SIGNALS 65 /* 1..64 */
+
+/* The glibc whose __sigaction the hook was checked against (its code
+ * read): elsewhere the hook is left out, and holds mask. */
+#define GLIBC_CHECKED "2.36"
 
 static int (*libc_sigaction)(int, const struct sigaction *, struct sigaction *);
 
@@ -42,6 +49,10 @@ bool umn__proc_signals_usable(void)
 
 	if (libc_sigaction)
 		return true;
+	/* The hook replaces glibc's __sigaction whole: only where its body
+	 * is known to be the checks above and a call of __libc_sigaction. */
+	if (strcmp(gnu_get_libc_version(), GLIBC_CHECKED))
+		return false;
 	libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
 	if (!libc)
 		return false;

@@ -721,6 +721,7 @@ static int start_thread(void *(*fn)(void *), void *arg)
 {
 	struct starting s = { fn, arg, PTHREAD_MUTEX_INITIALIZER,
 			      PTHREAD_COND_INITIALIZER, false };
+	sigset_t all, saved;
 	pthread_t t;
 	int ret;
 
@@ -728,9 +729,10 @@ static int start_thread(void *(*fn)(void *), void *arg)
 		return -EAGAIN;
 	/* Our threads take no signal (they inherit the mask): a handler
 	 * there could unmap. */
-	umn__signals_hold();
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	ret = pthread_create(&t, NULL, started, &s);
-	umn__signals_release();
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	if (ret)
 		return -ret;
 	pthread_detach(t);
@@ -831,7 +833,7 @@ int umn__proc_uffd_sync(void)
 	syscall(SYS_madvise, u.sentinel, sysconf(_SC_PAGESIZE), MADV_DONTNEED);
 	lock_u();
 	while (u.syncs_done < target)
-		pthread_cond_wait(&u.cond, &u.lock);
+		umn__held_cond_wait(&u.cond, &u.lock);
 	unlock_u();
 	pthread_mutex_unlock(&u.sync_lock);
 	return 0;

@@ -140,10 +140,16 @@ mutant uring-no-retry consumers/uring/uring.c \
 	's/if (!umn_interval_read_retry(&sl->sub, seq) ||$/if (!(seq \& 0) ||/' \
 	"umn-uring-api" "uring-api"
 
-# Holding signals without masking them: a handler goes in while a thread
-# is inside a hold that did not mask (core/signals.c).
+# Holding signals without masking them (core/signals.c): a handler goes
+# in while a thread is inside a hold that did not mask; a hold that waits
+# for a bracket stays counted, and an installation in that bracket's
+# callback waits for it for ever.
 mutant signals-install-no-wait core/signals.c \
-	's/while (__atomic_load_n(\&umn__unmasked_holds, __ATOMIC_SEQ_CST) > own)$/while (own \&\& 0)/' \
+	's/while (__atomic_load_n(\&umn__unmasked_holds, __ATOMIC_SEQ_CST))$/while (0)/' \
+	"umn-proc-tests" "proc-signals"
+
+mutant signals-blocked-hold-counted core/internal.h \
+	'/^static inline void umn__held_cond_wait/,/^}/{/umn__signals_mask_now();/d}' \
 	"umn-proc-tests" "proc-signals"
 
 echo "mutants: $killed killed of $total"

@@ -1178,6 +1178,7 @@ static const struct proc_case {
 	{ "uffd", uffd_missing, add_uffd },
 	{ "guard", guard_missing, add_guard },
 	{ "signals", proc_signals_missing, proc_signals_add },
+	{ "signals-uffd", proc_signals_uffd_missing, proc_signals_uffd_add },
 };
 
 int main(int argc, char **argv)
@@ -1194,7 +1195,7 @@ int main(int argc, char **argv)
 			break;
 	if (argc > 2 || i == ncases) {
 		fprintf(stderr, "usage: umn-proc-tests [proc|threads-exit|"
-				"uffd|guard|signals]\n");
+				"uffd|guard|signals|signals-uffd]\n");
 		return 2;
 	}
 	s = suite_create("proc");

@@ -7,5 +7,8 @@
 /* The case "signals" of umn-proc-tests (check_signals.c). */
 const char *proc_signals_missing(void); /* NULL, or why not here */
 void proc_signals_add(TCase *tc);
+/* The case "signals-uffd": the same with the userfaultfd source. */
+const char *proc_signals_uffd_missing(void);
+void proc_signals_uffd_add(TCase *tc);
 
 #endif

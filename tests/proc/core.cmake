@@ -10,7 +10,7 @@ target_link_options(umn-proc-tests PRIVATE ${UMN_WRAP_FLAGS} -Wl,--wrap=syscall)
 # needs what is not here (userfaultfd, MADV_GUARD_INSTALL, a build that
 # is not TSan) prints "skipped: " and the reason and exits 77, so that the
 # count shows it skipped (tests/summary.sh), never passed.
-foreach(case proc threads-exit uffd guard signals)
+foreach(case proc threads-exit uffd guard signals signals-uffd)
 	if(case STREQUAL "proc")
 		set(name proc)
 	else()
