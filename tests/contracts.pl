@@ -214,12 +214,12 @@ for my $hdr (sort keys %consts) {
 # b. docs/errors.md.
 my $md = slurp("$src/docs/errors.md");
 my (%rows, %mentioned);
-# A backticked name, or "_suffix" for the one before it with its last
-# words replaced.
+# The umn_ names of a text: backticked, or "_suffix" for the name before
+# it with its last words replaced.
 sub names_in {
 	my ($text) = @_;
 	my (@out, $prev);
-	for my $n ($text =~ /`(umn_\w+|_\w+)`/g) {
+	for my $n ($text =~ /`([A-Za-z_]\w*)`/g) {
 		if ($n =~ /^_/) {
 			next unless $prev;
 			my @parts = split /_/, $prev;
@@ -231,7 +231,7 @@ sub names_in {
 				}
 			}
 		} else {
-			push @out, $n;
+			push @out, $n if $n =~ /^umn_/;
 			$prev = $n;
 		}
 	}

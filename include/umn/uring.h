@@ -154,8 +154,11 @@ UMN_API int umn_uring_get(struct umn_uring *c, const void *addr, size_t len);
  * submitted).  The slot stays registered while valid; an invalidated one
  * returns to the free slots with its last holder.
  *
- * Context: may sleep.  Return: 0; -EINVAL if @c is NULL, @index is out of
- * range, or the slot has no holder.
+ * Context: may sleep (the last holder of an invalidated slot removes its
+ * interval notifier); from a notifier callback of the process mm it
+ * leaves that to the umn_uring_get() that takes the slot next.
+ * Return: 0; -EINVAL if @c is NULL, @index is out of range, or the slot
+ * has no holder.
  */
 UMN_API int umn_uring_put(struct umn_uring *c, int index);
 
