@@ -10,7 +10,12 @@
 #     umn_ API); names with two underscores (umn__) are umn's own;
 #  2. every installed tool has a page of section 1;
 #  3. every page and link renders with groff and no warning (-ww), and
-#     every page of umn that a page refers to exists.
+#     every page of umn that a page refers to exists;
+#  4. each public function's contract is the comment above its declaration
+#     in include/umn/: the errnos its page's ERRORS section gives it and
+#     those of its rows in docs/errors.md are the ones that comment lists,
+#     and every UMN_ constant of a header is named by its page
+#     (tests/contracts.pl says how each is read).
 # One check per page or name; the summary line is Check's.
 set -eu
 build=$1 lib=$2
@@ -92,6 +97,16 @@ else
 		[ -z "$problems$refs" ] || fail "$(printf '%s\n%s' "$problems" "$refs" | grep -v '^$')"
 	done
 fi
+
+# 4. The contracts: the headers' comments against the pages and errors.md.
+status=0
+perl "$source_dir/tests/contracts.pl" "$source_dir" "$prefix/names" \
+	>"$prefix/contracts" 2>&1 || status=$?
+[ "$status" = 0 ] || [ "$status" = 3 ] ||
+	echo "man: contracts.pl failed (status $status)" >>"$prefix/contracts"
+grep -v '^checks ' "$prefix/contracts" || true
+set -- $(sed -n 's/^checks \([0-9]*\) failures \([0-9]*\)$/\1 \2/p' "$prefix/contracts") 0 1
+checks=$((checks + $1)) failures=$((failures + $2))
 
 echo "$(wc -l <"$prefix/names") public names, $(find "$man" -name '*.[0-9]' | wc -l) pages and links"
 echo "$(( (checks - failures) * 100 / (checks > 0 ? checks : 1) ))%: Checks: $checks, Failures: $failures, Errors: 0"

@@ -59,7 +59,8 @@ struct umn_devtlb_stats {
  * Context: may sleep (registers a notifier).  Not from a notifier callback.
  * Return: 0; -EINVAL for a NULL pointer, a bad @entries or @flags;
  * -ENOMEM; or the error of umn_notifier_register() (-ESRCH: @sm is being
- * torn down).  On error *@tp is not written.
+ * torn down; -EDEADLK: from a notifier callback or a bracket).  On error
+ * *@tp is not written.
  */
 UMN_API int umn_devtlb_create(struct umn_soft_mm *sm, unsigned int entries,
 			      unsigned int flags, struct umn_devtlb **tp);
@@ -91,7 +92,9 @@ UMN_API int umn_devtlb_destroy(struct umn_devtlb *t);
  * Context: a hit never sleeps; a miss may (the primary's mmap lock).  Not
  * from a notifier callback.
  * Return: 1 on a hit; 0 on a miss, filled; -EINVAL (NULL pointer, bad
- * @addr); -ESRCH (the mm was released); or the error of umn_soft_fault().
+ * @addr); -ESRCH (the mm was released); or the error of umn_soft_fault()
+ * (-EFAULT: nothing is mapped; -EACCES: a write to a read-only mapping;
+ * -ENOMEM: no frame left).
  */
 UMN_API int umn_devtlb_translate(struct umn_devtlb *t, unsigned long addr,
 				 bool write, struct umn_soft_translation *out);

@@ -73,7 +73,8 @@ struct umn_mirror_stats {
  * Context: may sleep (registers a notifier).  Not from a notifier callback.
  * Return: 0; -EINVAL for a NULL pointer, a bad window or bad flags; -ENOMEM;
  * or the error of umn_notifier_register() / umn_interval_notifier_insert()
- * (-ESRCH: @sm is being torn down).  On error *@mp is not written.
+ * (-ESRCH: @sm is being torn down; -EDEADLK: the classic variant, from a
+ * notifier callback or a bracket).  On error *@mp is not written.
  */
 UMN_API int umn_mirror_create(struct umn_soft_mm *sm, unsigned long start,
 			      unsigned long len, unsigned int flags,

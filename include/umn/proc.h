@@ -54,11 +54,12 @@ extern "C" {
  * Safe while other threads run; idempotent.  A source that was asked for
  * one by one (not through UMN_PROC_ALL) and cannot start is an error, and
  * nothing changes.  The environment variable UMN_PROC_SOURCES ("hooks",
- * "uffd", "hooks,uffd" or "none"), when set, replaces @sources.
+ * "uffd", "hooks,uffd", "all" or "none"), when set, replaces @sources,
+ * and then each source it names must start, "all" included.
  *
  * Context: may sleep; not from a notifier callback or a signal handler.
- * Return: the mask of sources now on (> 0; 0 only when UMN_PROC_SOURCES
- * is "none"); -EINVAL for an unknown bit or a bad (or empty)
+ * Return: the mask of sources now on (> 0, unless @sources, or
+ * UMN_PROC_SOURCES, asks for none: then what was on already); -EINVAL for an unknown bit or a bad (or empty)
  * UMN_PROC_SOURCES; -ENOSYS if a source asked for by itself cannot work
  * here (a libc entry point umn does not recognise, no userfaultfd);
  * -EPERM; -ENOMEM; -EAGAIN (no monitor thread); -EMFILE, -ENFILE.
@@ -70,7 +71,11 @@ UMN_API int umn_proc_start(unsigned int sources);
  * @sources:	a mask of UMN_PROC_*.
  *
  * When it returns, no bracket that a switched-off source begins later
- * exists; brackets already begun end normally.  Return: the mask still on.
+ * exists; brackets already begun end normally.
+ *
+ * Context: may sleep; not from a notifier callback or a signal handler.
+ * Return: the mask still on; -EINVAL for a bit outside UMN_PROC_ALL
+ * (nothing is switched off).
  */
 UMN_API int umn_proc_stop(unsigned int sources);
 
@@ -112,8 +117,8 @@ struct umn_proc_cause {
  * @range:	a range given to a callback of a notifier on umn_proc_mm().
  * @cause:	out.
  *
- * Context: any, inside the callback.  Return: 0; -EINVAL if @range was not
- * fired by a source of this process.
+ * Context: any, inside the callback.  Return: 0; -EINVAL if @range or
+ * @cause is NULL, or @range was not fired by a source of this process.
  */
 UMN_API int umn_proc_cause(const struct umn_range *range,
 			   struct umn_proc_cause *cause);

@@ -202,7 +202,8 @@ UMN_API bool umn_regcache_valid(struct umn_regcache_handle *h);
  * release and destroy also do.
  *
  * Context: may sleep.  Not from a notifier callback.
- * Return: how many were freed; -EDEADLK from a notifier callback.
+ * Return: how many were freed; -EINVAL if @rc is NULL; -EDEADLK from a
+ * notifier callback or a bracket of the cache's mm.
  */
 UMN_API int umn_regcache_reap(struct umn_regcache *rc);
 

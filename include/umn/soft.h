@@ -81,7 +81,8 @@ UMN_API int umn_soft_frames_create(const struct umn_soft_frames_config *cfg,
 
 /**
  * umn_soft_frames_destroy() - free the pool; every mm of it is destroyed.
- * Return: 0; -EBUSY if a frame is still allocated (nothing is freed).
+ * Return: 0; -EINVAL if @frames is NULL; -EBUSY if a frame is still
+ * allocated (nothing is freed).
  */
 UMN_API int umn_soft_frames_destroy(struct umn_soft_frames *frames);
 
@@ -160,7 +161,8 @@ UMN_API int umn_soft_fault(struct umn_soft_mm *sm, unsigned long addr,
  * umn_soft_fork() - a child address space with copy-on-write.
  *
  * Private mappings become read-only in both (UMN_EVENT_PROTECTION_PAGE on
- * the parent); shared ones are shared.  Return: 0; -ENOMEM.
+ * the parent); shared ones are shared.  Return: 0; -EINVAL (a NULL
+ * pointer); -ENOMEM.
  */
 UMN_API int umn_soft_fork(struct umn_soft_mm *sm, struct umn_soft_mm **childp);
 
@@ -171,12 +173,13 @@ UMN_API int umn_soft_thp_split(struct umn_soft_mm *sm, unsigned long addr);
 /* THP collapse of the 512 PTEs around @addr into a new 2 MiB frame, as
  * khugepaged (CLEAR over the 2 MiB).  Return: 0; -EINVAL (not a THP
  * mapping, or not all 512 present, private and writable-or-exclusive);
- * -ENOMEM. */
+ * -EBUSY (one of the 512 frames is pinned); -ENOMEM. */
 UMN_API int umn_soft_thp_collapse(struct umn_soft_mm *sm, unsigned long addr);
 
 /* Migrate the frame mapped at @addr to a new frame (UMN_EVENT_MIGRATE over
  * the whole frame's mapping).  Return: 0; -EFAULT (nothing mapped);
- * -EBUSY (mapped more than once, or pinned); -ENOMEM. */
+ * -EBUSY (mapped more than once, or pinned); -EAGAIN (the mapping changed
+ * meanwhile: try again); -ENOMEM. */
 UMN_API int umn_soft_migrate(struct umn_soft_mm *sm, unsigned long addr);
 
 /* Reclaim the frame mapped at @addr through the reverse map, as
@@ -247,7 +250,8 @@ umn_soft_lookup(struct umn_soft_mm *sm, unsigned long addr, bool write,
 
 /* Frame access, for secondaries that reach a frame through their own
  * translation (a device doing DMA): the 4 KiB of @frame at @subpage.
- * Reading unwritten memory gives zeros. */
+ * Reading unwritten memory gives zeros.  umn_soft_frame_write() Return:
+ * 0; -ENOMEM (no memory for the page's bytes). */
 UMN_API void umn_soft_frame_read(struct umn_soft_frames *frames,
 				 unsigned long frame, unsigned long subpage,
 				 unsigned long offset, void *buf,
@@ -261,14 +265,18 @@ UMN_API unsigned long umn_soft_frame_gen(struct umn_soft_frames *frames,
 					 unsigned long frame);
 /* Pin and unpin: a reference that keeps the frame from being freed,
  * migrated or reclaimed.  umn_soft_pin pins the frame mapped at @addr
- * (faulting it in for @write first) and returns its translation. */
+ * (faulting it in for @write first) and returns its translation.
+ * Return: 0; -EFAULT (a NULL @sm, @addr at or above UMN_SOFT_TASK_SIZE,
+ * or no mapping); -EACCES (protection); -ENOMEM (no frame left). */
 UMN_API int umn_soft_pin(struct umn_soft_mm *sm, unsigned long addr, bool write,
 			 struct umn_soft_translation *t);
 UMN_API void umn_soft_unpin(struct umn_soft_frames *frames,
 			    unsigned long frame);
 
 /* The CPU's access through the primary: fault as needed, then read or
- * write @len bytes at @addr (within one page).  Return: 0 or as fault. */
+ * write @len bytes at @addr (within one page).  Return: 0; -EINVAL (a NULL
+ * pointer, @addr at or above UMN_SOFT_TASK_SIZE, or the bytes cross a
+ * page); -EFAULT, -EACCES, -ENOMEM as umn_soft_fault(). */
 UMN_API int umn_soft_read(struct umn_soft_mm *sm, unsigned long addr, void *buf,
 			  unsigned long len);
 UMN_API int umn_soft_write(struct umn_soft_mm *sm, unsigned long addr,

@@ -119,7 +119,8 @@ UMN_API int umn_uring_create(struct umn_mm *mm, struct io_uring *ring,
  * umn_uring_destroy() - unregister the ring's buffers and free @c.
  *
  * Context: may sleep; not from a notifier callback.  Return: 0; -EINVAL if
- * @c is NULL; -EBUSY if a slot still has a holder (nothing is changed).
+ * @c is NULL; -EDEADLK from a notifier callback of the process mm; -EBUSY
+ * if a slot still has a holder (nothing is changed).
  */
 UMN_API int umn_uring_destroy(struct umn_uring *c);
 
@@ -137,8 +138,9 @@ UMN_API int umn_uring_destroy(struct umn_uring *c);
  * inside the range.
  *
  * Context: may sleep.  Not from a notifier callback.
- * Return: the index, >= 0; -EINVAL (NULL @c, @len 0, the range wraps);
- * -ENOSPC (every slot has a holder or is being registered); -ENOMEM; or
+ * Return: the index, >= 0; -EINVAL (NULL @c, @len 0, the range wraps or
+ * spans more than 1 GiB); -EDEADLK from a notifier callback of the process
+ * mm; -ENOSPC (every slot has a holder or is being registered); -ENOMEM; or
  * the error of the registration (-EFAULT: part of the range is not
  * mapped, or not writable; -ENOMEM: over RLIMIT_MEMLOCK without
  * CAP_IPC_LOCK).
@@ -152,8 +154,11 @@ UMN_API int umn_uring_get(struct umn_uring *c, const void *addr, size_t len);
  * submitted).  The slot stays registered while valid; an invalidated one
  * returns to the free slots with its last holder.
  *
- * Context: may sleep.  Return: 0; -EINVAL if @c is NULL or the slot has no
- * holder.
+ * Context: may sleep (the last holder of an invalidated slot removes its
+ * interval notifier); from a notifier callback of the process mm it
+ * leaves that to the umn_uring_get() that takes the slot next.
+ * Return: 0; -EINVAL if @c is NULL, @index is out of range, or the slot
+ * has no holder.
  */
 UMN_API int umn_uring_put(struct umn_uring *c, int index);
 

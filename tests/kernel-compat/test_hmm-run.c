@@ -350,8 +350,7 @@ static void free_hook(void *arg, unsigned long frame, unsigned long gen)
 	if (!d)
 		return;
 	mutex_lock(&d->mutex);
-	xa_for_each_range(&d->pt, index, entry, 0, ULONG_MAX)
-	{
+	xa_for_each_range(&d->pt, index, entry, 0, ULONG_MAX) {
 		page = xa_untag_pointer(entry);
 		if (page->frame == frame)
 			found_stale("frame freed", index << PAGE_SHIFT, frame);
