@@ -125,9 +125,9 @@ static bool any_counted(unsigned int (*table)[UMN__COVER_SLOTS], int level,
 {
 	unsigned int *slot;
 
-	for_each_slot(
-		slot, table, level, start,
-		last) if (__atomic_load_n(slot, __ATOMIC_SEQ_CST)) return true;
+	for_each_slot(slot, table, level, start, last)
+		if (__atomic_load_n(slot, __ATOMIC_SEQ_CST))
+			return true;
 	return false;
 }
 
