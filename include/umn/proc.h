@@ -54,8 +54,8 @@ extern "C" {
  * Safe while other threads run; idempotent.  A source that was asked for
  * one by one (not through UMN_PROC_ALL) and cannot start is an error, and
  * nothing changes.  The environment variable UMN_PROC_SOURCES ("hooks",
- * "uffd", "hooks,uffd", "all" or "none"), when set, replaces @sources,
- * and then each source it names must start, "all" included.
+ * "uffd", "hooks,uffd", "all" or "none"), when set, replaces @sources:
+ * each source a list names must start; "all" is UMN_PROC_ALL.
  *
  * Context: may sleep; not from a notifier callback or a signal handler.
  * Return: the mask of sources now on (> 0, unless @sources, or

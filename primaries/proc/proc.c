@@ -157,7 +157,9 @@ void umn__proc_bracket(struct umn_mm *mm, unsigned long start,
 	umn_invalidate_range_end(&range);
 }
 
-/* UMN_PROC_SOURCES: "hooks", "uffd", "hooks,uffd", "all" or "none". */
+/* UMN_PROC_SOURCES: "hooks", "uffd", "hooks,uffd", "all" or "none".
+ * Return: 0 if unset; 2 for "all" (those that work here), 1 for a list
+ * (each source named is required); -EINVAL. */
 static int sources_from_env(unsigned int *mask)
 {
 	const char *env = getenv("UMN_PROC_SOURCES"), *p;
@@ -180,7 +182,7 @@ static int sources_from_env(unsigned int *mask)
 			return -EINVAL;
 	}
 	*mask = m;
-	return 1;
+	return strcmp(env, "all") ? 1 : 2;
 }
 
 static int start_locked(unsigned int want, bool each_required)
@@ -239,7 +241,7 @@ int umn_proc_start(unsigned int sources)
 	if (ret < 0 || (sources & ~UMN_PROC_ALL))
 		return -EINVAL;
 	if (ret > 0)
-		each_required = true;
+		each_required = ret == 1;
 	umn__mutex_lock(&start_lock, "start_lock");
 	ret = start_locked(sources, each_required);
 	umn__mutex_unlock(&start_lock, "start_lock");
