@@ -285,11 +285,9 @@ END_TEST
 
 Suite *concurrency_suite(void)
 {
-	Suite *s = suite_create("concurrency");
-	TCase *tc = tcase_create("concurrency");
+	TCase *tc;
+	Suite *s = one_case_suite("concurrency", 60, NULL, NULL, &tc);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, everything_at_once);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -27,10 +27,6 @@ static void setup(void)
 	toy_init(&toy, 16, true);
 }
 
-static void teardown(void)
-{
-}
-
 static struct umn_notifier note;
 static struct umn_interval_notifier isub;
 
@@ -480,11 +476,9 @@ END_TEST
 
 Suite *debug_suite(void)
 {
-	Suite *s = suite_create("debug");
-	TCase *tc = tcase_create("debug");
+	TCase *tc;
+	Suite *s = one_case_suite("debug", 30, setup, NULL, &tc);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
 #ifdef UMN_DEBUG
 	tcase_add_test(tc, might_sleep_in_invalidate_range_aborts);
 	tcase_add_test(tc, blocking_call_in_invalidate_range_aborts);
@@ -497,18 +491,15 @@ Suite *debug_suite(void)
 #endif
 	tcase_add_test(tc, sleep_in_blockable_start_is_fine);
 	tcase_add_test(tc, deadlocking_calls_from_a_callback_are_refused);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
 /* Debug builds only: tests/main.c skips the suite otherwise. */
 Suite *lockdep_suite(void)
 {
-	Suite *s = suite_create("lockdep");
-	TCase *tc = tcase_create("lockdep");
+	TCase *tc;
+	Suite *s = one_case_suite("lockdep", 30, setup, NULL, &tc);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
 #ifdef UMN_DEBUG
 	tcase_add_test(tc, mm_lock_rule_is_checked);
 	tcase_add_test(tc, mm_unlock_without_the_lock_aborts);
@@ -518,6 +509,5 @@ Suite *lockdep_suite(void)
 	tcase_add_test(tc, mmap_lock_rule_is_checked);
 	tcase_add_test(tc, ptl_rule_is_checked);
 #endif
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -19,10 +19,6 @@ static void setup(void)
 	rec_init(&rec);
 }
 
-static void teardown(void)
-{
-}
-
 static long refs(void)
 {
 	return atomic_load(&toy.mm->refs);
@@ -223,17 +219,14 @@ END_TEST
 
 Suite *errors_suite(void)
 {
-	Suite *s = suite_create("errors");
-	TCase *tc = tcase_create("errors");
+	TCase *tc;
+	Suite *s = one_case_suite("errors", 30, setup, NULL, &tc);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, mm_create_errors);
 	tcase_add_test(tc, mm_release_errors);
 	tcase_add_test(tc, register_errors);
 	tcase_add_test(tc, unregister_and_put_errors);
 	tcase_add_test(tc, interval_insert_and_remove_errors);
 	tcase_add_test(tc, range_errors);
-	suite_add_tcase(s, tc);
 	return s;
 }

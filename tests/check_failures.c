@@ -222,13 +222,11 @@ END_TEST
 
 Suite *failures_suite(void)
 {
-	Suite *s = suite_create("failures");
-	TCase *tc = tcase_create("failures");
+	TCase *tc;
+	Suite *s = one_case_suite("failures", 120, NULL, NULL, &tc);
 
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, validator_catches_broken_structures);
 	tcase_add_test(tc, every_failure_point_fails_cleanly);
 	tcase_add_test(tc, repeated_failures_fail_cleanly);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -115,18 +115,6 @@ static void setup(void)
 	toy_init(&toy, 64, false);
 }
 
-static void teardown(void)
-{
-}
-
-static void open_bracket(struct umn_range *range, unsigned long first,
-			 unsigned long count)
-{
-	umn_range_init(range, toy.mm, PG(first), PG(first + count),
-		       UMN_EVENT_UNMAP, UMN_RANGE_BLOCKABLE, NULL);
-	ck_assert_int_eq(umn_invalidate_range_start(range), 0);
-}
-
 START_TEST(read_retry_true_only_for_overlapping_invalidation)
 {
 	struct mirror m;
@@ -215,7 +203,7 @@ START_TEST(read_begin_waits_for_end)
 	pthread_t t;
 
 	mirror_insert(&m, 8, 8);
-	open_bracket(&range, 10, 1);
+	toy_open_bracket(&toy, &range, 10, 1, UMN_EVENT_UNMAP);
 	/* The page table changes inside the bracket. */
 	__atomic_store_n(&toy.pte[10], 777, __ATOMIC_RELEASE);
 	w = (struct waiter){ .m = &m, .page = 10 };
@@ -243,7 +231,8 @@ START_TEST(insert_during_invalidation_is_deferred)
 	pthread_t t;
 
 	mirror_insert(&a, 0, 4);
-	open_bracket(&range, 0, 16); /* hits a: the seq is odd */
+	/* Hits a: the seq is odd. */
+	toy_open_bracket(&toy, &range, 0, 16, UMN_EVENT_UNMAP);
 	mirror_insert(&b, 8, 4);
 	ck_assert_uint_eq(b.sub._state, UMN__INTERVAL_INSERTING);
 	ck_assert(umn__itree_empty(&toy.mm->itree) == false);
@@ -272,7 +261,8 @@ START_TEST(insert_during_quiet_invalidation_waits_too)
 	struct waiter w;
 	pthread_t t;
 
-	open_bracket(&range, 8, 4); /* no interval yet: seq stays even */
+	/* No interval yet: seq stays even. */
+	toy_open_bracket(&toy, &range, 8, 4, UMN_EVENT_UNMAP);
 	ck_assert_uint_eq(toy.mm->invalidate_seq & 1, 0);
 	mirror_insert(&b, 8, 4);
 	ck_assert_uint_eq(b.sub._state, UMN__INTERVAL_IN_TREE);
@@ -306,7 +296,7 @@ START_TEST(remove_during_invalidation_waits_for_end)
 	pthread_t t;
 
 	mirror_insert(&a, 0, 4);
-	open_bracket(&range, 0, 4);
+	toy_open_bracket(&toy, &range, 0, 4, UMN_EVENT_UNMAP);
 	w = (struct waiter){ .m = &a, .page = 0 };
 	pthread_create(&t, NULL, remove_thread, &w);
 	expect_waiting(&w);
@@ -328,7 +318,7 @@ START_TEST(remove_of_a_deferred_insert_is_immediate)
 	pthread_t t;
 
 	mirror_insert(&a, 0, 4);
-	open_bracket(&range, 0, 4);
+	toy_open_bracket(&toy, &range, 0, 4, UMN_EVENT_UNMAP);
 	mirror_insert(&b, 8, 4);
 	/* Another thread: this one is inside the bracket (refused). */
 	ck_assert_int_eq(umn_interval_notifier_remove(&b.sub), -EDEADLK);
@@ -353,7 +343,7 @@ START_TEST(remove_inside_own_bracket_is_refused)
 	struct mirror a;
 
 	mirror_insert(&a, 0, 4);
-	open_bracket(&range, 0, 4);
+	toy_open_bracket(&toy, &range, 0, 4, UMN_EVENT_UNMAP);
 	ck_assert_int_eq(umn_interval_notifier_remove(&a.sub), -EDEADLK);
 	ck_assert_uint_eq(a.sub._state, UMN__INTERVAL_IN_TREE);
 	umn_invalidate_range_end(&range);
@@ -481,11 +471,9 @@ END_TEST
 
 Suite *interval_suite(void)
 {
-	Suite *s = suite_create("interval");
-	TCase *tc = tcase_create("interval");
+	TCase *tc;
+	Suite *s = one_case_suite("interval", 30, setup, NULL, &tc);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, read_retry_true_only_for_overlapping_invalidation);
 	tcase_add_test(tc, oracle_catches_a_fault_that_skips_read_retry);
 	tcase_add_test(tc, read_begin_waits_for_end);
@@ -498,6 +486,5 @@ Suite *interval_suite(void)
 	tcase_add_test(tc, read_begin_fast_path_takes_no_lock_writes_nothing);
 	tcase_add_test(tc, interval_at_the_top_of_the_address_space);
 	tcase_add_test(tc, start_without_overlap_takes_no_lock);
-	suite_add_tcase(s, tc);
 	return s;
 }

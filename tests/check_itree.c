@@ -122,13 +122,11 @@ END_TEST
 
 Suite *itree_suite(void)
 {
-	Suite *s = suite_create("itree");
-	TCase *tc = tcase_create("itree");
+	TCase *tc;
+	Suite *s = one_case_suite("itree", 60, NULL, NULL, &tc);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, itree_random_against_model, 0, 4);
 	tcase_add_test(tc, itree_extremes);
 	tcase_add_test(tc, itree_validator_catches_corruption);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -31,10 +31,6 @@ static void setup(void)
 	toy_init(&toy, 64, true);
 	rec_init(&rec);
 }
-static void teardown(void)
-{
-}
-
 static void reg(struct rec_notifier *r, int id,
 		const struct umn_notifier_ops *ops)
 {
@@ -108,9 +104,7 @@ START_TEST(mm_release_returns_after_open_bracket)
 	pthread_t t;
 
 	reg(&a, 1, &rec_ops);
-	umn_range_init(&range, toy.mm, PG(0), PG(1), UMN_EVENT_UNMAP,
-		       UMN_RANGE_BLOCKABLE, NULL);
-	ck_assert_int_eq(umn_invalidate_range_start(&range), 0);
+	toy_open_bracket(&toy, &range, 0, 1, UMN_EVENT_UNMAP);
 	pthread_create(&t, NULL, release_mm, NULL);
 	/* It called ->release at once, and waits for our bracket. */
 	await_waiting(&releaser, &release_returned, "urcu_bp_synchronize_rcu");
@@ -145,9 +139,7 @@ START_TEST(unregister_during_mm_release_still_released_once)
 
 	reg(&a, 1, &rec_ops);
 	reg(&b, 2, &rec_ops);
-	umn_range_init(&range, toy.mm, PG(0), PG(1), UMN_EVENT_UNMAP,
-		       UMN_RANGE_BLOCKABLE, NULL);
-	ck_assert_int_eq(umn_invalidate_range_start(&range), 0);
+	toy_open_bracket(&toy, &range, 0, 1, UMN_EVENT_UNMAP);
 	pthread_create(&t1, NULL, release_mm, NULL);
 	/* mm_release hid a and b, and waits for our bracket ... */
 	await_waiting(&releaser, &release_returned, "urcu_bp_synchronize_rcu");
@@ -333,16 +325,13 @@ END_TEST
 
 Suite *lifetime_suite(void)
 {
-	Suite *s = suite_create("lifetime");
-	TCase *tc = tcase_create("lifetime");
+	TCase *tc;
+	Suite *s = one_case_suite("lifetime", 60, setup, NULL, &tc);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, put_notifier_gets_no_release_from_mm_release);
 	tcase_add_test(tc, mm_release_returns_after_open_bracket);
 	tcase_add_test(tc, unregister_during_mm_release_still_released_once);
 	tcase_add_test(tc, each_young_call_reaches_its_own_callback);
 	tcase_add_test(tc, put_free_waits_for_chain_walkers);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,6 +16,8 @@
 #include <umn/linux/hmm.h>
 #include <umn/soft.h>
 
+#include "check_run.h"
+
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 #define PAGE_SIZE UMN_PAGE_SIZE
@@ -603,10 +605,8 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("linux");
-	TCase *tc = tcase_create("linux");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = one_case_suite("linux", 0, NULL, NULL, &tc);
 
 	tcase_add_test(tc, classic_calls);
 	tcase_add_test(tc, nonblock_refused);
@@ -622,10 +622,5 @@ int main(void)
 	tcase_add_test(tc, errors);
 	tcase_add_test_raise_signal(tc, unregister_in_callback_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, unregister_wrong_mm_aborts, SIGABRT);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

@@ -14,6 +14,8 @@
 #include <umn/linux/mmu_notifier.h>
 #include <umn/soft.h>
 
+#include "check_run.h"
+
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 #define PAGE_SIZE UMN_PAGE_SIZE
@@ -228,18 +230,11 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("linux413");
-	TCase *tc = tcase_create("linux413");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = one_case_suite("linux413", 0, NULL, NULL, &tc);
 
 	tcase_add_test(tc, brackets_with_413_arguments);
 	tcase_add_test(tc, aging_with_413_arguments);
 	tcase_add_test(tc, release_at_exit);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

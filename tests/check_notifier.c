@@ -21,10 +21,6 @@ static void setup(void)
 	rec_init(&rec);
 }
 
-static void teardown(void)
-{
-}
-
 static void reg(struct rec_notifier *r, int id,
 		const struct umn_notifier_ops *ops)
 {
@@ -59,9 +55,7 @@ START_TEST(end_calls_invalidate_range_only_end_does_not)
 	struct umn_range range;
 
 	reg(&a, 1, &rec_ops);
-	umn_range_init(&range, toy.mm, PG(1), PG(2), UMN_EVENT_UNMAP,
-		       UMN_RANGE_BLOCKABLE, NULL);
-	ck_assert_int_eq(umn_invalidate_range_start(&range), 0);
+	toy_open_bracket(&toy, &range, 1, 1, UMN_EVENT_UNMAP);
 	umn_invalidate_range_end(&range);
 	ck_assert_str_eq(rec_string(&rec), "S1I1E1");
 	ck_assert_int_eq(umn_invalidate_range_start(&range), 0);
@@ -199,9 +193,7 @@ START_TEST(register_during_bracket_waits_and_is_not_ended)
 	memset(&m, 0, sizeof(m));
 	m.late.id = 2;
 	m.late.rec = &rec;
-	umn_range_init(&range, toy.mm, PG(0), PG(1), UMN_EVENT_UNMAP,
-		       UMN_RANGE_BLOCKABLE, NULL);
-	ck_assert_int_eq(umn_invalidate_range_start(&range), 0);
+	toy_open_bracket(&toy, &range, 0, 1, UMN_EVENT_UNMAP);
 	pthread_create(&m.thread, NULL, register_late, &m);
 	/* Register must not return while our bracket is open. */
 	await_waiting(&m.sw, &m.registered, "urcu_bp_synchronize_rcu");
@@ -247,9 +239,7 @@ START_TEST(unregister_during_bracket_gets_its_end_first)
 
 	memset(&l, 0, sizeof(l));
 	reg(&l.r, 1, &rec_ops);
-	umn_range_init(&range, toy.mm, PG(0), PG(1), UMN_EVENT_UNMAP,
-		       UMN_RANGE_BLOCKABLE, NULL);
-	ck_assert_int_eq(umn_invalidate_range_start(&range), 0);
+	toy_open_bracket(&toy, &range, 0, 1, UMN_EVENT_UNMAP);
 	pthread_create(&thread, NULL, unregister_now, &l);
 	/* ->release at once, then it waits for our bracket. */
 	await_waiting(&l.sw, &l.returned, "urcu_bp_synchronize_rcu");
@@ -349,9 +339,7 @@ START_TEST(invalidate_range_reaches_notifier_hidden_mid_bracket)
 	pthread_t t;
 
 	reg(&a, 1, &rec_ops);
-	umn_range_init(&range, toy.mm, PG(0), PG(1), UMN_EVENT_UNMAP,
-		       UMN_RANGE_BLOCKABLE, NULL);
-	ck_assert_int_eq(umn_invalidate_range_start(&range), 0);
+	toy_open_bracket(&toy, &range, 0, 1, UMN_EVENT_UNMAP);
 	pthread_create(&t, NULL, put_now, &a.n);
 	pthread_join(t, NULL); /* a is hidden now */
 	umn_invalidate_range(toy.mm, range.start, range.end);
@@ -430,9 +418,7 @@ START_TEST(change_pte_inside_a_bracket)
 	struct umn_range range;
 
 	reg(&a, 1, &rec_ops);
-	umn_range_init(&range, toy.mm, PG(3), PG(4), UMN_EVENT_CLEAR,
-		       UMN_RANGE_BLOCKABLE, NULL);
-	ck_assert_int_eq(umn_invalidate_range_start(&range), 0);
+	toy_open_bracket(&toy, &range, 3, 1, UMN_EVENT_CLEAR);
 	umn_change_pte(toy.mm, PG(3) + 123, 0xabc);
 	umn_invalidate_range_end(&range);
 	ck_assert_str_eq(rec_string(&rec), "S1P1I1E1");
@@ -483,11 +469,9 @@ END_TEST
 
 Suite *notifier_suite(void)
 {
-	Suite *s = suite_create("notifier");
-	TCase *tc = tcase_create("notifier");
+	TCase *tc;
+	Suite *s = one_case_suite("notifier", 30, setup, NULL, &tc);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, bracket_reaches_every_notifier_in_order);
 	tcase_add_test(tc, end_calls_invalidate_range_only_end_does_not);
 	tcase_add_test(tc, eagain_pairs_every_start_that_ran);
@@ -505,6 +489,5 @@ Suite *notifier_suite(void)
 	tcase_add_test(tc, change_pte_inside_a_bracket);
 	tcase_add_test(tc, first_notifier_takes_lock_all_once);
 	tcase_add_test(tc, chain_validator_catches_corruption);
-	suite_add_tcase(s, tc);
 	return s;
 }

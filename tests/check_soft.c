@@ -91,10 +91,6 @@ static void setup(void)
 	watch(&w1, 1, sm);
 }
 
-static void teardown(void)
-{
-}
-
 static void finish(void)
 {
 	ck_assert_int_eq(w1.ptl_not_held, 0);
@@ -287,6 +283,21 @@ START_TEST(fork_then_cow)
 }
 END_TEST
 
+/*
+ * The huge page at @a moved off frame @old in one bracket of @event over
+ * the whole of it, and the old frame was freed after its end; the byte at
+ * @at is still @byte.
+ */
+static void assert_moved_whole(unsigned long a, unsigned long old,
+			       enum umn_event event, unsigned long at, int byte)
+{
+	ck_assert_str_eq(rec_string(&rec), "S1I1E1F0");
+	assert_range(0, a, a + THP, event);
+	ck_assert_uint_eq(rec.ev[3].start, old); /* the old frame, last */
+	ck_assert_uint_ne(tr(sm, a).frame, old);
+	ck_assert_int_eq(peek(sm, at), byte);
+}
+
 START_TEST(thp_split_and_collapse)
 {
 	unsigned long a = map(THP, UMN_SOFT_MAP_THP), huge;
@@ -302,12 +313,8 @@ START_TEST(thp_split_and_collapse)
 	ck_assert_int_eq(umn_soft_thp_split(sm, a), -EINVAL);
 	reset_log();
 	ck_assert_int_eq(umn_soft_thp_collapse(sm, a), 0);
-	ck_assert_str_eq(rec_string(&rec), "S1I1E1F0");
-	assert_range(0, a, a + THP, UMN_EVENT_CLEAR);
-	ck_assert_uint_eq(rec.ev[3].start, huge); /* the old frame, last */
+	assert_moved_whole(a, huge, UMN_EVENT_CLEAR, a + PG(7), 's');
 	ck_assert_uint_eq(tr(sm, a).size, THP);
-	ck_assert_uint_ne(tr(sm, a).frame, huge);
-	ck_assert_int_eq(peek(sm, a + PG(7)), 's');
 	finish();
 }
 END_TEST
@@ -319,13 +326,9 @@ START_TEST(migrate_moves_the_frame)
 	touch(sm, a + PG(5), 'g');
 	old = tr(sm, a).frame;
 	ck_assert_int_eq(umn_soft_migrate(sm, a + PG(5)), 0);
-	ck_assert_str_eq(rec_string(&rec), "S1I1E1F0");
-	assert_range(0, a, a + THP, UMN_EVENT_MIGRATE);
-	ck_assert_uint_eq(e_type(w1.entry), E_NONE); /* cleared, flushed,
-							 then copied */
-	ck_assert_uint_eq(rec.ev[3].start, old);
-	ck_assert_uint_ne(tr(sm, a).frame, old);
-	ck_assert_int_eq(peek(sm, a + PG(5)), 'g');
+	assert_moved_whole(a, old, UMN_EVENT_MIGRATE, a + PG(5), 'g');
+	/* At ->invalidate_range: cleared and flushed, then copied. */
+	ck_assert_uint_eq(e_type(w1.entry), E_NONE);
 	finish();
 }
 END_TEST
@@ -633,11 +636,9 @@ END_TEST
 
 Suite *soft_suite(void)
 {
-	Suite *s = suite_create("soft");
-	TCase *tc = tcase_create("soft");
+	TCase *tc;
+	Suite *s = one_case_suite("soft", 30, setup, NULL, &tc);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, munmap_unmaps_then_frees);
 	tcase_add_test(tc, partial_munmap_of_thp_splits_first);
 	tcase_add_test(tc, mprotect_downgrade_and_upgrade);
@@ -659,6 +660,5 @@ Suite *soft_suite(void)
 	tcase_add_test(tc, pinned_page_is_reused_not_copied);
 	tcase_add_test(tc, fork_copies_a_pinned_page_for_the_child);
 	tcase_add_test(tc, bad_input_changes_nothing);
-	suite_add_tcase(s, tc);
 	return s;
 }

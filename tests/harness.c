@@ -207,3 +207,12 @@ unsigned long toy_lookup(struct toy *toy, unsigned long page)
 {
 	return __atomic_load_n(&toy->pte[page], __ATOMIC_ACQUIRE);
 }
+
+void toy_open_bracket(struct toy *toy, struct umn_range *range,
+		      unsigned long first, unsigned long count,
+		      enum umn_event event)
+{
+	umn_range_init(range, toy->mm, PG(first), PG(first + count), event,
+		       UMN_RANGE_BLOCKABLE, NULL);
+	ck_assert_int_eq(umn_invalidate_range_start(range), 0);
+}

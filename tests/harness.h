@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <umn/umn.h>
 
+#include "check_run.h"
 #include "sleepcheck.h"
 
 #define container_of(ptr, type, member) \
@@ -83,6 +84,12 @@ void toy_destroy(struct toy *toy);
 int toy_remap(struct toy *toy, unsigned long first, unsigned long count,
 	      unsigned int flags);
 unsigned long toy_lookup(struct toy *toy, unsigned long page);
+/* Open a blockable bracket of @event over the pages [first, first +
+ * count) by hand, without the mmap lock; its start must return 0.  The
+ * test ends it. */
+void toy_open_bracket(struct toy *toy, struct umn_range *range,
+		      unsigned long first, unsigned long count,
+		      enum umn_event event);
 
 /* Check suites, one per area. */
 Suite *itree_suite(void);

@@ -175,41 +175,45 @@ static int do_free(void)
 	return do_madvise(MADV_FREE);
 }
 
+/*
+ * Map 16 pages of the file @fd shared, fill them, watch them and expect
+ * the middle eight in *@p: 0, SKIP if @fd could not be made (negative) or
+ * sized, or 1.
+ */
+static int watch_shared(int fd, char **p)
+{
+	if (fd < 0 || ftruncate(fd, 16 * PAGE))
+		return SKIP;
+	*p = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*p == MAP_FAILED)
+		return 1;
+	memset(*p, 0x5a, 16 * PAGE);
+	if (watch((unsigned long)*p, (unsigned long)*p + 16 * PAGE))
+		return 1;
+	expect_range((unsigned long)*p + 4 * PAGE,
+		     (unsigned long)*p + 12 * PAGE);
+	return 0;
+}
+
 /* MADV_REMOVE punches a hole in shared memory: a memfd here. */
 static int do_remove(void)
 {
-	int fd = memfd_create("umn-proc-events", MFD_CLOEXEC);
 	char *p;
+	int ret =
+		watch_shared(memfd_create("umn-proc-events", MFD_CLOEXEC), &p);
 
-	if (fd < 0 || ftruncate(fd, 16 * PAGE))
-		return SKIP;
-	p = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		return 1;
-	memset(p, 0x5a, 16 * PAGE);
-	if (watch((unsigned long)p, (unsigned long)p + 16 * PAGE))
-		return 1;
-	expect_range((unsigned long)p + 4 * PAGE, (unsigned long)p + 12 * PAGE);
-	return madvise(p + 4 * PAGE, 8 * PAGE, MADV_REMOVE);
+	return ret ? ret : madvise(p + 4 * PAGE, 8 * PAGE, MADV_REMOVE);
 }
 
 /* munmap of a shared mapping of a regular file (not shmem). */
 static int do_file(void)
 {
 	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	char *p;
+	int ret = watch_shared(open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600),
+			       &p);
 
-	if (fd < 0 || ftruncate(fd, 16 * PAGE))
-		return SKIP;
-	p = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		return 1;
-	memset(p, 0x5a, 16 * PAGE);
-	if (watch((unsigned long)p, (unsigned long)p + 16 * PAGE))
-		return 1;
-	expect_range((unsigned long)p + 4 * PAGE, (unsigned long)p + 12 * PAGE);
-	return munmap(p + 4 * PAGE, 8 * PAGE);
+	return ret ? ret : munmap(p + 4 * PAGE, 8 * PAGE);
 }
 
 static int do_mremap_shrink(void)

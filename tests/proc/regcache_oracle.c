@@ -21,38 +21,42 @@
 
 #include "regcache_test.h"
 
+/*
+ * Register [addr, addr + len) or, if @cached, look it up: either must
+ * succeed with a handle that agrees with pagemap, which stays cached.
+ */
+static void expect_current(struct umn_regcache *rc, unsigned long addr,
+			   unsigned long len, bool cached, const char *what)
+{
+	struct umn_regcache_handle *h;
+	int ret = cached ? umn_regcache_lookup(rc, addr, len, true, &h)
+			 : umn_regcache_register(rc, addr, len, true, &h);
+
+	if (!check(!ret, "%s: %s: %s", what,
+		   cached ? "lookup before the change" : "register",
+		   strerror(-ret)))
+		return;
+	check(!stale_pages(h, addr, len), "%s: %s holds the frames mapped now",
+	      what, cached ? "the cached registration" : "a new registration");
+	umn_regcache_release(h);
+}
+
 /* Register [addr, addr + len), check the new handle against the kernel,
  * and leave it cached. */
 static void reg(struct umn_regcache *rc, unsigned long addr, unsigned long len,
 		const char *what)
 {
-	struct umn_regcache_handle *h;
-	int ret;
-
 	/* userfaultfd alone: the last case's munmap may not be dispatched
 	 * yet, and its registration would be served for this address. */
 	uffd_settle();
-	ret = umn_regcache_register(rc, addr, len, true, &h);
-	if (!check(!ret, "%s: register: %s", what, strerror(-ret)))
-		return;
-	check(!stale_pages(h, addr, len),
-	      "%s: a new registration holds the frames mapped now", what);
-	umn_regcache_release(h);
+	expect_current(rc, addr, len, false, what);
 }
 
 /* The memory did not change: the lookup hits, and agrees with pagemap. */
 static void hit(struct umn_regcache *rc, unsigned long addr, unsigned long len,
 		const char *what)
 {
-	struct umn_regcache_handle *h;
-	int ret = umn_regcache_lookup(rc, addr, len, true, &h);
-
-	if (!check(!ret, "%s: lookup before the change: %s", what,
-		   strerror(-ret)))
-		return;
-	check(!stale_pages(h, addr, len),
-	      "%s: the cached registration holds the frames mapped now", what);
-	umn_regcache_release(h);
+	expect_current(rc, addr, len, true, what);
 }
 
 /* The memory changed: the registration must be gone. */

@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/check_regcache.c - the registration cache (consumers/regcache.c)
+ * over a soft mm, against the oracle of tests/consumers.h: it registers,
+ * pins and reuses, keeps frames pinned until the last release, reaps what
+ * was invalidated, and a missing read_retry (the break) is caught; on
+ * threads, its lock-free lookup never returns a registration invalidated
+ * before the lookup began, and a missing invalidation (the break) is
+ * caught.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <umn/regcache.h>
+#include <umn-test/breaks.h>
+
+#include "consumers.h"
+
+static struct umn_regcache_soft soft;
+
+static struct umn_regcache *regcache(const struct umn_regcache_ops *ops,
+				     unsigned int flags)
+{
+	struct umn_regcache *rc;
+
+	soft.sm = sm;
+	soft.frames = frames;
+	ck_assert_int_eq(umn_regcache_create(umn_soft_mm_umn(sm), ops, &soft,
+					     flags, &rc),
+			 0);
+	return rc;
+}
+
+static void assert_page(const struct umn_regcache_page *pg, unsigned long addr)
+{
+	ck_assert(coherent(pg->frame, pg->subpage, pg->gen, addr));
+}
+
+/* @h, which holds @first as its first page, is no longer valid but still
+ * pins its frames: they are freed when it is released. */
+static void assert_freed_on_release(struct umn_regcache_handle *h,
+				    const struct umn_regcache_page *first)
+{
+	ck_assert(!umn_regcache_valid(h));
+	ck_assert_uint_eq(umn_soft_frame_gen(frames, first->frame), first->gen);
+	ck_assert_int_eq(umn_regcache_release(h), 0);
+	ck_assert_uint_ne(umn_soft_frame_gen(frames, first->frame), first->gen);
+}
+
+START_TEST(regcache_registers_pins_and_reuses)
+{
+	struct umn_regcache_handle *h, *h2, *h3;
+	struct umn_regcache_stats st;
+	struct umn_regcache_page pg;
+	struct umn_regcache *rc;
+	int i;
+
+	map(BASE, PG(16), 0);
+	rc = regcache(&umn_regcache_soft_ops, 0);
+	ck_assert_int_eq(
+		umn_regcache_register(rc, BASE + 100, PG(4) - 200, true, &h),
+		0);
+	ck_assert_uint_eq(h->addr, BASE);
+	ck_assert_uint_eq(h->len, PG(4));
+	ck_assert(h->write);
+	for (i = 0; i < 4; i++)
+		assert_page(&h->pages[i], BASE + PG(i));
+	ck_assert(umn_regcache_valid(h));
+
+	/* A covered range, for reading, reuses it. */
+	ck_assert_int_eq(
+		umn_regcache_register(rc, BASE + PG(1), PG(2), false, &h2), 0);
+	ck_assert_ptr_eq(h2, h);
+	ck_assert_int_eq(umn_regcache_lookup(rc, BASE, PG(4), true, &h3), 0);
+	ck_assert_ptr_eq(h3, h);
+	ck_assert_int_eq(umn_regcache_lookup(rc, BASE, PG(5), false, &h3),
+			 -ENOENT);
+	ck_assert_int_eq(umn_regcache_check(rc, BASE + PG(2), &pg), 0);
+	assert_page(&pg, BASE + PG(2));
+	ck_assert_int_eq(umn_regcache_check(rc, BASE + PG(4), &pg), -ENOENT);
+	umn_regcache_stats(rc, &st);
+	ck_assert_uint_eq(st.registrations, 1);
+	ck_assert_uint_eq(st.hits, 2);
+	ck_assert_uint_eq(st.pins, 4);
+
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(umn_regcache_release(h), 0);
+	ck_assert_int_eq(umn_regcache_release(h), -EINVAL);
+	/* Idle but valid: still cached, still pinned. */
+	umn_regcache_stats(rc, &st);
+	ck_assert_uint_eq(st.unpins, 0);
+	ck_assert_int_eq(umn_regcache_lookup(rc, BASE, PG(1), false, &h3), 0);
+	ck_assert_ptr_eq(h3, h);
+	ck_assert_int_eq(umn_regcache_release(h3), 0);
+	ck_assert_int_eq(umn_regcache_destroy(rc), 0);
+}
+END_TEST
+
+START_TEST(regcache_keeps_frames_pinned_until_the_last_release)
+{
+	struct umn_regcache_handle *h, *h2;
+	struct umn_regcache_stats st;
+	struct umn_regcache_page pg, pg0;
+	struct umn_regcache *rc;
+
+	map(BASE, PG(16), 0);
+	rc = regcache(&umn_regcache_soft_ops, 0);
+	ck_assert_int_eq(umn_regcache_register(rc, BASE, PG(4), true, &h), 0);
+	pg0 = h->pages[0];
+	ck_assert_int_eq(umn_soft_munmap(sm, BASE, PG(4)), 0);
+	ck_assert_int_eq(umn_regcache_lookup(rc, BASE, PG(1), false, &h2),
+			 -ENOENT);
+	ck_assert_int_eq(umn_regcache_check(rc, BASE, &pg), -ENOENT);
+	umn_regcache_stats(rc, &st);
+	ck_assert_uint_eq(st.invalidations, 1);
+	ck_assert_uint_eq(st.unpins, 0);
+	/* Unmapped, but pinned: not freed while the device may use it. */
+	assert_freed_on_release(h, &pg0);
+	umn_regcache_stats(rc, &st);
+	ck_assert_uint_eq(st.unpins, 4);
+	ck_assert_uint_eq(st.reaped, 1);
+	ck_assert_int_eq(umn_regcache_destroy(rc), 0);
+}
+END_TEST
+
+START_TEST(regcache_reaps_an_idle_invalidated_registration)
+{
+	struct umn_regcache_handle *h;
+	struct umn_regcache_stats st;
+	struct umn_regcache *rc;
+
+	map(BASE, PG(16), 0);
+	rc = regcache(&umn_regcache_soft_ops, 0);
+	ck_assert_int_eq(umn_regcache_register(rc, BASE, PG(2), true, &h), 0);
+	ck_assert_int_eq(umn_regcache_release(h), 0);
+	ck_assert_int_eq(umn_soft_madvise_dontneed(sm, BASE, PG(1)), 0);
+	ck_assert_int_eq(
+		umn_regcache_lookup(rc, BASE + PG(1), PG(1), false, &h),
+		-ENOENT);
+	umn_regcache_stats(rc, &st);
+	ck_assert_uint_eq(st.invalidations, 1);
+	ck_assert_uint_eq(st.unpins, 0); /* deferred: not in the callback */
+	ck_assert_int_eq(umn_regcache_reap(rc), 1);
+	ck_assert_int_eq(umn_regcache_reap(rc), 0);
+	umn_regcache_stats(rc, &st);
+	ck_assert_uint_eq(st.unpins, 2);
+	ck_assert_int_eq(umn_regcache_destroy(rc), 0);
+}
+END_TEST
+
+START_TEST(regcache_pins_refuse_reclaim_and_migration)
+{
+	struct umn_regcache_handle *h;
+	struct umn_regcache *rc;
+
+	map(BASE, PG(16), 0);
+	rc = regcache(&umn_regcache_soft_ops, 0);
+	ck_assert_int_eq(umn_regcache_register(rc, BASE, PG(1), true, &h), 0);
+	ck_assert_int_eq(umn_soft_reclaim(sm, BASE), -EBUSY);
+	ck_assert_int_eq(umn_soft_migrate(sm, BASE), -EBUSY);
+	ck_assert(umn_regcache_valid(h));
+	assert_page(&h->pages[0], BASE);
+	ck_assert_int_eq(umn_regcache_release(h), 0);
+	ck_assert_int_eq(umn_regcache_destroy(rc), 0);
+}
+END_TEST
+
+/* Pins, then lets the primary drop the range before the registration is
+ * published: the collision register's read_retry must catch. */
+static bool meddle;
+
+static int meddling_pin(void *arg, unsigned long addr, unsigned long npages,
+			bool write, struct umn_regcache_page *pages)
+{
+	int ret = umn_regcache_soft_ops.pin(arg, addr, npages, write, pages);
+
+	if (!ret && meddle) {
+		meddle = false;
+		ck_assert_int_eq(
+			umn_soft_madvise_dontneed(sm, addr, PG(npages)), 0);
+	}
+	return ret;
+}
+
+static void meddling_unpin(void *arg, unsigned long npages,
+			   const struct umn_regcache_page *pages)
+{
+	umn_regcache_soft_ops.unpin(arg, npages, pages);
+}
+
+static const struct umn_regcache_ops meddling_ops = {
+	.pin = meddling_pin,
+	.unpin = meddling_unpin,
+};
+
+START_TEST(regcache_break_retry_is_caught)
+{
+	struct umn_regcache_handle *h;
+	struct umn_regcache_stats st;
+	struct umn_regcache_page pg;
+	struct umn_regcache *rc;
+
+	map(BASE, PG(16), 0);
+	rc = regcache(&meddling_ops, 0);
+	meddle = true;
+	ck_assert_int_eq(umn_regcache_register(rc, BASE, PG(2), true, &h), 0);
+	umn_regcache_stats(rc, &st);
+	ck_assert_uint_eq(st.retries, 1);
+	ck_assert_uint_eq(st.pins, 4);
+	ck_assert_uint_eq(st.unpins, 2);
+	assert_page(&h->pages[0], BASE);
+	assert_page(&h->pages[1], BASE + PG(1));
+	ck_assert_int_eq(umn_regcache_release(h), 0);
+	ck_assert_int_eq(umn_regcache_destroy(rc), 0);
+
+	rc = regcache(&meddling_ops, UMN_REGCACHE_BREAK_RETRY);
+	meddle = true;
+	ck_assert_int_eq(
+		umn_regcache_register(rc, BASE + PG(4), PG(2), true, &h), 0);
+	ck_assert(umn_regcache_valid(h));
+	ck_assert_int_eq(umn_regcache_check(rc, BASE + PG(4), &pg), 0);
+	assert_stale(pg.frame, pg.subpage, pg.gen, BASE + PG(4));
+	ck_assert_int_eq(umn_regcache_release(h), 0);
+	ck_assert_int_eq(umn_regcache_destroy(rc), 0);
+}
+END_TEST
+
+START_TEST(regcache_outlives_the_address_space)
+{
+	struct umn_regcache_handle *h;
+	struct umn_regcache_page pg0;
+	struct umn_regcache *rc;
+
+	map(BASE, PG(16), 0);
+	rc = regcache(&umn_regcache_soft_ops, 0);
+	ck_assert_int_eq(umn_regcache_register(rc, BASE, PG(2), true, &h), 0);
+	pg0 = h->pages[0];
+	umn_soft_mm_destroy(sm);
+	sm = NULL;
+	assert_freed_on_release(h, &pg0);
+	ck_assert_int_eq(umn_regcache_destroy(rc), 0);
+}
+END_TEST
+
+START_TEST(regcache_refuses_bad_input)
+{
+	static const struct umn_regcache_ops no_pin = {
+		.unpin = meddling_unpin,
+	};
+	struct umn_regcache_handle *h = NULL;
+	struct umn_regcache_stats st;
+	struct umn_regcache *rc = NULL;
+	struct umn_mm *mm = umn_soft_mm_umn(sm);
+
+	ck_assert_int_eq(umn_regcache_create(NULL, &umn_regcache_soft_ops,
+					     &soft, 0, &rc),
+			 -EINVAL);
+	ck_assert_int_eq(umn_regcache_create(mm, NULL, &soft, 0, &rc), -EINVAL);
+	ck_assert_int_eq(umn_regcache_create(mm, &no_pin, &soft, 0, &rc),
+			 -EINVAL);
+	ck_assert_int_eq(umn_regcache_create(mm, &umn_regcache_soft_ops, &soft,
+					     1U << 20, &rc),
+			 -EINVAL);
+	ck_assert_int_eq(
+		umn_regcache_create(mm, &umn_regcache_soft_ops, &soft, 0, NULL),
+		-EINVAL);
+	ck_assert_ptr_null(rc);
+
+	map(BASE, PG(16), 0);
+	rc = regcache(&umn_regcache_soft_ops, 0);
+	ck_assert_int_eq(umn_regcache_register(rc, BASE, 0, true, &h), -EINVAL);
+	ck_assert_int_eq(umn_regcache_register(rc, -PG(1), PG(2), true, &h),
+			 -EINVAL);
+	ck_assert_int_eq(umn_regcache_register(rc, BASE, PG(1), true, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(umn_regcache_lookup(rc, BASE, 0, true, &h), -EINVAL);
+	/* Nothing mapped there: the pin fails, nothing stays. */
+	ck_assert_int_eq(
+		umn_regcache_register(rc, BASE + PG(15), PG(2), true, &h),
+		-EFAULT);
+	ck_assert_ptr_null(h);
+	umn_regcache_stats(rc, &st);
+	ck_assert_uint_eq(st.pins, st.unpins);
+	ck_assert_uint_eq(st.registrations, 0);
+	ck_assert_int_eq(umn_regcache_release(NULL), -EINVAL);
+	ck_assert(!umn_regcache_valid(NULL));
+
+	ck_assert_int_eq(umn_regcache_register(rc, BASE, PG(1), true, &h), 0);
+	ck_assert_int_eq(umn_regcache_destroy(rc), -EBUSY);
+	ck_assert_int_eq(umn_regcache_release(h), 0);
+	ck_assert_int_eq(umn_regcache_destroy(NULL), -EINVAL);
+	ck_assert_int_eq(umn_regcache_destroy(rc), 0);
+}
+END_TEST
+
+/*
+ * The lock-free lookup against invalidations, on threads.  A remapper
+ * munmaps a slot, then maps and faults it again: a new generation of its
+ * frames.  Lookers look slots up (registering on a miss), check, release.
+ *
+ * The oracle: a handle that a lookup (or register) returns must not pin a
+ * frame of a generation whose munmap had returned before the lookup
+ * began, for that munmap invalidated every registration of the
+ * generation before it returned.  The remapper records each frame's
+ * generation after faulting the slot, and stores the slot's dead
+ * generation (release) after munmap returns; a looker loads it (acquire)
+ * before the lookup.  Also: a handle whose generation's munmap has
+ * returned is no longer valid (umn_regcache_valid()).  A frame's generation is forgotten when the frame is
+ * freed (the pool's free hook): 0 means "not recorded yet", the newest.
+ */
+#define RACE_SLOTS   8
+#define RACE_LEN     (2 * UMN_PAGE_SIZE)
+#define RACE_FRAMES  4096
+#define RACE_LOOKERS 2
+
+static struct {
+	struct umn_regcache *rc;
+	unsigned long gen_of[RACE_FRAMES];    /* by frame; atomic */
+	unsigned long unmapped[RACE_SLOTS];   /* dead generation; atomic */
+	int stop;			      /* atomic */
+	long stale, hits, registered, failed; /* atomic */
+} race;
+
+static void race_free_hook(void *arg, unsigned long frame, unsigned long gen)
+{
+	(void)arg;
+	(void)gen;
+	if (frame < RACE_FRAMES)
+		__atomic_store_n(&race.gen_of[frame], 0, __ATOMIC_RELEASE);
+}
+
+static void race_setup(void)
+{
+	struct umn_soft_frames_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.max_frames = RACE_FRAMES;
+	cfg.free_hook = race_free_hook;
+	memset(&race, 0, sizeof(race));
+	ck_assert_int_eq(umn_soft_frames_create(&cfg, &frames), 0);
+	ck_assert_int_eq(umn_soft_mm_create(frames, &sm), 0);
+}
+
+static unsigned long race_slot(unsigned int i)
+{
+	return BASE + i * 16 * UMN_PAGE_SIZE;
+}
+
+/* Map slot @i anew, its frames of generation @gen. */
+static void race_map(unsigned int i, unsigned long gen)
+{
+	struct umn_soft_translation t;
+	unsigned long a;
+
+	map(race_slot(i), RACE_LEN, 0);
+	for (a = race_slot(i); a < race_slot(i) + RACE_LEN; a += PG(1)) {
+		ck_assert_int_eq(umn_soft_fault(sm, a, true), 0);
+		ck_assert_int_eq(primary(a, &t), 0);
+		ck_assert_uint_lt(t.frame, RACE_FRAMES);
+		__atomic_store_n(&race.gen_of[t.frame], gen, __ATOMIC_RELEASE);
+	}
+}
+
+static void *race_looker(void *arg)
+{
+	unsigned long seed = (unsigned long)arg, dead, gen;
+	struct umn_regcache_handle *h;
+	unsigned int i;
+	int ret;
+
+	while (!__atomic_load_n(&race.stop, __ATOMIC_RELAXED)) {
+		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+		i = (unsigned int)(seed >> 33) % RACE_SLOTS;
+		/* Pairs with the remapper's store after munmap returned. */
+		dead = __atomic_load_n(&race.unmapped[i], __ATOMIC_ACQUIRE);
+		ret = umn_regcache_lookup(race.rc, race_slot(i), RACE_LEN, true,
+					  &h);
+		if (ret == -ENOENT) {
+			ret = umn_regcache_register(race.rc, race_slot(i),
+						    RACE_LEN, true, &h);
+			if (ret) { /* -EFAULT: between munmap and mmap */
+				__atomic_add_fetch(&race.failed, 1,
+						   __ATOMIC_RELAXED);
+				continue;
+			}
+			__atomic_add_fetch(&race.registered, 1,
+					   __ATOMIC_RELAXED);
+		} else if (!ret) {
+			__atomic_add_fetch(&race.hits, 1, __ATOMIC_RELAXED);
+		} else {
+			__atomic_add_fetch(&race.stale, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		gen = __atomic_load_n(&race.gen_of[h->pages[0].frame],
+				      __ATOMIC_ACQUIRE);
+		if (gen && gen <= dead)
+			__atomic_add_fetch(&race.stale, 1, __ATOMIC_RELAXED);
+		/* And a handle held across its generation's munmap says it
+		 * is no longer valid once that munmap has returned.  (Now and
+		 * then held while the remapper runs.) */
+		if (!(seed & (15UL << 40)))
+			sched_yield();
+		dead = __atomic_load_n(&race.unmapped[i], __ATOMIC_ACQUIRE);
+		if (gen && gen <= dead && umn_regcache_valid(h))
+			__atomic_add_fetch(&race.stale, 1, __ATOMIC_RELAXED);
+		ck_assert_int_eq(umn_regcache_release(h), 0);
+	}
+	return NULL;
+}
+
+/* Run lookers against the remapper for @seconds; return the stale
+ * handles seen. */
+static long race_run(unsigned int flags, double seconds)
+{
+	unsigned long gen = 0, mapped[RACE_SLOTS], seed = 42;
+	pthread_t lookers[RACE_LOOKERS];
+	struct umn_regcache_handle *h;
+	struct umn_regcache_stats st;
+	struct timespec t0, t;
+	unsigned int i;
+	long remaps = 0;
+
+	race.rc = regcache(&umn_regcache_soft_ops, flags);
+	for (i = 0; i < RACE_SLOTS; i++) {
+		mapped[i] = ++gen;
+		race_map(i, gen);
+	}
+	for (i = 0; i < RACE_LOOKERS; i++)
+		ck_assert_int_eq(pthread_create(&lookers[i], NULL, race_looker,
+						(void *)(unsigned long)(i + 1)),
+				 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+		i = (unsigned int)(seed >> 33) % RACE_SLOTS;
+		ck_assert_int_eq(umn_soft_munmap(sm, race_slot(i), RACE_LEN),
+				 0);
+		/* Every registration of mapped[i] is invalid by now. */
+		__atomic_store_n(&race.unmapped[i], mapped[i],
+				 __ATOMIC_RELEASE);
+		mapped[i] = ++gen;
+		race_map(i, gen);
+		/* Cached at once, so that the next munmap invalidates it. */
+		ck_assert_int_eq(umn_regcache_register(race.rc, race_slot(i),
+						       RACE_LEN, true, &h),
+				 0);
+		ck_assert_int_eq(umn_regcache_release(h), 0);
+		remaps++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((double)(t.tv_sec - t0.tv_sec) +
+			 (double)(t.tv_nsec - t0.tv_nsec) / 1e9 <
+		 seconds);
+	__atomic_store_n(&race.stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < RACE_LOOKERS; i++)
+		pthread_join(lookers[i], NULL);
+	umn_regcache_stats(race.rc, &st);
+	printf("regcache race%s: %ld remaps, %ld hits, %ld registered, "
+	       "%ld failed, %lu invalidations, %lu retries, %ld stale\n",
+	       flags ? " (break)" : "", remaps, race.hits, race.registered,
+	       race.failed, st.invalidations, st.retries, race.stale);
+	fflush(stdout);
+	ck_assert_int_gt(remaps, 0);
+	/* Every hit counted once, on whichever thread: a register that
+	 * reused a registration is a hit too. */
+	ck_assert_uint_eq(
+		st.hits, (unsigned long)(race.hits + race.registered + remaps) -
+				 st.registrations);
+	ck_assert_int_eq(umn_regcache_destroy(race.rc), 0);
+	return race.stale;
+}
+
+START_TEST(regcache_lookup_never_returns_an_invalidated_registration)
+{
+	ck_assert_int_eq(race_run(0, 0.5), 0);
+	ck_assert_int_gt(race.hits, 0);
+}
+END_TEST
+
+START_TEST(regcache_break_invalidate_is_caught)
+{
+	ck_assert_int_gt(race_run(UMN_REGCACHE_BREAK_INVALIDATE, 0.5), 0);
+}
+END_TEST
+
+TCase *regcache_tcase(void)
+{
+	TCase *tc = tcase_create("regcache");
+
+	tcase_add_checked_fixture(tc, consumers_setup, consumers_teardown);
+	tcase_add_test(tc, regcache_registers_pins_and_reuses);
+	tcase_add_test(tc, regcache_keeps_frames_pinned_until_the_last_release);
+	tcase_add_test(tc, regcache_reaps_an_idle_invalidated_registration);
+	tcase_add_test(tc, regcache_pins_refuse_reclaim_and_migration);
+	tcase_add_test(tc, regcache_break_retry_is_caught);
+	tcase_add_test(tc, regcache_outlives_the_address_space);
+	tcase_add_test(tc, regcache_refuses_bad_input);
+	return tc;
+}
+
+TCase *regcache_race_tcase(void)
+{
+	TCase *tc = tcase_create("regcache-race");
+
+	tcase_add_checked_fixture(tc, race_setup, consumers_teardown);
+	tcase_add_test(
+		tc, regcache_lookup_never_returns_an_invalidated_registration);
+	tcase_add_test(tc, regcache_break_invalidate_is_caught);
+	return tc;
+}
