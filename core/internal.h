@@ -12,6 +12,7 @@
 
 #include "interval_tree.h"
 #include "lockdep.h"
+#include "primary.h"
 
 /* The filter's shape: granules of 64 KiB, 16 MiB, 1 GiB; 4096 slots each. */
 #define UMN__COVER_LEVELS 3
@@ -104,67 +105,15 @@ enum {
 bool umn__range_is_valid(unsigned long start, unsigned long end);
 int umn__mm_lock_all_once(struct umn_mm *mm);
 
-/*
- * A primary's window: this thread is between its test of
- * umn_mm_has_notifiers() and the end of the change it guards, inside an
- * RCU read section (the process's hooks).  Its unlock_all cannot wait for
- * the readers then: see umn__mm_lock_all_once().
- */
-extern _Thread_local unsigned int umn__window_depth;
-
 /* core/interval.c: the interval notifiers' part of start and end. */
 int umn__itree_invalidate_start(struct umn_range *range, bool *locked);
 void umn__itree_invalidate_end(struct umn_mm *mm, bool locked);
 
 /*
- * For a primary whose brackets may begin in a signal handler (the process
- * itself): hold signals while @mm->lock is held, so that a handler's
- * bracket never waits for the lock its own thread holds.
- */
-void umn__mm_set_signal_safe(struct umn_mm *mm);
-
-/*
- * Debug builds turn the fast path off (every bracket checked).  A primary
- * whose fast path is a mechanism of its own (the process: RCU windows
- * around its calls) asks for it back on a new @mm, so that the debug and
- * sanitizer builds test that mechanism too.
- */
-void umn__mm_reenable_fast_path(struct umn_mm *mm);
-
-/* Does an inserted interval notifier overlap [start, last]?  Lock-free
- * when the filter rules it out, else under the mm's lock; for a primary
- * that must keep watching what intervals cover. */
-bool umn__intervals_overlap(struct umn_mm *mm, unsigned long start,
-			    unsigned long last);
-
-/*
  * Take and drop @mm->lock; every taker goes through these.  For a
  * signal-safe mm the thread's signals are held from the first lock to the
- * last unlock (a per-thread depth: two mms may nest).
+ * last unlock (core/primary.h).
  */
-struct umn__held_signals {
-	unsigned int depth;
-	sigset_t saved;
-};
-extern _Thread_local struct umn__held_signals umn__held;
-
-/* Hold the thread's signals until the matching release (nestable). */
-static inline void umn__signals_hold(void)
-{
-	if (!umn__held.depth++) {
-		sigset_t all;
-
-		sigfillset(&all);
-		pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
-	}
-}
-
-static inline void umn__signals_release(void)
-{
-	if (!--umn__held.depth)
-		pthread_sigmask(SIG_SETMASK, &umn__held.saved, NULL);
-}
-
 static inline void umn__mm_lock(struct umn_mm *mm)
 {
 	if (mm->signal_safe)
@@ -182,20 +131,6 @@ static inline void umn__mm_unlock(struct umn_mm *mm)
 /* Debug builds: abort unless this thread holds @mm->lock. */
 #define umn__mm_assert_held(mm) \
 	umn__lock_assert_held(&(mm)->lock, "mm->lock", UMN__LOCK_EXCL)
-
-/*
- * What the notifiers of @mm hear now: true if it has a classic notifier
- * (the whole address space); and [*first, *last], the span of its
- * intervals (*first > *last if none).  For a primary whose source of
- * events starts after notifiers were registered (the process's
- * userfaultfd).
- */
-bool umn__mm_heard(struct umn_mm *mm, unsigned long *first,
-		   unsigned long *last);
-
-/* Validators (run by the tests; O(n)). */
-bool umn__chain_is_valid(struct umn_mm *mm);
-bool umn__intervals_are_valid(struct umn_mm *mm);
 
 static inline unsigned long umn__load(const unsigned long *p)
 {

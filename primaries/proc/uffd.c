@@ -49,7 +49,7 @@
 #include <unistd.h>
 
 #include "../../core/fail.h"
-#include "../../core/internal.h"
+#include "../../core/primary.h"
 #include "proc.h"
 
 #ifndef UFFD_FEATURE_WP_ASYNC
