@@ -115,7 +115,7 @@ mutant regcache-no-invalidate consumers/regcache.c \
 
 # mprotect in the soft MMU opens a bracket and never ends it.
 mutant soft-unpaired-end primaries/soft/mm.c \
-	'/umn__soft_walk_range(sm, addr, end, protect_run, &p);$/{n;/^\tumn__soft_bracket_end(sm, &range);$/d}' \
+	'/umn__soft_change_range(sm, addr, end, &p.c);$/{n;/^\tumn__soft_bracket_end(sm, &range);$/d}' \
 	"umn-fuzz-replay umn-tests" "fuzz-replay soft notifier"
 
 # A put notifier is freed after one grace period, not two: a walker that
