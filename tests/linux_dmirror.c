@@ -73,8 +73,7 @@ static unsigned long win, seed;
 static double seconds = 3;
 static struct findings found; /* the oracle's, and the run's end */
 static unsigned long checks, sweeps, frees;
-static struct soft_mix mix;
-static struct soft_torture_reaper reaper;
+static struct soft_torture torture; /* the primaries and the reaper */
 
 static const char *const op_names[UMN_SOFT_OP_COUNT] = {
 	"mmap",	   "munmap",  "mprotect", "mremap", "madvise",
@@ -200,7 +199,7 @@ static void *device(void *arg)
 
 static void *primary(void *arg)
 {
-	soft_mix_run(&mix, (int)(long)arg, seed);
+	soft_mix_run(&torture.mix, (int)(long)arg, seed);
 	return NULL;
 }
 
@@ -262,7 +261,7 @@ static void report(double secs)
 		printf(" %s %lu", event_names[i], st.events[i]);
 	printf("\n  frames freed %lu; reaper: %lu non-blockable ranges, %lu "
 	       "refused\n",
-	       st.frames_freed, reaper.starts, reaper.refused);
+	       st.frames_freed, torture.reaper_starts, torture.reaper_refused);
 	printf("  device: %lu faults installed, %lu read_retry retries, %lu "
 	       "invalidations, %lu entries zapped, %ld refused\n",
 	       dm->faults, dm->retries, dm->invalidations, dm->zapped,
@@ -295,22 +294,15 @@ int main(int argc, char **argv)
 	}
 	__atomic_store_n(&dm, d, __ATOMIC_RELEASE);
 	glue_walk_hook = slow_walk;
-	mix = (struct soft_mix){
-		glue_sm,  win, WIN_PAGES, UMN_SOFT_MAP_FIXED | UMN_SOFT_MAP_THP,
-		stopping, NULL
-	};
-	reaper = (struct soft_torture_reaper){ .mm = glue_mm,
-					       .win = win,
-					       .pages = WIN_PAGES,
-					       .seed = seed,
-					       .stopping = stopping };
+	soft_torture_init(&torture, glue_sm, glue_mm, win, WIN_PAGES, seed,
+			  stopping);
 
 	start = now();
 	for (i = 0; i < PRIMARIES; i++)
 		pthread_create(&th[n++], NULL, primary, (void *)(long)i);
 	for (i = 0; i < DEVICES; i++)
 		pthread_create(&th[n++], NULL, device, (void *)(long)i);
-	pthread_create(&th[n++], NULL, soft_torture_reaper, &reaper);
+	pthread_create(&th[n++], NULL, soft_torture_reaper, &torture);
 	while (!stopping() && now() - start < seconds)
 		usleep(20000);
 	findings_stop(&found);

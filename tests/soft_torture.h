@@ -37,26 +37,46 @@ static inline bool soft_torture_reap(struct mm_struct *mm, unsigned long win,
 	return true;
 }
 
-struct soft_torture_reaper {
-	struct mm_struct *mm;
-	unsigned long win, pages; /* the window, in 4 KiB pages */
+/* A run's primaries and reaper: the mix on a window of the soft MMU, and
+ * the reaper's invalidations of the same window, through the kernel's
+ * view of that mm. */
+struct soft_torture {
+	struct soft_mix mix;  /* the primary threads' */
+	struct mm_struct *mm; /* the reaper's */
 	unsigned long seed;
-	bool (*stopping)(void);
-	unsigned long starts, refused; /* ranges that ran, that were refused */
+	unsigned long reaper_starts, reaper_refused; /* ran, refused */
 };
 
-/* The OOM reaper's thread (@arg: a struct soft_torture_reaper): its
+/* @t over [@win, @win + @pages 4 KiB pages) of @sm, a THP window, whose
+ * kernel's view is @mm; until @stopping. */
+static inline void soft_torture_init(struct soft_torture *t,
+				     struct umn_soft_mm *sm,
+				     struct mm_struct *mm, unsigned long win,
+				     unsigned long pages, unsigned long seed,
+				     bool (*stopping)(void))
+{
+	*t = (struct soft_torture){
+		.mix = { sm, win, pages, UMN_SOFT_MAP_FIXED | UMN_SOFT_MAP_THP,
+			 stopping, NULL },
+		.mm = mm,
+		.seed = seed,
+	};
+}
+
+/* The OOM reaper's thread (@arg: a struct soft_torture): its
  * invalidations until stopping, 100 us apart. */
 static inline void *soft_torture_reaper(void *arg)
 {
-	struct soft_torture_reaper *r = arg;
-	unsigned long s = r->seed * 69069UL + 3;
+	struct soft_torture *t = arg;
+	unsigned long s = t->seed * 69069UL + 3;
 
-	while (!r->stopping()) {
-		if (soft_torture_reap(r->mm, r->win, r->pages, &s))
-			__atomic_fetch_add(&r->starts, 1, __ATOMIC_RELAXED);
+	while (!t->mix.stopping()) {
+		if (soft_torture_reap(t->mm, t->mix.win, t->mix.pages, &s))
+			__atomic_fetch_add(&t->reaper_starts, 1,
+					   __ATOMIC_RELAXED);
 		else
-			__atomic_fetch_add(&r->refused, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&t->reaper_refused, 1,
+					   __ATOMIC_RELAXED);
 		usleep(100);
 	}
 	return NULL;

@@ -51,8 +51,7 @@ static unsigned long win, seed;
 static double seconds = 3;
 static struct findings found; /* the oracle's, and the run's end */
 static unsigned long checks, frees, snapshots, snapshot_errors;
-static struct soft_mix mix;
-static struct soft_torture_reaper reaper;
+static struct soft_torture torture; /* the primaries and the reaper */
 
 /* ---- the kernel around the driver ------------------------------------ */
 
@@ -362,7 +361,7 @@ static void free_hook(void *arg, unsigned long frame, unsigned long gen)
 
 static void *primary(void *arg)
 {
-	soft_mix_run(&mix, (int)(long)arg, seed);
+	soft_mix_run(&torture.mix, (int)(long)arg, seed);
 	return NULL;
 }
 
@@ -452,15 +451,7 @@ static int setup(struct file *filp)
 			  UMN_SOFT_MAP_THP, &win))
 		return -1;
 	umn_linux_use_mm(kmm); /* the process that opens the device */
-	mix = (struct soft_mix){
-		sm,	  win, WIN_PAGES, UMN_SOFT_MAP_FIXED | UMN_SOFT_MAP_THP,
-		stopping, NULL
-	};
-	reaper = (struct soft_torture_reaper){ .mm = kmm,
-					       .win = win,
-					       .pages = WIN_PAGES,
-					       .seed = seed,
-					       .stopping = stopping };
+	soft_torture_init(&torture, sm, kmm, win, WIN_PAGES, seed, stopping);
 	if (dmirror_fops_open(&inode, filp))
 		return -1;
 	__atomic_store_n(&dm, filp->private_data, __ATOMIC_RELEASE);
@@ -498,7 +489,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < 2; i++)
 		pthread_create(&th[n++], NULL, device, (void *)(long)i);
 	pthread_create(&th[n++], NULL, snapshotter, NULL);
-	pthread_create(&th[n++], NULL, soft_torture_reaper, &reaper);
+	pthread_create(&th[n++], NULL, soft_torture_reaper, &torture);
 	while (!stopping() && now() - start < seconds)
 		usleep(20000);
 	findings_stop(&found);
@@ -513,8 +504,9 @@ int main(int argc, char **argv)
 	printf("test_hmm-run: seed %lu, %.1f s; %lu snapshots (%lu wrong); "
 	       "reaper %lu ranges, %lu refused; oracle: %lu checks under the "
 	       "PTL, %lu frees checked: %lu stale\n",
-	       seed, now() - start, snapshots, snapshot_errors, reaper.starts,
-	       reaper.refused, checks, frees, found.count);
+	       seed, now() - start, snapshots, snapshot_errors,
+	       torture.reaper_starts, torture.reaper_refused, checks, frees,
+	       found.count);
 	if (found.count) {
 		printf("  first finding: %s\n", found.first);
 		return 3;
