@@ -83,6 +83,14 @@ static void shrink(const struct soft_mix *m, unsigned long first,
 	discard(m, first + 1, n - 1);
 }
 
+static void dontneed(const struct soft_mix *m, unsigned long first,
+		     unsigned long n)
+{
+	discard(m, first, n);
+	umn_soft_madvise_dontneed(m->sm, m->win + first * PAGE, n * PAGE);
+	discard(m, first, n);
+}
+
 /* Fork (less often: it write-protects the whole window), and the child
  * writes: copy-on-write. */
 static void fork_and_write(const struct soft_mix *m, int id, unsigned long *s)
@@ -130,7 +138,7 @@ void soft_mix_op(const struct soft_mix *m, int id, unsigned long *s)
 	case 0:
 		remap(m, first, n, s);
 		break;
-	case 1:
+	case 1: /* write-protect, then allow writes again */
 		umn_soft_mprotect(m->sm, a, n * PAGE, UMN_SOFT_PROT_READ);
 		umn_soft_mprotect(m->sm, a, n * PAGE, RW);
 		break;
@@ -138,9 +146,7 @@ void soft_mix_op(const struct soft_mix *m, int id, unsigned long *s)
 		remap_scratch(m, id);
 		break;
 	case 3:
-		discard(m, first, n);
-		umn_soft_madvise_dontneed(m->sm, a, n * PAGE);
-		discard(m, first, n);
+		dontneed(m, first, n);
 		break;
 	case 4: /* the CPU writes, in its own corner of the page */
 		umn_soft_write(m->sm, a + 2048 + (unsigned long)id, &c, 1);

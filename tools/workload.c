@@ -310,13 +310,56 @@ static void mirror_access(struct umn_mirror *m, unsigned long addr, bool write,
 
 #define HELD 8
 
+/* The registrations an accessor holds, the oldest first. */
+struct held {
+	struct umn_regcache_handle *h[HELD];
+	int n;
+};
+
+/* Count @h's pages as pinned (@delta 1) or no more (-1), for the check
+ * when a frame is freed. */
+static void count_pins(const struct umn_regcache_handle *h, int delta)
+{
+	unsigned long j;
+
+	for (j = 0; j < h->len / PAGE; j++)
+		__atomic_fetch_add(&pinned[h->pages[j].frame], delta,
+				   __ATOMIC_RELEASE);
+}
+
+static void release_oldest(struct held *hd)
+{
+	count_pins(hd->h[0], -1);
+	umn_regcache_release(hd->h[0]);
+	memmove(hd->h, hd->h + 1, (HELD - 1) * sizeof(hd->h[0]));
+	hd->n--;
+}
+
+/* Register 1 to 4 pages from window page @page through the registration
+ * cache, and hold the registration (the oldest of HELD goes). */
+static void regcache_access(struct held *hd, unsigned long page, bool write,
+			    unsigned long *s)
+{
+	unsigned long len = PAGE * (1 + soft_mix_rnd(s) % 4);
+	struct umn_regcache_handle *h;
+
+	if (page * PAGE + len > WIN_PAGES * PAGE)
+		len = PAGE;
+	if (umn_regcache_register(rc, win + page * PAGE, len, write, &h))
+		return;
+	count_pins(h, 1);
+	if (hd->n == HELD)
+		release_oldest(hd);
+	hd->h[hd->n++] = h;
+}
+
 static void *accessor(void *arg)
 {
-	int id = (int)(long)arg, c, i, nheld = 0;
-	struct umn_regcache_handle *held[HELD], *h;
+	int id = (int)(long)arg, c;
 	unsigned long s = opt.seed * 2654435761UL + (unsigned long)id + 1;
-	unsigned long value = (unsigned long)id << 40, page, addr, j, len;
+	unsigned long value = (unsigned long)id << 40, page, addr;
 	struct umn_soft_translation t;
+	struct held hd = { .n = 0 };
 	struct check chk;
 	bool write;
 
@@ -336,38 +379,15 @@ static void *accessor(void *arg)
 			umn_devtlb_translate(tlb, addr, write, &t);
 			break;
 		default:
-			len = PAGE * (1 + soft_mix_rnd(&s) % 4);
-			if (page * PAGE + len > WIN_PAGES * PAGE)
-				len = PAGE;
-			if (umn_regcache_register(rc, addr, len, write, &h))
-				break;
-			for (j = 0; j < h->len / PAGE; j++)
-				__atomic_fetch_add(&pinned[h->pages[j].frame],
-						   1, __ATOMIC_RELEASE);
-			if (nheld == HELD) {
-				for (j = 0; j < held[0]->len / PAGE; j++)
-					__atomic_fetch_sub(
-						&pinned[held[0]->pages[j]
-								.frame],
-						1, __ATOMIC_RELEASE);
-				umn_regcache_release(held[0]);
-				memmove(held, held + 1,
-					(HELD - 1) * sizeof(*held));
-				nheld--;
-			}
-			held[nheld++] = h;
+			regcache_access(&hd, page, write, &s);
 			break;
 		}
 		chk = (struct check){ addr, id, write, ++value, c };
 		umn_soft_lookup(sm, addr, false, check_fill, &chk, NULL);
 		add(&accesses, 1);
 	}
-	for (i = 0; i < nheld; i++) {
-		for (j = 0; j < held[i]->len / PAGE; j++)
-			__atomic_fetch_sub(&pinned[held[i]->pages[j].frame], 1,
-					   __ATOMIC_RELEASE);
-		umn_regcache_release(held[i]);
-	}
+	while (hd.n)
+		release_oldest(&hd);
 	return NULL;
 }
 
