@@ -12,6 +12,7 @@
 
 #include "interval_tree.h"
 #include "lockdep.h"
+#include "primary.h"
 
 /* The filter's shape: granules of 64 KiB, 16 MiB, 1 GiB; 4096 slots each. */
 #define UMN__COVER_LEVELS 3
@@ -104,139 +105,15 @@ enum {
 bool umn__range_is_valid(unsigned long start, unsigned long end);
 int umn__mm_lock_all_once(struct umn_mm *mm);
 
-/*
- * A primary's window: this thread is between its test of
- * umn_mm_has_notifiers() and the end of the change it guards, inside an
- * RCU read section (the process's hooks).  Its unlock_all cannot wait for
- * the readers then: see umn__mm_lock_all_once().
- */
-extern _Thread_local unsigned int umn__window_depth;
-
 /* core/interval.c: the interval notifiers' part of start and end. */
 int umn__itree_invalidate_start(struct umn_range *range, bool *locked);
 void umn__itree_invalidate_end(struct umn_mm *mm, bool locked);
 
 /*
- * For a primary whose brackets may begin in a signal handler (the process
- * itself): hold signals while @mm->lock is held, so that a handler's
- * bracket never waits for the lock its own thread holds.
+ * Take and drop @mm->lock; every taker goes through these.  For a
+ * signal-safe mm the thread's signals are held from the first lock to the
+ * last unlock (core/primary.h).
  */
-void umn__mm_set_signal_safe(struct umn_mm *mm);
-
-/*
- * Debug builds turn the fast path off (every bracket checked).  A primary
- * whose fast path is a mechanism of its own (the process: RCU windows
- * around its calls) asks for it back on a new @mm, so that the debug and
- * sanitizer builds test that mechanism too.
- */
-void umn__mm_reenable_fast_path(struct umn_mm *mm);
-
-/* Does an inserted interval notifier overlap [start, last]?  Lock-free
- * when the filter rules it out, else under the mm's lock; for a primary
- * that must keep watching what intervals cover. */
-bool umn__intervals_overlap(struct umn_mm *mm, unsigned long start,
-			    unsigned long last);
-
-/*
- * Holding a thread's signals (core/signals.c has the design): from the
- * first hold to the last release (a per-thread depth: two mms may nest),
- * no signal handler runs on this thread.  With two system calls to mask
- * them, unless the process has no handler that could run: then a hold
- * only counts itself in umn__unmasked_holds.
- */
-enum umn__handlers {
-	UMN__HANDLERS_UNKNOWN,	/* mask (the default) */
-	UMN__HANDLERS_NONE,	/* none is installed: holds do not mask */
-	UMN__HANDLERS_DRAINING, /* the first installation waits for the
-				   unmasked holds to end; holds mask */
-	UMN__HANDLERS_MASKED,	/* mask, for good */
-};
-extern int umn__handlers;		  /* enum umn__handlers; atomic */
-extern unsigned long umn__unmasked_holds; /* atomic */
-
-struct umn__held_signals {
-	unsigned int depth;
-	bool masked; /* the outermost hold masked them */
-	sigset_t saved;
-};
-extern _Thread_local struct umn__held_signals umn__held;
-
-/* Hold the thread's signals until the matching release (nestable). */
-static inline void umn__signals_hold(void)
-{
-	sigset_t all;
-
-	if (umn__held.depth++)
-		return;
-	if (__atomic_load_n(&umn__handlers, __ATOMIC_RELAXED) ==
-	    UMN__HANDLERS_NONE) {
-		/* Count, then look again: an installer stores DRAINING, then
-		 * reads the count (both sequentially consistent: one of the
-		 * two sees the other). */
-		__atomic_fetch_add(&umn__unmasked_holds, 1, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&umn__handlers, __ATOMIC_SEQ_CST) ==
-		    UMN__HANDLERS_NONE) {
-			umn__held.masked = false;
-			return;
-		}
-		__atomic_fetch_sub(&umn__unmasked_holds, 1, __ATOMIC_RELEASE);
-	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
-	umn__held.masked = true;
-}
-
-static inline void umn__signals_release(void)
-{
-	if (--umn__held.depth)
-		return;
-	if (umn__held.masked)
-		pthread_sigmask(SIG_SETMASK, &umn__held.saved, NULL);
-	else /* Release: the hold's accesses come before the handler. */
-		__atomic_fetch_sub(&umn__unmasked_holds, 1, __ATOMIC_RELEASE);
-}
-
-/*
- * Inside a hold, before this thread blocks for other threads' work (a
- * grace period, a condition wait): an unmasked hold masks now and stops
- * counting, so that an installation never waits for a wait of unbounded
- * length (the work may be the installer's own).
- */
-static inline void umn__signals_mask_now(void)
-{
-	sigset_t all;
-
-	if (!umn__held.depth || umn__held.masked)
-		return;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
-	umn__held.masked = true;
-	__atomic_fetch_sub(&umn__unmasked_holds, 1, __ATOMIC_RELEASE);
-}
-
-/* pthread_cond_wait() inside a hold. */
-static inline void umn__held_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
-{
-	umn__signals_mask_now();
-	pthread_cond_wait(c, m);
-}
-
-/*
- * For a primary that sees every installation of a handler (the process,
- * which patches libc's sigaction): call before a handler goes in.  Holds
- * mask from then on, for good, and this returns once no thread is inside
- * a hold that did not mask.  May sleep.
- */
-void umn__signals_expect_handler(void);
-
-/* The same primary, once it sees every installation, and found no
- * handler installed: holds stop masking, unless one was seen meanwhile. */
-void umn__signals_none_installed(void);
-
-/* In a forked child: the parent's other threads, and their holds, are
- * gone. */
-void umn__signals_forget_holds(void);
-
 static inline void umn__mm_lock(struct umn_mm *mm)
 {
 	if (mm->signal_safe)
@@ -254,20 +131,6 @@ static inline void umn__mm_unlock(struct umn_mm *mm)
 /* Debug builds: abort unless this thread holds @mm->lock. */
 #define umn__mm_assert_held(mm) \
 	umn__lock_assert_held(&(mm)->lock, "mm->lock", UMN__LOCK_EXCL)
-
-/*
- * What the notifiers of @mm hear now: true if it has a classic notifier
- * (the whole address space); and [*first, *last], the span of its
- * intervals (*first > *last if none).  For a primary whose source of
- * events starts after notifiers were registered (the process's
- * userfaultfd).
- */
-bool umn__mm_heard(struct umn_mm *mm, unsigned long *first,
-		   unsigned long *last);
-
-/* Validators (run by the tests; O(n)). */
-bool umn__chain_is_valid(struct umn_mm *mm);
-bool umn__intervals_are_valid(struct umn_mm *mm);
 
 static inline unsigned long umn__load(const unsigned long *p)
 {

@@ -415,71 +415,103 @@ bool umn__chain_is_valid(struct umn_mm *mm)
 
 /* The slow paths of the primary's calls (umn/mm.h). */
 
+/*
+ * One classic notifier's invalidate_range_start: 0, or -EAGAIN if it
+ * refused a non-blockable range.  A refusal of a blockable range (which the
+ * primary cannot expect) is reported and ignored.
+ */
+static int chain_start_one(struct umn_notifier *n,
+			   const struct umn_range *range)
+{
+	bool blockable = umn_range_blockable(range);
+	struct umn__atomic_save save = { 0 };
+	int ret;
+
+	if (!n->ops->invalidate_range_start)
+		return 0;
+	if (!blockable)
+		save = umn__atomic_enter(n->ops->name,
+					 "invalidate_range_start");
+	ret = n->ops->invalidate_range_start(n, range);
+	if (!blockable)
+		umn__atomic_exit(save);
+	if (!ret)
+		return 0;
+	UMN_WARN_ON(blockable || ret != -EAGAIN ||
+			    !(n->ops->flags & UMN_NOTIFIER_START_MAY_FAIL),
+		    "notifier '%s' failed start (%d) of a %s range "
+		    "without declaring UMN_NOTIFIER_START_MAY_FAIL",
+		    umn__name(n->ops->name), ret,
+		    blockable ? "blockable" : "non-blockable");
+	if (blockable) {
+		umn__report("notifier '%s' refused a blockable range: ignored",
+			    umn__name(n->ops->name));
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/*
+ * The classic notifiers' part of start (Linux's
+ * mn_hlist_invalidate_range_start): each one's start, in chain order.  If
+ * one refuses, every start that ran before it gets its end (Linux commit
+ * c2655835fd8c), and the result is -EAGAIN.
+ */
+static int chain_invalidate_start(struct umn_range *range)
+{
+	struct umn_mm *mm = range->mm;
+	struct umn_notifier *n, *failed = NULL;
+
+	umn__chain_for_each(n, mm, range->_gen) {
+		if (chain_start_one(n, range)) {
+			failed = n;
+			break;
+		}
+	}
+	if (!failed)
+		return 0;
+	umn__chain_for_each(n, mm, range->_gen) {
+		if (n == failed)
+			break;
+		if (n->ops->invalidate_range_end)
+			n->ops->invalidate_range_end(n, range);
+	}
+	return -EAGAIN;
+}
+
+static bool range_start_is_valid(const struct umn_range *range)
+{
+	return umn__range_is_valid(range->start, range->end) &&
+	       (unsigned int)range->event < UMN_EVENT_COUNT &&
+	       !(range->flags & ~UMN_RANGE_BLOCKABLE);
+}
+
+/*
+ * Start: the interval notifiers' part, then the classic ones'; if a
+ * classic one refuses, the interval part ends again.  The RCU read lock is
+ * held from here to end (core/rcu.h).
+ */
 int umn__invalidate_range_start(struct umn_range *range)
 {
 	struct umn_mm *mm = range->mm;
-	bool blockable = umn_range_blockable(range);
-	struct umn_notifier *n, *failed = NULL;
-	struct umn__atomic_save save = { 0 };
 	const struct umn_mm *prev;
 	bool itree_locked = false;
 	int ret;
 
-	if (!umn__range_is_valid(range->start, range->end) ||
-	    (unsigned int)range->event >= UMN_EVENT_COUNT ||
-	    (range->flags & ~UMN_RANGE_BLOCKABLE))
+	if (!range_start_is_valid(range))
 		return -EINVAL;
-	if (blockable)
+	if (umn_range_blockable(range))
 		umn__might_sleep_here();
 
 	umn__rcu_read_lock(); /* held until end (core/rcu.h) */
 	range->_gen = read_gen(mm);
 	prev = umn__callback_enter(mm);
 	ret = umn__itree_invalidate_start(range, &itree_locked);
-	if (ret)
-		goto out;
-	umn__chain_for_each(n, mm, range->_gen) {
-		if (!n->ops->invalidate_range_start)
-			continue;
-		if (!blockable)
-			save = umn__atomic_enter(n->ops->name,
-						 "invalidate_range_start");
-		ret = n->ops->invalidate_range_start(n, range);
-		if (!blockable)
-			umn__atomic_exit(save);
-		if (!ret)
-			continue;
-		UMN_WARN_ON(
-			blockable || ret != -EAGAIN ||
-				!(n->ops->flags & UMN_NOTIFIER_START_MAY_FAIL),
-			"notifier '%s' failed start (%d) of a %s range "
-			"without declaring UMN_NOTIFIER_START_MAY_FAIL",
-			umn__name(n->ops->name), ret,
-			blockable ? "blockable" : "non-blockable");
-		if (blockable) {
-			/* A blockable range cannot be refused (the primary
-			 * does not expect it): carry on. */
-			umn__report("notifier '%s' refused a blockable range: "
-				    "ignored",
-				    umn__name(n->ops->name));
-			ret = 0;
-			continue;
-		}
-		failed = n;
-		ret = -EAGAIN;
-		break;
+	if (!ret) {
+		ret = chain_invalidate_start(range);
+		if (ret)
+			umn__itree_invalidate_end(mm, itree_locked);
 	}
-	if (failed) {
-		/* Pair every start that ran (Linux commit c2655835fd8c). */
-		umn__chain_for_each(n, mm, range->_gen) {
-			if (n == failed)
-				break;
-			if (n->ops->invalidate_range_end)
-				n->ops->invalidate_range_end(n, range);
-		}
-		umn__itree_invalidate_end(mm, itree_locked);
-	}
-out:
 	umn__callback_exit(prev);
 	if (ret) {
 		umn__rcu_read_unlock();

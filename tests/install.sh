@@ -136,12 +136,16 @@ fi
 
 # 4b. The kernel-style driver (examples/linux_hmm_mirror.c), unchanged,
 # against the installed <umn/linux/mmu_notifier.h>: the example, and the
-# torture test that includes it, each run.
+# torture test that includes it (with the tools' pieces it uses: the soft
+# MMU's mix, the findings), each run.
 srcdir=$(dirname "$src")
 for prog in ../examples/linux_hmm_mirror linux_dmirror; do
+	extra=
+	[ $prog = linux_dmirror ] &&
+		extra="$srcdir/../tools/soft_mix.c $srcdir/../tools/findings.c"
 	# shellcheck disable=SC2086,SC2046
 	"$cc" -std=gnu11 -Wall -Wextra -Werror ${UMN_SAN_FLAGS:-} \
-		-o "$tmp/$(basename $prog)" "$srcdir/$prog.c" \
+		-o "$tmp/$(basename $prog)" "$srcdir/$prog.c" $extra \
 		$(pkg-config --cflags --libs umn) -Wl,-rpath,"$libdir" ||
 		fail "$prog.c does not build against the installed headers"
 done

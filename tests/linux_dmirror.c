@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <umn/linux/mmu_notifier.h>
+#include "../tools/findings.h"
 #include "soft_torture.h"
 
 enum { BREAK_NONE, BREAK_SET_SEQ, BREAK_RETRY };
@@ -70,10 +71,9 @@ enum { EXIT_FEW_CHECKS = 1, EXIT_SETUP = 2, EXIT_STALE = 3 };
 static struct dmirror *dm; /* NULL when the oracle must not look */
 static unsigned long win, seed;
 static double seconds = 3;
-static int stop;
-static unsigned long checks, sweeps, frees, stale;
-static unsigned long reaper_starts, reaper_refused;
-static char first_stale[256];
+static struct findings found; /* the oracle's, and the run's end */
+static unsigned long checks, sweeps, frees;
+static struct soft_torture torture; /* the primaries and the reaper */
 
 static const char *const op_names[UMN_SOFT_OP_COUNT] = {
 	"mmap",	   "munmap",  "mprotect", "mremap", "madvise",
@@ -87,7 +87,7 @@ static const char *const event_names[UMN_EVENT_COUNT] = {
 
 static bool stopping(void)
 {
-	return __atomic_load_n(&stop, __ATOMIC_ACQUIRE);
+	return findings_stopping(&found);
 }
 
 static void count(unsigned long *c)
@@ -95,19 +95,7 @@ static void count(unsigned long *c)
 	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
 }
 
-#define rnd soft_torture_rnd
-
-static void found_stale(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (__atomic_fetch_add(&stale, 1, __ATOMIC_RELAXED) == 0) {
-		va_start(ap, fmt);
-		vsnprintf(first_stale, sizeof(first_stale), fmt, ap);
-		va_end(ap);
-	}
-	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
-}
+#define rnd soft_mix_rnd
 
 /* Oracle 2, for entry @i; under dm->mutex. */
 static void check_alive(unsigned long i)
@@ -119,10 +107,11 @@ static void check_alive(unsigned long i)
 		return;
 	gen = umn_soft_frame_gen(glue_frames, pte->frame);
 	if (gen != pte->gen)
-		found_stale("device maps %#lx to frame %lu gen %lu, freed "
-			    "since (now gen %lu)",
-			    dm->start + i * PAGE_SIZE, pte->frame, pte->gen,
-			    gen);
+		findings_add(&found,
+			     "device maps %#lx to frame %lu gen %lu, freed "
+			     "since (now gen %lu)",
+			     dm->start + i * PAGE_SIZE, pte->frame, pte->gen,
+			     gen);
 }
 
 /* Oracle 1, under the PTL of the CPU's entry @t for *@arg. */
@@ -141,11 +130,12 @@ static void check_fill(void *arg, const struct umn_soft_translation *t)
 	if ((pte.flags & DPTE_VALID) &&
 	    (pte.frame != t->frame || pte.subpage != sub || pte.gen != t->gen ||
 	     ((pte.flags & DPTE_WRITE) && !t->writable)))
-		found_stale("device maps %#lx to frame %lu/%lu gen %lu%s, the "
-			    "CPU to %lu/%lu gen %lu%s",
-			    addr, pte.frame, pte.subpage, pte.gen,
-			    pte.flags & DPTE_WRITE ? " rw" : "", t->frame, sub,
-			    t->gen, t->writable ? " rw" : "");
+		findings_add(&found,
+			     "device maps %#lx to frame %lu/%lu gen %lu%s, the "
+			     "CPU to %lu/%lu gen %lu%s",
+			     addr, pte.frame, pte.subpage, pte.gen,
+			     pte.flags & DPTE_WRITE ? " rw" : "", t->frame, sub,
+			     t->gen, t->writable ? " rw" : "");
 }
 
 /* Oracle 3: the soft MMU frees @frame (still at @gen). */
@@ -161,9 +151,10 @@ static void free_hook(void *arg, unsigned long frame, unsigned long gen)
 	for (i = 0; i < WIN_PAGES; i++)
 		if ((d->pt[i].flags & DPTE_VALID) && d->pt[i].frame == frame &&
 		    d->pt[i].gen == gen)
-			found_stale("frame %lu freed while the device maps it "
-				    "at %#lx",
-				    frame, d->start + i * PAGE_SIZE);
+			findings_add(&found,
+				     "frame %lu freed while the device maps it "
+				     "at %#lx",
+				     frame, d->start + i * PAGE_SIZE);
 	mutex_unlock(&d->mutex);
 	count(&frees);
 }
@@ -206,30 +197,9 @@ static void *device(void *arg)
 	return NULL;
 }
 
-/* The OOM reaper's invalidations: non-blockable, in the kernel's words. */
-static void *reaper(void *arg)
-{
-	unsigned long s = seed * 69069UL + 3;
-
-	(void)arg;
-	while (!stopping()) {
-		if (soft_torture_reap(glue_mm, win, WIN_PAGES, &s))
-			count(&reaper_starts);
-		else
-			count(&reaper_refused);
-		usleep(100);
-	}
-	return NULL;
-}
-
 static void *primary(void *arg)
 {
-	unsigned long s = seed * 40503UL + (unsigned long)arg + 7;
-
-	while (!stopping()) {
-		soft_torture_op(glue_sm, win, WIN_PAGES, &s, stopping);
-		usleep(50); /* let the device work between changes */
-	}
+	soft_mix_run(&torture.mix, (int)(long)arg, seed);
 	return NULL;
 }
 
@@ -291,16 +261,16 @@ static void report(double secs)
 		printf(" %s %lu", event_names[i], st.events[i]);
 	printf("\n  frames freed %lu; reaper: %lu non-blockable ranges, %lu "
 	       "refused\n",
-	       st.frames_freed, reaper_starts, reaper_refused);
+	       st.frames_freed, torture.reaper_starts, torture.reaper_refused);
 	printf("  device: %lu faults installed, %lu read_retry retries, %lu "
 	       "invalidations, %lu entries zapped, %ld refused\n",
 	       dm->faults, dm->retries, dm->invalidations, dm->zapped,
 	       atomic_long_read(&dm->refused));
-	if (stale)
-		printf("  first finding: %s\n", first_stale);
+	if (found.count)
+		printf("  first finding: %s\n", found.first);
 	printf("  oracle: %lu checks under the PTL, %lu sweeps, %lu frees "
 	       "checked: %lu stale\n",
-	       checks, sweeps, frees, stale);
+	       checks, sweeps, frees, found.count);
 }
 
 int main(int argc, char **argv)
@@ -324,16 +294,18 @@ int main(int argc, char **argv)
 	}
 	__atomic_store_n(&dm, d, __ATOMIC_RELEASE);
 	glue_walk_hook = slow_walk;
+	soft_torture_init(&torture, glue_sm, glue_mm, win, WIN_PAGES, seed,
+			  stopping);
 
 	start = now();
 	for (i = 0; i < PRIMARIES; i++)
 		pthread_create(&th[n++], NULL, primary, (void *)(long)i);
 	for (i = 0; i < DEVICES; i++)
 		pthread_create(&th[n++], NULL, device, (void *)(long)i);
-	pthread_create(&th[n++], NULL, reaper, NULL);
+	pthread_create(&th[n++], NULL, soft_torture_reaper, &torture);
 	while (!stopping() && now() - start < seconds)
 		usleep(20000);
-	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	findings_stop(&found);
 	for (i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
 	report(now() - start);
@@ -343,9 +315,9 @@ int main(int argc, char **argv)
 	umn_soft_mm_destroy(glue_sm);
 	mmput(glue_mm);
 	leaked = umn_soft_frames_destroy(glue_frames) != 0;
-	if (stale) {
+	if (found.count) {
 		printf("linux-dmirror: oracle: %lu stale entries found\n",
-		       stale);
+		       found.count);
 		return EXIT_STALE;
 	}
 	if (leaked) {

@@ -3,10 +3,9 @@
  * tools/workload.c - the workload and the coherence oracle that
  * umn-torture and umn-demo run.
  *
- * Threads: half run a random mix of the soft MMU's operations on a shared
- * window (munmap and mmap, mprotect, mremap, madvise, CPU faults, fork and
- * copy-on-write, THP split and collapse, migration, reclaim, cleaning, KSM,
- * aging); the others access the window through the secondaries (a classic
+ * Threads: half run the random mix of the soft MMU's operations
+ * (soft_mix.c) on a shared window, telling the data oracle what they
+ * discard; the others access the window through the secondaries (a classic
  * mirror that maps huge pages whole, an interval mirror that maps them as
  * 4 KiB pieces, a device TLB, a registration cache).
  *
@@ -43,6 +42,8 @@
 #include <umn/umn.h>
 #include <umn-test/breaks.h>
 
+#include "findings.h"
+#include "soft_mix.h"
 #include "workload.h"
 
 #define PAGE	    UMN_PAGE_SIZE
@@ -76,7 +77,6 @@ const char *const workload_secondary_names[W_SECONDARIES] = {
 #define names	   workload_secondary_names
 
 static struct workload_config opt;
-static char first_stale[256];
 
 static struct umn_soft_frames *frames;
 static struct umn_soft_mm *sm;
@@ -85,9 +85,10 @@ static struct umn_mirror *mirror[2];
 static struct umn_devtlb *tlb;
 static struct umn_regcache *rc;
 static struct umn_regcache_soft rc_soft;
-static int stop;
+static struct findings found; /* the oracle's, and the run's end */
+static struct soft_mix mix;   /* the primary threads' */
 
-static unsigned long accesses, checked, stale, retries, data_checks;
+static unsigned long accesses, checked, retries, data_checks;
 
 /* Where the primary last mapped each frame, for the free-time check. */
 static unsigned long where_base[MAX_FRAMES], where_size[MAX_FRAMES];
@@ -112,27 +113,7 @@ static void add(unsigned long *p, unsigned long n)
 
 static bool stopping(void)
 {
-	return __atomic_load_n(&stop, __ATOMIC_ACQUIRE);
-}
-
-static unsigned long rnd(unsigned long *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static void found_stale(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (__atomic_fetch_add(&stale, 1, __ATOMIC_RELAXED) == 0) {
-		va_start(ap, fmt);
-		vsnprintf(first_stale, sizeof(first_stale), fmt, ap);
-		va_end(ap);
-	}
-	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	return findings_stopping(&found);
 }
 
 /* The 4 KiB of the frame that @addr reaches through @t. */
@@ -196,11 +177,12 @@ static void check_fill(void *arg, const struct umn_soft_translation *p)
 	if (!secondary(s, c->addr, &q) &&
 	    (q.frame != p->frame || sub_at(&q, c->addr) != sub ||
 	     q.gen != p->gen || (q.writable && !p->writable)))
-		found_stale("%s maps %#lx to frame %lu/%lu gen %lu%s, the "
-			    "primary to %lu/%lu gen %lu%s",
-			    names[s], c->addr, q.frame, sub_at(&q, c->addr),
-			    q.gen, q.writable ? " rw" : "", p->frame, sub,
-			    p->gen, p->writable ? " rw" : "");
+		findings_add(&found,
+			     "%s maps %#lx to frame %lu/%lu gen %lu%s, the "
+			     "primary to %lu/%lu gen %lu%s",
+			     names[s], c->addr, q.frame, sub_at(&q, c->addr),
+			     q.gen, q.writable ? " rw" : "", p->frame, sub,
+			     p->gen, p->writable ? " rw" : "");
 	add(&checked, 1);
 
 	/* The data: through the (now verified) frame. */
@@ -219,8 +201,9 @@ static void check_fill(void *arg, const struct umn_soft_translation *p)
 	umn_soft_frame_read(frames, p->frame, sub, off, &got, sizeof(got));
 	add(&data_checks, 1);
 	if (got != expected[c->thread][page])
-		found_stale("data at %#lx: thread %d wrote %lu, reads %lu",
-			    c->addr, c->thread, expected[c->thread][page], got);
+		findings_add(
+			&found, "data at %#lx: thread %d wrote %lu, reads %lu",
+			c->addr, c->thread, expected[c->thread][page], got);
 }
 
 /* A frame is being freed: nobody may still map or pin it. */
@@ -234,8 +217,9 @@ static void free_hook(void *arg, unsigned long frame, unsigned long gen)
 	if (frame >= MAX_FRAMES)
 		return;
 	if (__atomic_load_n(&pinned[frame], __ATOMIC_ACQUIRE) > 0)
-		found_stale("frame %lu freed while a registration pins it",
-			    frame);
+		findings_add(&found,
+			     "frame %lu freed while a registration pins it",
+			     frame);
 	size = __atomic_exchange_n(&where_size[frame], 0, __ATOMIC_ACQ_REL);
 	base = __atomic_load_n(&where_base[frame], __ATOMIC_RELAXED);
 	if (!size || size > THP)
@@ -246,9 +230,11 @@ static void free_hook(void *arg, unsigned long frame, unsigned long gen)
 		for (s = 0; s < C_REGCACHE; s++)
 			if (!secondary(s, a, &q) && q.frame == frame &&
 			    q.gen == gen)
-				found_stale("frame %lu freed while the %s maps "
-					    "it at %#lx",
-					    frame, names[s], a);
+				findings_add(
+					&found,
+					"frame %lu freed while the %s maps "
+					"it at %#lx",
+					frame, names[s], a);
 	}
 }
 
@@ -260,7 +246,7 @@ static int delay_start(struct umn_notifier *n, const struct umn_range *r)
 	static __thread unsigned long s = 88172645463325252UL;
 
 	(void)n, (void)r;
-	if (rnd(&s) % (opt.brk ? 2 : 16) == 0)
+	if (soft_mix_rnd(&s) % (opt.brk ? 2 : 16) == 0)
 		sched_yield();
 	return 0;
 }
@@ -280,7 +266,7 @@ static int pin_slowly(void *arg, unsigned long addr, unsigned long npages,
 	static __thread unsigned long s = 0x9e3779b97f4a7c15UL;
 	int ret = umn_regcache_soft_ops.pin(arg, addr, npages, write, pages);
 
-	if (!ret && rnd(&s) % (opt.brk ? 2 : 32) == 0)
+	if (!ret && soft_mix_rnd(&s) % (opt.brk ? 2 : 32) == 0)
 		sched_yield();
 	return ret;
 }
@@ -310,7 +296,7 @@ static void mirror_access(struct umn_mirror *m, unsigned long addr, bool write,
 				return; /* protected or unmapped now */
 			continue;
 		}
-		if (rnd(s) % (opt.brk ? 4 : 64) == 0)
+		if (soft_mix_rnd(s) % (opt.brk ? 4 : 64) == 0)
 			sched_yield();
 		ret = umn_mirror_install(m, addr, seq, &t);
 		if (ret != -EAGAIN)
@@ -324,21 +310,64 @@ static void mirror_access(struct umn_mirror *m, unsigned long addr, bool write,
 
 #define HELD 8
 
+/* The registrations an accessor holds, the oldest first. */
+struct held {
+	struct umn_regcache_handle *h[HELD];
+	int n;
+};
+
+/* Count @h's pages as pinned (@delta 1) or no more (-1), for the check
+ * when a frame is freed. */
+static void count_pins(const struct umn_regcache_handle *h, int delta)
+{
+	unsigned long j;
+
+	for (j = 0; j < h->len / PAGE; j++)
+		__atomic_fetch_add(&pinned[h->pages[j].frame], delta,
+				   __ATOMIC_RELEASE);
+}
+
+static void release_oldest(struct held *hd)
+{
+	count_pins(hd->h[0], -1);
+	umn_regcache_release(hd->h[0]);
+	memmove(hd->h, hd->h + 1, (HELD - 1) * sizeof(hd->h[0]));
+	hd->n--;
+}
+
+/* Register 1 to 4 pages from window page @page through the registration
+ * cache, and hold the registration (the oldest of HELD goes). */
+static void regcache_access(struct held *hd, unsigned long page, bool write,
+			    unsigned long *s)
+{
+	unsigned long len = PAGE * (1 + soft_mix_rnd(s) % 4);
+	struct umn_regcache_handle *h;
+
+	if (page * PAGE + len > WIN_PAGES * PAGE)
+		len = PAGE;
+	if (umn_regcache_register(rc, win + page * PAGE, len, write, &h))
+		return;
+	count_pins(h, 1);
+	if (hd->n == HELD)
+		release_oldest(hd);
+	hd->h[hd->n++] = h;
+}
+
 static void *accessor(void *arg)
 {
-	int id = (int)(long)arg, c, i, nheld = 0;
-	struct umn_regcache_handle *held[HELD], *h;
+	int id = (int)(long)arg, c;
 	unsigned long s = opt.seed * 2654435761UL + (unsigned long)id + 1;
-	unsigned long value = (unsigned long)id << 40, page, addr, j, len;
+	unsigned long value = (unsigned long)id << 40, page, addr;
 	struct umn_soft_translation t;
+	struct held hd = { .n = 0 };
 	struct check chk;
 	bool write;
 
 	while (!stopping()) {
-		page = rnd(&s) % WIN_PAGES;
+		page = soft_mix_rnd(&s) % WIN_PAGES;
 		addr = win + page * PAGE;
-		write = rnd(&s) & 1;
-		c = (int)(rnd(&s) % C_COUNT);
+		write = soft_mix_rnd(&s) & 1;
+		c = (int)(soft_mix_rnd(&s) % C_COUNT);
 		if (!opt.use[c])
 			continue;
 		switch (c) {
@@ -350,38 +379,15 @@ static void *accessor(void *arg)
 			umn_devtlb_translate(tlb, addr, write, &t);
 			break;
 		default:
-			len = PAGE * (1 + rnd(&s) % 4);
-			if (page * PAGE + len > WIN_PAGES * PAGE)
-				len = PAGE;
-			if (umn_regcache_register(rc, addr, len, write, &h))
-				break;
-			for (j = 0; j < h->len / PAGE; j++)
-				__atomic_fetch_add(&pinned[h->pages[j].frame],
-						   1, __ATOMIC_RELEASE);
-			if (nheld == HELD) {
-				for (j = 0; j < held[0]->len / PAGE; j++)
-					__atomic_fetch_sub(
-						&pinned[held[0]->pages[j]
-								.frame],
-						1, __ATOMIC_RELEASE);
-				umn_regcache_release(held[0]);
-				memmove(held, held + 1,
-					(HELD - 1) * sizeof(*held));
-				nheld--;
-			}
-			held[nheld++] = h;
+			regcache_access(&hd, page, write, &s);
 			break;
 		}
 		chk = (struct check){ addr, id, write, ++value, c };
 		umn_soft_lookup(sm, addr, false, check_fill, &chk, NULL);
 		add(&accesses, 1);
 	}
-	for (i = 0; i < nheld; i++) {
-		for (j = 0; j < held[i]->len / PAGE; j++)
-			__atomic_fetch_sub(&pinned[held[i]->pages[j].frame], 1,
-					   __ATOMIC_RELEASE);
-		umn_regcache_release(held[i]);
-	}
+	while (hd.n)
+		release_oldest(&hd);
 	return NULL;
 }
 
@@ -395,107 +401,9 @@ static void discard(unsigned long first, unsigned long n)
 		__atomic_fetch_add(&discards[p], 1, __ATOMIC_RELEASE);
 }
 
-static int map_flags(void)
-{
-	return UMN_SOFT_MAP_FIXED | (opt.thp ? UMN_SOFT_MAP_THP : 0);
-}
-
-static void primary_op(int id, unsigned long *s)
-{
-	unsigned long first = rnd(s) % WIN_PAGES, n = 1 + rnd(s) % 64, a, b, p;
-	struct umn_soft_mm *child;
-	char c = (char)id;
-	int i;
-
-	if (first + n > WIN_PAGES)
-		n = WIN_PAGES - first;
-	a = win + first * PAGE;
-	switch (rnd(s) % 15) {
-	case 0: /* munmap and map again; now and then a whole 2 MiB block,
-		 * which brings back 2 MiB pages where splits left 4 KiB */
-		if (rnd(s) % 4 == 0) {
-			first &= ~(THP / PAGE - 1);
-			n = THP / PAGE;
-			a = win + first * PAGE;
-		}
-		discard(first, n);
-		umn_soft_munmap(sm, a, n * PAGE);
-		umn_soft_mmap(sm, a, n * PAGE, RW, map_flags(), &b);
-		discard(first, n);
-		break;
-	case 1:
-		umn_soft_mprotect(sm, a, n * PAGE, UMN_SOFT_PROT_READ);
-		umn_soft_mprotect(sm, a, n * PAGE, RW);
-		break;
-	case 2: /* mremap, on a scratch mapping of this thread's */
-		if (umn_soft_mmap(sm, win + (1UL << 30), 16 * PAGE, RW, 0, &b))
-			break;
-		umn_soft_write(sm, b, &c, 1);
-		if (!umn_soft_mremap(sm, b, 16 * PAGE, 64 * PAGE,
-				     UMN_SOFT_MREMAP_MAYMOVE, &b))
-			umn_soft_mremap(sm, b, 64 * PAGE, 8 * PAGE, 0, &b);
-		umn_soft_munmap(sm, b, 8 * PAGE);
-		break;
-	case 3:
-		discard(first, n);
-		umn_soft_madvise_dontneed(sm, a, n * PAGE);
-		discard(first, n);
-		break;
-	case 4: /* the CPU writes, in its own corner of the page */
-		umn_soft_write(sm, a + 2048 + (unsigned long)id, &c, 1);
-		break;
-	case 5: /* fork (less often: it write-protects the whole window),
-		 * and the child writes: copy-on-write */
-		if (rnd(s) % 8 || umn_soft_fork(sm, &child))
-			break;
-		for (i = 0; i < 8; i++)
-			umn_soft_write(child,
-				       win + (rnd(s) % WIN_PAGES) * PAGE + 2048,
-				       &c, 1);
-		umn_soft_mm_destroy(child);
-		break;
-	case 6:
-		umn_soft_thp_split(sm, a);
-		break;
-	case 7: /* fill a 2 MiB block, then collapse it */
-		b = a & ~(THP - 1);
-		for (p = 0; p < THP / PAGE && !stopping(); p += 1)
-			umn_soft_fault(sm, b + p * PAGE, false);
-		umn_soft_thp_collapse(sm, b);
-		break;
-	case 8:
-		umn_soft_migrate(sm, a);
-		break;
-	case 9:
-	case 10:
-		umn_soft_reclaim(sm, a);
-		break;
-	case 11:
-		umn_soft_clean(sm, a);
-		break;
-	case 12:
-		umn_soft_ksm_merge(sm, a, sm,
-				   win + (rnd(s) % WIN_PAGES) * PAGE);
-		break;
-	case 13:
-		umn_soft_age(sm, a, n * PAGE, (int)(rnd(s) % 3));
-		break;
-	default: /* populate, so that there is something to change */
-		for (p = 0; p < n; p++)
-			umn_soft_fault(sm, a + p * PAGE, rnd(s) & 1);
-		break;
-	}
-}
-
 static void *primary(void *arg)
 {
-	int id = (int)(long)arg;
-	unsigned long s = opt.seed * 40503UL + (unsigned long)id + 7;
-
-	while (!stopping()) {
-		primary_op(id, &s);
-		usleep(50); /* let the secondaries work between changes */
-	}
+	soft_mix_run(&mix, (int)(long)arg, opt.seed);
 	return NULL;
 }
 
@@ -527,6 +435,14 @@ static int setup(void)
 				    opt.thp ? UMN_SOFT_MAP_THP : 0, &win);
 	if (ret)
 		return fail("soft MMU", ret);
+	mix = (struct soft_mix){
+		sm,
+		win,
+		WIN_PAGES,
+		UMN_SOFT_MAP_FIXED | (opt.thp ? UMN_SOFT_MAP_THP : 0),
+		stopping,
+		discard
+	};
 	ret = umn_notifier_register(&delayer, &delay_ops, umn_soft_mm_umn(sm));
 	if (!ret && opt.use[C_CLASSIC])
 		ret = umn_mirror_create(
@@ -574,9 +490,9 @@ static void report(struct workload_report *rep, double secs)
 	rep->data_checked = load(&data_checks);
 	rep->retries = load(&retries) + rep->mirror[0].retries +
 		       rep->mirror[1].retries + rep->regcache.retries;
-	rep->stale = load(&stale);
+	rep->stale = load(&found.count);
 	if (rep->stale)
-		memcpy(rep->first_stale, first_stale, sizeof(first_stale));
+		memcpy(rep->first_stale, found.first, sizeof(found.first));
 }
 
 static double now_s(void)
@@ -631,7 +547,7 @@ int workload_run(const struct workload_config *cfg, struct workload_report *rep)
 			next += 1;
 		}
 	}
-	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	findings_stop(&found);
 	for (i = 0; i < opt.threads; i++)
 		pthread_join(th[i], NULL);
 	report(rep, now_s() - start);

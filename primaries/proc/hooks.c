@@ -33,7 +33,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../../core/internal.h"
+#include "../../core/primary.h"
 #include "../../core/rcu.h"
 #include "proc.h"
 

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../core/internal.h"
+#include "../../core/primary.h"
 #include "../../core/rcu.h"
 #include "proc.h"
 

@@ -21,7 +21,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "../../core/internal.h"
+#include "../../core/primary.h"
 #include "proc.h"
 
 #define SIGNALS 65 /* 1..64 */

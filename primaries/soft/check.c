@@ -17,7 +17,7 @@
 #include <stdlib.h>
 
 #include "../../core/debug.h"
-#include "../../core/internal.h"
+#include "../../core/primary.h"
 #include "soft.h"
 
 struct walk_check {

@@ -20,16 +20,8 @@
 #include "../../core/debug.h"
 #include "soft.h"
 
-#define PAGE	 UMN_PAGE_SIZE
-#define PMD_SIZE UMN_SOFT_PMD_SIZE
-#define PUD_SIZE UMN_SOFT_PUD_SIZE
-#define RETRY	 1 /* start the fault over */
-#define SPLIT	 2 /* split the huge entry under the write lock, retry */
-
-static unsigned long align_down(unsigned long x, unsigned long a)
-{
-	return x & ~(a - 1);
-}
+#define RETRY 1 /* start the fault over */
+#define SPLIT 2 /* split the huge entry under the write lock, retry */
 
 static bool vma_writable(const struct vma *v)
 {
@@ -81,15 +73,15 @@ static int populate(struct umn_soft_mm *sm, struct vma *v, unsigned long addr)
 		level = 2;
 		order = 18;
 	} else if ((v->flags & UMN_SOFT_MAP_THP) &&
-		   align_down(addr, PMD_SIZE) >= v->start &&
-		   align_down(addr, PMD_SIZE) + PMD_SIZE <= v->end) {
+		   round_down(addr, PMD_SIZE) >= v->start &&
+		   round_down(addr, PMD_SIZE) + PMD_SIZE <= v->end) {
 		t = umn__soft_pt_walk(sm, addr, 1, true);
 		if (t && e_type(e_load(t, LEVEL_INDEX(addr, 1))) == E_NONE) {
 			level = 1;
 			order = 9;
 		}
 	}
-	base = align_down(addr, LEVEL_SIZE(level));
+	base = round_down(addr, LEVEL_SIZE(level));
 	t = umn__soft_pt_walk(sm, addr, level, true);
 	if (!t) { /* a huge entry appeared above, or no memory */
 		struct pt *lt;
@@ -119,7 +111,7 @@ static int cow(struct umn_soft_mm *sm, unsigned long addr, struct pt *t,
 	       unsigned int i, uint64_t e)
 {
 	struct umn_soft_frames *fs = sm->frames;
-	unsigned long page = align_down(addr, PAGE), old = e_frame(e), new;
+	unsigned long page = round_down(addr, PAGE), old = e_frame(e), new;
 	struct umn_range range;
 	unsigned char *src;
 	int ret;
@@ -166,7 +158,7 @@ static int swap_fault(struct umn_soft_mm *sm, struct vma *v, unsigned long addr,
 		      uint64_t e)
 {
 	struct umn_soft_frames *fs = sm->frames;
-	unsigned long base = align_down(addr, LEVEL_SIZE(level)), frame;
+	unsigned long base = round_down(addr, LEVEL_SIZE(level)), frame;
 	int ret;
 
 	/* Our own reference on the slot: once the PTL is dropped, a zap
@@ -284,7 +276,7 @@ static int lookup(struct umn_soft_mm *sm, unsigned long addr, bool write,
 		tr.frame = e_frame(e);
 		tr.gen = umn_soft_frame_gen(fs, tr.frame);
 		tr.size = LEVEL_SIZE(level);
-		tr.base = align_down(addr, tr.size);
+		tr.base = round_down(addr, tr.size);
 		tr.subpage = e_sub(e);
 		tr.writable = e & E_WRITE;
 		e_store(t, i, e | E_YOUNG | (write ? E_DIRTY : 0));
@@ -393,92 +385,91 @@ int umn_soft_write(struct umn_soft_mm *sm, unsigned long addr, const void *buf,
 /* Fork. */
 
 struct fork_ctx {
+	struct change c; /* first */
 	struct umn_soft_mm *child;
 	bool private;
 	int error;
 };
 
-static void fork_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
-		     unsigned int first, unsigned int last, unsigned long base,
-		     void *ctx)
+/*
+ * A pinned page is copied for the child now, as Linux's
+ * page_needs_cow_for_dma: sharing it would leave the pinner writing to the
+ * child's page.  A PTE gets a 4 KiB copy of its own piece only.  *@ep, the
+ * parent's entry, becomes the child's; 0 or -ENOMEM.
+ */
+static int fork_copy_pinned(struct umn_soft_mm *sm, struct umn_soft_mm *child,
+			    unsigned long addr, unsigned int level,
+			    uint64_t *ep)
 {
 	struct umn_soft_frames *fs = sm->frames;
-	unsigned long size = LEVEL_SIZE(level), addr;
-	struct fork_ctx *f = ctx;
-	struct pt *ct;
-	unsigned int i;
-	uint64_t e;
+	uint64_t e = *ep;
+	struct frame *src = frame_of(fs, e_frame(e));
+	unsigned int order = level ? src->order : 0;
+	unsigned char *from;
+	unsigned long copy;
 	int ret;
 
-	ptl_lock(t);
-	for (i = first; i <= last; i++) {
-		e = t->e[i];
-		if (e_type(e) == E_NONE)
-			continue;
-		addr = base + (i - first) * size;
-		ct = umn__soft_pt_walk(f->child, addr, level, true);
-		if (!ct) {
-			f->error = -ENOMEM;
-			continue;
-		}
-		if (e_type(e) == E_SWAP) {
-			umn__soft_swap_get(fs, e_frame(e));
-		} else if (f->private &&
-			   atomic_load(&frame_of(fs, e_frame(e))->pins)) {
-			/* A pinned page is copied for the child now, as
-			 * Linux's page_needs_cow_for_dma: sharing it would
-			 * leave the pinner writing to the child's page.  A
-			 * PTE gets a 4 KiB copy of its own piece only. */
-			struct frame *src = frame_of(fs, e_frame(e));
-			unsigned int order = level ? src->order : 0;
-			unsigned char *from;
-			unsigned long copy;
-
-			if (umn__soft_frame_alloc(fs, order, &copy)) {
-				f->error = -ENOMEM;
-				continue;
-			}
-			if (level) {
-				ret = umn__soft_frame_copy(fs, copy,
-							   e_frame(e));
-			} else {
-				from = umn__soft_page(fs, e_frame(e), e_sub(e),
-						      false);
-				ret = from ? umn__soft_copy_page(fs, copy, 0,
-								 from)
-					   : 0;
-			}
-			if (ret ||
-			    umn__soft_rmap_add(fs, copy, f->child, addr)) {
-				umn__soft_frame_put(fs, copy);
-				f->error = -ENOMEM;
-				continue;
-			}
-			e = mk_leaf(copy, 0, e & E_WRITE) |
-			    (e & (E_YOUNG | E_DIRTY));
-		} else {
-			if (f->private) {
-				e &= ~E_WRITE;
-				e_store(t, i, e);
-			}
-			if (umn__soft_rmap_add(fs, e_frame(e), f->child,
-					       addr)) {
-				f->error = -ENOMEM;
-				continue;
-			}
-			umn__soft_frame_get(fs, e_frame(e));
-		}
-		e_store(ct, LEVEL_INDEX(addr, level), e);
+	if (umn__soft_frame_alloc(fs, order, &copy))
+		return -ENOMEM;
+	if (level) {
+		ret = umn__soft_frame_copy(fs, copy, e_frame(e));
+	} else {
+		from = umn__soft_page(fs, e_frame(e), e_sub(e), false);
+		ret = from ? umn__soft_copy_page(fs, copy, 0, from) : 0;
 	}
-	if (f->private)
-		umn_invalidate_range(sm->mm, base,
-				     base + (last - first + 1) * size);
-	ptl_unlock(t);
+	if (ret || umn__soft_rmap_add(fs, copy, child, addr)) {
+		umn__soft_frame_put(fs, copy);
+		return -ENOMEM;
+	}
+	*ep = mk_leaf(copy, 0, e & E_WRITE) | (e & (E_YOUNG | E_DIRTY));
+	return 0;
+}
+
+/* The child maps the parent's frame too; a private one read-only in both
+ * (the parent's entry @i of @t changes here).  0 or -ENOMEM. */
+static int fork_share(struct umn_soft_mm *sm, struct fork_ctx *f, struct pt *t,
+		      unsigned int i, unsigned long addr, uint64_t *ep)
+{
+	struct umn_soft_frames *fs = sm->frames;
+
+	if (f->private) {
+		*ep &= ~E_WRITE;
+		e_store(t, i, *ep);
+	}
+	if (umn__soft_rmap_add(fs, e_frame(*ep), f->child, addr))
+		return -ENOMEM;
+	umn__soft_frame_get(fs, e_frame(*ep));
+	return 0;
+}
+
+static void fork_entry(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
+		       unsigned int i, unsigned long addr, struct change *c)
+{
+	struct umn_soft_frames *fs = sm->frames;
+	struct fork_ctx *f = (struct fork_ctx *)c;
+	struct pt *ct = umn__soft_pt_walk(f->child, addr, level, true);
+	uint64_t e = t->e[i];
+	int ret = 0;
+
+	if (!ct) {
+		f->error = -ENOMEM;
+		return;
+	}
+	if (e_type(e) == E_SWAP)
+		umn__soft_swap_get(fs, e_frame(e));
+	else if (f->private && atomic_load(&frame_of(fs, e_frame(e))->pins))
+		ret = fork_copy_pinned(sm, f->child, addr, level, &e);
+	else
+		ret = fork_share(sm, f, t, i, addr, &e);
+	if (ret)
+		f->error = ret;
+	else
+		e_store(ct, LEVEL_INDEX(addr, level), e);
 }
 
 int umn_soft_fork(struct umn_soft_mm *sm, struct umn_soft_mm **childp)
 {
-	struct fork_ctx f = { 0 };
+	struct fork_ctx f = { .c.fn = fork_entry };
 	struct umn_range range;
 	struct umn__itree_node *node;
 	struct vma *v, *cv;
@@ -495,20 +486,19 @@ int umn_soft_fork(struct umn_soft_mm *sm, struct umn_soft_mm **childp)
 	for (node = umn__itree_first(&sm->vmas, 0, ~0UL); node && !f.error;
 	     node = umn__itree_next(node, 0, ~0UL)) {
 		v = (struct vma *)node;
-		cv = umn__calloc(1, sizeof(*cv));
+		cv = umn__soft_vma_new(v->start, v->end, v->prot, v->flags);
 		if (!cv) {
 			f.error = -ENOMEM;
 			break;
 		}
-		*cv = *v;
-		cv->node.start = cv->start;
-		cv->node.last = cv->end - 1;
-		umn__itree_insert(&f.child->vmas, &cv->node);
+		umn__soft_vma_link(f.child, cv);
 		f.private = !(v->flags & UMN_SOFT_MAP_SHARED);
+		/* A shared mapping changes nothing the parent translates. */
+		f.c.keep_tlb = !f.private;
 		if (f.private)
 			umn__soft_bracket_start(sm, &range, v->start, v->end,
 						UMN_EVENT_PROTECTION_PAGE);
-		umn__soft_walk_range(sm, v->start, v->end, fork_run, &f);
+		umn__soft_change_range(sm, v->start, v->end, &f.c);
 		if (f.private)
 			umn__soft_bracket_end(sm, &range);
 	}
@@ -525,10 +515,54 @@ int umn_soft_fork(struct umn_soft_mm *sm, struct umn_soft_mm **childp)
 
 /* THP split and collapse, under the mmap lock held for writing. */
 
-int umn__soft_split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
+/* A huge swap entry becomes 512 swap entries: nothing is translated, so
+ * no bracket. */
+static void split_swap_entry(struct umn_soft_frames *fs, struct pt *pmd,
+			     unsigned int i, uint64_t e, struct pt *pte)
+{
+	unsigned int k;
+
+	for (k = 0; k < PT_ENTRIES; k++) {
+		pte->e[k] = E_SWAP |
+			    (e & ~(E_TYPE | (E_SUB_MASK << E_SUB_SHIFT))) |
+			    ((uint64_t)k << E_SUB_SHIFT);
+		if (k)
+			umn__soft_swap_get(fs, e_frame(e));
+	}
+	ptl_lock(pmd);
+	e_store(pmd, i, (uint64_t)(uintptr_t)pte | E_TABLE);
+	ptl_unlock(pmd);
+}
+
+/*
+ * The reverse map of the 511 PTEs after the first (which keeps the huge
+ * entry's), each with its reference; 0, or -ENOMEM with none added.  Added
+ * from the top down, so that the list runs in address order and a zap in
+ * address order finds each entry at its head.
+ */
+static int split_rmap_add(struct umn_soft_mm *sm, unsigned long frame,
+			  unsigned long base)
 {
 	struct umn_soft_frames *fs = sm->frames;
-	unsigned long base = align_down(addr, PMD_SIZE), frame;
+	unsigned int k;
+
+	for (k = PT_ENTRIES - 1; k > 0; k--) {
+		if (umn__soft_rmap_add(fs, frame, sm, base + k * PAGE)) {
+			while (++k < PT_ENTRIES) {
+				umn__soft_rmap_del(fs, frame, sm,
+						   base + k * PAGE);
+				umn__soft_frame_put(fs, frame);
+			}
+			return -ENOMEM;
+		}
+		umn__soft_frame_get(fs, frame);
+	}
+	return 0;
+}
+
+int umn__soft_split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
+{
+	unsigned long base = round_down(addr, PMD_SIZE), frame;
 	struct pt *pmd, *pte;
 	struct umn_range range;
 	unsigned int i, k;
@@ -545,37 +579,14 @@ int umn__soft_split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
 	pte = umn__soft_pt_alloc();
 	if (!pte)
 		return -ENOMEM;
-	frame = e_frame(e);
 	if (e_type(e) == E_SWAP) {
-		/* Nothing is translated: 512 swap entries, no bracket. */
-		for (k = 0; k < PT_ENTRIES; k++) {
-			pte->e[k] =
-				E_SWAP |
-				(e & ~(E_TYPE | (E_SUB_MASK << E_SUB_SHIFT))) |
-				((uint64_t)k << E_SUB_SHIFT);
-			if (k)
-				umn__soft_swap_get(fs, frame);
-		}
-		ptl_lock(pmd);
-		e_store(pmd, i, (uint64_t)(uintptr_t)pte | E_TABLE);
-		ptl_unlock(pmd);
+		split_swap_entry(sm->frames, pmd, i, e, pte);
 		return 0;
 	}
-	/* The first PTE keeps the huge entry's reverse-map entry.  Added
-	 * from the top down, so that the list runs in address order and a
-	 * zap in address order finds each entry at its head. */
-	for (k = PT_ENTRIES - 1; k > 0; k--) {
-		if (umn__soft_rmap_add(fs, frame, sm, base + k * PAGE)) {
-			while (++k < PT_ENTRIES) {
-				umn__soft_rmap_del(fs, frame, sm,
-						   base + k * PAGE);
-				umn__soft_frame_put(
-					fs, frame); /* the PMD holds one */
-			}
-			umn__soft_pt_free_tree(pte, 0);
-			return -ENOMEM;
-		}
-		umn__soft_frame_get(fs, frame);
+	frame = e_frame(e);
+	if (split_rmap_add(sm, frame, base)) {
+		umn__soft_pt_free_tree(pte, 0);
+		return -ENOMEM;
 	}
 	for (k = 0; k < PT_ENTRIES; k++)
 		pte->e[k] = mk_leaf(frame, k, e & E_WRITE) |
@@ -587,7 +598,7 @@ int umn__soft_split_huge_at(struct umn_soft_mm *sm, unsigned long addr)
 	umn_invalidate_range(sm->mm, base, base + PMD_SIZE);
 	ptl_unlock(pmd);
 	umn__soft_bracket_end(sm, &range);
-	umn__soft_stat_op(fs, UMN_SOFT_OP_SPLIT);
+	umn__soft_stat_op(sm->frames, UMN_SOFT_OP_SPLIT);
 	return 0;
 }
 
@@ -606,99 +617,154 @@ int umn_soft_thp_split(struct umn_soft_mm *sm, unsigned long addr)
 	return ret;
 }
 
-int umn_soft_thp_collapse(struct umn_soft_mm *sm, unsigned long addr)
+/*
+ * What collapse replaces: the PTE table under the PMD entry of @base, in a
+ * private THP VMA that holds the whole 2 MiB, whose 512 entries are all
+ * present (*@write: all writable).  0, or -EINVAL.
+ */
+static int collapse_target(struct umn_soft_mm *sm, unsigned long base,
+			   struct pt **pmdp, struct pt **ptep, bool *write)
 {
-	struct umn_soft_frames *fs = sm->frames;
-	unsigned long base = align_down(addr, PMD_SIZE), frame;
-	struct gather g = { 0 };
-	struct umn_range range;
-	struct pt *pmd, *pte = NULL;
+	struct vma *v = umn__soft_vma_find(sm, base);
+	struct pt *pmd, *pte;
 	unsigned int i, k;
-	bool write = true;
-	struct vma *v;
 	uint64_t e;
-	int ret;
 
-	if (!sm || addr >= UMN_SOFT_TASK_SIZE)
-		return -EINVAL;
-	mmap_write_lock(sm);
-	ret = -EINVAL;
-	v = umn__soft_vma_find(sm, addr);
 	if (!v || !(v->flags & UMN_SOFT_MAP_THP) ||
 	    (v->flags & UMN_SOFT_MAP_SHARED) || base < v->start ||
 	    base + PMD_SIZE > v->end)
-		goto out;
-	pmd = umn__soft_pt_walk(sm, addr, 1, false);
-	i = LEVEL_INDEX(addr, 1);
+		return -EINVAL;
+	pmd = umn__soft_pt_walk(sm, base, 1, false);
+	i = LEVEL_INDEX(base, 1);
 	if (!pmd || e_type(e_load(pmd, i)) != E_TABLE)
-		goto out;
+		return -EINVAL;
 	pte = e_table(e_load(pmd, i));
+	*write = true;
 	for (k = 0; k < PT_ENTRIES; k++) {
 		e = e_load(pte, k);
 		if (e_type(e) != E_LEAF)
-			goto out;
-		write = write && (e & E_WRITE);
+			return -EINVAL;
+		*write = *write && (e & E_WRITE);
 	}
-	ret = umn__soft_frame_alloc(fs, 9, &frame);
-	if (ret)
-		goto out;
-	ret = umn__soft_rmap_add(fs, frame, sm, base);
-	if (ret) {
-		umn__soft_frame_put(fs, frame);
-		goto out;
-	}
-	umn__soft_bracket_start(sm, &range, base, base + PMD_SIZE,
-				UMN_EVENT_CLEAR);
-	ptl_lock(pmd);
-	ptl_lock(pte);
-	/* A pinned frame may be written by its pinner: no copy is safe.
-	 * (Pins go through the PTL we hold: none can start now.) */
+	*pmdp = pmd;
+	*ptep = pte;
+	return 0;
+}
+
+/* A pinned frame may be written by its pinner: no copy is safe.  (Pins go
+ * through the PTL, held here: none can start now.) */
+static bool collapse_pinned(struct umn_soft_frames *fs, struct pt *pte)
+{
+	unsigned int k;
+
+	ptl_assert_held(pte);
 	for (k = 0; k < PT_ENTRIES; k++)
 		if (atomic_load(&frame_of(fs, e_frame(pte->e[k]))->pins))
-			break;
-	if (k < PT_ENTRIES) {
-		ptl_unlock(pte);
-		ptl_unlock(pmd);
-		umn__soft_bracket_end(sm, &range);
-		umn__soft_rmap_del(fs, frame, sm, base);
-		umn__soft_frame_put(fs, frame);
-		ret = -EBUSY;
-		goto out;
-	}
-	e_store(pmd, i, E_NONE);
-	umn_invalidate_range(sm->mm, base, base + PMD_SIZE);
-	/* Copy only now: no CPU nor device translation reaches the old
-	 * frames any more, so no write can be lost.  Out of memory, the
-	 * PTE table goes back as it was. */
-	for (k = 0, ret = 0; k < PT_ENTRIES && !ret; k++) {
-		unsigned char *src;
+			return true;
+	return false;
+}
 
+/* The 512 pages of @pte into @frame; 0 or -ENOMEM. */
+static int collapse_copy(struct umn_soft_frames *fs, struct pt *pte,
+			 unsigned long frame)
+{
+	unsigned char *src;
+	unsigned int k;
+	uint64_t e;
+	int ret = 0;
+
+	for (k = 0; k < PT_ENTRIES && !ret; k++) {
 		e = pte->e[k];
 		src = umn__soft_page(fs, e_frame(e), e_sub(e), false);
 		ret = src ? umn__soft_copy_page(fs, frame, k, src) : 0;
 	}
-	if (ret) {
+	return ret;
+}
+
+/*
+ * Under the PTLs of @pmd and @pte, inside the bracket: the PMD entry of
+ * @base goes (invalidate_range), the pages are copied into @frame, and the
+ * entry maps @frame whole; the old frames go to @g.  -EBUSY (a page is
+ * pinned) or -ENOMEM (the PTE table back as it was) changes nothing.
+ */
+static int collapse_replace(struct umn_soft_mm *sm, struct pt *pmd,
+			    struct pt *pte, unsigned long base,
+			    unsigned long frame, bool write, struct gather *g)
+{
+	struct umn_soft_frames *fs = sm->frames;
+	unsigned int i = LEVEL_INDEX(base, 1), k;
+	uint64_t e;
+
+	if (collapse_pinned(fs, pte))
+		return -EBUSY;
+	e_store(pmd, i, E_NONE);
+	umn_invalidate_range(sm->mm, base, base + PMD_SIZE);
+	/* Copy only now: no CPU nor device translation reaches the old
+	 * frames any more, so no write can be lost. */
+	if (collapse_copy(fs, pte, frame)) {
 		e_store(pmd, i, E_TABLE | (uint64_t)(uintptr_t)pte);
-		ptl_unlock(pte);
-		ptl_unlock(pmd);
-		umn__soft_bracket_end(sm, &range);
-		umn__soft_rmap_del(fs, frame, sm, base);
-		umn__soft_frame_put(fs, frame);
-		goto out;
+		return -ENOMEM;
 	}
-	gather_bracket(&g, sm, base, base + PMD_SIZE);
+	gather_bracket(g, sm, base, base + PMD_SIZE);
 	for (k = 0; k < PT_ENTRIES; k++) {
 		e = pte->e[k];
 		umn__soft_rmap_del(fs, e_frame(e), sm, base + k * PAGE);
-		umn__soft_gather_add(&g, e_frame(e));
+		umn__soft_gather_add(g, e_frame(e));
 	}
 	e_store(pmd, i, mk_leaf(frame, 0, write));
+	return 0;
+}
+
+/* Collapse, in one CLEAR bracket over the 2 MiB; the new frame, mapped in
+ * the reverse map, is the caller's to drop on failure. */
+static int collapse_bracket(struct umn_soft_mm *sm, struct pt *pmd,
+			    struct pt *pte, unsigned long base,
+			    unsigned long frame, bool write, struct gather *g)
+{
+	struct umn_range range;
+	int ret;
+
+	umn__soft_bracket_start(sm, &range, base, base + PMD_SIZE,
+				UMN_EVENT_CLEAR);
+	ptl_lock(pmd);
+	ptl_lock(pte);
+	ret = collapse_replace(sm, pmd, pte, base, frame, write, g);
 	ptl_unlock(pte);
 	ptl_unlock(pmd);
 	umn__soft_bracket_end(sm, &range);
+	return ret;
+}
+
+int umn_soft_thp_collapse(struct umn_soft_mm *sm, unsigned long addr)
+{
+	unsigned long base = round_down(addr, PMD_SIZE), frame;
+	struct umn_soft_frames *fs;
+	struct gather g = { 0 };
+	struct pt *pmd, *pte;
+	bool write;
+	int ret;
+
+	if (!sm || addr >= UMN_SOFT_TASK_SIZE)
+		return -EINVAL;
+	fs = sm->frames;
+	mmap_write_lock(sm);
+	ret = collapse_target(sm, base, &pmd, &pte, &write);
+	if (!ret)
+		ret = umn__soft_frame_alloc(fs, 9, &frame);
+	if (ret)
+		goto out;
+	ret = umn__soft_rmap_add(fs, frame, sm, base);
+	if (!ret) {
+		ret = collapse_bracket(sm, pmd, pte, base, frame, write, &g);
+		if (ret)
+			umn__soft_rmap_del(fs, frame, sm, base);
+	}
+	if (ret) {
+		umn__soft_frame_put(fs, frame);
+		goto out;
+	}
 	umn__soft_pt_free_tree(pte, 0); /* no walker: we hold the write lock */
 	umn__soft_stat_op(fs, UMN_SOFT_OP_COLLAPSE);
-	ret = 0;
 out:
 	mmap_unlock(sm);
 	umn__soft_gather_flush(fs, &g);

@@ -16,8 +16,6 @@
 
 #include "soft.h"
 
-#define PAGE UMN_PAGE_SIZE
-
 /* frames->lock and the rmap locks, recorded (core/lockdep.h). */
 static void frames_lock(struct umn_soft_frames *fs)
 {

@@ -20,8 +20,6 @@
 
 #include "soft.h"
 
-#define PAGE UMN_PAGE_SIZE
-
 /* The frame mapped at @addr, with a reference; the flags of its VMA and
  * the level of its entry, if asked. */
 static int frame_at(struct umn_soft_mm *sm, unsigned long addr,
@@ -123,52 +121,41 @@ static int visit_all(struct umn_soft_frames *fs, unsigned long frame,
  * find them changed and skip them.
  */
 struct sweep {
+	struct change c; /* first; its range is the bracket */
 	unsigned long frame;
 	unsigned long slot; /* reclaim: the swap slot */
 	bool reclaim;
-	bool busy;		  /* reclaim: a mapping stayed (pinned) */
-	struct gather g;	  /* reclaim: the mappings' references */
-	unsigned long start, end; /* the bracket */
+	bool busy;	 /* reclaim: a mapping stayed (pinned) */
+	struct gather g; /* reclaim: the mappings' references */
 };
 
-static void sweep_run(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
-		      unsigned int first, unsigned int last, unsigned long base,
-		      void *ctx)
+static void sweep_entry(struct umn_soft_mm *sm, struct pt *t,
+			unsigned int level, unsigned int i, unsigned long addr,
+			struct change *c)
 {
 	struct umn_soft_frames *fs = sm->frames;
-	unsigned long size = LEVEL_SIZE(level);
-	struct sweep *w = ctx;
-	unsigned int i;
-	uint64_t e;
+	struct sweep *w = (struct sweep *)c;
+	uint64_t e = t->e[i];
 
-	ptl_lock(t);
-	for (i = first; i <= last; i++) {
-		e = t->e[i];
-		if (e_type(e) != E_LEAF || e_frame(e) != w->frame)
-			continue;
-		/* A pin taken since the check: its writes would miss the
-		 * swap copy.  (Pins go through this PTL.) */
-		if (w->reclaim && atomic_load(&frame_of(fs, w->frame)->pins)) {
-			w->busy = true;
-			continue;
-		}
-		if (!w->reclaim) {
-			e_store(t, i, e & ~(E_WRITE | E_DIRTY));
-			continue;
-		}
-		umn__soft_swap_get(fs, w->slot);
-		e_store(t, i,
-			E_SWAP | ((uint64_t)w->slot << E_FRAME_SHIFT) |
-				((uint64_t)e_sub(e) << E_SUB_SHIFT));
-		umn__soft_rmap_del(fs, w->frame, sm, base + (i - first) * size);
-		umn__soft_gather_add(&w->g, w->frame);
+	(void)level;
+	if (e_type(e) != E_LEAF || e_frame(e) != w->frame)
+		return;
+	/* A pin taken since the check: its writes would miss the swap
+	 * copy.  (Pins go through this PTL.) */
+	if (w->reclaim && atomic_load(&frame_of(fs, w->frame)->pins)) {
+		w->busy = true;
+		return;
 	}
-	/* A huge entry may reach past a (deliberately) short bracket. */
-	umn_invalidate_range(sm->mm, base > w->start ? base : w->start,
-			     base + (last - first + 1) * size < w->end
-				     ? base + (last - first + 1) * size
-				     : w->end);
-	ptl_unlock(t);
+	if (!w->reclaim) {
+		e_store(t, i, e & ~(E_WRITE | E_DIRTY));
+		return;
+	}
+	umn__soft_swap_get(fs, w->slot);
+	e_store(t, i,
+		E_SWAP | ((uint64_t)w->slot << E_FRAME_SHIFT) |
+			((uint64_t)e_sub(e) << E_SUB_SHIFT));
+	umn__soft_rmap_del(fs, w->frame, sm, addr);
+	umn__soft_gather_add(&w->g, w->frame);
 }
 
 static int sweep_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
@@ -185,13 +172,11 @@ static int sweep_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 	if (!w->reclaim && !(e & (E_WRITE | E_DIRTY)))
 		return 0; /* clean already */
 	frame_range(sm, v, addr, level, e, &start, &end);
-	w->start = start;
-	w->end = end;
 	umn__soft_bracket_start(sm, &range, start, end,
 				w->reclaim ? UMN_EVENT_CLEAR
 					   : UMN_EVENT_PROTECTION_PAGE);
 	gather_bracket(&w->g, sm, start, end);
-	umn__soft_walk_range(sm, start, end, sweep_run, w);
+	umn__soft_change_range(sm, start, end, &w->c);
 	umn__soft_bracket_end(sm, &range);
 	umn__soft_gather_flush(sm->frames, &w->g); /* after end */
 	return 0;
@@ -199,7 +184,7 @@ static int sweep_one(struct umn_soft_mm *sm, struct vma *v, struct pt *t,
 
 int umn_soft_reclaim(struct umn_soft_mm *sm, unsigned long addr)
 {
-	struct sweep w = { .reclaim = true };
+	struct sweep w = { .c.fn = sweep_entry, .reclaim = true };
 	struct umn_soft_frames *fs;
 	int ret;
 
@@ -225,7 +210,7 @@ out:
 
 int umn_soft_clean(struct umn_soft_mm *sm, unsigned long addr)
 {
-	struct sweep w = { .reclaim = false };
+	struct sweep w = { .c.fn = sweep_entry, .reclaim = false };
 	int ret;
 
 	ret = frame_at(sm, addr, &w.frame, NULL, NULL);

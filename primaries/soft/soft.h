@@ -29,6 +29,21 @@
 #include "../../core/interval_tree.h"
 #include "../../core/lockdep.h"
 
+#define PAGE	 UMN_PAGE_SIZE
+#define PMD_SIZE UMN_SOFT_PMD_SIZE
+#define PUD_SIZE UMN_SOFT_PUD_SIZE
+
+/* Round @x to a multiple of @a, a power of two (Linux's round_up). */
+static inline unsigned long round_up(unsigned long x, unsigned long a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
+static inline unsigned long round_down(unsigned long x, unsigned long a)
+{
+	return x & ~(a - 1);
+}
+
 /* Page-table geometry: level 0 holds PTEs, 1 PMDs, 2 PUDs, 3 is the PGD. */
 #define PT_ENTRIES		 512
 #define PT_LEVELS		 4
@@ -273,9 +288,65 @@ struct pt *umn__soft_pt_walk(struct umn_soft_mm *sm, unsigned long addr,
 bool umn__soft_pt_find_leaf(struct umn_soft_mm *sm, unsigned long addr,
 			    struct pt **tp, unsigned int *ip,
 			    unsigned int *levelp);
+typedef void run_fn(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
+		    unsigned int first, unsigned int last, unsigned long base,
+		    void *ctx);
+/* Call @fn on each run of entries of one table in [start, end): a PTE
+ * table's slice (entries may be empty), or one huge entry. */
+void umn__soft_walk_range(struct umn_soft_mm *sm, unsigned long start,
+			  unsigned long end, run_fn *fn, void *ctx);
+
+/*
+ * A change of the entries in [start, end), inside the caller's bracket:
+ * for each run of entries of one table, under its page-table lock, @fn on
+ * each entry that is not empty (@addr where the entry begins), then the
+ * secondaries' invalidate_range over the run's span within [start, end)
+ * (unless @keep_tlb: the change downgrades no translation).  The caller's
+ * context begins with this structure.
+ */
+struct change;
+typedef void change_fn(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
+		       unsigned int i, unsigned long addr, struct change *c);
+struct change {
+	change_fn *fn;
+	bool keep_tlb;
+	unsigned long start, end; /* set by umn__soft_change_range() */
+};
+void umn__soft_change_range(struct umn_soft_mm *sm, unsigned long start,
+			    unsigned long end, struct change *c);
+/* After an unmap or a move, under the write lock: free the page tables
+ * left empty around [start, end), as free_pgtables. */
+void umn__soft_free_empty_tables(struct umn_soft_mm *sm, unsigned long start,
+				 unsigned long end);
+
+/* vma.c: the VMAs, under the mmap lock (write to change them). */
+struct vma *umn__soft_vma_find(struct umn_soft_mm *sm, unsigned long addr);
+/* The first VMA that ends after @addr. */
+struct vma *umn__soft_vma_next(struct umn_soft_mm *sm, unsigned long addr);
+struct vma *umn__soft_vma_new(unsigned long start, unsigned long end, int prot,
+			      int flags);
+void umn__soft_vma_link(struct umn_soft_mm *sm, struct vma *v);
+void umn__soft_vma_unlink(struct umn_soft_mm *sm, struct vma *v);
+/* Merge @v with its neighbours when they are alike, as vma_merge. */
+void umn__soft_vma_merge(struct umn_soft_mm *sm, struct vma *v);
+/* Make VMA edges at @start and @end (if they fall inside VMAs). */
+int umn__soft_vma_cut(struct umn_soft_mm *sm, unsigned long start,
+		      unsigned long end);
+bool umn__soft_range_is_free(struct umn_soft_mm *sm, unsigned long start,
+			     unsigned long end);
+/* First fit at or after @hint, aligned to @align. */
+int umn__soft_find_room(struct umn_soft_mm *sm, unsigned long hint,
+			unsigned long len, unsigned long align,
+			unsigned long *addrp);
+/* The 1 GiB mappings in [start, end) are cut at 1 GiB edges only. */
+bool umn__soft_huge_1g_aligned(struct umn_soft_mm *sm, unsigned long start,
+			       unsigned long end);
+/* mprotect and madvise: no hole in [start, end) (-ENOMEM, as Linux), and
+ * 1 GiB pages cut only at their edges (-EINVAL). */
+int umn__soft_mapped_whole(struct umn_soft_mm *sm, unsigned long start,
+			   unsigned long end);
 
 /* mm.c */
-struct vma *umn__soft_vma_find(struct umn_soft_mm *sm, unsigned long addr);
 void umn__soft_mm_get(struct umn_soft_mm *sm);
 void umn__soft_mm_put(struct umn_soft_mm *sm);
 /* One bracket: start (blockable), the caller's change, end. */
@@ -288,15 +359,10 @@ void umn__soft_bracket_end(struct umn_soft_mm *sm, struct umn_range *range);
 int umn__soft_zap_range(struct umn_soft_mm *sm, unsigned long start,
 			unsigned long end, enum umn_event event,
 			struct gather *g);
-int umn__soft_split_huge_at(struct umn_soft_mm *sm, unsigned long addr);
-typedef void run_fn(struct umn_soft_mm *sm, struct pt *t, unsigned int level,
-		    unsigned int first, unsigned int last, unsigned long base,
-		    void *ctx);
-/* Call @fn on each run of entries of one table in [start, end): a PTE
- * table's slice (entries may be empty), or one huge entry. */
-void umn__soft_walk_range(struct umn_soft_mm *sm, unsigned long start,
-			  unsigned long end, run_fn *fn, void *ctx);
 bool umn__soft_frame_reusable(struct umn_soft_frames *fs, unsigned long frame);
+
+/* fault.c */
+int umn__soft_split_huge_at(struct umn_soft_mm *sm, unsigned long addr);
 
 /* check.c: the VMAs, page table and reverse map agree (tests only). */
 bool umn__soft_is_valid(struct umn_soft_mm *sm);

@@ -9,7 +9,7 @@
  * the threads that play the CPU, the device and the OOM reaper.
  *
  * Threads, for --seconds: two run the soft MMU's operations on the window
- * (soft_torture.h); two are devices, each faulting random ranges through
+ * (tools/soft_mix.c); two are devices, each faulting random ranges through
  * the driver's dmirror_fault() and reading through its dmirror_do_read();
  * one takes snapshots with dmirror_snapshot(), whose interval notifier
  * lives on its stack, unzeroed; one is an OOM reaper firing non-blockable
@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "../../tools/findings.h"
 #include "../soft_torture.h"
 
 #define WIN_PAGES  1024UL
@@ -48,10 +49,9 @@ static struct dmirror *dm; /* NULL when the oracle must not look */
 static struct dmirror_device kc_device;
 static unsigned long win, seed;
 static double seconds = 3;
-static int stop;
-static unsigned long checks, frees, stale, snapshots, snapshot_errors;
-static unsigned long reaper_starts, reaper_refused;
-static char first_stale[256];
+static struct findings found; /* the oracle's, and the run's end */
+static unsigned long checks, frees, snapshots, snapshot_errors;
+static struct soft_torture torture; /* the primaries and the reaper */
 
 /* ---- the kernel around the driver ------------------------------------ */
 
@@ -300,7 +300,7 @@ void *xa_find_after(struct xarray *xa, unsigned long *index, unsigned long max,
 
 static bool stopping(void)
 {
-	return __atomic_load_n(&stop, __ATOMIC_ACQUIRE);
+	return findings_stopping(&found);
 }
 
 static void count(unsigned long *c)
@@ -311,11 +311,8 @@ static void count(unsigned long *c)
 static void found_stale(const char *what, unsigned long addr,
 			unsigned long frame)
 {
-	if (__atomic_fetch_add(&stale, 1, __ATOMIC_RELAXED) == 0)
-		snprintf(first_stale, sizeof(first_stale),
-			 "%s: device entry for %#lx maps frame %lu", what, addr,
-			 frame);
-	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	findings_add(&found, "%s: device entry for %#lx maps frame %lu", what,
+		     addr, frame);
 }
 
 /* Oracle 1, under the PTL of the CPU's entry @t for *@arg. */
@@ -363,12 +360,7 @@ static void free_hook(void *arg, unsigned long frame, unsigned long gen)
 
 static void *primary(void *arg)
 {
-	unsigned long s = seed * 40503UL + (unsigned long)arg + 7;
-
-	while (!stopping()) {
-		soft_torture_op(sm, win, WIN_PAGES, &s, stopping);
-		usleep(50);
-	}
+	soft_mix_run(&torture.mix, (int)(long)arg, seed);
 	return NULL;
 }
 
@@ -383,17 +375,17 @@ static void *device(void *arg)
 	planted = true;
 #endif
 	while (!stopping()) {
-		first = soft_torture_rnd(&s) % WIN_PAGES;
-		n = 1 + soft_torture_rnd(&s) % 16;
+		first = soft_mix_rnd(&s) % WIN_PAGES;
+		n = 1 + soft_mix_rnd(&s) % 16;
 		if (first + n > WIN_PAGES)
 			n = WIN_PAGES - first;
 		dmirror_fault(dm, win + first * PAGE_SIZE,
 			      win + (first + n) * PAGE_SIZE,
-			      soft_torture_rnd(&s) & 1);
-		addr = win + (first + soft_torture_rnd(&s) % n) * PAGE_SIZE;
+			      soft_mix_rnd(&s) & 1);
+		addr = win + (first + soft_mix_rnd(&s) % n) * PAGE_SIZE;
 		/* The device's DMA through its entries (not with a planted
 		 * bug: a stale entry's frame may be gone). */
-		if (!planted && soft_torture_rnd(&s) % 8 == 0) {
+		if (!planted && soft_mix_rnd(&s) % 8 == 0) {
 			bounce.addr = addr;
 			mutex_lock(&dm->mutex);
 			dmirror_do_read(dm, addr, addr + PAGE_SIZE, &bounce);
@@ -401,7 +393,7 @@ static void *device(void *arg)
 		}
 		umn_soft_lookup(sm, addr, false, check_fill, &addr, NULL);
 		count(&checks);
-		if (planted && soft_torture_rnd(&s) % 4 == 0)
+		if (planted && soft_mix_rnd(&s) % 4 == 0)
 			sched_yield();
 	}
 	return NULL;
@@ -417,10 +409,10 @@ static void *snapshotter(void *arg)
 	(void)arg;
 	while (!stopping()) {
 		memset(&cmd, 0, sizeof(cmd));
-		cmd.npages = 1 + soft_torture_rnd(&s) % 64;
-		cmd.addr = win + (soft_torture_rnd(&s) %
-				  (WIN_PAGES - cmd.npages + 1)) *
-					 PAGE_SIZE;
+		cmd.npages = 1 + soft_mix_rnd(&s) % 64;
+		cmd.addr = win +
+			   (soft_mix_rnd(&s) % (WIN_PAGES - cmd.npages + 1)) *
+				   PAGE_SIZE;
 		cmd.ptr = (u64)(uintptr_t)perm;
 		if (dmirror_snapshot(dm, &cmd) || cmd.cpages != cmd.npages) {
 			count(&snapshot_errors);
@@ -432,22 +424,6 @@ static void *snapshotter(void *arg)
 			      HMM_DMIRROR_PROT_PMD))
 				count(&snapshot_errors);
 		count(&snapshots);
-		usleep(100);
-	}
-	return NULL;
-}
-
-/* The OOM reaper: non-blockable ranges, in the kernel's words. */
-static void *reaper(void *arg)
-{
-	unsigned long s = seed * 69069UL + 3;
-
-	(void)arg;
-	while (!stopping()) {
-		if (soft_torture_reap(kmm, win, WIN_PAGES, &s))
-			count(&reaper_starts);
-		else
-			count(&reaper_refused);
 		usleep(100);
 	}
 	return NULL;
@@ -469,10 +445,12 @@ static int setup(struct file *filp)
 	if (umn_soft_frames_create(&cfg, &frames) ||
 	    umn_soft_mm_create(frames, &sm) ||
 	    umn_linux_mm_create(umn_soft_mm_umn(sm), sm, &kmm) ||
-	    umn_soft_mmap(sm, 0, WIN_PAGES * PAGE_SIZE, ST_RW, UMN_SOFT_MAP_THP,
-			  &win))
+	    umn_soft_mmap(sm, 0, WIN_PAGES * PAGE_SIZE,
+			  UMN_SOFT_PROT_READ | UMN_SOFT_PROT_WRITE,
+			  UMN_SOFT_MAP_THP, &win))
 		return -1;
 	umn_linux_use_mm(kmm); /* the process that opens the device */
+	soft_torture_init(&torture, sm, kmm, win, WIN_PAGES, seed, stopping);
 	if (dmirror_fops_open(&inode, filp))
 		return -1;
 	__atomic_store_n(&dm, filp->private_data, __ATOMIC_RELEASE);
@@ -510,10 +488,10 @@ int main(int argc, char **argv)
 	for (i = 0; i < 2; i++)
 		pthread_create(&th[n++], NULL, device, (void *)(long)i);
 	pthread_create(&th[n++], NULL, snapshotter, NULL);
-	pthread_create(&th[n++], NULL, reaper, NULL);
+	pthread_create(&th[n++], NULL, soft_torture_reaper, &torture);
 	while (!stopping() && now() - start < seconds)
 		usleep(20000);
-	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	findings_stop(&found);
 	for (i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
 
@@ -525,10 +503,11 @@ int main(int argc, char **argv)
 	printf("test_hmm-run: seed %lu, %.1f s; %lu snapshots (%lu wrong); "
 	       "reaper %lu ranges, %lu refused; oracle: %lu checks under the "
 	       "PTL, %lu frees checked: %lu stale\n",
-	       seed, now() - start, snapshots, snapshot_errors, reaper_starts,
-	       reaper_refused, checks, frees, stale);
-	if (stale) {
-		printf("  first finding: %s\n", first_stale);
+	       seed, now() - start, snapshots, snapshot_errors,
+	       torture.reaper_starts, torture.reaper_refused, checks, frees,
+	       found.count);
+	if (found.count) {
+		printf("  first finding: %s\n", found.first);
 		return 3;
 	}
 	if (leaked || snapshot_errors || checks < MIN_CHECKS || !snapshots) {

@@ -90,10 +90,10 @@ mutant() {
 
 only=$*
 
-# umn-torture's oracle reports nothing (found_stale() returns at once):
+# umn-torture's oracle reports nothing (findings_add() returns at once):
 # its --break runs must then fail, as each expects the oracle's verdict.
-mutant oracle-blind tools/workload.c \
-	'/^static void found_stale(const char \*fmt, \.\.\.)$/,/^}$/s/^\tva_list ap;$/\tva_list ap;\n\treturn;/' \
+mutant oracle-blind tools/findings.c \
+	'/^void findings_add(struct findings \*f, const char \*fmt, \.\.\.)$/,/^}$/s/^\tva_list ap;$/\tva_list ap;\n\treturn;/' \
 	"umn-torture" "torture-break-retry torture-break-counter"
 
 # The interval mirror installs without read_retry: a fault that raced an
@@ -115,7 +115,7 @@ mutant regcache-no-invalidate consumers/regcache_reclaim.c \
 
 # mprotect in the soft MMU opens a bracket and never ends it.
 mutant soft-unpaired-end primaries/soft/mm.c \
-	'/umn__soft_walk_range(sm, addr, end, protect_run, &p);$/{n;/^\tumn__soft_bracket_end(sm, &range);$/d}' \
+	'/umn__soft_change_range(sm, addr, end, &p.c);$/{n;/^\tumn__soft_bracket_end(sm, &range);$/d}' \
 	"umn-fuzz-replay umn-tests" "fuzz-replay soft notifier"
 
 # A put notifier is freed after one grace period, not two: a walker that
