@@ -76,11 +76,46 @@ static void misuse(struct slot *sl)
 		refused("umn_regcache_reap", umn_regcache_reap(sl->rc), true);
 }
 
+/*
+ * From inside a start: insert the interval notifier that op_checker()
+ * asked for, and try to remove the others.
+ */
+static void insert_deferred(struct slot *sl)
+{
+	struct checker *c = &sl->chk;
+	struct isub *s = &sl->sub[c->defer - 1];
+	int i, ret;
+
+	c->defer = 0;
+	/* (An insert since the op that asked may have taken it.) */
+	if (!s->inserted) {
+		s->count = s->snap = 0;
+		s->reading = false;
+		ret = umn_interval_notifier_insert(
+			&s->sub, umn_soft_mm_umn(sl->sm), s->start,
+			s->last - s->start + 1, &isub_ops);
+		if (ret)
+			fail("checker: insert from a callback: %d", ret);
+		s->inserted = s->fresh = true;
+	}
+	for (i = 0; i < MAX_SUBS; i++) {
+		if (&sl->sub[i] == s || !sl->sub[i].inserted)
+			continue;
+		/* pending/remove-from-callback-succeeds: the header
+		 * says -EDEADLK; the core removes it when no interval
+		 * is being invalidated (a lock-free bracket). */
+		ret = umn_interval_notifier_remove(&sl->sub[i].sub);
+		if (ret == 0 && !pending)
+			sl->sub[i].inserted = false;
+		else if (ret != -EDEADLK)
+			fail("checker: remove from a callback: %d", ret);
+	}
+}
+
 static int chk_start(struct umn_notifier *n, const struct umn_range *r)
 {
 	struct slot *sl = slot_of_checker(n);
 	struct checker *c = &sl->chk;
-	int i, ret;
 
 	if (c->released)
 		fail("checker: start after release");
@@ -101,36 +136,8 @@ static int chk_start(struct umn_notifier *n, const struct umn_range *r)
 		c->misuse = false;
 		misuse(sl);
 	}
-	if (c->defer) {
-		struct isub *s = &sl->sub[c->defer - 1];
-
-		c->defer = 0;
-		/* (An insert since the op that asked may have taken it.) */
-		if (!s->inserted) {
-			s->count = s->snap = 0;
-			s->reading = false;
-			ret = umn_interval_notifier_insert(
-				&s->sub, umn_soft_mm_umn(sl->sm), s->start,
-				s->last - s->start + 1, &isub_ops);
-			if (ret)
-				fail("checker: insert from a callback: %d",
-				     ret);
-			s->inserted = s->fresh = true;
-		}
-		for (i = 0; i < MAX_SUBS; i++) {
-			if (&sl->sub[i] == s || !sl->sub[i].inserted)
-				continue;
-			/* pending/remove-from-callback-succeeds: the header
-			 * says -EDEADLK; the core removes it when no interval
-			 * is being invalidated (a lock-free bracket). */
-			ret = umn_interval_notifier_remove(&sl->sub[i].sub);
-			if (ret == 0 && !pending)
-				sl->sub[i].inserted = false;
-			else if (ret != -EDEADLK)
-				fail("checker: remove from a callback: %d",
-				     ret);
-		}
-	}
+	if (c->defer)
+		insert_deferred(sl);
 	return 0;
 }
 
@@ -211,6 +218,26 @@ static bool isub_invalidate(struct umn_interval_notifier *sub,
 	umn_interval_set_seq(sub, cur_seq);
 	s->count++;
 	return true;
+}
+
+void destroy_notifiers(struct slot *sl)
+{
+	int i;
+
+	for (i = 0; i < MAX_SUBS; i++) {
+		if (!sl->sub[i].inserted)
+			continue;
+		expect("umn_interval_notifier_remove",
+		       umn_interval_notifier_remove(&sl->sub[i].sub), 0);
+		sl->sub[i].inserted = false;
+	}
+	if (sl->chk.registered) {
+		expect("umn_notifier_unregister",
+		       umn_notifier_unregister(&sl->chk.n), 0);
+		if (!sl->chk.released)
+			fail("checker: unregister did not release");
+		sl->chk.registered = false;
+	}
 }
 
 void op_checker(struct slot *sl)

@@ -241,11 +241,10 @@ NO_COVERAGE static void write_run(struct umn_soft_mm *sm, struct pt *t,
 	}
 }
 
-NO_COVERAGE void validate_frames(void)
+/* Count each frame's mappings, and each swap slot's entries, from the
+ * page tables of every address space. */
+NO_COVERAGE static void count_mappings(struct umn_soft_frames *fs)
 {
-	struct umn_soft_frames *fs = frames;
-	unsigned long f, pages = 0, n;
-	struct rmap *r;
 	int i;
 
 	if (!mapcount) {
@@ -263,33 +262,51 @@ NO_COVERAGE void validate_frames(void)
 	for (i = 0; i < nslots; i++)
 		umn__soft_walk_range(slots[i]->sm, 0, UMN_SOFT_TASK_SIZE,
 				     count_run, (void *)(long)i);
+}
+
+/* Frame @f's references are its mappings and pins; its pages (0 if it is
+ * free), for the budget. */
+NO_COVERAGE static unsigned long check_frame(struct umn_soft_frames *fs,
+					     unsigned long f)
+{
+	struct frame *fr = &fs->frame[f];
+	int refs = atomic_load(&fr->refs), np = atomic_load(&fr->pins);
+	unsigned long n;
+	struct rmap *r;
+
+	for (n = 0, r = fr->rmap; r; r = r->next)
+		n++;
+	if (!refs) {
+		if (mapcount[f] || np || n)
+			fail("free frame %lu: %d mappings, %d pins, "
+			     "%lu in its reverse map",
+			     f, mapcount[f], np, n);
+		return 0;
+	}
+	if (refs != mapcount[f] + np || (int)n != mapcount[f])
+		fail("frame %lu: %d references, %d mappings, %d pins, "
+		     "%lu in its reverse map",
+		     f, refs, mapcount[f], np, n);
+	/* (The harness's count may be higher: handles share a
+	 * cached registration's pins.) */
+	if (f < MAX_FRAMES && pinned[f] && !np)
+		fail("frame %lu: not pinned, the harness holds %d", f,
+		     pinned[f]);
+	return 1UL << fr->order;
+}
+
+NO_COVERAGE void validate_frames(void)
+{
+	struct umn_soft_frames *fs = frames;
+	unsigned long f, pages = 0;
+	int i;
+
+	count_mappings(fs);
 	for (i = 0; i < nslots; i++)
 		umn__soft_walk_range(slots[i]->sm, 0, UMN_SOFT_TASK_SIZE,
 				     write_run, NULL);
-	for (f = 1; f < fs->next_unused; f++) {
-		struct frame *fr = &fs->frame[f];
-		int refs = atomic_load(&fr->refs), np = atomic_load(&fr->pins);
-
-		for (n = 0, r = fr->rmap; r; r = r->next)
-			n++;
-		if (!refs) {
-			if (mapcount[f] || np || n)
-				fail("free frame %lu: %d mappings, %d pins, "
-				     "%lu in its reverse map",
-				     f, mapcount[f], np, n);
-			continue;
-		}
-		pages += 1UL << fr->order;
-		if (refs != mapcount[f] + np || (int)n != mapcount[f])
-			fail("frame %lu: %d references, %d mappings, %d pins, "
-			     "%lu in its reverse map",
-			     f, refs, mapcount[f], np, n);
-		/* (The harness's count may be higher: handles share a
-		 * cached registration's pins.) */
-		if (f < MAX_FRAMES && pinned[f] && !np)
-			fail("frame %lu: not pinned, the harness holds %d", f,
-			     pinned[f]);
-	}
+	for (f = 1; f < fs->next_unused; f++)
+		pages += check_frame(fs, f);
 	if (pages != fs->pages_used)
 		fail("%lu pages in frames, the budget says %lu", pages,
 		     fs->pages_used);

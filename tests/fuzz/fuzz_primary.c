@@ -61,74 +61,103 @@ void verify_page(struct slot *sl, unsigned long a)
 	     p ? p->data[i] : 0);
 }
 
-void op_mmap(struct slot *sl, int op)
+/* An mmap's arguments, decoded from the input. */
+struct mmap_args {
+	unsigned long addr, len;
+	int prot, flags;
+};
+
+static struct mmap_args decode_mmap(int op)
 {
-	unsigned long a, len, got = 0, hint;
-	int prot, flags, ret, want;
+	struct mmap_args m;
 	unsigned int f;
 
 	if (op == OP_MMAP_1G) {
 		f = u8();
-		a = BASE + PUD * (1 + (f & 1));
-		len = PUD;
-		prot = (int)(f >> 1) & 3;
-		flags = UMN_SOFT_MAP_HUGE_1G | UMN_SOFT_MAP_FIXED |
-			(f & 8 ? 0 : UMN_SOFT_MAP_SHARED);
+		m.addr = BASE + PUD * (1 + (f & 1));
+		m.len = PUD;
+		m.prot = (int)(f >> 1) & 3;
+		m.flags = UMN_SOFT_MAP_HUGE_1G | UMN_SOFT_MAP_FIXED |
+			  (f & 8 ? 0 : UMN_SOFT_MAP_SHARED);
 		if (f & 16) { /* anywhere */
-			flags &= ~UMN_SOFT_MAP_FIXED;
-			a = 0;
+			m.flags &= ~UMN_SOFT_MAP_FIXED;
+			m.addr = 0;
 		}
-	} else {
-		a = dec_addr();
-		len = dec_len();
-		f = u8();
-		prot = (int)f & 3;
-		flags = (f & 4 ? UMN_SOFT_MAP_SHARED : 0) |
-			(f & 8 ? UMN_SOFT_MAP_THP : 0);
-		if (op == OP_MMAP)
-			flags |= UMN_SOFT_MAP_FIXED;
-		else if (f & 16)
-			a = 0;
+		return m;
 	}
-	if (len > PUD && op != OP_MMAP_1G)
-		len = PUD; /* keep the address space small */
-	if (op == OP_MMAP_1G && !pending) {
-		unsigned long d = flags & UMN_SOFT_MAP_FIXED
-					  ? a
-					  : model_room(&sl->m, 0, PUD, PUD);
+	m.addr = dec_addr();
+	m.len = dec_len();
+	f = u8();
+	m.prot = (int)f & 3;
+	m.flags = (f & 4 ? UMN_SOFT_MAP_SHARED : 0) |
+		  (f & 8 ? UMN_SOFT_MAP_THP : 0);
+	if (op == OP_MMAP)
+		m.flags |= UMN_SOFT_MAP_FIXED;
+	else if (f & 16)
+		m.addr = 0;
+	if (m.len > PUD)
+		m.len = PUD; /* keep the address space small */
+	return m;
+}
 
-		if (holds_table(sl->sm, d, d + PUD, 2))
+/* What the model says the mmap @m returns. */
+static int expect_mmap(struct slot *sl, int op, const struct mmap_args *m)
+{
+	if (op == OP_MMAP_1G && !(m->flags & UMN_SOFT_MAP_SHARED))
+		return -EINVAL;
+	if ((m->flags & UMN_SOFT_MAP_FIXED) &&
+	    !model_1g_ok(&sl->m, m->addr, m->addr + m->len))
+		return -EINVAL;
+	return 0;
+}
+
+/* Where the model says a successful mmap @m maps; fails if @got is not
+ * there. */
+static unsigned long expect_placed(struct slot *sl, const struct mmap_args *m,
+				   unsigned long got)
+{
+	unsigned long a;
+
+	if (m->flags & UMN_SOFT_MAP_FIXED) {
+		if (got != m->addr)
+			fail("umn_soft_mmap(FIXED %#lx) mapped %#lx", m->addr,
+			     got);
+		return got;
+	}
+	a = model_room(&sl->m, m->addr, m->len,
+		       m->flags & UMN_SOFT_MAP_HUGE_1G ? PUD
+		       : m->flags & UMN_SOFT_MAP_THP   ? PMD
+						       : PAGE);
+	if (got != a)
+		fail("umn_soft_mmap placed %#lx at %#lx, the model at %#lx",
+		     m->len, got, a);
+	return a;
+}
+
+void op_mmap(struct slot *sl, int op)
+{
+	struct mmap_args m = decode_mmap(op);
+	unsigned long a, got = 0;
+	int ret;
+
+	if (op == OP_MMAP_1G && !pending) {
+		a = m.flags & UMN_SOFT_MAP_FIXED
+			    ? m.addr
+			    : model_room(&sl->m, 0, PUD, PUD);
+		if (holds_table(sl->sm, a, a + PUD, 2))
 			return;
 	}
-	hint = a;
-	ret = umn_soft_mmap(sl->sm, a, len, prot, flags, &got);
+	ret = umn_soft_mmap(sl->sm, m.addr, m.len, m.prot, m.flags, &got);
 	if (tracing)
-		fprintf(stderr, "  mmap(%#lx, %#lx, %d, %#x) = %d, %#lx\n", a,
-			len, prot, flags, ret, got);
-	if (op == OP_MMAP_1G && !(flags & UMN_SOFT_MAP_SHARED))
-		want = -EINVAL;
-	else if ((flags & UMN_SOFT_MAP_FIXED) &&
-		 !model_1g_ok(&sl->m, a, a + len))
-		want = -EINVAL;
-	else
-		want = 0;
-	expect("umn_soft_mmap", ret, want);
+		fprintf(stderr, "  mmap(%#lx, %#lx, %d, %#x) = %d, %#lx\n",
+			m.addr, m.len, m.prot, m.flags, ret, got);
+	expect("umn_soft_mmap", ret, expect_mmap(sl, op, &m));
 	if (ret)
 		return;
-	if (!(flags & UMN_SOFT_MAP_FIXED)) {
-		a = model_room(&sl->m, hint, len,
-			       flags & UMN_SOFT_MAP_HUGE_1G ? PUD
-			       : flags & UMN_SOFT_MAP_THP   ? PMD
-							    : PAGE);
-		if (got != a)
-			fail("umn_soft_mmap placed %#lx at %#lx, the model "
-			     "at %#lx",
-			     len, got, a);
-	} else if (got != a) {
-		fail("umn_soft_mmap(FIXED %#lx) mapped %#lx", a, got);
-	}
-	model_unmap(&sl->m, a, a + len);
-	vmas_insert(&sl->m, a, a + len, prot, flags & ~UMN_SOFT_MAP_FIXED);
+	a = expect_placed(sl, &m, got);
+	model_unmap(&sl->m, a, a + m.len);
+	vmas_insert(&sl->m, a, a + m.len, m.prot,
+		    m.flags & ~UMN_SOFT_MAP_FIXED);
 }
 
 void op_munmap(struct slot *sl)
@@ -191,80 +220,112 @@ void op_dontneed(struct slot *sl)
 		model_discard(&sl->m, a, a + len);
 }
 
-void op_mremap(struct slot *sl)
+/* An mremap: its arguments, and what it returned. */
+struct mremap_call {
+	unsigned long addr, old, new, got;
+	int flags, ret;
+};
+
+/*
+ * pending/mremap-*-over-table-leak: would growing the huge mapping @v
+ * move or extend it onto a slot that holds a page table?
+ */
+static bool mremap_over_table(struct slot *sl, const struct mvma *v,
+			      const struct mremap_call *c)
 {
-	unsigned long a = dec_addr(), old = dec_len(), new = dec_len();
-	int flags = u8() & 1 ? UMN_SOFT_MREMAP_MAYMOVE : 0, ret, want;
-	unsigned long got = 0, oend, align = PAGE, na;
-	struct mvma *v, c;
-	bool alike;
+	unsigned long oend = c->addr + c->old, align;
+	unsigned long d = oend, de = c->addr + c->new;
+	unsigned int level = v->flags & UMN_SOFT_MAP_HUGE_1G ? 2 : 1;
 
-	oend = a + old;
-	v = vma_at(&sl->m, a);
-	alike = v && v->end >= oend;
-	if (alike && !pending && new > old &&
-	    (v->flags & (UMN_SOFT_MAP_THP | UMN_SOFT_MAP_HUGE_1G))) {
-		unsigned long d = oend, de = a + new;
-		unsigned int level = v->flags & UMN_SOFT_MAP_HUGE_1G ? 2 : 1;
+	if (v->end != oend || !model_free(&sl->m, oend, c->addr + c->new)) {
+		align = LEVEL_SIZE(level);
+		d = model_room(&sl->m, 0, c->new + (c->addr & (align - 1)),
+			       align) +
+		    (c->addr & (align - 1));
+		de = d + c->new;
+	}
+	return holds_table(sl->sm, d, de, level);
+}
 
-		if (v->end != oend || !model_free(&sl->m, oend, a + new)) {
-			align = LEVEL_SIZE(level);
-			d = model_room(&sl->m, 0, new + (a & (align - 1)),
-				       align) +
-			    (a & (align - 1));
-			de = d + new;
-			align = PAGE;
-		}
-		if (holds_table(sl->sm, d, de, level))
-			return;
-	}
-	ret = umn_soft_mremap(sl->sm, a, old, new, flags, &got);
-	if (tracing)
-		fprintf(stderr, "  mremap(%#lx, %#lx, %#lx, %d) = %d, %#lx\n",
-			a, old, new, flags, ret, got);
-	if (!alike) {
-		expect("umn_soft_mremap", ret, -EFAULT);
-		return;
-	}
-	c = *v;
-	if ((c.flags & UMN_SOFT_MAP_HUGE_1G) && ((a | old | new) & (PUD - 1))) {
-		expect("umn_soft_mremap", ret, -EINVAL);
+/* A move of the mapping @v as the model makes it. */
+static void mremap_moved(struct slot *sl, const struct mvma *v,
+			 const struct mremap_call *c)
+{
+	unsigned long align = PAGE, na;
+
+	if (v->flags & UMN_SOFT_MAP_THP)
+		align = PMD;
+	if (v->flags & UMN_SOFT_MAP_HUGE_1G)
+		align = PUD;
+	na = model_room(&sl->m, 0, c->new + (c->addr & (align - 1)), align) +
+	     (c->addr & (align - 1));
+	if (c->got != na)
+		fail("mremap moved %#lx to %#lx, the model to %#lx", c->addr,
+		     c->got, na);
+	model_move(&sl->m, c->addr, c->addr + c->old, na - c->addr);
+	vmas_remove(&sl->m, c->addr, c->addr + c->old);
+	vmas_insert(&sl->m, na, na + c->new, v->prot, v->flags);
+}
+
+/* The mremap @c of (a part of) the mapping @v: check and follow it. */
+static void mremap_follow(struct slot *sl, struct mvma v,
+			  const struct mremap_call *c)
+{
+	unsigned long a = c->addr, oend = c->addr + c->old;
+
+	if ((v.flags & UMN_SOFT_MAP_HUGE_1G) &&
+	    ((a | c->old | c->new) & (PUD - 1))) {
+		expect("umn_soft_mremap", c->ret, -EINVAL);
 		return;
 	}
 	/* The soft MMU's VMAs may not be merged where the model's are: its
 	 * mremap may then find "not one mapping". */
-	if (ret == -EFAULT)
+	if (c->ret == -EFAULT)
 		return;
-	if (new <= old) {
-		expect("umn_soft_mremap", ret, 0);
-		if (got != a)
-			fail("mremap shrink moved %#lx to %#lx", a, got);
-		model_unmap(&sl->m, a + new, oend);
-		return;
-	}
-	if (c.end == oend && model_free(&sl->m, oend, a + new)) {
-		expect("umn_soft_mremap", ret, 0);
-		if (got != a)
-			fail("mremap grow in place moved %#lx to %#lx", a, got);
-		vmas_insert(&sl->m, a, a + new, c.prot, c.flags);
+	if (c->new <= c->old) {
+		expect("umn_soft_mremap", c->ret, 0);
+		if (c->got != a)
+			fail("mremap shrink moved %#lx to %#lx", a, c->got);
+		model_unmap(&sl->m, a + c->new, oend);
 		return;
 	}
-	want = flags ? 0 : -ENOMEM;
-	expect("umn_soft_mremap", ret, want);
-	if (ret)
+	if (v.end == oend && model_free(&sl->m, oend, a + c->new)) {
+		expect("umn_soft_mremap", c->ret, 0);
+		if (c->got != a)
+			fail("mremap grow in place moved %#lx to %#lx", a,
+			     c->got);
+		vmas_insert(&sl->m, a, a + c->new, v.prot, v.flags);
 		return;
-	if (c.flags & UMN_SOFT_MAP_THP)
-		align = PMD;
-	if (c.flags & UMN_SOFT_MAP_HUGE_1G)
-		align = PUD;
-	na = model_room(&sl->m, 0, new + (a & (align - 1)), align) +
-	     (a & (align - 1));
-	if (got != na)
-		fail("mremap moved %#lx to %#lx, the model to %#lx", a, got,
-		     na);
-	model_move(&sl->m, a, oend, na - a);
-	vmas_remove(&sl->m, a, oend);
-	vmas_insert(&sl->m, na, na + new, c.prot, c.flags);
+	}
+	expect("umn_soft_mremap", c->ret, c->flags ? 0 : -ENOMEM);
+	if (!c->ret)
+		mremap_moved(sl, &v, c);
+}
+
+void op_mremap(struct slot *sl)
+{
+	struct mremap_call c = { .addr = dec_addr() };
+	struct mvma *v;
+	bool alike;
+
+	c.old = dec_len();
+	c.new = dec_len();
+	c.flags = u8() & 1 ? UMN_SOFT_MREMAP_MAYMOVE : 0;
+	v = vma_at(&sl->m, c.addr);
+	alike = v && v->end >= c.addr + c.old;
+	if (alike && !pending && c.new > c.old &&
+	    (v->flags & (UMN_SOFT_MAP_THP | UMN_SOFT_MAP_HUGE_1G)) &&
+	    mremap_over_table(sl, v, &c))
+		return;
+	c.ret = umn_soft_mremap(sl->sm, c.addr, c.old, c.new, c.flags, &c.got);
+	if (tracing)
+		fprintf(stderr, "  mremap(%#lx, %#lx, %#lx, %d) = %d, %#lx\n",
+			c.addr, c.old, c.new, c.flags, c.ret, c.got);
+	if (!alike) {
+		expect("umn_soft_mremap", c.ret, -EFAULT);
+		return;
+	}
+	mremap_follow(sl, *v, &c);
 }
 
 void op_fault(struct slot *sl, int op)

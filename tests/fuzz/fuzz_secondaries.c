@@ -70,43 +70,73 @@ static void device_access(struct slot *sl, int kind, void *obj, unsigned long a,
 		     kind_names[kind], got, (a & ~(PAGE - 1)) + off, v);
 }
 
-void destroy_consumers(struct slot *sl)
+static void destroy_mirror(struct slot *sl, unsigned int which)
 {
-	int i, ret;
+	forget(sl->mirror[which]);
+	expect("umn_mirror_destroy", umn_mirror_destroy(sl->mirror[which]), 0);
+	sl->mirror[which] = NULL;
+}
 
-	for (i = 0; i < 2; i++) {
-		if (!sl->mirror[i])
-			continue;
-		forget(sl->mirror[i]);
-		ret = umn_mirror_destroy(sl->mirror[i]);
-		expect("umn_mirror_destroy", ret, 0);
-		sl->mirror[i] = NULL;
-	}
-	if (sl->tlb) {
-		forget(sl->tlb);
-		expect("umn_devtlb_destroy", umn_devtlb_destroy(sl->tlb), 0);
-		sl->tlb = NULL;
-	}
-	if (sl->rc) {
-		pin_release_handles(sl);
-		forget(sl->rc);
-		expect("umn_regcache_destroy", umn_regcache_destroy(sl->rc), 0);
-		sl->rc = NULL;
-	}
-	for (i = 0; i < MAX_SUBS; i++) {
-		if (!sl->sub[i].inserted)
-			continue;
-		expect("umn_interval_notifier_remove",
-		       umn_interval_notifier_remove(&sl->sub[i].sub), 0);
-		sl->sub[i].inserted = false;
-	}
-	if (sl->chk.registered) {
-		expect("umn_notifier_unregister",
-		       umn_notifier_unregister(&sl->chk.n), 0);
-		if (!sl->chk.released)
-			fail("checker: unregister did not release");
-		sl->chk.registered = false;
-	}
+static void destroy_devtlb(struct slot *sl)
+{
+	forget(sl->tlb);
+	expect("umn_devtlb_destroy", umn_devtlb_destroy(sl->tlb), 0);
+	sl->tlb = NULL;
+}
+
+static void destroy_regcache(struct slot *sl)
+{
+	pin_release_handles(sl);
+	forget(sl->rc);
+	expect("umn_regcache_destroy", umn_regcache_destroy(sl->rc), 0);
+	sl->rc = NULL;
+}
+
+void destroy_secondaries(struct slot *sl)
+{
+	unsigned int i;
+
+	for (i = 0; i < 2; i++)
+		if (sl->mirror[i])
+			destroy_mirror(sl, i);
+	if (sl->tlb)
+		destroy_devtlb(sl);
+	if (sl->rc)
+		destroy_regcache(sl);
+}
+
+static void create_mirror(struct slot *sl, unsigned int f)
+{
+	unsigned int which = f & 1;
+	int ret;
+
+	ret = umn_mirror_create(
+		sl->sm, BASE, WIN,
+		(which ? UMN_MIRROR_INTERVAL : UMN_MIRROR_CLASSIC) |
+			(f & 2 ? UMN_MIRROR_SPLIT_HUGE : 0) |
+			(planted_break == 3 ? UMN_MIRROR_BREAK_RETRY : 0),
+		&sl->mirror[which]);
+	expect("umn_mirror_create", ret, 0);
+}
+
+/*
+ * The race: a primary's operation between the lookup of @a and the
+ * install of what it found, which must then fail with -EAGAIN or hold.
+ * The translation in @t; false if there is none to use.
+ */
+static bool mirror_race(struct slot *sl, struct umn_mirror *m, unsigned long a,
+			bool write, struct umn_soft_translation *t)
+{
+	unsigned long seq = umn_mirror_read_begin(m);
+	int ret;
+
+	if (umn_soft_lookup(sl->sm, a, write, NULL, NULL, t))
+		return false;
+	do_op(sl, 1);
+	ret = umn_mirror_install(m, a, seq, t);
+	if (ret && ret != -EAGAIN)
+		fail("umn_mirror_install returned %d", ret);
+	return !ret;
 }
 
 void op_mirror(struct slot *sl, int op)
@@ -114,29 +144,15 @@ void op_mirror(struct slot *sl, int op)
 	unsigned int f = u8(), which = f & 1;
 	struct umn_mirror *m = sl->mirror[which];
 	struct umn_soft_translation t;
-	unsigned long a, seq;
+	unsigned long a;
 	bool write;
 	int ret, want;
 
-	switch (op) {
-	case OP_MIRROR_CREATE:
-		if (m)
-			return;
-		ret = umn_mirror_create(
-			sl->sm, BASE, WIN,
-			(which ? UMN_MIRROR_INTERVAL : UMN_MIRROR_CLASSIC) |
-				(f & 2 ? UMN_MIRROR_SPLIT_HUGE : 0) |
-				(planted_break == 3 ? UMN_MIRROR_BREAK_RETRY
-						    : 0),
-			&sl->mirror[which]);
-		expect("umn_mirror_create", ret, 0);
-		return;
-	case OP_MIRROR_DESTROY:
-		if (!m)
-			return;
-		forget(m);
-		expect("umn_mirror_destroy", umn_mirror_destroy(m), 0);
-		sl->mirror[which] = NULL;
+	if (op == OP_MIRROR_CREATE || op == OP_MIRROR_DESTROY) {
+		if (op == OP_MIRROR_CREATE && !m)
+			create_mirror(sl, f);
+		else if (op == OP_MIRROR_DESTROY && m)
+			destroy_mirror(sl, which);
 		return;
 	}
 	a = dec_addr();
@@ -152,23 +168,11 @@ void op_mirror(struct slot *sl, int op)
 		if (ret > 0)
 			fail("umn_mirror_fault retried %d times alone", ret);
 		expect("umn_mirror_fault", ret, want);
-	} else {
-		/* The race: an operation between lookup and install. */
-		if (want)
-			return;
-		seq = umn_mirror_read_begin(m);
-		ret = umn_soft_lookup(sl->sm, a, write, NULL, NULL, &t);
 		if (ret)
 			return;
-		do_op(sl, 1);
-		ret = umn_mirror_install(m, a, seq, &t);
-		if (ret && ret != -EAGAIN)
-			fail("umn_mirror_install returned %d", ret);
-		if (ret)
-			return;
-	}
-	if (ret)
+	} else if (want || !mirror_race(sl, m, a, write, &t)) {
 		return;
+	}
 	ret = umn_mirror_translate(m, a, &t);
 	expect("umn_mirror_translate", ret, 0);
 	device_access(sl, K_MIRROR0 + (int)which, m, a, write, &t);
@@ -190,11 +194,8 @@ void op_devtlb(struct slot *sl, int op)
 		expect("umn_devtlb_create", ret, 0);
 		return;
 	case OP_DEVTLB_DESTROY:
-		if (!sl->tlb)
-			return;
-		forget(sl->tlb);
-		expect("umn_devtlb_destroy", umn_devtlb_destroy(sl->tlb), 0);
-		sl->tlb = NULL;
+		if (sl->tlb)
+			destroy_devtlb(sl);
 		return;
 	}
 	a = dec_addr();
@@ -294,75 +295,75 @@ static void rc_device(struct slot *sl, struct umn_regcache_handle *h)
 		     got, h->addr + 8, v);
 }
 
-void op_rc(struct slot *sl, int op)
+static void create_regcache(struct slot *sl)
 {
-	unsigned int f = u8();
-	struct umn_regcache_handle *h;
-	unsigned long a, len;
-	bool write = f & 1;
-	int ret, want, i;
+	int ret;
 
-	switch (op) {
-	case OP_RC_CREATE:
-		if (sl->rc)
-			return;
-		sl->rcs.sm = sl->sm;
-		sl->rcs.frames = frames;
-		ret = umn_regcache_create(
-			sl->sm->mm, &fuzz_rc_ops, &sl->rcs,
-			planted_break == 3 ? UMN_REGCACHE_BREAK_RETRY : 0,
-			&sl->rc);
-		expect("umn_regcache_create", ret, 0);
-		return;
-	case OP_RC_DESTROY:
-		if (!sl->rc)
-			return;
-		pin_release_handles(sl);
-		forget(sl->rc);
-		expect("umn_regcache_destroy", umn_regcache_destroy(sl->rc), 0);
-		sl->rc = NULL;
-		return;
-	case OP_RC_RELEASE:
-		if (!sl->nh)
-			return;
-		i = (int)((f >> 1) % (unsigned int)sl->nh);
-		h = sl->h[i];
-		hold(h, -1);
-		expect("umn_regcache_release", umn_regcache_release(h), 0);
-		sl->nh--;
-		sl->h[i] = sl->h[sl->nh];
-		return;
-	}
-	a = dec_addr();
-	len = (1 + (f >> 2) % 8) * PAGE;
-	if (!sl->rc || sl->nh == MAX_HANDLES)
-		return;
-	if (op == OP_RC_LOOKUP) {
-		ret = umn_regcache_lookup(sl->rc, a, len, write, &h);
-		if (ret == -ENOENT)
-			return;
-		expect("umn_regcache_lookup", ret, 0);
-		if (!umn_regcache_valid(h))
-			fail("umn_regcache_lookup returned an invalid "
-			     "registration");
-	} else {
-		unsigned long p;
+	sl->rcs.sm = sl->sm;
+	sl->rcs.frames = frames;
+	ret = umn_regcache_create(
+		sl->sm->mm, &fuzz_rc_ops, &sl->rcs,
+		planted_break == 3 ? UMN_REGCACHE_BREAK_RETRY : 0, &sl->rc);
+	expect("umn_regcache_create", ret, 0);
+}
 
-		want = 0;
-		for (p = a; p < a + len && !want; p += PAGE)
-			want = expect_access(&sl->m, p, write);
-		inject_op = f & 2;
-		inject_slot = sl;
-		ret = umn_regcache_register(sl->rc, a, len, write, &h);
-		inject_op = 0;
-		/* The injected operation may have changed the mappings. */
-		if (ret && ret != want && (f & 2))
-			return;
-		if (!(f & 2))
-			expect("umn_regcache_register", ret, want);
-		if (ret)
-			return;
-	}
+/* Release the handle that @f picks of those the harness holds. */
+static void release_handle(struct slot *sl, unsigned int f)
+{
+	int i = (int)((f >> 1) % (unsigned int)sl->nh);
+	struct umn_regcache_handle *h = sl->h[i];
+
+	hold(h, -1);
+	expect("umn_regcache_release", umn_regcache_release(h), 0);
+	sl->nh--;
+	sl->h[i] = sl->h[sl->nh];
+}
+
+/* A lookup of [a, a + len): false if it found nothing. */
+static bool rc_lookup(struct slot *sl, unsigned long a, unsigned long len,
+		      bool write, struct umn_regcache_handle **h)
+{
+	int ret = umn_regcache_lookup(sl->rc, a, len, write, h);
+
+	if (ret == -ENOENT)
+		return false;
+	expect("umn_regcache_lookup", ret, 0);
+	if (!umn_regcache_valid(*h))
+		fail("umn_regcache_lookup returned an invalid registration");
+	return true;
+}
+
+/*
+ * A registration of [a, a + len), with a primary's operation between its
+ * pin and its publish if @race: false if it failed (as the model says,
+ * unless the race changed the mappings).
+ */
+static bool rc_register(struct slot *sl, unsigned long a, unsigned long len,
+			bool write, bool race, struct umn_regcache_handle **h)
+{
+	unsigned long p;
+	int ret, want = 0;
+
+	for (p = a; p < a + len && !want; p += PAGE)
+		want = expect_access(&sl->m, p, write);
+	inject_op = race;
+	inject_slot = sl;
+	ret = umn_regcache_register(sl->rc, a, len, write, h);
+	inject_op = 0;
+	/* The injected operation may have changed the mappings. */
+	if (ret && ret != want && race)
+		return false;
+	if (!race)
+		expect("umn_regcache_register", ret, want);
+	return !ret;
+}
+
+/* The harness holds @h, for [a, a + len): check it, and use it. */
+static void take_handle(struct slot *sl, struct umn_regcache_handle *h,
+			unsigned long a, unsigned long len)
+{
+	int i;
+
 	if (h->addr > a || h->addr + h->len < a + len)
 		fail("a handle [%#lx, +%#lx) for [%#lx, +%#lx)", h->addr,
 		     h->len, a, len);
@@ -373,4 +374,37 @@ void op_rc(struct slot *sl, int op)
 		if (recs[i].obj == sl->rc)
 			check_rec(&recs[i]);
 	rc_device(sl, h);
+}
+
+void op_rc(struct slot *sl, int op)
+{
+	unsigned int f = u8();
+	struct umn_regcache_handle *h;
+	unsigned long a, len;
+	bool write = f & 1, got;
+
+	switch (op) {
+	case OP_RC_CREATE:
+		if (!sl->rc)
+			create_regcache(sl);
+		return;
+	case OP_RC_DESTROY:
+		if (sl->rc)
+			destroy_regcache(sl);
+		return;
+	case OP_RC_RELEASE:
+		if (sl->nh)
+			release_handle(sl, f);
+		return;
+	}
+	a = dec_addr();
+	len = (1 + (f >> 2) % 8) * PAGE;
+	if (!sl->rc || sl->nh == MAX_HANDLES)
+		return;
+	if (op == OP_RC_LOOKUP)
+		got = rc_lookup(sl, a, len, write, &h);
+	else
+		got = rc_register(sl, a, len, write, f & 2, &h);
+	if (got)
+		take_handle(sl, h, a, len);
 }

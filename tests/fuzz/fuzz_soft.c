@@ -231,7 +231,8 @@ void destroy_slot(int idx, bool mm_first)
 		if (sl->chk.registered && !sl->chk.released)
 			fail("checker: not released by the mm's teardown");
 	}
-	destroy_consumers(sl);
+	destroy_secondaries(sl);
+	destroy_notifiers(sl);
 	if (!mm_first)
 		umn_soft_mm_destroy(sl->sm);
 	model_free_all(&sl->m);
@@ -242,16 +243,9 @@ void destroy_slot(int idx, bool mm_first)
 	slots[idx] = slots[--nslots];
 }
 
-void do_op(struct slot *sl, int depth)
+/* One of the primary's operations (op < OP_PRIMARY). */
+static void do_primary_op(struct slot *sl, unsigned int op)
 {
-	unsigned int op = u8() % OP_COUNT;
-	int idx;
-
-	if (depth && op >= OP_PRIMARY)
-		op %= OP_PRIMARY;
-	if (tracing)
-		fprintf(stderr, "fuzz_soft: op %d%s: mm %p: %s\n", op_index,
-			depth ? " (inner)" : "", (void *)sl, op_names[op]);
 	switch (op) {
 	case OP_MMAP:
 	case OP_MMAP_ANY:
@@ -280,15 +274,18 @@ void do_op(struct slot *sl, int depth)
 	case OP_READ:
 		op_read(sl);
 		break;
-	case OP_SPLIT:
-	case OP_COLLAPSE:
-	case OP_MIGRATE:
-	case OP_RECLAIM:
-	case OP_CLEAN:
-	case OP_KSM:
-	case OP_AGE:
+	default:
 		op_keep(sl, (int)op);
 		break;
+	}
+}
+
+/* The other operations: address spaces, pins, secondaries, notifiers. */
+static void do_other_op(struct slot *sl, unsigned int op)
+{
+	int idx;
+
+	switch (op) {
 	case OP_FORK:
 		op_fork(sl);
 		break;
@@ -329,6 +326,21 @@ void do_op(struct slot *sl, int depth)
 		op_sub(sl, (int)op);
 		break;
 	}
+}
+
+void do_op(struct slot *sl, int depth)
+{
+	unsigned int op = u8() % OP_COUNT;
+
+	if (depth && op >= OP_PRIMARY)
+		op %= OP_PRIMARY;
+	if (tracing)
+		fprintf(stderr, "fuzz_soft: op %d%s: mm %p: %s\n", op_index,
+			depth ? " (inner)" : "", (void *)sl, op_names[op]);
+	if (op < OP_PRIMARY)
+		do_primary_op(sl, op);
+	else
+		do_other_op(sl, op);
 }
 
 static void setup(void)

@@ -195,12 +195,14 @@ void op_devtlb(struct slot *sl, int op);
 void op_rc(struct slot *sl, int op);
 /* Release every registration the harness holds of @sl's cache. */
 void pin_release_handles(struct slot *sl);
-/* Destroy @sl's secondaries and notifiers, each as it must succeed. */
-void destroy_consumers(struct slot *sl);
+/* Destroy @sl's secondaries, each as it must succeed. */
+void destroy_secondaries(struct slot *sl);
 
 /* fuzz_notifiers.c */
 
 void op_checker(struct slot *sl);
+/* Remove @sl's interval notifiers and unregister its checker. */
+void destroy_notifiers(struct slot *sl);
 void op_sub(struct slot *sl, int op);
 /* After each operation: the checker's brackets and the interval
  * notifiers' invalidations, and the core's validators. */

@@ -405,20 +405,15 @@ NO_COVERAGE static void populated_run(struct umn_soft_mm *sm, struct pt *t,
 static struct runs fork_runs;
 
 /*
- * fork, in the model: private memory is copied; of a shared mapping, the
- * pages populated at fork are shared from now on (the child maps the same
- * frames), and the others are not (each side populates its own).  This is
- * what the soft MMU does: it has no shmem object behind a shared mapping,
- * unlike Linux.  Which pages are populated is the one thing the model
- * reads from the soft MMU's page table.
+ * New extents for the pages of @pm's shared mappings that the soft MMU
+ * (@parent) has populated and no extent covers yet.
  */
-void model_fork(struct model *pm, struct umn_soft_mm *parent, struct model *cm)
+static void share_populated(struct model *pm, struct umn_soft_mm *parent)
 {
 	struct populated pop = { &fork_runs, 0, 0 };
+	unsigned long a, b;
 	int i, k;
 
-	memcpy(cm->vma, pm->vma, pm->nvma * sizeof(pm->vma[0]));
-	cm->nvma = pm->nvma;
 	fork_runs.n = 0;
 	fork_runs.overflow = false;
 	for (i = 0; i < pm->nvma; i++) {
@@ -430,10 +425,8 @@ void model_fork(struct model *pm, struct umn_soft_mm *parent, struct model *cm)
 	}
 	if (fork_runs.overflow)
 		harness_fail("model: too many populated runs at fork");
-	/* New extents for the populated pages no extent covers yet. */
 	for (k = 0; k < fork_runs.n; k++) {
-		unsigned long a = fork_runs.start[k], b;
-
+		a = fork_runs.start[k];
 		while (a < fork_runs.end[k]) {
 			struct mext *x = ext_at(pm, a);
 
@@ -448,8 +441,13 @@ void model_fork(struct model *pm, struct umn_soft_mm *parent, struct model *cm)
 			a = b;
 		}
 	}
-	for (i = 0; i < pm->next; i++)
-		ext_add(cm, pm->ext[i]);
+}
+
+/* The pages @pm holds, into @cm: shared ones shared, private ones copied. */
+static void fork_pages(struct model *pm, struct model *cm)
+{
+	int i;
+
 	for (i = 0; i < pm->npg; i++) {
 		struct mentry *e = &pm->pg[i];
 		struct mvma *v = vma_at(pm, e->addr);
@@ -470,6 +468,26 @@ void model_fork(struct model *pm, struct umn_soft_mm *parent, struct model *cm)
 		memcpy(c->data, e->p->data, PAGE);
 		pg_add(cm, e->addr, c);
 	}
+}
+
+/*
+ * fork, in the model: private memory is copied; of a shared mapping, the
+ * pages populated at fork are shared from now on (the child maps the same
+ * frames), and the others are not (each side populates its own).  This is
+ * what the soft MMU does: it has no shmem object behind a shared mapping,
+ * unlike Linux.  Which pages are populated is the one thing the model
+ * reads from the soft MMU's page table.
+ */
+void model_fork(struct model *pm, struct umn_soft_mm *parent, struct model *cm)
+{
+	int i;
+
+	memcpy(cm->vma, pm->vma, pm->nvma * sizeof(pm->vma[0]));
+	cm->nvma = pm->nvma;
+	share_populated(pm, parent);
+	for (i = 0; i < pm->next; i++)
+		ext_add(cm, pm->ext[i]);
+	fork_pages(pm, cm);
 }
 
 void model_free_all(struct model *m)
