@@ -330,53 +330,71 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	return -1;
 }
 
+/* In the child: install the filter and send its listener over @ctl. */
+static void hand_over_listener(int ctl)
+{
+	/* Nothing here may stop before the launcher has the listener:
+	 * sendmsg() is not stopped, and it allocates nothing. */
+	int fd = install_filter();
+
+	send_listener(ctl, fd, fd < 0 ? -fd : 0);
+	/* Supervised, the hooks add the libc call to each record;
+	 * userfaultfd would only repeat, after the fact, what the
+	 * supervisor recorded, at a cost to the program (a classic
+	 * notifier has it register every mapping). */
+	if (fd >= 0 && !getenv("UMN_PROC_SOURCES"))
+		setenv("UMN_PROC_SOURCES", "hooks", 1);
+	if (fd >= 0)
+		close(fd);
+	close(ctl);
+}
+
+/*
+ * In the child: the records' socket @sock at WATCH_FD_MIN or above,
+ * inherited across exec, and UMN_WATCH_FD naming it; false (errno set)
+ * if that failed.
+ */
+static bool pass_socket(int sock)
+{
+	char val[96];
+	struct stat st;
+	int fd = fcntl(sock, F_DUPFD, WATCH_FD_MIN); /* without FD_CLOEXEC */
+
+	if (fd < 0 || fstat(fd, &st))
+		return false;
+	snprintf(val, sizeof(val), "%d:%llu:%llu", fd,
+		 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	return !setenv("UMN_WATCH_FD", val, 1);
+}
+
+/* In the child: @preload at the end of LD_PRELOAD; false (errno set) if
+ * that failed. */
+static bool append_preload(const char *preload)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *ld = (char *)preload;
+
+	if (old && *old) {
+		ld = malloc(strlen(old) + strlen(preload) + 2);
+		if (!ld)
+			return false;
+		sprintf(ld, "%s:%s", old, preload);
+	}
+	return !setenv("LD_PRELOAD", ld, 1);
+}
+
 /*
  * In the child: install the filter and hand its listener to the launcher
  * (ctl >= 0), hand the socket down, set the environment, exec.
  */
 static void run(int sock, int ctl, const char *preload, char **argv)
 {
-	char val[96];
-	struct stat st;
-	const char *old;
-	char *ld;
-	int fd;
-
-	if (ctl >= 0) {
-		/* Nothing here may stop before the launcher has the
-		 * listener: sendmsg() is not stopped, and it allocates
-		 * nothing. */
-		fd = install_filter();
-		send_listener(ctl, fd, fd < 0 ? -fd : 0);
-		/* Supervised, the hooks add the libc call to each record;
-		 * userfaultfd would only repeat, after the fact, what the
-		 * supervisor recorded, at a cost to the program (a classic
-		 * notifier has it register every mapping). */
-		if (fd >= 0 && !getenv("UMN_PROC_SOURCES"))
-			setenv("UMN_PROC_SOURCES", "hooks", 1);
-		if (fd >= 0)
-			close(fd);
-		close(ctl);
-	}
-	fd = fcntl(sock, F_DUPFD, WATCH_FD_MIN); /* without FD_CLOEXEC */
-	if (fd < 0 || fstat(fd, &st))
-		goto fail;
-	snprintf(val, sizeof(val), "%d:%llu:%llu", fd,
-		 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
-	if (setenv("UMN_WATCH_FD", val, 1))
-		goto fail;
-	if (preload) {
-		old = getenv("LD_PRELOAD");
-		if (old && *old) {
-			ld = malloc(strlen(old) + strlen(preload) + 2);
-			if (!ld)
-				goto fail;
-			sprintf(ld, "%s:%s", old, preload);
-		} else {
-			ld = (char *)preload;
-		}
-		if (setenv("LD_PRELOAD", ld, 1))
-			goto fail;
+	if (ctl >= 0)
+		hand_over_listener(ctl);
+	if (!pass_socket(sock) || (preload && !append_preload(preload))) {
+		fprintf(stderr, "umn-watch: setting up the child: %s\n",
+			strerror(errno));
+		_exit(127);
 	}
 	signal(SIGINT, SIG_DFL);
 	signal(SIGQUIT, SIG_DFL);
@@ -384,10 +402,6 @@ static void run(int sock, int ctl, const char *preload, char **argv)
 	execvp(argv[0], argv);
 	fprintf(stderr, "umn-watch: %s: %s\n", argv[0], strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);
-fail:
-	fprintf(stderr, "umn-watch: setting up the child: %s\n",
-		strerror(errno));
-	_exit(127);
 }
 
 static void forward(int sig)

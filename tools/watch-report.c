@@ -226,55 +226,64 @@ static void event_record(char **f)
 	pending[npending++] = e;
 }
 
+/* S: a process image is watched, with these sources. */
+static void image_record(char **f)
+{
+	static const char *const names[] = { "none", "hooks", "uffd",
+					     "hooks,uffd" };
+
+	total.images++;
+	if (!quiet)
+		fprintf(stderr, "umn-watch: %s (%s): watching, sources %s\n",
+			f[1], f[3], names[atoi(f[2]) & 3]);
+}
+
+/* F: umn could not start in a process image. */
+static void failure_record(char **f)
+{
+	total.failed++;
+	fprintf(stderr, "umn-watch: %s: %s: %s; not watched\n", f[1], f[3],
+		strerror(atoi(f[2])));
+}
+
+/* X: a process image's umn counters, at its exit. */
+static void exit_record(char **f)
+{
+	total.exits++;
+	total.brackets[0] += strtoul(f[2], NULL, 10);
+	total.brackets[1] += strtoul(f[3], NULL, 10);
+	total.ranges += strtoul(f[4], NULL, 10);
+	total.refused += strtoul(f[5], NULL, 10);
+	total.overflows += strtoul(f[6], NULL, 10);
+}
+
+/* The records libumn-watch.so sends: a letter and the number of fields. */
+static const struct {
+	char type;
+	int nfields;
+	void (*take)(char **f);
+} record_kinds[] = {
+	{ 'E', 9, event_record },
+	{ 'S', 4, image_record },
+	{ 'F', 4, failure_record },
+	{ 'X', 7, exit_record },
+};
+
 /* One record from the program. */
 static void record(char *rec)
 {
 	char *f[10];
+	size_t i;
 	int n;
 
 	rec[strcspn(rec, "\n")] = '\0';
 	n = split(rec, f, 10);
-	switch (rec[0]) {
-	case 'E':
-		if (n == 9) {
-			event_record(f);
+	for (i = 0; i < sizeof(record_kinds) / sizeof(record_kinds[0]); i++) {
+		if (rec[0] == record_kinds[i].type &&
+		    n == record_kinds[i].nfields) {
+			record_kinds[i].take(f);
 			return;
 		}
-		break;
-	case 'S':
-		if (n == 4) {
-			static const char *const names[] = { "none", "hooks",
-							     "uffd",
-							     "hooks,uffd" };
-
-			total.images++;
-			if (!quiet)
-				fprintf(stderr,
-					"umn-watch: %s (%s): watching, sources "
-					"%s\n",
-					f[1], f[3], names[atoi(f[2]) & 3]);
-			return;
-		}
-		break;
-	case 'F':
-		if (n == 4) {
-			total.failed++;
-			fprintf(stderr, "umn-watch: %s: %s: %s; not watched\n",
-				f[1], f[3], strerror(atoi(f[2])));
-			return;
-		}
-		break;
-	case 'X':
-		if (n == 7) {
-			total.exits++;
-			total.brackets[0] += strtoul(f[2], NULL, 10);
-			total.brackets[1] += strtoul(f[3], NULL, 10);
-			total.ranges += strtoul(f[4], NULL, 10);
-			total.refused += strtoul(f[5], NULL, 10);
-			total.overflows += strtoul(f[6], NULL, 10);
-			return;
-		}
-		break;
 	}
 	fprintf(stderr, "umn-watch: a record not understood: %s\n", rec);
 }
