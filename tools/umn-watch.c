@@ -245,7 +245,6 @@ struct options {
 
 /* The program's state, as the loop sees it. */
 struct watched {
-	pid_t child;
 	int records;	/* our end of the records' socket */
 	bool sock_open; /* someone still holds its far end */
 	bool exited;	/* the program has (waitpid said so) */
@@ -253,7 +252,7 @@ struct watched {
 	int status;	/* the program's wait status */
 };
 
-static pid_t child;
+static pid_t child; /* the program; signals forward() passes on go to it */
 
 static void usage_error(void)
 {
@@ -502,9 +501,7 @@ static bool launch(const struct options *opt, const char *preload, int sv[2],
 		take_listener(ctl[0]);
 	}
 	records_fd = sv[0];
-	*w = (struct watched){ .child = child,
-			       .records = sv[0],
-			       .sock_open = true };
+	*w = (struct watched){ .records = sv[0], .sock_open = true };
 	return true;
 }
 
@@ -553,9 +550,9 @@ static void serve(struct watched *w, const struct pollfd *pfd, int n)
 /* Has the program exited?  (Its descendants then get one second.) */
 static void check_child(struct watched *w)
 {
-	pid_t got = waitpid(w->child, &w->status, WNOHANG);
+	pid_t got = waitpid(child, &w->status, WNOHANG);
 
-	if (got == w->child) {
+	if (got == child) {
 		w->exited = true;
 		w->deadline = now_ms() + 1000;
 	} else if (got < 0 && errno != EINTR) {
@@ -609,8 +606,8 @@ static int finish(struct watched *w, const char *json_path)
 	if (listener >= 0)
 		detach_answerer();
 	while (!w->exited) {
-		got = waitpid(w->child, &w->status, 0);
-		w->exited = got == w->child || (got < 0 && errno != EINTR);
+		got = waitpid(child, &w->status, 0);
+		w->exited = got == child || (got < 0 && errno != EINTR);
 	}
 	pending_flush_all();
 	summary();
