@@ -4,8 +4,10 @@
 # Included from tests/CMakeLists.txt.
 set(UMN_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 
-add_executable(umn-fuzz-replay ${UMN_FUZZ_DIR}/fuzz_soft.c
-	${UMN_FUZZ_DIR}/replay.c)
+add_executable(umn-fuzz-replay ${UMN_FUZZ_DIR}/replay.c
+	${UMN_FUZZ_DIR}/fuzz_soft.c ${UMN_FUZZ_DIR}/soft_model.c
+	${UMN_FUZZ_DIR}/fuzz_primary.c ${UMN_FUZZ_DIR}/fuzz_secondaries.c
+	${UMN_FUZZ_DIR}/fuzz_notifiers.c ${UMN_FUZZ_DIR}/fuzz_oracle.c)
 target_link_libraries(umn-fuzz-replay PRIVATE umn_static)
 
 # Every file of corpus/ and regressions/ runs, in every build (about 0.1 s
