@@ -43,6 +43,7 @@
 #include <umn-test/breaks.h>
 
 #include "findings.h"
+#include "oracle_translate.h"
 #include "soft_mix.h"
 #include "workload.h"
 
@@ -116,19 +117,9 @@ static bool stopping(void)
 	return findings_stopping(&found);
 }
 
-/* The 4 KiB of the frame that @addr reaches through @t. */
-static unsigned long sub_at(const struct umn_soft_translation *t,
-			    unsigned long addr)
-{
-	return (t->size == PAGE ? t->subpage : 0) + (addr - t->base) / PAGE;
-}
-
 /* What secondary @c maps at @addr: 0, or -ENOENT. */
 static int secondary(int c, unsigned long addr, struct umn_soft_translation *q)
 {
-	struct umn_regcache_page pg;
-	int ret;
-
 	if (!opt.use[c])
 		return -ENOENT;
 	switch (c) {
@@ -138,14 +129,7 @@ static int secondary(int c, unsigned long addr, struct umn_soft_translation *q)
 	case C_DEVTLB:
 		return umn_devtlb_check(tlb, addr, q);
 	default:
-		ret = umn_regcache_check(rc, addr, &pg);
-		q->frame = pg.frame;
-		q->subpage = pg.subpage;
-		q->gen = pg.gen;
-		q->writable = false;
-		q->size = PAGE;
-		q->base = addr & ~(PAGE - 1);
-		return ret;
+		return oracle_regcache_translate(rc, addr, q);
 	}
 }
 
@@ -161,7 +145,8 @@ struct check {
 static void check_fill(void *arg, const struct umn_soft_translation *p)
 {
 	struct check *c = arg;
-	unsigned long page = (c->addr - win) / PAGE, sub = sub_at(p, c->addr);
+	unsigned long page = (c->addr - win) / PAGE,
+		      sub = oracle_subpage(p, c->addr);
 	unsigned long off = (unsigned long)c->thread * sizeof(unsigned long);
 	struct umn_soft_translation q;
 	unsigned long now, got;
@@ -175,14 +160,15 @@ static void check_fill(void *arg, const struct umn_soft_translation *p)
 	}
 	s = c->secondary;
 	if (!secondary(s, c->addr, &q) &&
-	    (q.frame != p->frame || sub_at(&q, c->addr) != sub ||
+	    (q.frame != p->frame || oracle_subpage(&q, c->addr) != sub ||
 	     q.gen != p->gen || (q.writable && !p->writable)))
 		findings_add(&found,
 			     "%s maps %#lx to frame %lu/%lu gen %lu%s, the "
 			     "primary to %lu/%lu gen %lu%s",
-			     names[s], c->addr, q.frame, sub_at(&q, c->addr),
-			     q.gen, q.writable ? " rw" : "", p->frame, sub,
-			     p->gen, p->writable ? " rw" : "");
+			     names[s], c->addr, q.frame,
+			     oracle_subpage(&q, c->addr), q.gen,
+			     q.writable ? " rw" : "", p->frame, sub, p->gen,
+			     p->writable ? " rw" : "");
 	add(&checked, 1);
 
 	/* The data: through the (now verified) frame. */

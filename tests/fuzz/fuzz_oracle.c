@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../../primaries/soft/soft.h"
+#include "../../tools/oracle_translate.h"
 #include "fuzz_soft.h"
 
 const char *const kind_names[] = { "classic mirror", "interval mirror",
@@ -31,9 +32,6 @@ void recs_reset(void)
 static int secondary(const struct rec *r, unsigned long addr,
 		     struct umn_soft_translation *q)
 {
-	struct umn_regcache_page pg;
-	int ret;
-
 	switch (r->kind) {
 	case K_MIRROR0:
 	case K_MIRROR1:
@@ -41,21 +39,14 @@ static int secondary(const struct rec *r, unsigned long addr,
 	case K_DEVTLB:
 		return umn_devtlb_check(r->obj, addr, q);
 	default:
-		ret = umn_regcache_check(r->obj, addr, &pg);
-		q->frame = pg.frame;
-		q->subpage = pg.subpage;
-		q->gen = pg.gen;
-		q->writable = false;
-		q->size = PAGE;
-		q->base = addr & ~(PAGE - 1);
-		return ret;
+		return oracle_regcache_translate(r->obj, addr, q);
 	}
 }
 
 /* The 4 KiB of the frame that @addr reaches through @t. */
 unsigned long sub_at(const struct umn_soft_translation *t, unsigned long addr)
 {
-	return (t->size == PAGE ? t->subpage : 0) + (addr - t->base) / PAGE;
+	return oracle_subpage(t, addr);
 }
 
 void free_hook(void *arg, unsigned long frame, unsigned long gen)
