@@ -86,6 +86,7 @@
 #define RCP_UCX 1
 #include <ucm/api/ucm.h>
 #include <ucs/memory/rcache.h>
+#include <umn-test/ucs.h>
 #define UCX_ABSENT UMN_BENCH_UCS_LIB " or its rcache could not be loaded"
 #else
 #define UCX_ABSENT                                                 \
@@ -212,37 +213,16 @@ static const struct umn_regcache_ops umn_pin_ops = {
 
 #ifdef RCP_UCX
 /* libucs's entry points, resolved in UCX's child only. */
-static struct {
-	ucs_status_t (*create)(const ucs_rcache_params_t *params,
-			       const char *name, ucs_stats_node_t *stats,
-			       ucs_rcache_t **rcache_p);
-	void (*destroy)(ucs_rcache_t *rcache);
-	ucs_status_t (*get)(ucs_rcache_t *rcache, void *address, size_t length,
-			    int prot, void *arg,
-			    ucs_rcache_region_t **region_p);
-	void (*put)(ucs_rcache_t *rcache, ucs_rcache_region_t *region);
-	void (*invalidate)(ucs_rcache_t *rcache, ucs_rcache_region_t *region,
-			   ucs_rcache_invalidate_comp_func_t cb, void *arg);
-	const ucm_global_config_t *ucm_opts;
-} ucx;
+static struct umn_test_ucs ucx;
 
 static int ucx_load(void)
 {
-	void *lib = dlopen(UMN_BENCH_UCS_LIB, RTLD_NOW | RTLD_GLOBAL);
+	const char *why = umn_test_ucs_load(&ucx, UMN_BENCH_UCS_LIB);
 
-	if (!lib) {
-		fprintf(stderr, "regcache-proc: %s\n", dlerror());
+	if (why) {
+		fprintf(stderr, "regcache-proc: %s\n", why);
 		return -ENOENT;
 	}
-	*(void **)&ucx.create = dlsym(lib, "ucs_rcache_create");
-	*(void **)&ucx.destroy = dlsym(lib, "ucs_rcache_destroy");
-	*(void **)&ucx.get = dlsym(lib, "ucs_rcache_get");
-	*(void **)&ucx.put = dlsym(lib, "ucs_rcache_region_put");
-	*(void **)&ucx.invalidate = dlsym(lib, "ucs_rcache_region_invalidate");
-	ucx.ucm_opts = dlsym(lib, "ucm_global_opts");
-	if (!ucx.create || !ucx.destroy || !ucx.get || !ucx.put ||
-	    !ucx.invalidate || !ucx.ucm_opts)
-		return -ENOENT;
 	return 0;
 }
 

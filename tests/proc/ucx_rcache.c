@@ -27,6 +27,7 @@ void ucx_rcache_pin_with(const struct umn_regcache_ops *ops)
 #if defined(UMN_TEST_UCS_LIB) && __has_include(<ucs/memory/rcache.h>)
 #include <ucm/api/ucm.h>
 #include <ucs/memory/rcache.h>
+#include <umn-test/ucs.h>
 
 /* A region, and the handle the oracle reads. */
 struct region {
@@ -34,19 +35,9 @@ struct region {
 	struct umn_regcache_handle h;
 };
 
-static struct {
-	ucs_status_t (*create)(const ucs_rcache_params_t *params,
-			       const char *name, ucs_stats_node_t *stats,
-			       ucs_rcache_t **rcache_p);
-	void (*destroy)(ucs_rcache_t *rcache);
-	ucs_status_t (*get)(ucs_rcache_t *rcache, void *address, size_t length,
-			    int prot, void *arg,
-			    ucs_rcache_region_t **region_p);
-	void (*put)(ucs_rcache_t *rcache, ucs_rcache_region_t *region);
-	const ucm_global_config_t *ucm_opts;
-	ucs_rcache_t *rcache;
-	unsigned long regs, deregs;
-} ucx;
+static struct umn_test_ucs ucx;
+static ucs_rcache_t *the_rcache;
+static unsigned long regs, deregs;
 
 /* Set by mem_reg in the thread whose get missed. */
 static __thread bool registered;
@@ -74,7 +65,7 @@ static ucs_status_t mem_reg(void *context, ucs_rcache_t *rcache, void *arg,
 					     .len = npages * PAGE,
 					     .write = true,
 					     .pages = pages };
-	__atomic_add_fetch(&ucx.regs, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&regs, 1, __ATOMIC_RELAXED);
 	return UCS_OK;
 }
 
@@ -88,7 +79,7 @@ static void mem_dereg(void *context, ucs_rcache_t *rcache,
 	pin_ops->unpin(NULL, r->h.len / PAGE, r->h.pages);
 	free((void *)r->h.pages);
 	r->h.pages = NULL;
-	__atomic_add_fetch(&ucx.deregs, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&deregs, 1, __ATOMIC_RELAXED);
 }
 
 static void dump_region(void *context, ucs_rcache_t *rcache,
@@ -121,25 +112,11 @@ int ucx_rcache_open(unsigned long max_regions, const char **why)
 		.max_size = SIZE_MAX,
 		.max_unreleased = SIZE_MAX,
 	};
-	void *lib = dlopen(UMN_TEST_UCS_LIB, RTLD_NOW | RTLD_GLOBAL);
-
-	if (!lib) {
-		*why = "libucs (" UMN_TEST_UCS_LIB ") cannot be loaded";
+	*why = umn_test_ucs_load(&ucx, UMN_TEST_UCS_LIB);
+	if (*why)
 		return -ENOENT;
-	}
-	*(void **)&ucx.create = dlsym(lib, "ucs_rcache_create");
-	*(void **)&ucx.destroy = dlsym(lib, "ucs_rcache_destroy");
-	*(void **)&ucx.get = dlsym(lib, "ucs_rcache_get");
-	*(void **)&ucx.put = dlsym(lib, "ucs_rcache_region_put");
-	ucx.ucm_opts = dlsym(lib, "ucm_global_opts");
-	if (!ucx.create || !ucx.destroy || !ucx.get || !ucx.put ||
-	    !ucx.ucm_opts) {
-		*why = "libucs lacks ucs_rcache_create, _get, _region_put, "
-		       "_destroy or ucm_global_opts";
-		return -ENOENT;
-	}
 	/* UCM installs its hooks here, and tests that they fire. */
-	if (ucx.create(&params, "umn-proc-regcache", NULL, &ucx.rcache) !=
+	if (ucx.create(&params, "umn-proc-regcache", NULL, &the_rcache) !=
 	    UCS_OK) {
 		*why = "ucs_rcache_create failed (UCM's memory hooks could "
 		       "not be installed)";
@@ -162,7 +139,7 @@ int ucx_rcache_get(unsigned long addr, unsigned long len,
 	ucs_rcache_region_t *ur;
 
 	registered = false;
-	if (ucx.get(ucx.rcache, (void *)addr, len, PROT_READ | PROT_WRITE, NULL,
+	if (ucx.get(the_rcache, (void *)addr, len, PROT_READ | PROT_WRITE, NULL,
 		    &ur) != UCS_OK)
 		return -EIO;
 	*h = &((struct region *)ur)->h;
@@ -175,22 +152,22 @@ void ucx_rcache_put(const struct umn_regcache_handle *h)
 	struct region *r =
 		(struct region *)((char *)h - offsetof(struct region, h));
 
-	ucx.put(ucx.rcache, &r->super);
+	ucx.put(the_rcache, &r->super);
 }
 
 unsigned long ucx_rcache_regs(void)
 {
-	return __atomic_load_n(&ucx.regs, __ATOMIC_RELAXED);
+	return __atomic_load_n(&regs, __ATOMIC_RELAXED);
 }
 
 unsigned long ucx_rcache_deregs(void)
 {
-	return __atomic_load_n(&ucx.deregs, __ATOMIC_RELAXED);
+	return __atomic_load_n(&deregs, __ATOMIC_RELAXED);
 }
 
 void ucx_rcache_close(void)
 {
-	ucx.destroy(ucx.rcache);
+	ucx.destroy(the_rcache);
 }
 
 #else /* no UCX */
