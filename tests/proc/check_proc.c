@@ -35,6 +35,21 @@ START_TEST(stopped_source_fires_nothing)
 END_TEST
 
 /* docs/errors.md, the rows of <umn/proc.h>. */
+/* UMN_PROC_SOURCES=all takes the sources that work, as UMN_PROC_ALL does;
+ * a source named in a list must start. */
+START_TEST(sources_all_from_the_environment_takes_what_works)
+{
+	refuse_userfaultfd = true;
+	setenv("UMN_PROC_SOURCES", "hooks,uffd", 1);
+	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), -ENOSYS);
+	ck_assert_uint_eq(umn_proc_sources(), 0);
+	setenv("UMN_PROC_SOURCES", "all", 1);
+	ck_assert_int_eq(umn_proc_start(UMN_PROC_UFFD), UMN_PROC_HOOKS);
+	unsetenv("UMN_PROC_SOURCES");
+	refuse_userfaultfd = false;
+}
+END_TEST
+
 START_TEST(errors_change_nothing)
 {
 	struct umn_proc_cause cause;
@@ -131,6 +146,7 @@ static void add_proc(TCase *tc)
 	add_call_tests(tc);
 	tcase_add_test(tc, stopped_source_fires_nothing);
 	tcase_add_test(tc, errors_change_nothing);
+	tcase_add_test(tc, sources_all_from_the_environment_takes_what_works);
 	add_fast_path_tests(tc);
 	add_raw_call_tests(tc);
 	add_reentry_tests(tc);

@@ -7,6 +7,7 @@
  * window, is told late); patching is safe while other threads run libc's
  * calls.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -33,6 +34,8 @@ static void (*volatile in_window)(void);
 static volatile unsigned long window_target;
 
 long __real_syscall(long nr, ...);
+bool refuse_userfaultfd;
+
 long __wrap_syscall(long nr, ...);
 long __wrap_syscall(long nr, ...)
 {
@@ -46,6 +49,10 @@ long __wrap_syscall(long nr, ...)
 	if (nr == SYS_munmap && in_window &&
 	    (unsigned long)a[0] == window_target)
 		in_window();
+	if (nr == SYS_userfaultfd && refuse_userfaultfd) {
+		errno = ENOSYS;
+		return -1;
+	}
 	return __real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 

@@ -62,6 +62,10 @@ void expect_one(unsigned long start, unsigned long end, const char *call);
 
 /* An interval notifier's ops that count each invalidation (in this
  * thread: the count is not atomic). */
+/* check_proc_fast_path.c's wrap of syscall(): if set, userfaultfd(2)
+ * fails with ENOSYS, as on a kernel without it. */
+extern bool refuse_userfaultfd;
+
 extern unsigned long count_invalidations;
 extern const struct umn_interval_notifier_ops count_ops;
 
