@@ -130,7 +130,7 @@ START_TEST(trampoline_keeps_what_the_svc_keeps)
 {
 	void *dso = dlopen(PATCH_CASES_DSO, RTLD_NOW | RTLD_LOCAL);
 	const struct proc_hook hook = { "umn_cases_syscall", NULL,
-					(void *)clobbering_hook, 215 };
+					(void *)clobbering_hook, 215, NULL };
 	void (*regs)(uint64_t * out);
 	struct patch_plan plan = { 0 };
 	uint64_t out[28] = { 0 };
