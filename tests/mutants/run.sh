@@ -148,7 +148,7 @@ mutant signals-install-no-wait core/signals.c \
 	's/while (__atomic_load_n(\&umn__unmasked_holds, __ATOMIC_SEQ_CST))$/while (0)/' \
 	"umn-proc-tests" "proc-signals"
 
-mutant signals-blocked-hold-counted core/internal.h \
+mutant signals-blocked-hold-counted core/primary.h \
 	'/^static inline void umn__held_cond_wait/,/^}/{/umn__signals_mask_now();/d}' \
 	"umn-proc-tests" "proc-signals"
 
