@@ -250,6 +250,10 @@ find(struct umn_regcache *rc, unsigned long s, unsigned long e, bool write,
 	 * the recent slots. */
 	i = regidx_slot_after(ix, s);
 	n = __atomic_load_n(&ix->nrecent, __ATOMIC_ACQUIRE);
+	/* The span read after the count covers at least its n slots. */
+	if (n && (s < __atomic_load_n(&ix->recent_lo, __ATOMIC_RELAXED) ||
+		  e > __atomic_load_n(&ix->recent_hi, __ATOMIC_RELAXED)))
+		n = 0;
 	for (;;) {
 		if (i > 0 && ix->s[i - 1].maxend >= e) {
 			sl = &ix->s[--i];

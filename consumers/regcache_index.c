@@ -35,6 +35,8 @@ struct index *umn__regidx_alloc(size_t n)
 		return NULL;
 	ix->n = 0;
 	ix->nrecent = 0;
+	ix->recent_lo = ~0UL;
+	ix->recent_hi = 0;
 	ix->cap = n;
 	ix->key[0] = (unsigned long *)((char *)ix + size);
 	return ix;
@@ -45,6 +47,10 @@ size_t umn__regidx_add_recent(struct index *ix, const struct slot *add)
 	size_t i = ix->nrecent;
 
 	ix->recent[i] = *add;
+	if (add->start < ix->recent_lo)
+		__atomic_store_n(&ix->recent_lo, add->start, __ATOMIC_RELAXED);
+	if (add->end > ix->recent_hi)
+		__atomic_store_n(&ix->recent_hi, add->end, __ATOMIC_RELAXED);
 	/* Pairs with the acquire of a lookup's search. */
 	__atomic_store_n(&ix->nrecent, i + 1, __ATOMIC_RELEASE);
 	return i;
@@ -109,6 +115,8 @@ size_t umn__regidx_rebuild(struct index *ix, const struct index *old,
 	}
 	ix->n = n;
 	ix->nrecent = 0;
+	ix->recent_lo = ~0UL;
+	ix->recent_hi = 0;
 	build_levels(ix);
 	return n;
 }

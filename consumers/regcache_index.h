@@ -14,8 +14,10 @@
  *
  * Up to RECENT registrations are added in place, unsorted, after the
  * sorted slots (the slot, then the count, with a release store), and
- * scanned, newest first, when the sorted ones have no match; the next
- * one rebuilds: the cache allocates an index outside its lock, merges
+ * scanned, newest first, when the sorted ones have no match and the
+ * range lies within their span (so a registration beyond every recent
+ * one, as mmap's top-down addresses are, scans none); the next one
+ * rebuilds: the cache allocates an index outside its lock, merges
  * into it the live slots of the old one and its own, and publishes it.
  * A removal clears its slot in place (r := NULL, a release store); the
  * next rebuild compacts.  (What RECENT trades, measured, is in
@@ -68,10 +70,14 @@ struct index {
 	unsigned long *key[MAX_LEVELS];
 	size_t nrecent; /* recent[] published: written under the lock with
 			   a release store, after the slot */
-	struct slot recent[RECENT]; /* unsorted; maxend unused */
-	struct retire retire;	    /* on the cache's retired list, once
+	unsigned long recent_lo, recent_hi; /* the least start and the
+			   greatest end of the recent slots (only ever
+			   wider), written before the count: a range
+			   outside [lo, hi) is covered by none */
+	struct slot recent[RECENT];	    /* unsorted; maxend unused */
+	struct retire retire;		    /* on the cache's retired list, once
 				       replaced */
-	struct slot s[];	    /* then the keys, from a cache line */
+	struct slot s[]; /* then the keys, from a cache line */
 };
 
 /* The first slot of @ix whose start is > @s (@s < ~0UL). */
