@@ -80,11 +80,19 @@ struct umn__held_signals {
 };
 extern _Thread_local struct umn__held_signals umn__held;
 
-/* Hold the thread's signals until the matching release (nestable). */
-static inline void umn__signals_hold(void)
+/* Block every signal of this thread, saving its mask for the release. */
+static inline void umn__signals_mask(void)
 {
 	sigset_t all;
 
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
+	umn__held.masked = true;
+}
+
+/* Hold the thread's signals until the matching release (nestable). */
+static inline void umn__signals_hold(void)
+{
 	if (umn__held.depth++)
 		return;
 	if (__atomic_load_n(&umn__handlers, __ATOMIC_RELAXED) ==
@@ -100,9 +108,7 @@ static inline void umn__signals_hold(void)
 		}
 		__atomic_fetch_sub(&umn__unmasked_holds, 1, __ATOMIC_RELEASE);
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
-	umn__held.masked = true;
+	umn__signals_mask();
 }
 
 static inline void umn__signals_release(void)
@@ -123,13 +129,9 @@ static inline void umn__signals_release(void)
  */
 static inline void umn__signals_mask_now(void)
 {
-	sigset_t all;
-
 	if (!umn__held.depth || umn__held.masked)
 		return;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
-	umn__held.masked = true;
+	umn__signals_mask(); /* first: never neither masked nor counted */
 	__atomic_fetch_sub(&umn__unmasked_holds, 1, __ATOMIC_RELEASE);
 }
 
