@@ -363,10 +363,10 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 		for (;;) {
 			ix = NULL;
 			if (index_full(rc) &&
-			    !(ix = umn__regidx_alloc(
-				      __atomic_load_n(&rc->nlive,
-						      __ATOMIC_RELAXED) +
-				      1 + RECENT))) {
+			    !(ix = index_alloc(
+				      rc, __atomic_load_n(&rc->nlive,
+							  __ATOMIC_RELAXED) +
+						  1 + RECENT))) {
 				rc->ops->unpin(rc->arg, n, r->pages);
 				ret = -ENOMEM;
 				goto out_remove;
@@ -375,7 +375,8 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 			if (ix ? rc->nlive + 1 <= ix->cap : !index_full(rc))
 				break;
 			rc_unlock(rc);
-			free(ix);
+			if (ix)
+				index_spare(rc, ix);
 		}
 		rc->stats.pins += n;
 		if (!umn_interval_read_retry(&r->sub, seq) &&
@@ -389,7 +390,8 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 		}
 		rc->stats.retries++;
 		rc_unlock(rc);
-		free(ix);
+		if (ix)
+			index_spare(rc, ix);
 		unpin_reg(rc, r);
 	}
 	/* Published: from here a lookup may find it.  An invalidation that
@@ -397,7 +399,7 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 	 * the lock (no lookup takes a user of it meanwhile). */
 	old = index_add(rc, ix, r);
 	if (old)
-		retire_locked(rc, &old->retire, old);
+		retire_index_locked(rc, old);
 	r->where = INDEXED;
 	link_add(&rc->all, &r->all);
 	rc->stats.registrations++;

@@ -5,6 +5,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "../core/fail.h"
 #include "regcache_index.h"
 
@@ -33,12 +34,18 @@ struct index *umn__regidx_alloc(size_t n)
 	    !(ix = aligned_alloc(CACHELINE,
 				 size + keys * sizeof(unsigned long))))
 		return NULL;
+	ix->cap = n;
+	ix->key[0] = (unsigned long *)((char *)ix + size);
+	return umn__regidx_reset(ix);
+}
+
+struct index *umn__regidx_reset(struct index *ix)
+{
 	ix->n = 0;
+	ix->ncleared = 0;
 	ix->nrecent = 0;
 	ix->recent_lo = ~0UL;
 	ix->recent_hi = 0;
-	ix->cap = n;
-	ix->key[0] = (unsigned long *)((char *)ix + size);
 	return ix;
 }
 
@@ -56,14 +63,15 @@ size_t umn__regidx_add_recent(struct index *ix, const struct slot *add)
 	return i;
 }
 
-/* Build @ix's search levels over its @ix->n slots. */
+/* Build @ix's upper search levels over its key[0], which holds the
+ * starts of its @ix->n slots. */
 static void build_levels(struct index *ix)
 {
 	size_t c = ix->n, i, next;
 	unsigned int l = 0;
 
-	for (i = 0; i < round_fan(c ? c : 1); i++) /* one block at least */
-		ix->key[0][i] = i < c ? ix->s[i].start : ~0UL;
+	for (i = c; i < round_fan(c ? c : 1); i++) /* one block at least */
+		ix->key[0][i] = ~0UL;
 	while (c > FAN) {
 		next = round_fan(c) / FAN;
 		ix->key[l + 1] = ix->key[l] + round_fan(c);
@@ -84,15 +92,53 @@ static bool live(const struct slot *sl, struct slot *out)
 	return out->r;
 }
 
+/* The first sorted slot of @ix whose start is >= @s. */
+static size_t slot_from(const struct index *ix, unsigned long s)
+{
+	return s ? regidx_slot_after(ix, s - 1) : 0;
+}
+
+/*
+ * Append to @ix, after its @n slots, the live ones of @old's [i, p),
+ * whose maxend is raised to @m, the greatest end added before them.
+ * Returns the new count.  (Keeping the old maxend, the greatest of the
+ * slots before in @old, cleared ones included, can only make a search
+ * scan further, never stop too early.)
+ */
+static size_t copy_run(struct index *ix, size_t n, const struct index *old,
+		       size_t i, size_t p, unsigned long m)
+{
+	size_t k, from = n;
+
+	if (!old->ncleared) {
+		/* Nothing cleared: the slots and their keys at once; maxend
+		 * never decreases, so raising stops at the first >= m. */
+		memcpy(&ix->s[n], &old->s[i], (p - i) * sizeof(ix->s[0]));
+		memcpy(&ix->key[0][n], &old->key[0][i],
+		       (p - i) * sizeof(ix->key[0][0]));
+		n += p - i;
+	} else {
+		for (; i < p; i++) {
+			if (!live(&old->s[i], &ix->s[n]))
+				continue;
+			ix->key[0][n++] = old->s[i].start;
+		}
+	}
+	for (k = from; k < n && ix->s[k].maxend < m; k++)
+		ix->s[k].maxend = m;
+	return n;
+}
+
 size_t umn__regidx_rebuild(struct index *ix, const struct index *old,
 			   const struct slot *add)
 {
 	struct slot in[RECENT + 1], tmp;
-	size_t i, j, n = 0, na = 0, on = old ? old->n : 0;
-	unsigned long maxend = 0;
+	size_t i, j, n = 0, na = 0, on = old ? old->n : 0, p;
+	unsigned long m = 0;
 
 	/* The live recent slots and @add, sorted by start (insertion: a
-	 * few), then merged with the sorted ones. */
+	 * few), then merged with the sorted ones: a run of old slots
+	 * before each (an equal start goes first), copied whole. */
 	if (add)
 		in[na++] = *add;
 	for (i = 0; old && i < old->nrecent; i++) {
@@ -102,18 +148,24 @@ size_t umn__regidx_rebuild(struct index *ix, const struct index *old,
 			in[j] = in[j - 1];
 		in[j] = tmp;
 	}
-	for (i = 0, j = 0; i < on || j < na;) {
-		if (j < na && (i == on || in[j].start <= old->s[i].start))
-			ix->s[n++] = in[j++];
-		else if (live(&old->s[i++], &tmp))
-			ix->s[n++] = tmp;
-	}
-	for (i = 0; i < n; i++) {
-		if (ix->s[i].end > maxend)
-			maxend = ix->s[i].end;
-		ix->s[i].maxend = maxend;
+	for (i = 0, j = 0; j <= na; j++) {
+		p = j == na || !old ? on : slot_from(old, in[j].start);
+		if (p > i) {
+			n = copy_run(ix, n, old, i, p, m);
+			i = p;
+		}
+		if (j == na)
+			break;
+		ix->s[n] = in[j];
+		ix->s[n].maxend = n && ix->s[n - 1].maxend > in[j].end
+					  ? ix->s[n - 1].maxend
+					  : in[j].end;
+		ix->key[0][n++] = in[j].start;
+		if (in[j].end > m)
+			m = in[j].end;
 	}
 	ix->n = n;
+	ix->ncleared = 0;
 	ix->nrecent = 0;
 	ix->recent_lo = ~0UL;
 	ix->recent_hi = 0;
@@ -121,21 +173,29 @@ size_t umn__regidx_rebuild(struct index *ix, const struct index *old,
 	return n;
 }
 
-struct slot *umn__regidx_slot_of(struct index *ix, const struct reg *r,
-				 unsigned long start, size_t recent_i)
+void umn__regidx_clear(struct index *ix, const struct reg *r,
+		       unsigned long start, size_t recent_i)
 {
 	size_t i;
 
 	/* Added in place to this index, or in the sorted slots, where those
-	 * of the same start are together, just before slot_after(). */
+	 * of the same start are together, just before slot_after().  A
+	 * lookup that still loads r finds it invalidated. */
 	if (recent_i < ix->nrecent &&
-	    __atomic_load_n(&ix->recent[recent_i].r, __ATOMIC_RELAXED) == r)
-		return &ix->recent[recent_i];
+	    __atomic_load_n(&ix->recent[recent_i].r, __ATOMIC_RELAXED) == r) {
+		__atomic_store_n(&ix->recent[recent_i].r, NULL,
+				 __ATOMIC_RELEASE);
+		return;
+	}
 	for (i = regidx_slot_after(ix, start);
 	     i-- > 0 && ix->s[i].start == start;)
-		if (__atomic_load_n(&ix->s[i].r, __ATOMIC_RELAXED) == r)
-			return &ix->s[i];
-	for (i = 0;; i++) /* (not reached) */
+		if (__atomic_load_n(&ix->s[i].r, __ATOMIC_RELAXED) == r) {
+			__atomic_store_n(&ix->s[i].r, NULL, __ATOMIC_RELEASE);
+			ix->ncleared++;
+			return;
+		}
+	for (i = 0; i < ix->nrecent; i++) /* (not reached) */
 		if (__atomic_load_n(&ix->recent[i].r, __ATOMIC_RELAXED) == r)
-			return &ix->recent[i];
+			__atomic_store_n(&ix->recent[i].r, NULL,
+					 __ATOMIC_RELEASE);
 }

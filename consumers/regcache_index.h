@@ -66,6 +66,7 @@ struct slot {
 
 struct index {
 	size_t n, cap;	     /* sorted slots used, allocated */
+	size_t ncleared;     /* sorted slots cleared; the writer's */
 	unsigned int levels; /* of key[] */
 	unsigned long *key[MAX_LEVELS];
 	size_t nrecent; /* recent[] published: written under the lock with
@@ -114,6 +115,9 @@ regidx_slot_after(const struct index *ix, unsigned long s)
 /* An index with room for @n sorted slots, or NULL.  May sleep. */
 struct index *umn__regidx_alloc(size_t n);
 
+/* @ix, replaced and past its grace period, empty again for a rebuild. */
+struct index *umn__regidx_reset(struct index *ix);
+
 /* Add @add in place to @ix as its next recent slot (there is room):
  * returns which.  The writer's. */
 size_t umn__regidx_add_recent(struct index *ix, const struct slot *add);
@@ -124,9 +128,10 @@ size_t umn__regidx_add_recent(struct index *ix, const struct slot *add);
 size_t umn__regidx_rebuild(struct index *ix, const struct index *old,
 			   const struct slot *add);
 
-/* The slot of @ix that holds @r, which starts at @start and went in as
- * recent slot @recent_i if it was added in place to @ix.  The writer's. */
-struct slot *umn__regidx_slot_of(struct index *ix, const struct reg *r,
-				 unsigned long start, size_t recent_i);
+/* Clear the slot of @ix that holds @r, which starts at @start and went in
+ * as recent slot @recent_i if it was added in place to @ix.  The
+ * writer's. */
+void umn__regidx_clear(struct index *ix, const struct reg *r,
+		       unsigned long start, size_t recent_i);
 
 #endif

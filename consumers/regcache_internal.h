@@ -87,16 +87,20 @@ struct umn_regcache {
 	_Alignas(CACHELINE) uintptr_t lock; /* guards what follows, each
 				    reg's where, all, zlink and the index's
 				    slots: 0, or the owner's token | PENDING */
-	struct reg *pending;	/* index removals deferred to the owner's
+	struct reg *pending;	      /* index removals deferred to the owner's
 				    unlock; atomic */
-	unsigned long nlive;	/* slots with a registration in the index;
+	unsigned long nlive;	      /* slots with a registration in the index;
 				    atomic: read unlocked to size the next */
-	struct link all;	/* every registration from publication to
+	struct link all;	      /* every registration from publication to
 				    free: destroy's check, the stats' sum */
-	struct link zombies;	/* invalid, without users */
-	struct retire *retired; /* out of every index since the last grace
+	struct link zombies;	      /* invalid, without users */
+	struct retire *retired;	      /* out of every index since the last grace
 				   period; taken under the lock */
-	unsigned long nretired; /* on it; atomic: read unlocked */
+	unsigned long nretired;	      /* on it; atomic: read unlocked */
+	struct retire *retired_index; /* replaced indexes since the last
+				   grace period; taken under the lock */
+	struct index *spare;	      /* a replaced index past its grace period:
+				   the next rebuild's memory; atomic */
 	struct umn_regcache_stats stats; /* hits: of the freed only */
 };
 
@@ -139,21 +143,27 @@ uintptr_t umn__regcache_this_thread(void);
  * lock, the invalidation and what frees; regcache.c the rest), under
  * short names inside them.
  */
-#define rc_lock		  umn__regcache_lock
-#define rc_unlock	  umn__regcache_unlock
-#define invalidate_locked umn__regcache_invalidate_locked
-#define retire_locked	  umn__regcache_retire_locked
-#define retire_flush	  umn__regcache_retire_flush
-#define unpin_reg	  umn__regcache_unpin
-#define put_reg		  umn__regcache_put_reg
-#define index_add	  umn__regcache_index_add
-#define reg_ops		  umn__regcache_reg_ops
+#define rc_lock		    umn__regcache_lock
+#define rc_unlock	    umn__regcache_unlock
+#define invalidate_locked   umn__regcache_invalidate_locked
+#define retire_locked	    umn__regcache_retire_locked
+#define retire_flush	    umn__regcache_retire_flush
+#define retire_index_locked umn__regcache_retire_index_locked
+#define index_alloc	    umn__regcache_index_alloc
+#define index_spare	    umn__regcache_index_spare
+#define unpin_reg	    umn__regcache_unpin
+#define put_reg		    umn__regcache_put_reg
+#define index_add	    umn__regcache_index_add
+#define reg_ops		    umn__regcache_reg_ops
 
 void rc_lock(struct umn_regcache *rc);
 void rc_unlock(struct umn_regcache *rc);
 void invalidate_locked(struct umn_regcache *rc, struct reg *r, bool count);
 void retire_locked(struct umn_regcache *rc, struct retire *node, void *mem);
 void retire_flush(struct umn_regcache *rc);
+void retire_index_locked(struct umn_regcache *rc, struct index *ix);
+struct index *index_alloc(struct umn_regcache *rc, size_t n);
+void index_spare(struct umn_regcache *rc, struct index *ix);
 void unpin_reg(struct umn_regcache *rc, struct reg *r);
 int put_reg(struct umn_regcache *rc, struct reg *r);
 struct index *index_add(struct umn_regcache *rc, struct index *ix,

@@ -61,12 +61,8 @@ void rc_lock(struct umn_regcache *rc)
 /* Take @r out of the index, under rc->lock. */
 static void unindex_locked(struct umn_regcache *rc, struct reg *r)
 {
-	struct slot *sl;
-
 	rc_assert_held(rc);
-	sl = umn__regidx_slot_of(rc->index, r, r->h.addr, r->recent_i);
-	/* A lookup that still loads r finds it invalidated. */
-	__atomic_store_n(&sl->r, NULL, __ATOMIC_RELEASE);
+	umn__regidx_clear(rc->index, r, r->h.addr, r->recent_i);
 	__atomic_store_n(&rc->nlive, rc->nlive - 1, __ATOMIC_RELAXED);
 }
 
@@ -137,27 +133,79 @@ static void free_retired(struct retire *list)
 	}
 }
 
+/* Retire @ix, replaced, under rc->lock: after its grace period it is the
+ * spare, the memory of the next rebuild (a rebuild every RECENT
+ * registrations in fresh memory took page faults that cost more than a
+ * grace period). */
+void retire_index_locked(struct umn_regcache *rc, struct index *ix)
+{
+	rc_assert_held(rc);
+	ix->retire.mem = ix;
+	ix->retire.next = rc->retired_index;
+	__atomic_store_n(&rc->retired_index, &ix->retire, __ATOMIC_RELAXED);
+}
+
+/* Keep @ix (past its grace period) as the spare if it is larger than the
+ * one there, and free the other. */
+void index_spare(struct umn_regcache *rc, struct index *ix)
+{
+	size_t cap = ix->cap; /* ix may be another thread's once it is in */
+	struct index *old =
+		__atomic_exchange_n(&rc->spare, ix, __ATOMIC_ACQ_REL);
+
+	/* What an exchange returns is this thread's alone. */
+	if (old && old->cap > cap)
+		old = __atomic_exchange_n(&rc->spare, old, __ATOMIC_ACQ_REL);
+	free(old);
+}
+
+/* An index with room for @n slots: the spare, if it is large enough, or
+ * a new one (rounded up to a power of two, so that the spare fits the
+ * next rebuilds too).  May sleep. */
+struct index *index_alloc(struct umn_regcache *rc, size_t n)
+{
+	struct index *ix =
+		__atomic_exchange_n(&rc->spare, NULL, __ATOMIC_ACQ_REL);
+	size_t cap = 64;
+
+	if (ix && ix->cap >= n)
+		return umn__regidx_reset(ix);
+	free(ix); /* too small: the next replaced index takes its place */
+	while (cap < n && cap < SIZE_MAX / 2)
+		cap *= 2;
+	return umn__regidx_alloc(cap);
+}
+
 /*
- * Free a full batch of retired memory after a grace period, unless this
- * thread is in an RCU read-side section (a grace period would wait for
- * it: the batch waits for a later call).  Lookups read the memory without
- * a lock; they are all out of the sections that could see it once
+ * Free a full batch of retired memory after a grace period, or keep a
+ * replaced index as the spare when there is none, unless this thread is
+ * in an RCU read-side section (a grace period would wait for it: the
+ * batch waits for a later call).  Lookups read the memory without a
+ * lock; they are all out of the sections that could see it once
  * umn__synchronize_rcu() returns.
  */
 void retire_flush(struct umn_regcache *rc)
 {
-	struct retire *list;
+	struct retire *list, *ixs, *next;
 
-	if (__atomic_load_n(&rc->nretired, __ATOMIC_RELAXED) < RETIRE_BATCH ||
+	if ((__atomic_load_n(&rc->nretired, __ATOMIC_RELAXED) < RETIRE_BATCH &&
+	     (!__atomic_load_n(&rc->retired_index, __ATOMIC_RELAXED) ||
+	      __atomic_load_n(&rc->spare, __ATOMIC_RELAXED))) ||
 	    umn__rcu_read_ongoing())
 		return;
 	rc_lock(rc);
 	list = rc->retired;
 	rc->retired = NULL;
+	ixs = rc->retired_index;
+	__atomic_store_n(&rc->retired_index, NULL, __ATOMIC_RELAXED);
 	__atomic_store_n(&rc->nretired, 0, __ATOMIC_RELAXED);
 	rc_unlock(rc);
 	umn__synchronize_rcu();
 	free_retired(list);
+	for (; ixs; ixs = next) {
+		next = ixs->next;
+		index_spare(rc, ixs->mem);
+	}
 }
 
 static bool reg_invalidate(struct umn_interval_notifier *sub,
@@ -272,18 +320,19 @@ static void index_compact(struct umn_regcache *rc)
 	struct index *ix, *old;
 
 	while (index_sparse(rc)) {
-		ix = umn__regidx_alloc(
-			__atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) + RECENT);
+		ix = index_alloc(rc,
+				 __atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) +
+					 RECENT);
 		if (!ix) /* only a search that stays longer */
 			return;
 		rc_lock(rc);
 		if (!index_sparse(rc) || rc->nlive > ix->cap) {
 			rc_unlock(rc);
-			free(ix);
+			index_spare(rc, ix);
 			continue;
 		}
 		old = index_add(rc, ix, NULL);
-		retire_locked(rc, &old->retire, old);
+		retire_index_locked(rc, old);
 		rc_unlock(rc);
 		retire_flush(rc);
 		return;
@@ -357,6 +406,8 @@ int umn_regcache_destroy(struct umn_regcache *rc)
 	 * every one that ran has left its read-side section: no grace
 	 * period to wait for. */
 	free_retired(rc->retired);
+	free_retired(rc->retired_index);
+	free(rc->spare);
 	free(rc->index);
 	umn_mm_put(rc->mm);
 	free(rc);
