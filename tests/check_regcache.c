@@ -3,7 +3,8 @@
  * tests/check_regcache.c - the registration cache (consumers/regcache.c)
  * over a soft mm, against the oracle of tests/consumers.h: it registers,
  * pins and reuses, keeps frames pinned until the last release, reaps what
- * was invalidated, and a missing read_retry (the break) is caught; on
+ * was invalidated, finds every covering registration whatever the order
+ * they came in, and a missing read_retry (the break) is caught; on
  * threads, its lock-free lookup never returns a registration invalidated
  * before the lookup began, and a missing invalidation (the break) is
  * caught.
@@ -241,6 +242,116 @@ START_TEST(regcache_outlives_the_address_space)
 	umn_soft_mm_destroy(sm);
 	sm = NULL;
 	assert_freed_on_release(h, &pg0);
+	ck_assert_int_eq(umn_regcache_destroy(rc), 0);
+}
+END_TEST
+
+/*
+ * Whatever the order: ranges that nest and overlap, registered in a
+ * scrambled order (a large one after the small ones it spans, and before),
+ * some invalidated on the way, a lookup finds a valid registration
+ * covering a range exactly when the model has one.  Hundreds of them, so
+ * that the index is rebuilt many times over (regcache_index.h) with
+ * registrations added among older ones and cleared ones dropped.
+ */
+#define SPAN_PAGES 384
+#define SPAN_REGS  700
+
+struct span_model {
+	struct umn_regcache_handle *h; /* NULL once invalidated */
+	unsigned long s, e;	       /* pages */
+};
+
+static unsigned long span_rand(unsigned long *seed, unsigned long n)
+{
+	*seed = *seed * 6364136223846793005UL + 1442695040888963407UL;
+	return (*seed >> 33) % n;
+}
+
+static void span_check(struct umn_regcache *rc, const struct span_model *m,
+		       int n)
+{
+	struct umn_regcache_handle *h;
+	unsigned long a, len;
+	bool want, known;
+	int i, ret;
+
+	for (a = 0; a < SPAN_PAGES; a++) {
+		for (len = 1; len <= 40 && a + len <= SPAN_PAGES;
+		     len += len < 4 ? 1 : 12) {
+			for (want = false, i = 0; i < n && !want; i++)
+				want = m[i].h && m[i].s <= a &&
+				       m[i].e >= a + len;
+			ret = umn_regcache_lookup(rc, BASE + PG(a), PG(len),
+						  true, &h);
+			ck_assert_msg(want ? ret == 0 : ret == -ENOENT,
+				      "pages [%lu, %lu): lookup %d, model %d",
+				      a, a + len, ret, want);
+			if (ret)
+				continue;
+			for (known = false, i = 0; i < n && !known; i++)
+				known = m[i].h == h;
+			ck_assert(known && h->addr <= BASE + PG(a) &&
+				  h->addr + h->len >= BASE + PG(a + len));
+			ck_assert_int_eq(umn_regcache_release(h), 0);
+		}
+	}
+}
+
+/* Register pages [@s, @s + @len) into the model: a new entry unless it
+ * was a hit on one the model has. */
+static void span_register(struct umn_regcache *rc, struct span_model *m, int *n,
+			  unsigned long s, unsigned long len)
+{
+	struct umn_regcache_handle *h;
+	int j;
+
+	ck_assert_int_eq(
+		umn_regcache_register(rc, BASE + PG(s), PG(len), true, &h), 0);
+	for (j = 0; j < *n && m[j].h != h; j++)
+		;
+	if (j == *n)
+		m[(*n)++] = (struct span_model){ h, s, s + len };
+	ck_assert_int_eq(umn_regcache_release(h), 0);
+}
+
+START_TEST(regcache_finds_every_covering_registration)
+{
+	static struct span_model m[SPAN_REGS];
+	unsigned long seed = 42, s, len, p;
+	struct umn_regcache *rc;
+	int n = 0, i, j;
+
+	map(BASE, PG(SPAN_PAGES), 0);
+	rc = regcache(&umn_regcache_soft_ops, 0);
+	/* One-page ones on the even pages, then six-page ones over three of
+	 * them each (each covers odd pages that none before it does), then
+	 * enough elsewhere that all are sorted in among each other. */
+	for (s = 0; s < 200; s += 2)
+		span_register(rc, m, &n, s, 1);
+	for (s = 190; s < 200; s -= 10)
+		span_register(rc, m, &n, s, 6);
+	for (s = 220; s < SPAN_PAGES; s++)
+		span_register(rc, m, &n, s, 1);
+	span_check(rc, m, n);
+	/* Then at random, some invalidated on the way. */
+	for (i = 0; n < SPAN_REGS - 1; i++) {
+		len = 1 + span_rand(&seed, i % 5 ? 4 : 48);
+		s = span_rand(&seed, SPAN_PAGES - len + 1);
+		span_register(rc, m, &n, s, len);
+		if (i % 40 == 39) { /* every registration of a page */
+			p = span_rand(&seed, SPAN_PAGES);
+			ck_assert_int_eq(
+				umn_soft_munmap(sm, BASE + PG(p), PG(1)), 0);
+			map(BASE + PG(p), PG(1), 0);
+			for (j = 0; j < n; j++)
+				if (m[j].s <= p && m[j].e > p)
+					m[j].h = NULL;
+		}
+		if (i % 20 == 19)
+			span_check(rc, m, n);
+	}
+	span_check(rc, m, n);
 	ck_assert_int_eq(umn_regcache_destroy(rc), 0);
 }
 END_TEST
@@ -497,6 +608,7 @@ TCase *regcache_tcase(void)
 	tcase_add_test(tc, regcache_break_retry_is_caught);
 	tcase_add_test(tc, regcache_outlives_the_address_space);
 	tcase_add_test(tc, regcache_refuses_bad_input);
+	tcase_add_test(tc, regcache_finds_every_covering_registration);
 	return tc;
 }
 

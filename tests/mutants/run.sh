@@ -113,6 +113,12 @@ mutant regcache-no-invalidate consumers/regcache_reclaim.c \
 	"umn-fuzz-replay umn-tests regcache_mlock" \
 	"fuzz-replay consumers example-regcache-mlock"
 
+# The index's rebuild keeps the maxend of the slots after one it adds:
+# a lookup stops short of a registration that spans them.
+mutant regcache-index-maxend consumers/regcache_index.c \
+	's/for (k = from; k < n \&\& ix->s\[k\].maxend < m; k++)$/for (k = from; 0; k++)/' \
+	"umn-tests" "consumers"
+
 # mprotect in the soft MMU opens a bracket and never ends it.
 mutant soft-unpaired-end primaries/soft/mm.c \
 	'/umn__soft_change_range(sm, addr, end, &p.c);$/{n;/^\tumn__soft_bracket_end(sm, &range);$/d}' \
