@@ -66,7 +66,10 @@
  * when no lookup may run.  Synchronously rather than with call_rcu: no
  * worker thread (which fork would have to re-create, and TSan refuses
  * after a multi-threaded fork), nothing left queued at exit, and one
- * grace period for RETIRE_BATCH frees.
+ * grace period for RETIRE_BATCH frees.  A replaced index is not freed but
+ * kept, past its grace period, as the spare: the memory the next rebuild
+ * writes into (so its grace period runs at once when there is no spare;
+ * one per rebuild costs less than the page faults of fresh memory).
  *
  * Registering uses collision-retry for the pin itself, with INVALIDATED as a
  * second witness.  Each attempt first resets the state to "one user,

@@ -17,11 +17,13 @@
  * scanned, newest first, when the sorted ones have no match and the
  * range lies within their span (so a registration beyond every recent
  * one, as mmap's top-down addresses are, scans none); the next one
- * rebuilds: the cache allocates an index outside its lock, merges
- * into it the live slots of the old one and its own, and publishes it.
- * A removal clears its slot in place (r := NULL, a release store); the
- * next rebuild compacts.  (What RECENT trades, measured, is in
- * docs/PERFORMANCE.md.)
+ * rebuilds: the cache takes an index outside its lock (the spare, the
+ * one the rebuild before replaced, or a new one), merges into it the
+ * live slots of the old one and its own (the old slots in runs, copied
+ * whole between the few added, when none was cleared), and publishes
+ * it.  A removal clears its slot in place (r := NULL, a release store);
+ * the next rebuild compacts.  (What RECENT and the spare trade, measured,
+ * is in docs/PERFORMANCE.md.)
  *
  * Who may do what: every index function but regidx_slot_after() and the
  * reads of published slots is the writer's, under the cache's lock; an
