@@ -119,6 +119,12 @@ mutant regcache-index-maxend consumers/regcache_index.c \
 	's/for (k = from; k < n \&\& ix->s\[k\].maxend < m; k++)$/for (k = from; 0; k++)/' \
 	"umn-tests" "consumers"
 
+# A replaced index becomes the spare at once, without its grace period:
+# the next rebuild rewrites it under lookups that are still reading it.
+mutant regcache-spare-no-grace consumers/regcache.c \
+	's/^\t\tretire_index_locked(rc, old);$/\t\tindex_spare(rc, old);/' \
+	"umn-tests umn-proc-regcache" "consumers proc-regcache-race-hooks proc-regcache-stress-hooks"
+
 # mprotect in the soft MMU opens a bracket and never ends it.
 mutant soft-unpaired-end primaries/soft/mm.c \
 	'/umn__soft_change_range(sm, addr, end, &p.c);$/{n;/^\tumn__soft_bracket_end(sm, &range);$/d}' \
