@@ -4,7 +4,8 @@
  * over a soft mm, against the oracle of tests/consumers.h: it registers,
  * pins and reuses, keeps frames pinned until the last release, reaps what
  * was invalidated, finds every covering registration whatever the order
- * they came in, and a missing read_retry (the break) is caught; on
+ * they came in, and whatever rebuilds of its index run beside a lookup;
+ * a missing read_retry (the break) is caught; on
  * threads, its lock-free lookup never returns a registration invalidated
  * before the lookup began, and a missing invalidation (the break) is
  * caught.
@@ -356,6 +357,101 @@ START_TEST(regcache_finds_every_covering_registration)
 }
 END_TEST
 
+/*
+ * Lookups on threads while registrations come and go below them, so that
+ * the index is rebuilt again and again, the stable registrations' slots
+ * moving each time: a lookup of a stable page always finds its own
+ * registration, whatever index it started in.  (A rebuild that rewrote an
+ * index some lookup still reads, before its grace period, would send it
+ * into a half-written array.)  More threads than the machine's two CPUs,
+ * so that a lookup is preempted in the middle now and then.
+ */
+#define REBUILD_CHURN	512 /* pages [0, 512) come and go */
+#define REBUILD_STABLE	48  /* pages [600, 648) stay registered */
+#define REBUILD_LOOKERS 3
+
+static struct {
+	struct umn_regcache *rc;
+	struct umn_regcache_handle *stable[REBUILD_STABLE];
+	int stop;	   /* atomic */
+	long wrong, found; /* atomic */
+} rebuild;
+
+static void *rebuild_looker(void *arg)
+{
+	unsigned long seed = (unsigned long)arg, j;
+	struct umn_regcache_handle *h;
+
+	while (!__atomic_load_n(&rebuild.stop, __ATOMIC_RELAXED)) {
+		j = span_rand(&seed, REBUILD_STABLE);
+		if (umn_regcache_lookup(rebuild.rc, BASE + PG(600 + j), PG(1),
+					true, &h)) {
+			__atomic_fetch_add(&rebuild.wrong, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (h != rebuild.stable[j])
+			__atomic_fetch_add(&rebuild.wrong, 1, __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_add(&rebuild.found, 1, __ATOMIC_RELAXED);
+		umn_regcache_release(h);
+	}
+	return NULL;
+}
+
+START_TEST(regcache_lookups_survive_rebuilds)
+{
+	pthread_t t[REBUILD_LOOKERS];
+	struct umn_regcache_handle *h;
+	unsigned long seed = 7, q, k;
+	struct timespec t0, t1;
+	int i, rounds = 0;
+
+	map(BASE, PG(REBUILD_CHURN), 0);
+	map(BASE + PG(600), PG(REBUILD_STABLE), 0);
+	rebuild.rc = regcache(&umn_regcache_soft_ops, 0);
+	for (i = 0; i < REBUILD_STABLE; i++) {
+		ck_assert_int_eq(umn_regcache_register(rebuild.rc,
+						       BASE + PG(600 + i),
+						       PG(1), true, &h),
+				 0);
+		rebuild.stable[i] = h;
+		ck_assert_int_eq(umn_regcache_release(h), 0);
+	}
+	for (i = 0; i < REBUILD_LOOKERS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, rebuild_looker,
+						(void *)(unsigned long)(i + 1)),
+				 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		/* Some of the churn pages, scattered, then all of them
+		 * invalidated and freed: rebuilds, and a compaction. */
+		for (k = span_rand(&seed, REBUILD_CHURN); k; k--) {
+			q = span_rand(&seed, REBUILD_CHURN);
+			ck_assert_int_eq(umn_regcache_register(rebuild.rc,
+							       BASE + PG(q),
+							       PG(1), true, &h),
+					 0);
+			ck_assert_int_eq(umn_regcache_release(h), 0);
+		}
+		ck_assert_int_eq(umn_soft_munmap(sm, BASE, PG(REBUILD_CHURN)),
+				 0);
+		map(BASE, PG(REBUILD_CHURN), 0);
+		ck_assert_int_ge(umn_regcache_reap(rebuild.rc), 0);
+		rounds++;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while (t1.tv_sec - t0.tv_sec < 2 || rounds < 20);
+	__atomic_store_n(&rebuild.stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < REBUILD_LOOKERS; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_msg(!rebuild.wrong,
+		      "%ld of %ld lookups of a stable registration went wrong "
+		      "during %d rounds of rebuilds",
+		      rebuild.wrong, rebuild.wrong + rebuild.found, rounds);
+	ck_assert_int_gt(rebuild.found, 0);
+	ck_assert_int_eq(umn_regcache_destroy(rebuild.rc), 0);
+}
+END_TEST
+
 START_TEST(regcache_refuses_bad_input)
 {
 	static const struct umn_regcache_ops no_pin = {
@@ -609,6 +705,7 @@ TCase *regcache_tcase(void)
 	tcase_add_test(tc, regcache_outlives_the_address_space);
 	tcase_add_test(tc, regcache_refuses_bad_input);
 	tcase_add_test(tc, regcache_finds_every_covering_registration);
+	tcase_add_test(tc, regcache_lookups_survive_rebuilds);
 	return tc;
 }
 

@@ -123,7 +123,7 @@ mutant regcache-index-maxend consumers/regcache_index.c \
 # the next rebuild rewrites it under lookups that are still reading it.
 mutant regcache-spare-no-grace consumers/regcache.c \
 	's/^\t\tretire_index_locked(rc, old);$/\t\tindex_spare(rc, old);/' \
-	"umn-tests umn-proc-regcache" "consumers proc-regcache-race-hooks proc-regcache-stress-hooks"
+	"umn-tests" "consumers"
 
 # mprotect in the soft MMU opens a bracket and never ends it.
 mutant soft-unpaired-end primaries/soft/mm.c \
