@@ -92,9 +92,12 @@ static bool live(const struct slot *sl, struct slot *out)
 	return out->r;
 }
 
-/* The first sorted slot of @ix whose start is >= @s. */
+/* The first sorted slot of @ix whose start is >= @s: after them all when
+ * @s is beyond the last (a cache that grows upwards), else searched. */
 static size_t slot_from(const struct index *ix, unsigned long s)
 {
+	if (!ix->n || ix->s[ix->n - 1].start < s)
+		return ix->n;
 	return s ? regidx_slot_after(ix, s - 1) : 0;
 }
 
