@@ -103,32 +103,38 @@ static size_t slot_from(const struct index *ix, unsigned long s)
 
 /*
  * Append to @ix, after its @n slots, the live ones of @old's [i, p),
- * whose maxend is raised to @m, the greatest end added before them.
- * Returns the new count.  (Keeping the old maxend, the greatest of the
- * slots before in @old, cleared ones included, can only make a search
- * scan further, never stop too early.)
+ * where @m is the greatest end added before them.  Returns the new count.
+ * Each maxend comes out exact, as a rebuild from scratch would make it:
+ * a cleared slot's end must not stay in the maxend of those after it (a
+ * search for a range below it would scan back that far for ever).
  */
 static size_t copy_run(struct index *ix, size_t n, const struct index *old,
 		       size_t i, size_t p, unsigned long m)
 {
-	size_t k, from = n;
+	unsigned long maxend = n ? ix->s[n - 1].maxend : 0;
+	struct slot sl;
+	size_t k;
 
 	if (!old->ncleared) {
-		/* Nothing cleared: the slots and their keys at once; maxend
-		 * never decreases, so raising stops at the first >= m. */
+		/* Nothing cleared: the slots and their keys at once, and the
+		 * old maxend, exact over the old slots, raised to the added
+		 * ones' @m (it never decreases: stop at the first >= m). */
 		memcpy(&ix->s[n], &old->s[i], (p - i) * sizeof(ix->s[0]));
 		memcpy(&ix->key[0][n], &old->key[0][i],
 		       (p - i) * sizeof(ix->key[0][0]));
-		n += p - i;
-	} else {
-		for (; i < p; i++) {
-			if (!live(&old->s[i], &ix->s[n]))
-				continue;
-			ix->key[0][n++] = old->s[i].start;
-		}
+		for (k = n; k < n + p - i && ix->s[k].maxend < m; k++)
+			ix->s[k].maxend = m;
+		return n + p - i;
 	}
-	for (k = from; k < n && ix->s[k].maxend < m; k++)
-		ix->s[k].maxend = m;
+	for (; i < p; i++) {
+		if (!live(&old->s[i], &sl))
+			continue;
+		if (sl.end > maxend)
+			maxend = sl.end;
+		sl.maxend = maxend;
+		ix->key[0][n] = sl.start;
+		ix->s[n++] = sl;
+	}
 	return n;
 }
 

@@ -50,7 +50,8 @@ struct retire {
 /* One slot of the index; all but r are immutable once published. */
 struct slot {
 	unsigned long start, end; /* the registration's [start, end) */
-	unsigned long maxend;	  /* max end of this slot and all before */
+	unsigned long maxend;	  /* max end of this slot and all before
+				     (cleared ones too, until a rebuild) */
 	struct reg *r;		  /* NULL once taken out; atomic */
 };
 

@@ -145,8 +145,8 @@ void retire_index_locked(struct umn_regcache *rc, struct index *ix)
 	__atomic_store_n(&rc->retired_index, &ix->retire, __ATOMIC_RELAXED);
 }
 
-/* Keep @ix (past its grace period) as the spare if it is larger than the
- * one there, and free the other. */
+/* Keep @ix (past its grace period, or never published) as the spare if
+ * it is larger than the one there, and free the other. */
 void index_spare(struct umn_regcache *rc, struct index *ix)
 {
 	size_t cap = ix->cap; /* ix may be another thread's once it is in */
@@ -159,18 +159,20 @@ void index_spare(struct umn_regcache *rc, struct index *ix)
 	free(old);
 }
 
-/* An index with room for @n slots: the spare, if it is large enough, or
- * a new one (rounded up to a power of two, so that the spare fits the
- * next rebuilds too).  May sleep. */
+/* An index with room for @n slots: the spare, if it is large enough and
+ * not more than four times that, or a new one (rounded up to a power of
+ * two, so that the spare fits the next rebuilds too).  May sleep. */
 struct index *index_alloc(struct umn_regcache *rc, size_t n)
 {
 	struct index *ix =
 		__atomic_exchange_n(&rc->spare, NULL, __ATOMIC_ACQ_REL);
 	size_t cap = 64;
 
-	if (ix && ix->cap >= n)
+	/* Neither too small nor far too large: after a burst, the memory
+	 * goes back as the cache shrinks. */
+	if (ix && ix->cap >= n && (ix->cap <= 4 * n || ix->cap <= 256))
 		return umn__regidx_reset(ix);
-	free(ix); /* too small: the next replaced index takes its place */
+	free(ix); /* the next replaced index takes its place */
 	while (cap < n && cap < SIZE_MAX / 2)
 		cap *= 2;
 	return umn__regidx_alloc(cap);

@@ -51,20 +51,6 @@
 #endif
 #include <urcu/urcu-bp.h>
 
-/*
- * liburcu-bp's reader pointer, which the inline read side reads twice in
- * each lock and twice in each unlock: through the initial-exec model,
- * an offset from the thread pointer, rather than four calls to a TLS
- * descriptor (3 to 4 ns of a 30 ns lookup).  Its 80 bytes must then be in
- * the static TLS block: at start-up they are; a dlopen() of libumn.so
- * takes them from glibc's surplus for such libraries (README.md,
- * "Guarantees and limits").
- */
-#if defined(_LGPL_SOURCE) && defined(CONFIG_RCU_TLS) && defined(__x86_64__)
-extern __thread struct urcu_bp_reader *urcu_bp_reader
-	__attribute__((tls_model("initial-exec")));
-#endif
-
 /* The one synchronisation object every grace period acquires. */
 extern char umn__rcu_token;
 

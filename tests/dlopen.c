@@ -2,9 +2,9 @@
 /*
  * tests/dlopen.c PLUGIN - libumn.so loaded after start-up: this program
  * links neither umn nor liburcu; it dlopen()s a plugin that does (so both
- * come in then, and their TLS must find room in glibc's static TLS
- * surplus, which libumn.so's initial-exec read of liburcu-bp's reader
- * pointer needs) and runs a registration and a lookup through it.
+ * come in then, their thread-local storage allocated dynamically, as
+ * RDMA and MPI plugins load them) and runs a registration and a lookup
+ * through it.
  */
 #include <dlfcn.h>
 #include <stdio.h>

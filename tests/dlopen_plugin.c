@@ -3,8 +3,7 @@
  * tests/dlopen_plugin.c - a plugin that uses umn, for tests/dlopen.c:
  * loaded with dlopen() by a program that does not link umn, so that
  * libumn.so and liburcu-bp.so come in with it, after start-up.  A cached
- * lookup runs the RCU read side, whose reader pointer libumn.so reads
- * through the initial-exec TLS model (core/rcu.h).
+ * lookup runs the RCU read side and its thread-local reader pointer.
  */
 #include <stddef.h>
 #include <umn/regcache.h>

@@ -116,7 +116,7 @@ mutant regcache-no-invalidate consumers/regcache_reclaim.c \
 # The index's rebuild keeps the maxend of the slots after one it adds:
 # a lookup stops short of a registration that spans them.
 mutant regcache-index-maxend consumers/regcache_index.c \
-	's/for (k = from; k < n \&\& ix->s\[k\].maxend < m; k++)$/for (k = from; 0; k++)/' \
+	's/for (k = n; k < n + p - i \&\& ix->s\[k\].maxend < m; k++)$/for (k = n; 0; k++)/' \
 	"umn-tests" "consumers"
 
 # A replaced index becomes the spare at once, without its grace period:
