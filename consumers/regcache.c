@@ -378,8 +378,7 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 			if (ix ? rc->nlive + 1 <= ix->cap : !index_full(rc))
 				break;
 			rc_unlock(rc);
-			if (ix)
-				index_spare(rc, ix);
+			index_spare(rc, ix);
 		}
 		rc->stats.pins += n;
 		if (!umn_interval_read_retry(&r->sub, seq) &&
@@ -393,8 +392,7 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 		}
 		rc->stats.retries++;
 		rc_unlock(rc);
-		if (ix)
-			index_spare(rc, ix);
+		index_spare(rc, ix);
 		unpin_reg(rc, r);
 	}
 	/* Published: from here a lookup may find it.  An invalidation that

@@ -84,24 +84,30 @@ struct umn_regcache {
 	void *arg;
 	unsigned int flags;
 	/* Under the lock, on a line of their own. */
-	_Alignas(CACHELINE) uintptr_t lock; /* guards what follows, each
-				    reg's where, all, zlink and the index's
-				    slots: 0, or the owner's token | PENDING */
-	struct reg *pending;	      /* index removals deferred to the owner's
-				    unlock; atomic */
-	unsigned long nlive;	      /* slots with a registration in the index;
-				    atomic: read unlocked to size the next */
-	struct link all;	      /* every registration from publication to
-				    free: destroy's check, the stats' sum */
-	struct link zombies;	      /* invalid, without users */
-	struct retire *retired;	      /* out of every index since the last grace
-				   period; taken under the lock */
-	unsigned long nretired;	      /* on it; atomic: read unlocked */
-	struct retire *retired_index; /* replaced indexes since the last
-				   grace period; taken under the lock */
-	struct index *spare;	      /* a replaced index past its grace period:
-				   the next rebuild's memory; atomic */
-	struct umn_regcache_stats stats; /* hits: of the freed only */
+	/* 0, or the owner's token | PENDING; guards what follows, each
+	 * reg's where, all and zlink, and the index's slots. */
+	_Alignas(CACHELINE) uintptr_t lock;
+	/* Index removals deferred to the owner's unlock; atomic. */
+	struct reg *pending;
+	/* Slots with a registration in the index; atomic: read unlocked
+	 * to size the next. */
+	unsigned long nlive;
+	/* Every registration from publication to free: destroy's check,
+	 * the stats' sum. */
+	struct link all;
+	/* Invalid, without users. */
+	struct link zombies;
+	/* Out of every index since the last grace period, taken under the
+	 * lock; how many (atomic: read unlocked). */
+	struct retire *retired;
+	unsigned long nretired;
+	/* Replaced indexes since the last grace period, taken under the
+	 * lock; and one past its grace period, the next rebuild's memory
+	 * (atomic). */
+	struct retire *retired_index;
+	struct index *spare;
+	/* Hits: of the freed only. */
+	struct umn_regcache_stats stats;
 };
 
 static inline unsigned long npages(const struct reg *r)

@@ -145,13 +145,17 @@ void retire_index_locked(struct umn_regcache *rc, struct index *ix)
 	__atomic_store_n(&rc->retired_index, &ix->retire, __ATOMIC_RELAXED);
 }
 
-/* Keep @ix (past its grace period, or never published) as the spare if
- * it is larger than the one there, and free the other. */
+/* Keep @ix (past its grace period, or never published; NULL: nothing) as
+ * the spare if it is larger than the one there, and free the other. */
 void index_spare(struct umn_regcache *rc, struct index *ix)
 {
-	size_t cap = ix->cap; /* ix may be another thread's once it is in */
-	struct index *old =
-		__atomic_exchange_n(&rc->spare, ix, __ATOMIC_ACQ_REL);
+	size_t cap;
+	struct index *old;
+
+	if (!ix)
+		return;
+	cap = ix->cap; /* ix may be another thread's once it is in */
+	old = __atomic_exchange_n(&rc->spare, ix, __ATOMIC_ACQ_REL);
 
 	/* What an exchange returns is this thread's alone. */
 	if (old && old->cap > cap)
