@@ -15,10 +15,10 @@
  *
  *	r->state = hits << 32 | users << 1 | INVALIDATED
  *
- * - lookup, in an RCU read-side section, searches rc->index (published
- *   with a release store; see "the index" below) and takes a user with a
- *   CAS that succeeds only while INVALIDATED is clear; the same CAS counts the
- *   hit;
+ * - lookup, in an RCU read-side section, looks in rc->hints, then
+ *   searches rc->index (each published with a release store; see "the
+ *   index" below), and takes a user with a CAS that succeeds only while
+ *   INVALIDATED is clear; the same CAS counts the hit;
  * - ->invalidate sets INVALIDATED with an atomic or, the first thing it does,
  *   before it takes rc->lock: from then on no lookup can take a user;
  * - release drops a user with a CAS; when that user is the last one of a
@@ -100,7 +100,9 @@
  * starts, and a few recent slots added in place until the next rebuild.
  * ->invalidate clears its slot in place; the next rebuild compacts, and a
  * reap that finds most slots cleared rebuilds at once (the search goes
- * through cleared slots too).
+ * through cleared slots too).  Before the search, a lookup tries the
+ * hints: the registrations by the page they start at, set when one is
+ * published and cleared with its slot.
  *
  * One interval notifier per registration, not one over the whole cache:
  * the core's interval tree then finds exactly the registrations a range
@@ -149,18 +151,11 @@ static bool pages_of(unsigned long addr, unsigned long len, unsigned long *sp,
 }
 
 /* Does the next registration need a new index?  Under rc->lock, or
- * unlocked as a hint (in a read-side section: the index may be retired
- * and freed meanwhile). */
+ * unlocked as a guess. */
 static bool index_full(struct umn_regcache *rc)
 {
-	struct index *ix;
-	bool full;
-
-	umn__rcu_read_lock();
-	ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE);
-	full = !ix || __atomic_load_n(&ix->nrecent, __ATOMIC_RELAXED) == RECENT;
-	umn__rcu_read_unlock();
-	return full;
+	return !__atomic_load_n(&rc->index, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&rc->nrecent, __ATOMIC_RELAXED) == RECENT;
 }
 
 /*
@@ -181,12 +176,17 @@ struct index *index_add(struct umn_regcache *rc, struct index *ix,
 	if (!ix) {
 		r->recent_i = umn__regidx_add_recent(old, &add);
 		__atomic_store_n(&rc->nlive, rc->nlive + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&rc->nrecent, rc->nrecent + 1,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&rc->nslots, rc->nslots + 1, __ATOMIC_RELAXED);
 		return NULL;
 	}
 	n = umn__regidx_rebuild(ix, old, r ? &add : NULL);
 	/* Pairs with the acquire in find(). */
 	__atomic_store_n(&rc->index, ix, __ATOMIC_RELEASE);
 	__atomic_store_n(&rc->nlive, n, __ATOMIC_RELAXED);
+	__atomic_store_n(&rc->nrecent, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&rc->nslots, n, __ATOMIC_RELAXED);
 	return old;
 }
 
@@ -206,6 +206,12 @@ int umn_regcache_create(struct umn_mm *mm, const struct umn_regcache_ops *ops,
 	if (!rc)
 		return -ENOMEM;
 	memset(rc, 0, sizeof(*rc));
+	rc->hints = umn__reghints_alloc(umn__reghints_size(0));
+	if (!rc->hints) {
+		free(rc);
+		return -ENOMEM;
+	}
+	rc->nhint_buckets = rc->hints->nbuckets;
 	rc->mm = umn_mm_get(mm);
 	rc->ops = ops;
 	rc->arg = arg;
@@ -233,6 +239,15 @@ static bool get_user(struct reg *r)
 	return true;
 }
 
+/* Is @r valid?  With a user taken, if @get. */
+static inline __attribute__((always_inline)) bool usable(struct reg *r,
+							 bool get)
+{
+	return get ? get_user(r)
+		   : !(__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) &
+		       INVALIDATED);
+}
+
 /*
  * A valid registration covering [s, e), for writing if @write, with one
  * more user (@get), or just valid (!@get); in an RCU read-side section.
@@ -242,12 +257,24 @@ find(struct umn_regcache *rc, unsigned long s, unsigned long e, bool write,
      bool get)
 {
 	struct index *ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE);
+	struct hint *hb;
 	struct slot *sl;
 	struct reg *r;
 	size_t i, n;
 
 	if (!ix)
 		return NULL;
+	/* First the hints (see regcache_index.h). */
+	hb = reghints_bucket(__atomic_load_n(&rc->hints, __ATOMIC_ACQUIRE), s);
+	for (i = 0; i < HINT_WAYS; i++) {
+		if (__atomic_load_n(&hb[i].start, __ATOMIC_RELAXED) != s)
+			continue;
+		/* Pairs with the release that set the hint. */
+		r = __atomic_load_n(&hb[i].r, __ATOMIC_ACQUIRE);
+		if (r && r->h.addr + r->h.len >= e && r->h.addr <= s &&
+		    (!write || r->h.write) && usable(r, get))
+			return r;
+	}
 	/* Every sorted slot before i starts at or before s; one that ends
 	 * at or after e covers [s, e); none before a maxend < e does.  Then
 	 * the recent slots. */
@@ -272,11 +299,7 @@ find(struct umn_regcache *rc, unsigned long s, unsigned long e, bool write,
 		/* Pairs with the release that published the slot (r's
 		 * fields were written before it). */
 		r = __atomic_load_n(&sl->r, __ATOMIC_ACQUIRE);
-		if (!r || (write && !r->h.write))
-			continue;
-		if (get ? get_user(r)
-			: !(__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) &
-			    INVALIDATED))
+		if (r && (!write || r->h.write) && usable(r, get))
 			return r;
 	}
 }
@@ -328,6 +351,7 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 {
 	unsigned long s, e, n, seq;
 	struct index *ix, *old;
+	struct hints *hs;
 	struct reg *r;
 	int ret;
 
@@ -365,20 +389,27 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 		 * slot, or a new index allocated here, outside the lock. */
 		for (;;) {
 			ix = NULL;
-			if (index_full(rc) &&
-			    !(ix = index_alloc(
-				      rc, __atomic_load_n(&rc->nlive,
-							  __ATOMIC_RELAXED) +
-						  1 + RECENT))) {
-				rc->ops->unpin(rc->arg, n, r->pages);
-				ret = -ENOMEM;
-				goto out_remove;
+			hs = NULL;
+			if (index_full(rc)) {
+				size_t want =
+					__atomic_load_n(&rc->nlive,
+							__ATOMIC_RELAXED) +
+					1 + RECENT;
+
+				ix = index_alloc(rc, want);
+				if (!ix) {
+					rc->ops->unpin(rc->arg, n, r->pages);
+					ret = -ENOMEM;
+					goto out_remove;
+				}
+				hs = hints_alloc(rc, want);
 			}
 			rc_lock(rc);
 			if (ix ? rc->nlive + 1 <= ix->cap : !index_full(rc))
 				break;
 			rc_unlock(rc);
 			index_spare(rc, ix);
+			free(hs);
 		}
 		rc->stats.pins += n;
 		if (!umn_interval_read_retry(&r->sub, seq) &&
@@ -393,6 +424,7 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 		rc->stats.retries++;
 		rc_unlock(rc);
 		index_spare(rc, ix);
+		free(hs);
 		unpin_reg(rc, r);
 	}
 	/* Published: from here a lookup may find it.  An invalidation that
@@ -401,6 +433,9 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 	old = index_add(rc, ix, r);
 	if (old)
 		retire_index_locked(rc, old);
+	if (hs)
+		hints_replace(rc, hs);
+	umn__reghints_set(rc->hints, s, r);
 	r->where = INDEXED;
 	link_add(&rc->all, &r->all);
 	rc->stats.registrations++;

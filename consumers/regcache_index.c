@@ -208,3 +208,74 @@ void umn__regidx_clear(struct index *ix, const struct reg *r,
 			__atomic_store_n(&ix->recent[i].r, NULL,
 					 __ATOMIC_RELEASE);
 }
+
+size_t umn__reghints_size(size_t n)
+{
+	size_t nb = 16;
+
+	while (nb * 4 < n && nb < SIZE_MAX / 4 / sizeof(struct hint[HINT_WAYS]))
+		nb *= 2;
+	return nb;
+}
+
+struct hints *umn__reghints_alloc(size_t nbuckets)
+{
+	size_t size = sizeof(struct hints) +
+		      nbuckets * sizeof(struct hint[HINT_WAYS]);
+	unsigned int bits = 0;
+	struct hints *hs;
+
+	if (umn__fail_here() || !(hs = aligned_alloc(CACHELINE, size)))
+		return NULL;
+	memset(hs, 0, size);
+	while ((1UL << bits) < nbuckets)
+		bits++;
+	hs->shift = 64 - bits;
+	hs->nbuckets = nbuckets;
+	return hs;
+}
+
+void umn__reghints_set(struct hints *hs, unsigned long start, struct reg *r)
+{
+	struct hint *b = reghints_bucket(hs, start);
+	unsigned int k;
+
+	/* A free way, else the oldest: they move up one, and the new
+	 * one goes last. */
+	for (k = 0;
+	     k < HINT_WAYS - 1 && __atomic_load_n(&b[k].r, __ATOMIC_RELAXED);
+	     k++)
+		;
+	if (__atomic_load_n(&b[k].r, __ATOMIC_RELAXED)) {
+		for (k = 0; k < HINT_WAYS - 1; k++) {
+			__atomic_store_n(&b[k].r, NULL, __ATOMIC_RELEASE);
+			__atomic_store_n(&b[k].start, b[k + 1].start,
+					 __ATOMIC_RELAXED);
+			__atomic_store_n(&b[k].r, b[k + 1].r, __ATOMIC_RELEASE);
+		}
+		__atomic_store_n(&b[k].r, NULL, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&b[k].start, start, __ATOMIC_RELAXED);
+	/* Pairs with the acquire of a lookup's probe: r's fields and the
+	 * start come before. */
+	__atomic_store_n(&b[k].r, r, __ATOMIC_RELEASE);
+}
+
+void umn__reghints_clear(struct hints *hs, unsigned long start,
+			 const struct reg *r)
+{
+	struct hint *b = reghints_bucket(hs, start);
+
+	for (unsigned int k = 0; k < HINT_WAYS; k++)
+		if (__atomic_load_n(&b[k].r, __ATOMIC_RELAXED) == r)
+			__atomic_store_n(&b[k].r, NULL, __ATOMIC_RELEASE);
+}
+
+void umn__reghints_move(struct hints *to, const struct hints *from)
+{
+	for (size_t i = 0; i < from->nbuckets; i++)
+		for (unsigned int k = 0; k < HINT_WAYS; k++)
+			if (from->b[i][k].r)
+				umn__reghints_set(to, from->b[i][k].start,
+						  from->b[i][k].r);
+}

@@ -115,6 +115,62 @@ regidx_slot_after(const struct index *ix, unsigned long s)
 	return 0;
 }
 
+/*
+ * The hints: where a lookup looks first.  Registrations by the page they
+ * start at, in buckets of HINT_WAYS on a cache line each, so that a
+ * lookup of a range that starts where a registration does (a buffer used
+ * again) loads one bucket and the registration, not the search's levels
+ * and the slot.  Any other lookup, and one whose hint does not cover its
+ * range, searches.  A hint may be lost (a full bucket takes the place of
+ * its oldest), never wrong for long: a lookup checks the registration it
+ * names against its range, as the search does.
+ *
+ * Who may do what: the writer, under the cache's lock, sets a
+ * registration's hint when it publishes it and clears it when it clears
+ * its slot, so a registration that a lookup reads here is retired (after
+ * a grace period) no earlier than it is from the index.  A table is
+ * replaced, and the old one retired, only when the cache outgrows it or
+ * shrinks far below it.
+ */
+#define HINT_WAYS 4
+
+struct hint {
+	unsigned long start; /* the registration's start; atomic */
+	struct reg *r;	     /* NULL: free; atomic */
+};
+
+struct hints {
+	struct retire retire; /* on the cache's retired list, once replaced */
+	unsigned int shift;   /* 64 - log2(nbuckets) */
+	size_t nbuckets;      /* a power of two */
+	_Alignas(CACHELINE) struct hint b[][HINT_WAYS];
+};
+
+/* The bucket of the registrations that start at @start. */
+static inline __attribute__((always_inline)) struct hint *
+reghints_bucket(struct hints *hs, unsigned long start)
+{
+	/* Fibonacci hashing of the page: consecutive and evenly spaced
+	 * buffers fall in distinct buckets. */
+	return hs->b[((start >> 12) * 0x9e3779b97f4a7c15UL) >> hs->shift];
+}
+
+/* Hints in @nbuckets buckets (a power of two), all free, or NULL.  May
+ * sleep. */
+struct hints *umn__reghints_alloc(size_t nbuckets);
+
+/* The bucket count for @n registrations: at most as many as the ways (a
+ * bucket overflows now and then; with twice the buckets the misses that
+ * fill the cache took more page faults than the lost hints cost). */
+size_t umn__reghints_size(size_t n);
+
+/* The writer's: @r, which starts at @start, is published; it is not.
+ * Then every hint of @from into @to, not yet published. */
+void umn__reghints_set(struct hints *hs, unsigned long start, struct reg *r);
+void umn__reghints_clear(struct hints *hs, unsigned long start,
+			 const struct reg *r);
+void umn__reghints_move(struct hints *to, const struct hints *from);
+
 /* An index with room for @n sorted slots, or NULL.  May sleep. */
 struct index *umn__regidx_alloc(size_t n);
 

@@ -78,6 +78,7 @@ struct umn_regcache {
 	/* Read by every lookup and release; written off the hit path. */
 	struct index *index;	/* published with a release store; old
 				    arrays are retired */
+	struct hints *hints;	/* the same; never NULL */
 	unsigned long nzombies; /* how many on rc->zombies; atomic */
 	struct umn_mm *mm;
 	const struct umn_regcache_ops *ops;
@@ -92,6 +93,11 @@ struct umn_regcache {
 	/* Slots with a registration in the index; atomic: read unlocked
 	 * to size the next. */
 	unsigned long nlive;
+	/* The index's recent slots, and all its slots, cleared or not: the
+	 * unlocked guesses of index_full() and index_sparse(); atomic. */
+	unsigned long nrecent, nslots;
+	/* rc->hints->nbuckets; atomic: read unlocked. */
+	size_t nhint_buckets;
 	/* Every registration from publication to free: destroy's check,
 	 * the stats' sum. */
 	struct link all;
@@ -160,6 +166,8 @@ uintptr_t umn__regcache_this_thread(void);
 #define unpin_reg	    umn__regcache_unpin
 #define put_reg		    umn__regcache_put_reg
 #define index_add	    umn__regcache_index_add
+#define hints_alloc	    umn__regcache_hints_alloc
+#define hints_replace	    umn__regcache_hints_replace
 #define reg_ops		    umn__regcache_reg_ops
 
 void rc_lock(struct umn_regcache *rc);
@@ -174,6 +182,8 @@ void unpin_reg(struct umn_regcache *rc, struct reg *r);
 int put_reg(struct umn_regcache *rc, struct reg *r);
 struct index *index_add(struct umn_regcache *rc, struct index *ix,
 			struct reg *r);
+struct hints *hints_alloc(struct umn_regcache *rc, size_t n);
+void hints_replace(struct umn_regcache *rc, struct hints *hs);
 extern const struct umn_interval_notifier_ops reg_ops;
 
 #endif

@@ -63,6 +63,7 @@ static void unindex_locked(struct umn_regcache *rc, struct reg *r)
 {
 	rc_assert_held(rc);
 	umn__regidx_clear(rc->index, r, r->h.addr, r->recent_i);
+	umn__reghints_clear(rc->hints, r->h.addr, r);
 	__atomic_store_n(&rc->nlive, rc->nlive - 1, __ATOMIC_RELAXED);
 }
 
@@ -180,6 +181,32 @@ struct index *index_alloc(struct umn_regcache *rc, size_t n)
 	while (cap < n && cap < SIZE_MAX / 2)
 		cap *= 2;
 	return umn__regidx_alloc(cap);
+}
+
+/* Hints for @n registrations if the cache's are far too few or far too
+ * many; else, or if there is no memory (the old ones stay), NULL.  May
+ * sleep. */
+struct hints *hints_alloc(struct umn_regcache *rc, size_t n)
+{
+	size_t want = umn__reghints_size(n),
+	       cur = __atomic_load_n(&rc->nhint_buckets, __ATOMIC_RELAXED);
+
+	if (cur >= want && cur <= 4 * want)
+		return NULL;
+	return umn__reghints_alloc(want);
+}
+
+/* Under rc->lock: @hs, from hints_alloc(), in place of the cache's. */
+void hints_replace(struct umn_regcache *rc, struct hints *hs)
+{
+	struct hints *old = rc->hints;
+
+	rc_assert_held(rc);
+	umn__reghints_move(hs, old);
+	/* Pairs with the acquire in find(). */
+	__atomic_store_n(&rc->hints, hs, __ATOMIC_RELEASE);
+	__atomic_store_n(&rc->nhint_buckets, hs->nbuckets, __ATOMIC_RELAXED);
+	retire_locked(rc, &old->retire, old);
 }
 
 /*
@@ -300,20 +327,12 @@ int put_reg(struct umn_regcache *rc, struct reg *r)
 }
 
 /* Are most of the index's slots cleared?  Under rc->lock, or unlocked as
- * a hint. */
+ * a guess. */
 static bool index_sparse(struct umn_regcache *rc)
 {
-	unsigned long live = __atomic_load_n(&rc->nlive, __ATOMIC_RELAXED);
-	struct index *ix;
-	bool sparse;
-
-	umn__rcu_read_lock();
-	ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE);
-	sparse =
-		ix && ix->n + __atomic_load_n(&ix->nrecent, __ATOMIC_RELAXED) >=
-			      2 * live + FAN;
-	umn__rcu_read_unlock();
-	return sparse;
+	return __atomic_load_n(&rc->index, __ATOMIC_RELAXED) &&
+	       __atomic_load_n(&rc->nslots, __ATOMIC_RELAXED) >=
+		       2 * __atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) + FAN;
 }
 
 /*
@@ -324,21 +343,26 @@ static bool index_sparse(struct umn_regcache *rc)
 static void index_compact(struct umn_regcache *rc)
 {
 	struct index *ix, *old;
+	struct hints *hs;
+	size_t n;
 
 	while (index_sparse(rc)) {
-		ix = index_alloc(rc,
-				 __atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) +
-					 RECENT);
+		n = __atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) + RECENT;
+		ix = index_alloc(rc, n);
 		if (!ix) /* only a search that stays longer */
 			return;
+		hs = hints_alloc(rc, n);
 		rc_lock(rc);
 		if (!index_sparse(rc) || rc->nlive > ix->cap) {
 			rc_unlock(rc);
 			index_spare(rc, ix);
+			free(hs);
 			continue;
 		}
 		old = index_add(rc, ix, NULL);
 		retire_index_locked(rc, old);
+		if (hs)
+			hints_replace(rc, hs);
 		rc_unlock(rc);
 		retire_flush(rc);
 		return;
@@ -415,6 +439,7 @@ int umn_regcache_destroy(struct umn_regcache *rc)
 	free_retired(rc->retired_index);
 	free(rc->spare);
 	free(rc->index);
+	free(rc->hints);
 	umn_mm_put(rc->mm);
 	free(rc);
 	return 0;

@@ -233,6 +233,23 @@ bool umn__proc_start_held(void)
 }
 #endif
 
+/*
+ * At exit, before liburcu-bp's destructor (libumn needs liburcu-bp, so
+ * its destructors run first), the exiting thread enters a read-side
+ * section, which registers it.  liburcu-bp unmaps its registry at exit
+ * when no thread is registered, holding its init lock: its munmap then
+ * reaches the hook, whose read lock registers the thread, which waits for
+ * that same lock, for ever.  With this thread registered the registry
+ * stays, for the hooks that run later in the exit.
+ */
+__attribute__((destructor)) static void keep_rcu_registry(void)
+{
+	if (!__atomic_load_n(&sources_on, __ATOMIC_ACQUIRE))
+		return;
+	umn__rcu_read_lock();
+	umn__rcu_read_unlock();
+}
+
 int umn_proc_start(unsigned int sources)
 {
 	bool each_required = sources != UMN_PROC_ALL;

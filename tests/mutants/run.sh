@@ -125,6 +125,12 @@ mutant regcache-spare-no-grace consumers/regcache.c \
 	's/^\t\tretire_index_locked(rc, old);$/\t\tindex_spare(rc, old);/' \
 	"umn-tests" "consumers"
 
+# A lookup takes the registration its hint names without checking that
+# it covers the range: a shorter one that starts there is handed out.
+mutant regcache-hint-unchecked consumers/regcache.c \
+	's/if (r \&\& r->h.addr + r->h.len >= e \&\& r->h.addr <= s \&\&$/if (r \&\&/' \
+	"umn-tests" "consumers"
+
 # mprotect in the soft MMU opens a bracket and never ends it.
 mutant soft-unpaired-end primaries/soft/mm.c \
 	'/umn__soft_change_range(sm, addr, end, &p.c);$/{n;/^\tumn__soft_bracket_end(sm, &range);$/d}' \
