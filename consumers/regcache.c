@@ -277,8 +277,10 @@ find(struct umn_regcache *rc, unsigned long s, unsigned long e, bool write,
 	}
 	/* Every sorted slot before i starts at or before s; one that ends
 	 * at or after e covers [s, e); none before a maxend < e does.  Then
-	 * the recent slots. */
-	i = regidx_slot_after(ix, s);
+	 * the recent slots.  A range beyond the last start (a miss, as a
+	 * cache that grows upwards has) needs no search. */
+	i = ix->n && s >= ix->key[0][ix->n - 1] ? ix->n
+						: regidx_slot_after(ix, s);
 	n = __atomic_load_n(&ix->nrecent, __ATOMIC_ACQUIRE);
 	/* The span read after the count covers at least its n slots. */
 	if (n && (s < __atomic_load_n(&ix->recent_lo, __ATOMIC_RELAXED) ||
@@ -358,9 +360,16 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 	if (!rc || !hp || !pages_of(addr, len, &s, &e))
 		return -EINVAL;
 	umn_might_sleep();
-	umn_regcache_reap(rc);
-	if (!umn_regcache_lookup(rc, addr, len, write, hp))
+	if (__atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED) ||
+	    index_sparse(rc))
+		umn_regcache_reap(rc);
+	umn__rcu_read_lock();
+	r = find(rc, s, e, write, true);
+	umn__rcu_read_unlock();
+	if (r) {
+		*hp = &r->h;
 		return 0;
+	}
 
 	n = (e - s) >> UMN_PAGE_SHIFT;
 	r = reg_alloc(n);

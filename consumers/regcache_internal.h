@@ -129,6 +129,15 @@ static inline unsigned long reg_hits(struct reg *r)
 				HIT_SHIFT));
 }
 
+/* Are most of the index's slots cleared?  Under rc->lock, or unlocked as
+ * a guess. */
+static inline bool index_sparse(struct umn_regcache *rc)
+{
+	return __atomic_load_n(&rc->index, __ATOMIC_RELAXED) &&
+	       __atomic_load_n(&rc->nslots, __ATOMIC_RELAXED) >=
+		       2 * __atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) + FAN;
+}
+
 /* --- the lock --- */
 
 #define PENDING 1UL

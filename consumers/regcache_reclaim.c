@@ -326,15 +326,6 @@ int put_reg(struct umn_regcache *rc, struct reg *r)
 	return 0;
 }
 
-/* Are most of the index's slots cleared?  Under rc->lock, or unlocked as
- * a guess. */
-static bool index_sparse(struct umn_regcache *rc)
-{
-	return __atomic_load_n(&rc->index, __ATOMIC_RELAXED) &&
-	       __atomic_load_n(&rc->nslots, __ATOMIC_RELAXED) >=
-		       2 * __atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) + FAN;
-}
-
 /*
  * Rebuild an index that invalidations left mostly cleared (a lookup
  * searches every slot, cleared or not, until the next register's
