@@ -325,20 +325,23 @@ int umn_regcache_lookup(struct umn_regcache *rc, unsigned long addr,
 }
 
 /*
- * A registration on a cache line of its own: malloc()ed with a line to
- * spare and aligned by hand (glibc's aligned_alloc() costs a few hundred
- * instructions more, a third of a miss).  Freed through r->mem.
+ * A registration on a cache line of its own: malloc()ed with what
+ * aligning it by hand may take (malloc's alignment is max_align_t's) and
+ * aligned so (glibc's aligned_alloc() costs a few hundred instructions
+ * more, a third of a miss).  Its pages start before the padding that
+ * rounds struct reg up to whole lines.  Freed through r->mem.
  */
 static struct reg *reg_alloc(unsigned long n)
 {
+	const size_t pad = CACHELINE - _Alignof(max_align_t);
 	size_t size;
 	void *mem;
 	struct reg *r;
 
 	if (n > (SIZE_MAX - sizeof(*r) - 2 * CACHELINE) / sizeof(r->pages[0]))
 		return NULL;
-	size = sizeof(*r) + n * sizeof(r->pages[0]);
-	if (umn__fail_here() || !(mem = malloc(size + CACHELINE)))
+	size = offsetof(struct reg, pages) + n * sizeof(r->pages[0]);
+	if (umn__fail_here() || !(mem = malloc(size + pad)))
 		return NULL;
 	r = (struct reg *)(((uintptr_t)mem + CACHELINE - 1) &
 			   ~(uintptr_t)(CACHELINE - 1));

@@ -59,17 +59,22 @@ struct reg {
 	_Alignas(CACHELINE) uint64_t state; /* see the top; atomic */
 	struct umn_regcache_handle h;	    /* what users see; immutable */
 	struct umn_regcache *rc;
-	/* The rest. */
+	/* The rest, packed: every byte is a share of a page fault as the
+	 * cache grows. */
 	struct umn_interval_notifier sub; /* over [h.addr, h.addr + h.len) */
-	uint64_t hits_carry;	  /* hits carried out of state; atomic */
-	enum where where;	  /* under rc->lock */
-	size_t recent_i;	  /* its recent slot, if it was added in place
-				     to the current index; under rc->lock */
-	struct link all;	  /* on rc->all; under rc->lock */
-	struct link zlink;	  /* on rc->zombies; under rc->lock */
-	bool deferred;		  /* on rc->pending; atomic */
+	uint64_t hits_carry; /* hits carried out of state; atomic */
+	unsigned char where; /* enum where; under rc->lock */
+	bool deferred;	     /* on rc->pending; atomic */
+	uint32_t recent_i;   /* its recent slot (< RECENT), if it was
+				     added in place to the current index;
+				     under rc->lock */
+	struct link all;     /* on rc->all; under rc->lock */
+	union {
+		struct link zlink;    /* on rc->zombies; under rc->lock */
+		struct retire retire; /* on rc->retired, once freed (off
+					 the zombies for good) */
+	};
 	struct reg *pending_next; /* on rc->pending */
-	struct retire retire;	  /* on rc->retired, once freed */
 	void *mem;		  /* what reg_alloc() allocated */
 	struct umn_regcache_page pages[];
 };
