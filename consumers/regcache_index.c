@@ -240,8 +240,9 @@ void umn__reghints_set(struct hints *hs, unsigned long start, struct reg *r)
 	struct hint *b = reghints_bucket(hs, start);
 	unsigned int k;
 
-	/* A free way, else the oldest: they move up one, and the new
-	 * one goes last. */
+	/* A free way; in a full bucket the first way's hint goes, the
+	 * others move up one and the new one goes last (ways fill in
+	 * order, so the first is about the oldest). */
 	for (k = 0;
 	     k < HINT_WAYS - 1 && __atomic_load_n(&b[k].r, __ATOMIC_RELAXED);
 	     k++)

@@ -36,6 +36,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <umn/mm.h>
 
 #define CACHELINE 64
 
@@ -152,7 +153,8 @@ reghints_bucket(struct hints *hs, unsigned long start)
 {
 	/* Fibonacci hashing of the page: consecutive and evenly spaced
 	 * buffers fall in distinct buckets. */
-	return hs->b[((start >> 12) * 0x9e3779b97f4a7c15UL) >> hs->shift];
+	return hs->b[((start >> UMN_PAGE_SHIFT) * 0x9e3779b97f4a7c15UL) >>
+		     hs->shift];
 }
 
 /* Hints in @nbuckets buckets (a power of two), all free, or NULL.  May
