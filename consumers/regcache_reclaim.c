@@ -202,6 +202,10 @@ void hints_replace(struct umn_regcache *rc, struct hints *hs)
 	struct hints *old = rc->hints;
 
 	rc_assert_held(rc);
+	if (hs->nbuckets == old->nbuckets) { /* another thread's came first */
+		retire_locked(rc, &hs->retire, hs);
+		return;
+	}
 	umn__reghints_move(hs, old);
 	/* Pairs with the acquire in find(). */
 	__atomic_store_n(&rc->hints, hs, __ATOMIC_RELEASE);
