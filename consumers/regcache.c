@@ -167,8 +167,9 @@ static bool index_full(struct umn_regcache *rc)
 struct index *index_add(struct umn_regcache *rc, struct index *ix,
 			struct reg *r)
 {
-	struct slot add = { r ? r->h.addr : 0, r ? r->h.addr + r->h.len : 0, 0,
-			    r };
+	struct slot add = { .end = r ? r->h.addr + r->h.len : 0,
+			    .start = r ? r->h.addr : 0,
+			    .r = r };
 	struct index *old = rc->index;
 	size_t n;
 

@@ -96,7 +96,7 @@ static bool live(const struct slot *sl, struct slot *out)
  * @s is beyond the last (a cache that grows upwards), else searched. */
 static size_t slot_from(const struct index *ix, unsigned long s)
 {
-	if (!ix->n || ix->s[ix->n - 1].start < s)
+	if (!ix->n || ix->key[0][ix->n - 1] < s)
 		return ix->n;
 	return s ? regidx_slot_after(ix, s - 1) : 0;
 }
@@ -132,7 +132,7 @@ static size_t copy_run(struct index *ix, size_t n, const struct index *old,
 		if (sl.end > maxend)
 			maxend = sl.end;
 		sl.maxend = maxend;
-		ix->key[0][n] = sl.start;
+		ix->key[0][n] = old->key[0][i];
 		ix->s[n++] = sl;
 	}
 	return n;
@@ -165,11 +165,12 @@ size_t umn__regidx_rebuild(struct index *ix, const struct index *old,
 		}
 		if (j == na)
 			break;
+		ix->key[0][n] = in[j].start;
 		ix->s[n] = in[j];
 		ix->s[n].maxend = n && ix->s[n - 1].maxend > in[j].end
 					  ? ix->s[n - 1].maxend
 					  : in[j].end;
-		ix->key[0][n++] = in[j].start;
+		n++;
 		if (in[j].end > m)
 			m = in[j].end;
 	}
@@ -197,7 +198,7 @@ void umn__regidx_clear(struct index *ix, const struct reg *r,
 		return;
 	}
 	for (i = regidx_slot_after(ix, start);
-	     i-- > 0 && ix->s[i].start == start;)
+	     i-- > 0 && ix->key[0][i] == start;)
 		if (__atomic_load_n(&ix->s[i].r, __ATOMIC_RELAXED) == r) {
 			__atomic_store_n(&ix->s[i].r, NULL, __ATOMIC_RELEASE);
 			ix->ncleared++;

@@ -4,7 +4,7 @@
  * registrations cover a range, searched without a lock (regcache.c).
  * Internal; nothing here is installed.
  *
- * Slots { start, end, maxend, r } sorted by start, maxend the largest end
+ * Slots { end, maxend, r } sorted by start (their keys), maxend the largest end
  * of this slot and all before it, so "a registration covering [s, e)" is
  * a search for the last start <= s and a scan back while maxend >= e
  * (short unless one registration spans many others).  The search counts
@@ -48,12 +48,17 @@ struct retire {
 	void *mem; /* what to free */
 };
 
-/* One slot of the index; all but r are immutable once published. */
+/* One slot of the index; all but r are immutable once published.  A
+ * sorted slot's start is its key (key[0]), so its place holds maxend. */
 struct slot {
-	unsigned long start, end; /* the registration's [start, end) */
-	unsigned long maxend;	  /* max end of this slot and all before
-				     (cleared ones too, until a rebuild) */
-	struct reg *r;		  /* NULL once taken out; atomic */
+	unsigned long end; /* the registration's [start, end) */
+	union {
+		unsigned long start;  /* recent slots (and a rebuild's input) */
+		unsigned long maxend; /* sorted slots: max end of this slot
+					 and all before (cleared ones too,
+					 until a rebuild) */
+	};
+	struct reg *r; /* NULL once taken out; atomic */
 };
 
 /*
