@@ -207,7 +207,7 @@ int umn_regcache_create(struct umn_mm *mm, const struct umn_regcache_ops *ops,
 	if (!rc)
 		return -ENOMEM;
 	memset(rc, 0, sizeof(*rc));
-	rc->hints = umn__reghints_alloc(umn__reghints_size(0));
+	rc->hints = umn__reghints_alloc(umn__reghints_size(1 + RECENT));
 	if (!rc->hints) {
 		free(rc);
 		return -ENOMEM;
@@ -481,7 +481,9 @@ int umn_regcache_release(struct umn_regcache_handle *h)
 		return -EINVAL;
 	r = container_of(h, struct reg, h);
 	rc = r->rc;
-	old = __atomic_load_n(&r->state, __ATOMIC_RELAXED);
+	/* Acquire, here and when the CAS fails: a releaser that finds it
+	 * holds the last user frees r, after the other users' releases. */
+	old = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
 	for (;;) {
 		if (!(old & USERS))
 			return -EINVAL;
@@ -497,8 +499,8 @@ int umn_regcache_release(struct umn_regcache_handle *h)
 		/* The final touch of r and rc.  Release: the user's accesses
 		 * come before whoever frees r next. */
 		if (__atomic_compare_exchange_n(&r->state, &old, old - USER,
-						true, __ATOMIC_RELEASE,
-						__ATOMIC_RELAXED))
+						true, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
 			return 0;
 	}
 	if (!reaped && __atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED))

@@ -346,7 +346,7 @@ static void index_compact(struct umn_regcache *rc)
 		ix = index_alloc(rc, n);
 		if (!ix) /* only a search that stays longer */
 			return;
-		hs = hints_alloc(rc, n);
+		hs = hints_alloc(rc, n + 1); /* as register sizes them */
 		rc_lock(rc);
 		if (!index_sparse(rc) || rc->nlive > ix->cap) {
 			rc_unlock(rc);

@@ -185,6 +185,26 @@ static int sources_from_env(unsigned int *mask)
 	return strcmp(env, "all") ? 1 : 2;
 }
 
+/*
+ * At exit, before liburcu-bp's destructor, the exiting thread enters a
+ * read-side section, which registers it.  liburcu-bp unmaps its registry
+ * at exit when no thread is registered, holding its init lock: its munmap
+ * then reaches the hook, whose read lock registers the thread, which
+ * waits for that same lock, for ever.  With this thread registered the
+ * registry stays, for the hooks that run later in the exit.  An exit
+ * handler, not a destructor: handlers registered after start-up run
+ * before every destructor, whether liburcu-bp is a shared library (whose
+ * destructor runs after libumn's) or linked into the program (where the
+ * link order decides).
+ */
+static void keep_rcu_registry(void)
+{
+	if (!__atomic_load_n(&sources_on, __ATOMIC_ACQUIRE))
+		return;
+	umn__rcu_read_lock();
+	umn__rcu_read_unlock();
+}
+
 static int start_locked(unsigned int want, bool each_required)
 {
 	unsigned int on = __atomic_load_n(&sources_on, __ATOMIC_RELAXED);
@@ -204,6 +224,8 @@ static int start_locked(unsigned int want, bool each_required)
 		umn__proc_hooks_init();
 		hooks_ret = umn__proc_patch_libc();
 		patched = !hooks_ret;
+		if (patched) /* (atexit fails only for want of memory) */
+			(void)atexit(keep_rcu_registry);
 		if (patched && umn__proc_patched(umn__proc_hook_sigaction))
 			umn__proc_signals_start();
 	}
@@ -232,23 +254,6 @@ bool umn__proc_start_held(void)
 	return umn__lock_held(&start_lock, UMN__LOCK_EXCL);
 }
 #endif
-
-/*
- * At exit, before liburcu-bp's destructor (libumn needs liburcu-bp, so
- * its destructors run first), the exiting thread enters a read-side
- * section, which registers it.  liburcu-bp unmaps its registry at exit
- * when no thread is registered, holding its init lock: its munmap then
- * reaches the hook, whose read lock registers the thread, which waits for
- * that same lock, for ever.  With this thread registered the registry
- * stays, for the hooks that run later in the exit.
- */
-__attribute__((destructor)) static void keep_rcu_registry(void)
-{
-	if (!__atomic_load_n(&sources_on, __ATOMIC_ACQUIRE))
-		return;
-	umn__rcu_read_lock();
-	umn__rcu_read_unlock();
-}
 
 int umn_proc_start(unsigned int sources)
 {
