@@ -307,15 +307,13 @@ find(struct umn_regcache *rc, unsigned long s, unsigned long e, bool write,
 	}
 }
 
-int umn_regcache_lookup(struct umn_regcache *rc, unsigned long addr,
-			unsigned long len, bool write,
-			struct umn_regcache_handle **hp)
+/* umn_regcache_lookup() of the pages [s, e), already checked. */
+static inline __attribute__((always_inline)) int
+lookup_pages(struct umn_regcache *rc, unsigned long s, unsigned long e,
+	     bool write, struct umn_regcache_handle **hp)
 {
-	unsigned long s, e;
 	struct reg *r;
 
-	if (!rc || !hp || !pages_of(addr, len, &s, &e))
-		return -EINVAL;
 	umn__rcu_read_lock();
 	r = find(rc, s, e, write, true);
 	umn__rcu_read_unlock();
@@ -323,6 +321,17 @@ int umn_regcache_lookup(struct umn_regcache *rc, unsigned long addr,
 		return -ENOENT;
 	*hp = &r->h;
 	return 0;
+}
+
+int umn_regcache_lookup(struct umn_regcache *rc, unsigned long addr,
+			unsigned long len, bool write,
+			struct umn_regcache_handle **hp)
+{
+	unsigned long s, e;
+
+	if (!rc || !hp || !pages_of(addr, len, &s, &e))
+		return -EINVAL;
+	return lookup_pages(rc, s, e, write, hp);
 }
 
 /*
@@ -367,13 +376,8 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 	if (__atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED) ||
 	    index_sparse(rc))
 		umn_regcache_reap(rc);
-	umn__rcu_read_lock();
-	r = find(rc, s, e, write, true);
-	umn__rcu_read_unlock();
-	if (r) {
-		*hp = &r->h;
+	if (!lookup_pages(rc, s, e, write, hp))
 		return 0;
-	}
 
 	n = (e - s) >> UMN_PAGE_SHIFT;
 	r = reg_alloc(n);
