@@ -113,7 +113,7 @@
  * unpin takes), hence the zombies.
  *
  * Statistics: hits live in each registration's state word (a lookup's CAS
- * counts its own; the rare carry out of 32 bits goes to r->hits_carry)
+ * counts its own; the rare carry out of 32 bits goes to rc->hits_carry)
  * and are added to rc->stats when the registration is freed; the rest are
  * counted under rc->lock, off the hit path.  umn_regcache_stats() sums.
  *
@@ -236,7 +236,7 @@ static bool get_user(struct reg *r)
 					      __ATOMIC_ACQUIRE,
 					      __ATOMIC_RELAXED));
 	if ((old >> HIT_SHIFT) == HITS_LOW)
-		__atomic_fetch_add(&r->hits_carry, HIT, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&r->rc->hits_carry, HIT, __ATOMIC_RELAXED);
 	return true;
 }
 
@@ -335,17 +335,17 @@ int umn_regcache_lookup(struct umn_regcache *rc, unsigned long addr,
 }
 
 /*
- * A registration on a cache line of its own: malloc()ed with what
- * aligning it by hand may take (malloc's alignment is max_align_t's) and
- * aligned so (glibc's aligned_alloc() costs a few hundred instructions
- * more, a third of a miss).  Its pages start before the padding that
- * rounds struct reg up to whole lines.  Freed through r->mem.
+ * A registration on whole cache lines: malloc()ed with what aligning it
+ * by hand may take (malloc's alignment is max_align_t's; glibc's
+ * aligned_alloc() costs a few hundred instructions more, a third of a
+ * miss).  Its pages start before the padding that rounds struct reg up
+ * to whole lines.  Zeroed but for mem_off; freed through reg_mem().
  */
 static struct reg *reg_alloc(unsigned long n)
 {
 	const size_t pad = CACHELINE - _Alignof(max_align_t);
 	size_t size;
-	void *mem;
+	char *mem;
 	struct reg *r;
 
 	if (n > (SIZE_MAX - sizeof(*r) - 2 * CACHELINE) / sizeof(r->pages[0]))
@@ -356,7 +356,7 @@ static struct reg *reg_alloc(unsigned long n)
 	r = (struct reg *)(((uintptr_t)mem + CACHELINE - 1) &
 			   ~(uintptr_t)(CACHELINE - 1));
 	memset(r, 0, size);
-	r->mem = mem;
+	r->mem_off = (unsigned char)((char *)r - mem);
 	return r;
 }
 
@@ -470,7 +470,7 @@ out_remove:
 	rc_lock(rc);
 	rc_unlock(rc);
 out_free:
-	free(r->mem);
+	free(reg_mem(r));
 	return ret;
 }
 
@@ -559,6 +559,7 @@ void umn_regcache_stats(struct umn_regcache *rc, struct umn_regcache_stats *out)
 
 	rc_lock(rc);
 	*out = rc->stats;
+	out->hits += __atomic_load_n(&rc->hits_carry, __ATOMIC_RELAXED);
 	for (l = rc->all.next; l != &rc->all; l = l->next)
 		out->hits += reg_hits(container_of(l, struct reg, all));
 	rc_unlock(rc);

@@ -55,29 +55,36 @@ enum where { UNPUBLISHED, INDEXED, UNINDEXED, ZOMBIE, FREEING };
 #define RETIRE_BATCH 32 /* retired before a grace period frees them */
 
 struct reg {
-	/* The hit path's: the first cache line is the registration's own. */
+	/* Lines 0 and 1, the invalidation's: the tree node first, so that
+	 * the core's search reads one line per node it visits. */
+	struct umn_interval_notifier sub; /* over [h.addr, h.addr + h.len) */
+	unsigned char where;   /* enum where; under rc->lock */
+	bool deferred;	       /* on rc->pending; atomic */
+	unsigned char mem_off; /* r - what reg_alloc() allocated */
+	uint32_t recent_i;     /* its recent slot (< RECENT), if it was
+				  added in place to the current index;
+				  under rc->lock */
+	struct link all;       /* on rc->all; under rc->lock */
+	/* Line 2, the hit path's. */
 	_Alignas(CACHELINE) uint64_t state; /* see the top; atomic */
 	struct umn_regcache_handle h;	    /* what users see; immutable */
 	struct umn_regcache *rc;
 	/* The rest, packed: every byte is a share of a page fault as the
 	 * cache grows. */
-	struct umn_interval_notifier sub; /* over [h.addr, h.addr + h.len) */
-	uint64_t hits_carry; /* hits carried out of state; atomic */
-	unsigned char where; /* enum where; under rc->lock */
-	bool deferred;	     /* on rc->pending; atomic */
-	uint32_t recent_i;   /* its recent slot (< RECENT), if it was
-				     added in place to the current index;
-				     under rc->lock */
-	struct link all;     /* on rc->all; under rc->lock */
+	struct reg *pending_next; /* on rc->pending */
 	union {
 		struct link zlink;    /* on rc->zombies; under rc->lock */
 		struct retire retire; /* on rc->retired, once freed (off
 					 the zombies for good) */
 	};
-	struct reg *pending_next; /* on rc->pending */
-	void *mem;		  /* what reg_alloc() allocated */
 	struct umn_regcache_page pages[];
 };
+
+/* What reg_alloc() allocated for @r: free() takes it. */
+static inline void *reg_mem(struct reg *r)
+{
+	return (char *)r - r->mem_off;
+}
 
 struct umn_regcache {
 	/* Read by every lookup and release; written off the hit path. */
@@ -117,8 +124,10 @@ struct umn_regcache {
 	 * (atomic). */
 	struct retire *retired_index;
 	struct index *spare;
-	/* Hits: of the freed only. */
+	/* Hits: of the freed only, and hits_carry (atomic) the carries out
+	 * of the registrations' 32-bit counts. */
 	struct umn_regcache_stats stats;
+	unsigned long hits_carry;
 };
 
 static inline unsigned long npages(const struct reg *r)
@@ -128,10 +137,8 @@ static inline unsigned long npages(const struct reg *r)
 
 static inline unsigned long reg_hits(struct reg *r)
 {
-	return (unsigned long)(__atomic_load_n(&r->hits_carry,
-					       __ATOMIC_RELAXED) +
-			       (__atomic_load_n(&r->state, __ATOMIC_RELAXED) >>
-				HIT_SHIFT));
+	return (unsigned long)(__atomic_load_n(&r->state, __ATOMIC_RELAXED) >>
+			       HIT_SHIFT);
 }
 
 /* Are most of the index's slots cleared?  Under rc->lock, or unlocked as

@@ -325,7 +325,7 @@ int put_reg(struct umn_regcache *rc, struct reg *r)
 	rc->stats.hits += reg_hits(r);
 	link_del(&r->all);
 	/* Lookups that found r in an index may still read its state. */
-	retire_locked(rc, &r->retire, r->mem);
+	retire_locked(rc, &r->retire, reg_mem(r));
 	rc_unlock(rc);
 	return 0;
 }
