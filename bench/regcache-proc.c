@@ -4,11 +4,16 @@
  * beside UCX's rcache.
  *
  * The cache (consumers/regcache.c) runs over umn_proc_mm(): real memory,
- * heard through the process sources.  Three variants, each in a fresh
+ * heard through the process sources.  Four variants, each in a fresh
  * process of its own (umn-bench exec'd with --child, as the hooks
  * benchmark does), interleaved over the repetitions:
  *
  *   umn-hooks	 umn_proc_start(UMN_PROC_HOOKS)
+ *   umn-hooks-handler	the same in a process with a signal handler (one
+ *		 for SIGUSR1, installed before the start, never raised): as
+ *		 most MPI and RDMA programs are.  The lock on the process mm
+ *		 then masks the thread's signals, two rt_sigprocmask each
+ *		 time (docs/proc.md, "Deadlock freedom")
  *   umn-default umn_proc_start(UMN_PROC_ALL): hooks and userfaultfd (left
  *		 out, and the report says so, where userfaultfd does not work)
  *   ucx-rcache	 UCX's ucs_rcache (libucs, loaded with dlopen() in its own
@@ -70,6 +75,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,11 +113,11 @@
 static const unsigned long sizes_full[RCP_SIZES] = { 16, 256, 1024, 4096 };
 static const unsigned long sizes_quick[] = { 16, 1024 };
 
-enum { V_HOOKS, V_DEFAULT, V_UCX, NVARIANTS };
+enum { V_HOOKS, V_HANDLER, V_DEFAULT, V_UCX, NVARIANTS };
 
-static const char *const variant_names[NVARIANTS] = { "umn-hooks",
-						      "umn-default",
-						      "ucx-rcache" };
+static const char *const variant_names[NVARIANTS] = {
+	"umn-hooks", "umn-hooks-handler", "umn-default", "ucx-rcache"
+};
 
 static const char *const pin_names[RCP_PINS] = { "noop", "mlock" };
 
@@ -529,6 +535,11 @@ static void unmaps(struct cache *c, const struct area *a, unsigned long n,
 
 /* --- a child: one variant --- */
 
+static void ignore_signal(int sig)
+{
+	(void)sig;
+}
+
 static int variant_start(int v, struct rcp_out *o)
 {
 	int ret;
@@ -544,7 +555,13 @@ static int variant_start(int v, struct rcp_out *o)
 #endif
 	}
 	unsetenv("UMN_PROC_SOURCES"); /* the variant is what it says */
-	ret = umn_proc_start(v == V_HOOKS ? UMN_PROC_HOOKS : UMN_PROC_ALL);
+	if (v == V_HANDLER) {
+		struct sigaction sa = { .sa_handler = ignore_signal };
+
+		if (sigaction(SIGUSR1, &sa, NULL))
+			return -errno;
+	}
+	ret = umn_proc_start(v == V_DEFAULT ? UMN_PROC_ALL : UMN_PROC_HOOKS);
 	if (ret < 0)
 		return ret;
 	o->sources = (unsigned int)ret;
