@@ -58,13 +58,13 @@ struct reg {
 	/* Lines 0 and 1, the invalidation's: the tree node first, so that
 	 * the core's search reads one line per node it visits. */
 	struct umn_interval_notifier sub; /* over [h.addr, h.addr + h.len) */
-	unsigned char where;   /* enum where; under rc->lock */
-	bool deferred;	       /* on rc->pending; atomic */
-	unsigned char mem_off; /* r - what reg_alloc() allocated */
-	uint32_t recent_i;     /* its recent slot (< RECENT), if it was
+	unsigned char where;		  /* enum where; under rc->lock */
+	bool deferred;			  /* on rc->pending; atomic */
+	unsigned char mem_off;		  /* r - what reg_alloc() allocated */
+	uint32_t recent_i; /* its recent slot (< RECENT), if it was
 				  added in place to the current index;
 				  under rc->lock */
-	struct link all;       /* on rc->all; under rc->lock */
+	struct link all;   /* on rc->all; under rc->lock */
 	/* Line 2, the hit path's. */
 	_Alignas(CACHELINE) uint64_t state; /* see the top; atomic */
 	struct umn_regcache_handle h;	    /* what users see; immutable */
