@@ -286,22 +286,29 @@ static int io(struct writer *w, bool write, void *addr, size_t len, off_t off,
 	return ret;
 }
 
-/* Has buffer @id left @addr since the writer noted it?  Then its address
- * may hold anything now (another buffer, an allocator's memory). */
-static bool moved(int id, const char *addr)
+/* Has buffer @id left @addr since the writer noted it (at @changes)?
+ * Then its address may hold anything now (another buffer, an allocator's
+ * memory).  A malloced buffer leaves its block at each change, and may
+ * come back to the same address by the check: free() need not unmap (a
+ * block that malloc carved from an arena's heap stays mapped, with its
+ * pages), so another buffer may have been malloced there and filled its
+ * own words into the pages the write was reading, with no invalidation
+ * due.  So for those, any change since the get counts as leaving. */
+static bool moved(int id, const char *addr, uint64_t changes)
 {
+	struct buf *b = &S.buf[id];
 	bool ret;
 
-	pthread_mutex_lock(&S.buf[id].lock);
-	ret = S.buf[id].addr != addr;
-	pthread_mutex_unlock(&S.buf[id].lock);
+	pthread_mutex_lock(&b->lock);
+	ret = b->addr != addr || (b->malloced && b->changes != changes);
+	pthread_mutex_unlock(&b->lock);
 	return ret;
 }
 
 /* Check what the file got from buffer @id at @addr, noted at generation
- * @cur. */
+ * @cur after @changes changes. */
 static void check_write(struct writer *w, int id, const char *addr,
-			uint64_t cur, off_t off)
+			uint64_t cur, uint64_t changes, off_t off)
 {
 	uint64_t v, g;
 	size_t i;
@@ -313,7 +320,7 @@ static void check_write(struct writer *w, int id, const char *addr,
 		g = v & ((1ULL << ID_SHIFT) - 1);
 		if (!v || ((int)(v >> ID_SHIFT) == id && g >= cur))
 			continue;
-		if (moved(id, addr)) {
+		if (moved(id, addr, changes)) {
 			w->moved++; /* not a verdict on the cache */
 			return;
 		}
@@ -358,7 +365,7 @@ static void step(struct writer *w, unsigned int *seed)
 		fail_errno("WRITE_FIXED", ret < 0 ? -ret : EIO);
 	} else {
 		w->writes++;
-		check_write(w, id, addr, cur, region(w, id, 0));
+		check_write(w, id, addr, cur, changes, region(w, id, 0));
 	}
 
 	/* A token into the writer's own page of the buffer. */
@@ -515,7 +522,9 @@ int main(int argc, char **argv)
 	mask = !strcmp(sources, "uffd")	 ? UMN_PROC_UFFD
 	       : !strcmp(sources, "all") ? UMN_PROC_ALL
 					 : UMN_PROC_HOOKS;
-	/* Big blocks are mapped, so that free unmaps them. */
+	/* Big blocks are mapped, so that free unmaps them; not all of them:
+	 * a thread's arena serves its first blocks from its heap, which free
+	 * keeps mapped, and malloc gives them to another buffer (moved()). */
 	mallopt(M_MMAP_THRESHOLD, (int)(BUFLEN / 2));
 	if (SANITIZED && (S.ops & (1U << OP_MALLOC))) {
 		/* The sanitizers' allocators unmap with raw system calls. */
