@@ -411,7 +411,7 @@ int umn_interval_notifier_remove(struct umn_interval_notifier *sub)
 		sub->_state = UMN__INTERVAL_REMOVING;
 		seq = mm->invalidate_seq;
 		while (mm->invalidate_seq == seq)
-			umn__held_cond_wait(&mm->wq, &mm->lock);
+			umn__held_cond_wait(&mm->wq, &mm->lock, "mm->lock");
 		break;
 	case UMN__INTERVAL_INSERTING:
 		/* Never reached the tree: nobody can call it. */
@@ -449,7 +449,7 @@ unsigned long umn_interval_read_begin(struct umn_interval_notifier *sub)
 	umn__might_sleep_here();
 	umn__mm_lock(mm);
 	while (mm->invalidate_seq == seq)
-		umn__held_cond_wait(&mm->wq, &mm->lock);
+		umn__held_cond_wait(&mm->wq, &mm->lock, "mm->lock");
 	umn__mm_unlock(mm);
 	return seq;
 }

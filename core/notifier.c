@@ -218,7 +218,7 @@ static int unregister(struct umn_notifier *n, bool release, const char *call)
 	case UMN__NOTIFIER_HIDDEN:
 		/* umn_mm_release() calls (or called) its ->release. */
 		while (!mm->released)
-			umn__held_cond_wait(&mm->wq, &mm->lock);
+			umn__held_cond_wait(&mm->wq, &mm->lock, "mm->lock");
 		set_state(n, UMN__NOTIFIER_REMOVING);
 		umn__mm_unlock(mm);
 		break;
@@ -292,7 +292,7 @@ int umn_mm_release(struct umn_mm *mm)
 
 	umn__mm_lock(mm);
 	while (mm->unregistering) /* their ->release is still running */
-		umn__held_cond_wait(&mm->wq, &mm->lock);
+		umn__held_cond_wait(&mm->wq, &mm->lock, "mm->lock");
 	mm->released = true;
 	pthread_cond_broadcast(&mm->wq);
 	umn__mm_unlock(mm);

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <umn/umn.h>
+#include "lockdep.h"
 
 /*
  * A primary's window: this thread is between its test of
@@ -59,24 +60,19 @@ bool umn__mm_heard(struct umn_mm *mm, unsigned long *first,
 /*
  * Holding a thread's signals (core/signals.c has the design): from the
  * first hold to the last release (a per-thread depth: two mms may nest),
- * no signal handler runs on this thread.  With two system calls to mask
- * them, unless the process has no handler that could run: then a hold
- * only counts itself in umn__unmasked_holds.
+ * no signal handler runs on this thread.  By masking them (two system
+ * calls), or, once a primary wraps every handler the program installs
+ * (umn__signals_deferrable), by the depth alone: a wrapper that finds
+ * its thread inside a hold defers the signal (umn__signals_defer).
  */
-enum umn__handlers {
-	UMN__HANDLERS_UNKNOWN,	/* mask (the default) */
-	UMN__HANDLERS_NONE,	/* none is installed: holds do not mask */
-	UMN__HANDLERS_DRAINING, /* the first installation waits for the
-				   unmasked holds to end; holds mask */
-	UMN__HANDLERS_MASKED,	/* mask, for good */
-};
-extern int umn__handlers;		  /* enum umn__handlers; atomic */
-extern unsigned long umn__unmasked_holds; /* atomic */
+extern bool umn__signals_deferrable; /* atomic; false -> true, for good */
 
 struct umn__held_signals {
 	unsigned int depth;
-	bool masked; /* the outermost hold masked them */
-	sigset_t saved;
+	bool masked;		/* the outermost hold masked them */
+	sigset_t saved;		/* the mask before it, if it masked */
+	unsigned long deferred; /* bit sig - 1: deferred by a wrapper, now
+				   pending and blocked; atomic */
 };
 extern _Thread_local struct umn__held_signals umn__held;
 
@@ -93,70 +89,81 @@ static inline void umn__signals_mask(void)
 /* Hold the thread's signals until the matching release (nestable). */
 static inline void umn__signals_hold(void)
 {
-	if (umn__held.depth++)
+	if (umn__held.depth++) {
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		return;
-	if (__atomic_load_n(&umn__handlers, __ATOMIC_RELAXED) ==
-	    UMN__HANDLERS_NONE) {
-		/* Count, then look again: an installer stores DRAINING, then
-		 * reads the count (both sequentially consistent: one of the
-		 * two sees the other). */
-		__atomic_fetch_add(&umn__unmasked_holds, 1, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&umn__handlers, __ATOMIC_SEQ_CST) ==
-		    UMN__HANDLERS_NONE) {
-			umn__held.masked = false;
-			return;
-		}
-		__atomic_fetch_sub(&umn__unmasked_holds, 1, __ATOMIC_RELEASE);
 	}
-	umn__signals_mask();
+	umn__held.masked = false;
+	/* The depth before what it holds: a handler on this thread reads
+	 * it. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&umn__signals_deferrable, __ATOMIC_RELAXED))
+		umn__signals_mask();
 }
+
+/* The last release's: unblock what was deferred, which runs now. */
+void umn__signals_unblock_deferred(void);
 
 static inline void umn__signals_release(void)
 {
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (--umn__held.depth)
 		return;
-	if (umn__held.masked)
-		pthread_sigmask(SIG_SETMASK, &umn__held.saved, NULL);
-	else /* Release: the hold's accesses come before the handler. */
-		__atomic_fetch_sub(&umn__unmasked_holds, 1, __ATOMIC_RELEASE);
+	/* A handler from here runs at once; one before it deferred. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (umn__held.masked ||
+	    __atomic_load_n(&umn__held.deferred, __ATOMIC_RELAXED))
+		umn__signals_unblock_deferred();
 }
 
 /*
  * Inside a hold, before this thread blocks for other threads' work (a
- * grace period, a condition wait): an unmasked hold masks now and stops
- * counting, so that an installation never waits for a wait of unbounded
- * length (the work may be the installer's own).
+ * grace period, a condition wait): a hold that did not mask masks now,
+ * so that no signal waits on this thread for that work (the kernel gives
+ * a signal sent to the process to another thread meanwhile).
  */
 static inline void umn__signals_mask_now(void)
 {
-	if (!umn__held.depth || umn__held.masked)
-		return;
-	umn__signals_mask(); /* first: never neither masked nor counted */
-	__atomic_fetch_sub(&umn__unmasked_holds, 1, __ATOMIC_RELEASE);
+	if (umn__held.depth && !umn__held.masked)
+		umn__signals_mask();
 }
 
-/* pthread_cond_wait() inside a hold. */
-static inline void umn__held_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+/*
+ * pthread_cond_wait() on @m (umn__mutex_lock()ed as @name) inside a hold.
+ * A signal deferred on this thread before the wait must not wait for it
+ * (it may be one sent to the process, which another thread would have
+ * taken, and the waited-for work may need its handler): if this is the
+ * outermost hold, it returns at once, as a spurious wakeup may, having
+ * let go of @m and the hold meanwhile, so that the handlers ran.
+ */
+static inline void umn__held_cond_wait(pthread_cond_t *c, pthread_mutex_t *m,
+				       const char *name)
 {
+	if (umn__held.depth == 1 && !umn__held.masked &&
+	    __atomic_load_n(&umn__held.deferred, __ATOMIC_RELAXED)) {
+		umn__mutex_unlock(m, name);
+		umn__signals_release();
+		umn__signals_hold();
+		umn__mutex_lock(m, name);
+		return;
+	}
 	umn__signals_mask_now();
 	pthread_cond_wait(c, m);
 }
 
 /*
- * For a primary that sees every installation of a handler (the process,
- * which patches libc's sigaction): call before a handler goes in.  Holds
- * mask from then on, for good, and this returns once no thread is inside
- * a hold that did not mask.  May sleep.
+ * For a primary that wraps every handler the program installs (the
+ * process, which patches libc's sigaction): its wrapper, on a thread
+ * inside a hold (umn__held.depth), calls this for a signal that can wait
+ * (not a synchronous fault): @sig stays blocked in the interrupted
+ * context @uc (a ucontext_t), queued again to this thread with @info,
+ * and the last release unblocks it.  Returns false if it could not be
+ * queued (the handler must run now).  Async-signal-safe.
  */
-void umn__signals_expect_handler(void);
+bool umn__signals_defer(int sig, siginfo_t *info, void *uc);
 
-/* The same primary, once it sees every installation, and found no
- * handler installed: holds stop masking, unless one was seen meanwhile. */
-void umn__signals_none_installed(void);
-
-/* In a forked child: the parent's other threads, and their holds, are
- * gone. */
-void umn__signals_forget_holds(void);
+/* Once every installed handler is wrapped: holds stop masking. */
+void umn__signals_start_deferring(void);
 
 /* Validators (run by the tests and a primary's own validator; O(n)). */
 bool umn__chain_is_valid(struct umn_mm *mm);

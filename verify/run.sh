@@ -68,9 +68,9 @@ for m in NO_ORPHANS NO_ADOPT_AT_SYNC NO_REWATCH; do
 	check uffd_rewatch.pml "$m" error
 done
 
-check signal_elide.pml "" ok
-for m in NO_WAIT NO_RECHECK NO_STORE SECOND_RETURNS MASK_AFTER_UNCOUNT; do
-	check signal_elide.pml "$m" error
+check signal_defer.pml "" ok
+for m in NO_DEFER NO_UC_BLOCK NO_UNBLOCK NO_SPURIOUS WRAPPER_UNMASKED; do
+	check signal_defer.pml "$m" error
 done
 
 echo "$pass passed, $fail failed"

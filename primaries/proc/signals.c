@@ -1,27 +1,41 @@
 // SPDX-License-Identifier: MIT
 /*
- * primaries/proc/signals.c - see every signal handler the program
- * installs, so that holding signals costs nothing while it has none
- * (core/signals.c has the protocol).
+ * primaries/proc/signals.c - every handler the program installs runs
+ * under a wrapper, so that holding the thread's signals costs no system
+ * call (core/signals.c has the protocol: the wrapper defers a signal that
+ * finds its thread inside a hold).
  *
  * libc's sigaction is patched like the hooked calls (x86-64; every
  * sigaction, signal, sigset and bsd_signal of glibc goes through its
- * entry).  The hook refuses what glibc refuses (a bad number, glibc's
- * own signals), tells the core before a handler goes in, and installs
- * with glibc's __libc_sigaction.  Once the hook is in, start looks at
- * every signal's action: a handler installed before, other than glibc's
- * own (cancellation and setxid, which run no hooked call), keeps holds
- * masking.  The hook is optional: where it cannot be patched, where
- * __libc_sigaction is not found, or under a glibc whose __sigaction was
- * not checked (it replaces that function whole), holds mask, as before.
+ * entry).  The hook refuses what glibc refuses (a bad number, glibc's own
+ * signals) and installs with glibc's __libc_sigaction: a handler goes in
+ * as wrapper(), with every signal blocked while it runs, SA_SIGINFO set
+ * and SA_NODEFER and SA_RESETHAND cleared; the program's action is kept
+ * as it set it (sigaction() returns it), and the wrapper gives its
+ * handler the mask and the once-only run the kernel would have.  That
+ * costs the wrapper a system call per signal it hands on (the mask);
+ * holds cost none.  Once the hook is in, the start wraps every handler
+ * installed before, then lets holds stop masking.
+ *
+ * The hook is optional: where it cannot be patched, where
+ * __libc_sigaction is not found, under a glibc whose __sigaction was not
+ * checked (it replaces that function whole), or under a sanitizer (its
+ * runtime installs handlers with raw system calls), holds mask.  A
+ * handler installed with a raw rt_sigaction system call after the start
+ * is not wrapped (docs/proc.md lists the limits).
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <gnu/libc-version.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <ucontext.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "../../core/primary.h"
+#include "../../core/rcu.h" /* UMN__TSAN, UMN__ASAN */
 #include "proc.h"
 
 #define SIGNALS 65 /* 1..64 */
@@ -29,6 +43,20 @@
 /* The glibc whose __sigaction the hook was checked against (its code
  * read): elsewhere the hook is left out, and holds mask. */
 #define GLIBC_CHECKED "2.36"
+
+/* The program's action for each signal, as it set it, if wrapper() runs
+ * it in the kernel's place. */
+static struct {
+	bool wrapped;
+	struct sigaction act;
+} actions[SIGNALS];
+
+/* Guards actions[] and the kernel's actions, so that the two change
+ * together.  Taken with the thread's signals blocked (by the hook, and
+ * in the wrapper, which runs with every signal blocked), so that no
+ * handler on top of its holder waits for it, and around fork, so that no
+ * child inherits it held. */
+static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int (*libc_sigaction)(int, const struct sigaction *, struct sigaction *);
 
@@ -43,10 +71,149 @@ static bool runs_a_handler(const struct sigaction *act)
 	return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
 }
 
+/* A fault of the instruction the thread was running: it cannot wait. */
+static bool synchronous(int sig, const siginfo_t *info)
+{
+	switch (sig) {
+	case SIGSEGV:
+	case SIGBUS:
+	case SIGILL:
+	case SIGFPE:
+	case SIGTRAP:
+	case SIGSYS:
+		return info->si_code > 0;
+	}
+	return false;
+}
+
+static int install_locked(int sig, const struct sigaction *act,
+			  struct sigaction *old);
+
+/*
+ * What the kernel runs for every wrapped signal, with every signal
+ * blocked (so nothing interleaves with its check of the depth) and
+ * SA_SIGINFO.  It defers, or it runs the program's handler as the
+ * kernel would have: with the interrupted context's mask, the action's
+ * and the signal itself (unless SA_NODEFER) blocked, once if
+ * SA_RESETHAND.
+ */
+static void wrapper(int sig, siginfo_t *info, void *uc)
+{
+	int saved_errno = errno;
+	struct sigaction a, dfl = { .sa_handler = SIG_DFL };
+	bool wrapped;
+	sigset_t mask;
+
+	if (umn__held.depth && !synchronous(sig, info) &&
+	    umn__signals_defer(sig, info, uc))
+		goto out;
+	pthread_mutex_lock(&install_lock);
+	wrapped = actions[sig].wrapped;
+	a = actions[sig].act;
+	if (wrapped && (a.sa_flags & SA_RESETHAND))
+		install_locked(sig, &dfl, NULL);
+	pthread_mutex_unlock(&install_lock);
+	if (!wrapped) {
+		/* Made the default or ignored since the kernel chose us: its
+		 * action is that now, and gets the signal again (pending
+		 * until we return). */
+		syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), sig, info);
+		goto out;
+	}
+	sigorset(&mask, &((ucontext_t *)uc)->uc_sigmask, &a.sa_mask);
+	if (!(a.sa_flags & SA_NODEFER))
+		sigaddset(&mask, sig);
+	pthread_sigmask(SIG_SETMASK, &mask, NULL);
+	errno = saved_errno;
+	if (a.sa_flags & SA_SIGINFO)
+		a.sa_sigaction(sig, info, uc);
+	else
+		a.sa_handler(sig);
+	return;
+out:
+	errno = saved_errno;
+}
+
+/* Under the lock: make @act (may be NULL) @sig's action, and return the
+ * program's old one in @old (may be NULL), as it set it. */
+static int install_locked(int sig, const struct sigaction *act,
+			  struct sigaction *old)
+{
+	struct sigaction in, prev;
+	int ret;
+
+	if (act && runs_a_handler(act)) {
+		in = *act;
+		in.sa_sigaction = wrapper;
+		in.sa_flags = (act->sa_flags | SA_SIGINFO) &
+			      ~(SA_NODEFER | SA_RESETHAND);
+		sigfillset(&in.sa_mask);
+		ret = libc_sigaction(sig, &in, &prev);
+	} else {
+		ret = libc_sigaction(sig, act, &prev);
+	}
+	if (ret)
+		return ret;
+	if (old)
+		*old = actions[sig].wrapped ? actions[sig].act : prev;
+	if (act) {
+		actions[sig].wrapped = runs_a_handler(act);
+		actions[sig].act = *act;
+	}
+	return 0;
+}
+
+static void lock_install(sigset_t *saved)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, saved);
+	pthread_mutex_lock(&install_lock);
+}
+
+static void unlock_install(const sigset_t *saved)
+{
+	pthread_mutex_unlock(&install_lock);
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+int umn__proc_hook_sigaction(int sig, const struct sigaction *act,
+			     struct sigaction *old)
+{
+	sigset_t saved;
+	int ret;
+
+	if (sig <= 0 || sig >= SIGNALS || glibcs(sig)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (sig == SIGKILL || sig == SIGSTOP)
+		return libc_sigaction(sig, act, old);
+	lock_install(&saved);
+	ret = install_locked(sig, act, old);
+	unlock_install(&saved);
+	return ret;
+}
+
+static void lock_for_fork(void)
+{
+	pthread_mutex_lock(&install_lock);
+}
+
+static void unlock_after_fork(void)
+{
+	pthread_mutex_unlock(&install_lock);
+}
+
 bool umn__proc_signals_usable(void)
 {
 	void *libc;
 
+#if defined(UMN__TSAN) || defined(UMN__ASAN)
+	/* Their runtimes install handlers with raw system calls. */
+	return false;
+#endif
 	if (libc_sigaction)
 		return true;
 	/* The hook replaces glibc's __sigaction whole: only where its body
@@ -59,28 +226,25 @@ bool umn__proc_signals_usable(void)
 	*(void **)&libc_sigaction =
 		dlvsym(libc, "__libc_sigaction", "GLIBC_PRIVATE");
 	dlclose(libc);
+	if (libc_sigaction)
+		pthread_atfork(lock_for_fork, unlock_after_fork,
+			       unlock_after_fork);
 	return libc_sigaction;
-}
-
-int umn__proc_hook_sigaction(int sig, const struct sigaction *act,
-			     struct sigaction *old)
-{
-	if (sig <= 0 || sig >= SIGNALS || glibcs(sig)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (act && runs_a_handler(act))
-		umn__signals_expect_handler();
-	return libc_sigaction(sig, act, old);
 }
 
 void umn__proc_signals_start(void)
 {
 	struct sigaction cur;
+	sigset_t saved;
 
+	if (__atomic_load_n(&umn__signals_deferrable, __ATOMIC_ACQUIRE))
+		return;
+	lock_install(&saved);
 	for (int sig = 1; sig < SIGNALS; sig++)
-		if (!glibcs(sig) && !libc_sigaction(sig, NULL, &cur) &&
-		    runs_a_handler(&cur))
-			return;
-	umn__signals_none_installed();
+		if (!glibcs(sig) && sig != SIGKILL && sig != SIGSTOP &&
+		    !libc_sigaction(sig, NULL, &cur) && runs_a_handler(&cur) &&
+		    cur.sa_sigaction != wrapper)
+			install_locked(sig, &cur, NULL);
+	unlock_install(&saved);
+	umn__signals_start_deferring();
 }

@@ -527,7 +527,7 @@ int umn__proc_uffd_sync(void)
 	syscall(SYS_madvise, u.sentinel, sysconf(_SC_PAGESIZE), MADV_DONTNEED);
 	lock_u();
 	while (u.syncs_done < target)
-		umn__held_cond_wait(&u.cond, &u.lock);
+		umn__held_cond_wait(&u.cond, &u.lock, "u.lock");
 	unlock_u();
 	pthread_mutex_unlock(&u.sync_lock);
 	return 0;

@@ -158,16 +158,15 @@ mutant uring-no-retry consumers/uring/uring.c \
 	's/if (!umn_interval_read_retry(&sl->sub, seq) ||$/if (!(seq \& 0) ||/' \
 	"umn-uring-api" "uring-api"
 
-# Holding signals without masking them (core/signals.c): a handler goes
-# in while a thread is inside a hold that did not mask; a hold that waits
-# for a bracket stays counted, and an installation in that bracket's
-# callback waits for it for ever.
-mutant signals-install-no-wait core/signals.c \
-	's/while (__atomic_load_n(\&umn__unmasked_holds, __ATOMIC_SEQ_CST))$/while (0)/' \
+# Holding signals by deferring them (core/signals.c,
+# primaries/proc/signals.c): the wrapper runs the handler inside a hold;
+# a wait inside a hold keeps what was deferred waiting.
+mutant signals-no-defer primaries/proc/signals.c \
+	's/if (umn__held.depth \&\& !synchronous(sig, info) \&\&$/if (0 \&\& !synchronous(sig, info) \&\&/' \
 	"umn-proc-tests" "proc-signals"
 
-mutant signals-blocked-hold-counted core/primary.h \
-	'/^static inline void umn__held_cond_wait/,/^}/{/umn__signals_mask_now();/d}' \
+mutant signals-wait-keeps-deferred core/primary.h \
+	's/if (umn__held.depth == 1 \&\& !umn__held.masked \&\&$/if (0 \&\& !umn__held.masked \&\&/' \
 	"umn-proc-tests" "proc-signals"
 
 echo "mutants: $killed killed of $total"

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * tests/proc/check_signals.c - holding signals costs nothing while the
- * program has no handler, and is never unsafe (core/signals.c): the case
- * "signals" of umn-proc-tests.
+ * tests/proc/check_signals.c - holding signals costs no system call once
+ * umn wraps the program's handlers, and is never unsafe (core/signals.c,
+ * primaries/proc/signals.c): the case "signals" of umn-proc-tests.
  *
- * Each test runs in a process of its own (Check forks), which starts with
- * no handler: holds stop masking when umn_proc_start() has hooked libc's
- * sigaction and found none.  A hold is every take of the process mm's
- * lock (an interval notifier's insert and remove take it);
- * tests/sleepcheck.c counts this thread's pthread_sigmask() calls.
+ * Each test runs in a process of its own (Check forks).  A hold is every
+ * take of the process mm's lock (an interval notifier's insert and remove
+ * take it); tests/sleepcheck.c counts this thread's pthread_sigmask()
+ * calls, and calls back right after a lock is taken, which is where the
+ * tests raise signals: inside the hold.
  */
 #include <check.h>
 #include <errno.h>
@@ -72,9 +72,9 @@ static void handler(int sig)
 	handled++;
 }
 
-/* Start with no handler: Check's forked test inherits its runner's
- * (SIGINT, SIGALRM, SIGTERM), which the test does not need. */
-static void start_hooks(void)
+/* Start with the handlers of Check's runner (SIGINT, SIGALRM, SIGTERM)
+ * reset, and SIGUSR1's @act if not NULL, installed before the start. */
+static void start_hooks(const struct sigaction *act)
 {
 	struct sigaction cur;
 
@@ -82,148 +82,240 @@ static void start_hooks(void)
 		if (!sigaction(sig, NULL, &cur) && cur.sa_handler != SIG_DFL &&
 		    cur.sa_handler != SIG_IGN)
 			signal(sig, SIG_DFL);
+	if (act)
+		ck_assert_int_eq(sigaction(SIGUSR1, act, NULL), 0);
 	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
+	ck_assert_msg(umn__signals_deferrable,
+		      "libc's sigaction is hooked, but holds still mask");
 }
 
-START_TEST(holds_mask_nothing_until_a_handler_is_installed)
+/* What the kernel runs for @sig (not what sigaction() says). */
+static void *kernel_handler(int sig)
 {
-	start_hooks();
-	ck_assert_msg(__atomic_load_n(&umn__handlers, __ATOMIC_RELAXED) ==
-			      UMN__HANDLERS_NONE,
-		      "no handler was installed, but holds still mask");
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		unsigned long mask;
+	} k;
+
+	ck_assert_int_eq(syscall(SYS_rt_sigaction, sig, NULL, &k, 8), 0);
+	return k.handler;
+}
+
+START_TEST(holds_mask_nothing_with_a_handler_installed)
+{
+	start_hooks(NULL);
+	signal(SIGUSR1, handler);
+	ck_assert_ptr_ne(kernel_handler(SIGUSR1), (void *)handler);
 	/* The first notifier settles the mm: a grace period, which a hold
 	 * waits for masked (umn__signals_mask_now). */
 	ck_assert_uint_le(masks_of_holds(), 2);
 	ck_assert_uint_eq(masks_of_holds(), 0);
-	/* The control: the same holds mask once a handler is in. */
-	signal(SIGUSR1, handler);
-	ck_assert_int_eq(__atomic_load_n(&umn__handlers, __ATOMIC_RELAXED),
-			 UMN__HANDLERS_MASKED);
+	/* The control: holds that mask are counted. */
+	umn__signals_deferrable = false;
 	ck_assert_uint_ge(masks_of_holds(), 2 * 2 * HOLDS);
+	umn__signals_deferrable = true;
 	raise(SIGUSR1);
 	ck_assert_int_eq(handled, 1);
 }
 END_TEST
 
-START_TEST(a_handler_installed_before_start_keeps_holds_masking)
+START_TEST(a_handler_installed_before_start_is_wrapped)
 {
-	struct sigaction act = { .sa_handler = handler };
+	struct sigaction act = { .sa_handler = handler }, old;
 
-	signal(SIGALRM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	sigaction(SIGUSR1, &act, NULL);
-	ck_assert_int_eq(umn_proc_start(UMN_PROC_HOOKS), UMN_PROC_HOOKS);
-	ck_assert_int_ne(__atomic_load_n(&umn__handlers, __ATOMIC_RELAXED),
-			 UMN__HANDLERS_NONE);
-	ck_assert_uint_ge(masks_of_holds(), 2 * 2 * HOLDS);
+	start_hooks(&act);
+	ck_assert_ptr_ne(kernel_handler(SIGUSR1), (void *)handler);
+	ck_assert_int_eq(sigaction(SIGUSR1, NULL, &old), 0);
+	ck_assert_ptr_eq((void *)old.sa_handler, (void *)handler);
+	ck_assert_uint_le(masks_of_holds(), 2);
+	ck_assert_uint_eq(masks_of_holds(), 0);
 }
 END_TEST
 
 /*
- * The switch: thread A is inside an unmasked hold (it holds the mm's lock:
- * sleepcheck calls back right after the lock is taken, and A stays there);
- * B installs a handler, which must wait until A's hold ends, and so must
- * C, which installs another while B waits.
+ * A signal raised inside a hold (right after the mm's lock is taken) runs
+ * after it, never inside: its handler unmaps memory an interval covers,
+ * whose bracket takes that lock; run inside, it would wait for itself.
  */
-static int a_inside, a_go, b_returned;
-static struct sleepcheck_waiter b_waiter;
+static char *covered;
+static struct umn_interval_notifier covered_sub;
 
-static void stay_inside(pthread_mutex_t *m)
+static void unmapping_handler(int sig)
+{
+	handler(sig);
+	ck_assert_int_eq(munmap(covered, PAGE), 0);
+}
+
+static void raise_inside_no_check(pthread_mutex_t *m)
 {
 	if (m != &umn_proc_mm()->lock)
 		return;
 	sleepcheck_after_lock = NULL;
-	__atomic_store_n(&a_inside, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&a_go, __ATOMIC_ACQUIRE))
-		; /* spin: no wrapped call, no sleep */
+	ck_assert_int_eq(pthread_kill(pthread_self(), SIGUSR1), 0);
 }
 
-static void *hold_in_a(void *arg)
+static void raise_inside(pthread_mutex_t *m)
 {
+	if (m != &umn_proc_mm()->lock)
+		return;
+	raise_inside_no_check(m);
+	ck_assert_int_eq(handled, 0); /* not yet: deferred */
+}
+
+START_TEST(a_signal_inside_a_hold_runs_after_it)
+{
+	struct sigaction act = { .sa_handler = unmapping_handler };
 	struct umn_interval_notifier sub = { 0 };
 	static char page[PAGE] __attribute__((aligned(PAGE)));
 
-	(void)arg;
-	sleepcheck_after_lock = stay_inside;
+	start_hooks(&act);
+	covered = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(covered, MAP_FAILED);
+	ck_assert_int_eq(umn_interval_notifier_insert(
+				 &covered_sub, umn_proc_mm(),
+				 (unsigned long)covered, PAGE, &count_ops),
+			 0);
+	alarm(20); /* a handler inside would hang */
+	sleepcheck_after_lock = raise_inside;
 	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
 						      (unsigned long)page, PAGE,
 						      &count_ops),
 			 0);
+	alarm(0);
+	ck_assert_int_eq(handled, 1);
+	ck_assert_int_eq(handled_inside_umn, 0);
+	ck_assert_int_eq(umn__held.deferred, 0);
 	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
-	return NULL;
+	ck_assert_int_eq(umn_interval_notifier_remove(&covered_sub), 0);
+}
+END_TEST
+
+/* Real-time signals deferred inside a hold all arrive after it, in order,
+ * with their values. */
+#define QUEUED 5
+static int values[QUEUED], nvalues;
+
+static void value_handler(int sig, siginfo_t *info, void *uc)
+{
+	(void)sig, (void)uc;
+	if (umn__held.depth)
+		handled_inside_umn++;
+	if (nvalues < QUEUED)
+		values[nvalues] = info->si_value.sival_int;
+	nvalues++;
 }
 
-static int c_returned;
-static struct sleepcheck_waiter c_waiter;
-
-static void *install_in_b(void *arg)
+static void queue_inside(pthread_mutex_t *m)
 {
-	(void)arg;
-	sleepcheck_watch_me(&b_waiter);
-	signal(SIGUSR1, handler);
-	__atomic_store_n(&b_returned, 1, __ATOMIC_RELEASE);
-	return NULL;
+	if (m != &umn_proc_mm()->lock)
+		return;
+	sleepcheck_after_lock = NULL;
+	for (int i = 0; i < QUEUED; i++)
+		ck_assert_int_eq(
+			pthread_sigqueue(pthread_self(), SIGRTMIN,
+					 (union sigval){ .sival_int = i + 1 }),
+			0);
+	ck_assert_int_eq(nvalues, 0);
 }
 
-/* A second installation, while B's waits: it waits too. */
-static void *install_in_c(void *arg)
+START_TEST(deferred_signals_all_arrive_with_their_values)
 {
-	(void)arg;
-	sleepcheck_watch_me(&c_waiter);
-	signal(SIGUSR2, handler);
-	__atomic_store_n(&c_returned, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
+	struct sigaction act = { .sa_sigaction = value_handler,
+				 .sa_flags = SA_SIGINFO };
+	struct umn_interval_notifier sub = { 0 };
+	static char page[PAGE] __attribute__((aligned(PAGE)));
 
-START_TEST(installing_a_handler_waits_for_the_unmasked_holds)
-{
-	pthread_t a, b, c;
-
-	start_hooks();
-	ck_assert_int_eq(umn__handlers, UMN__HANDLERS_NONE);
-	ck_assert_int_eq(pthread_create(&a, NULL, hold_in_a, NULL), 0);
-	while (!__atomic_load_n(&a_inside, __ATOMIC_ACQUIRE))
-		sched_yield();
-	ck_assert_int_eq(pthread_create(&b, NULL, install_in_b, NULL), 0);
-	/* Fails if B's signal() returns while A is inside. */
-	await_waiting(&b_waiter, &b_returned, "nanosleep");
-	ck_assert_int_eq(pthread_create(&c, NULL, install_in_c, NULL), 0);
-	await_waiting(&c_waiter, &c_returned, "nanosleep");
-	__atomic_store_n(&a_go, 1, __ATOMIC_RELEASE);
-	pthread_join(a, NULL);
-	pthread_join(b, NULL);
-	pthread_join(c, NULL);
-	ck_assert_int_eq(umn__handlers, UMN__HANDLERS_MASKED);
-	/* From now on a hold masks: a signal raised inside runs after. */
-	ck_assert_uint_ge(masks_of_holds(), 2 * 2 * HOLDS);
+	start_hooks(NULL);
+	ck_assert_int_eq(sigaction(SIGRTMIN, &act, NULL), 0);
+	ck_assert_uint_le(masks_of_holds(), 2); /* settles the mm */
+	sleepcheck_after_lock = queue_inside;
+	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
+						      (unsigned long)page, PAGE,
+						      &count_ops),
+			 0);
+	ck_assert_int_eq(nvalues, QUEUED);
+	for (int i = 0; i < QUEUED; i++)
+		ck_assert_int_eq(values[i], i + 1);
+	ck_assert_int_eq(handled_inside_umn, 0);
+	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
 }
 END_TEST
 
 /*
- * A hold that blocks for other threads' work stops counting: R waits in
- * read_begin (inside a hold) for the bracket of I, whose callback
- * installs a handler.  Were R's hold still counted, the installation
- * would wait for R and R for I: a deadlock (the alarm ends it).
+ * A synchronous fault inside a hold reaches its handler at once (it
+ * cannot wait: the instruction would fault again, and a blocked fault
+ * kills the process).  The handler makes the page writable and returns.
+ */
+static char *guard;
+static int faults, faults_inside;
+
+static void fault_handler(int sig, siginfo_t *info, void *uc)
+{
+	(void)sig, (void)uc;
+	faults++;
+	if (umn__held.depth)
+		faults_inside++;
+	ck_assert_ptr_eq(info->si_addr, guard);
+	ck_assert_int_eq(mprotect(guard, PAGE, PROT_READ | PROT_WRITE), 0);
+}
+
+static void fault_inside(pthread_mutex_t *m)
+{
+	if (m != &umn_proc_mm()->lock)
+		return;
+	sleepcheck_after_lock = NULL;
+	*(volatile char *)guard = 1;
+}
+
+START_TEST(a_fault_inside_a_hold_reaches_its_handler)
+{
+	struct sigaction act = { .sa_sigaction = fault_handler,
+				 .sa_flags = SA_SIGINFO };
+	struct umn_interval_notifier sub = { 0 };
+	static char page[PAGE] __attribute__((aligned(PAGE)));
+
+	start_hooks(NULL);
+	ck_assert_int_eq(sigaction(SIGSEGV, &act, NULL), 0);
+	guard = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(guard, MAP_FAILED);
+	sleepcheck_after_lock = fault_inside;
+	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
+						      (unsigned long)page, PAGE,
+						      &count_ops),
+			 0);
+	ck_assert_int_eq(faults, 1);
+	ck_assert_int_eq(faults_inside, 1);
+	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
+}
+END_TEST
+
+/*
+ * A signal deferred on a thread that then waits inside umn is not held up
+ * by the wait: R takes a signal inside read_begin's hold, just before it
+ * waits for the bracket of I, whose callback waits for that signal's
+ * handler.  Were R to wait with the signal deferred, neither would go on
+ * (the alarm ends it): a signal sent to the process, which another thread
+ * would have taken had R masked, is the same case.
  */
 static struct umn_interval_notifier r_sub;
-static struct sleepcheck_waiter r_waiter;
-static int r_returned, in_callback;
+static int in_callback;
 
-static bool install_in_callback(struct umn_interval_notifier *sub,
-				const struct umn_range *range,
-				unsigned long seq)
+static bool wait_for_handler(struct umn_interval_notifier *sub,
+			     const struct umn_range *range, unsigned long seq)
 {
 	(void)range;
 	umn_interval_set_seq(sub, seq);
 	__atomic_store_n(&in_callback, 1, __ATOMIC_RELEASE);
-	await_waiting(&r_waiter, &r_returned, "pthread_cond_wait");
-	signal(SIGUSR1, handler);
+	while (!handled)
+		sched_yield();
 	return true;
 }
 
-static const struct umn_interval_notifier_ops install_ops = {
-	.invalidate = install_in_callback,
+static const struct umn_interval_notifier_ops wait_ops = {
+	.invalidate = wait_for_handler,
 };
 
 static void *unmap_in_i(void *page)
@@ -232,37 +324,30 @@ static void *unmap_in_i(void *page)
 	return NULL;
 }
 
-static void *read_begin_in_r(void *arg)
+START_TEST(a_wait_inside_a_hold_lets_deferred_signals_run)
 {
-	(void)arg;
-	sleepcheck_watch_me(&r_waiter);
-	umn_interval_read_begin(&r_sub);
-	__atomic_store_n(&r_returned, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
-START_TEST(an_installation_waits_for_no_hold_that_blocks)
-{
+	struct sigaction act = { .sa_handler = handler };
 	void *page;
-	pthread_t i, r;
+	pthread_t i;
 
-	start_hooks();
+	start_hooks(&act);
 	page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ck_assert_ptr_ne(page, MAP_FAILED);
 	ck_assert_int_eq(umn_interval_notifier_insert(&r_sub, umn_proc_mm(),
 						      (unsigned long)page, PAGE,
-						      &install_ops),
+						      &wait_ops),
 			 0);
 	alarm(20);
 	ck_assert_int_eq(pthread_create(&i, NULL, unmap_in_i, page), 0);
 	while (!__atomic_load_n(&in_callback, __ATOMIC_ACQUIRE))
 		sched_yield();
-	ck_assert_int_eq(pthread_create(&r, NULL, read_begin_in_r, NULL), 0);
+	sleepcheck_after_lock = raise_inside_no_check;
+	umn_interval_read_begin(&r_sub);
 	pthread_join(i, NULL);
-	pthread_join(r, NULL);
 	alarm(0);
-	ck_assert_int_eq(umn__handlers, UMN__HANDLERS_MASKED);
+	ck_assert_int_eq(handled, 1);
+	ck_assert_int_eq(handled_inside_umn, 0);
 	ck_assert_int_eq(umn_interval_notifier_remove(&r_sub), 0);
 }
 END_TEST
@@ -275,14 +360,20 @@ static void info_handler(int sig, siginfo_t *info, void *uc)
 	got_info = *info;
 }
 
+static void other_handler(int sig)
+{
+	(void)sig;
+}
+
 START_TEST(sigaction_through_the_hook_behaves_as_libcs)
 {
 	struct sigaction act = { .sa_sigaction = info_handler,
-				 .sa_flags = SA_SIGINFO },
+				 .sa_flags =
+					 SA_SIGINFO | SA_RESTART | SA_NODEFER },
 			 old;
 	int bad[] = { 0, -1, 32, 33, 65, 1000 };
 
-	start_hooks();
+	start_hooks(NULL);
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		errno = 0;
 		ck_assert_int_eq(sigaction(bad[i], &act, NULL), -1);
@@ -291,13 +382,41 @@ START_TEST(sigaction_through_the_hook_behaves_as_libcs)
 	/* A query installs nothing. */
 	ck_assert_int_eq(sigaction(SIGUSR2, NULL, &old), 0);
 	ck_assert_ptr_eq((void *)old.sa_handler, (void *)SIG_DFL);
-	ck_assert_int_eq(umn__handlers, UMN__HANDLERS_NONE);
+	sigemptyset(&act.sa_mask);
+	sigaddset(&act.sa_mask, SIGHUP);
 	ck_assert_int_eq(sigaction(SIGUSR2, &act, NULL), 0);
+	ck_assert_ptr_ne(kernel_handler(SIGUSR2), (void *)info_handler);
+	/* The program's action, as it set it. */
 	ck_assert_int_eq(sigaction(SIGUSR2, NULL, &old), 0);
 	ck_assert_ptr_eq((void *)old.sa_sigaction, (void *)info_handler);
-	ck_assert(old.sa_flags & SA_SIGINFO);
-	raise(SIGUSR2);
+	ck_assert_int_eq(old.sa_flags & (SA_SIGINFO | SA_RESTART | SA_NODEFER |
+					 SA_RESETHAND),
+			 SA_SIGINFO | SA_RESTART | SA_NODEFER);
+	ck_assert(sigismember(&old.sa_mask, SIGHUP));
+	ck_assert(!sigismember(&old.sa_mask, SIGINT));
+	ck_assert_int_eq(
+		sigqueue(getpid(), SIGUSR2, (union sigval){ .sival_int = 42 }),
+		0);
 	ck_assert_int_eq(got_info.si_signo, SIGUSR2);
+	ck_assert_int_eq(got_info.si_value.sival_int, 42);
+	/* signal() returns the program's handler too. */
+	ck_assert_ptr_eq((void *)signal(SIGUSR2, other_handler),
+			 (void *)info_handler);
+	ck_assert_ptr_eq((void *)signal(SIGUSR2, SIG_IGN),
+			 (void *)other_handler);
+	ck_assert_ptr_eq(kernel_handler(SIGUSR2), (void *)SIG_IGN);
+	raise(SIGUSR2); /* ignored */
+	/* SA_RESETHAND: once, then the default. */
+	act = (struct sigaction){ .sa_handler = handler,
+				  .sa_flags = SA_RESETHAND };
+	ck_assert_int_eq(sigaction(SIGUSR1, &act, NULL), 0);
+	ck_assert_int_eq(sigaction(SIGUSR1, NULL, &old), 0);
+	ck_assert(old.sa_flags & SA_RESETHAND);
+	raise(SIGUSR1);
+	ck_assert_int_eq(handled, 1);
+	ck_assert_int_eq(sigaction(SIGUSR1, NULL, &old), 0);
+	ck_assert_ptr_eq((void *)old.sa_handler, (void *)SIG_DFL);
+	ck_assert_ptr_eq(kernel_handler(SIGUSR1), (void *)SIG_DFL);
 }
 END_TEST
 
@@ -323,10 +442,9 @@ START_TEST(umns_own_threads_block_every_signal)
 	struct dirent *d;
 	DIR *dir;
 
-	start_hooks();
+	start_hooks(NULL);
 	ck_assert_int_eq(umn_proc_start(UMN_PROC_UFFD),
 			 UMN_PROC_HOOKS | UMN_PROC_UFFD);
-	ck_assert_int_eq(umn__handlers, UMN__HANDLERS_NONE);
 	dir = opendir("/proc/self/task");
 	ck_assert_ptr_nonnull(dir);
 	while ((d = readdir(dir))) {
@@ -384,10 +502,11 @@ const char *proc_signals_missing(void)
 
 void proc_signals_add(TCase *tc)
 {
-	tcase_add_test(tc, holds_mask_nothing_until_a_handler_is_installed);
-	tcase_add_test(tc,
-		       a_handler_installed_before_start_keeps_holds_masking);
-	tcase_add_test(tc, installing_a_handler_waits_for_the_unmasked_holds);
-	tcase_add_test(tc, an_installation_waits_for_no_hold_that_blocks);
+	tcase_add_test(tc, holds_mask_nothing_with_a_handler_installed);
+	tcase_add_test(tc, a_handler_installed_before_start_is_wrapped);
+	tcase_add_test(tc, a_signal_inside_a_hold_runs_after_it);
+	tcase_add_test(tc, deferred_signals_all_arrive_with_their_values);
+	tcase_add_test(tc, a_fault_inside_a_hold_reaches_its_handler);
+	tcase_add_test(tc, a_wait_inside_a_hold_lets_deferred_signals_run);
 	tcase_add_test(tc, sigaction_through_the_hook_behaves_as_libcs);
 }
