@@ -119,6 +119,7 @@ static void forget_in_child(void)
 	start_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	umn__proc_hooks_forget();
 	umn__proc_uffd_forget();
+	umn__proc_signals_forget_in_child();
 }
 
 /* At load, so that no fork after it, whoever registered handlers first,

@@ -53,12 +53,14 @@ int umn__proc_maps_each(void (*fn)(const char *line, void *arg), void *arg);
 /* patch.c: is @hook's patch in? */
 bool umn__proc_patched(const void *hook);
 
-/* signals.c: libc's sigaction, hooked (optional; x86-64) so that holding
- * signals costs nothing while the program has no handler. */
+/* signals.c: libc's sigaction, hooked (optional; x86-64) so that the
+ * program's handlers run under a wrapper that defers signals inside a
+ * hold, which then costs no system call. */
 bool umn__proc_signals_usable(void);
 int umn__proc_hook_sigaction(int sig, const struct sigaction *act,
 			     struct sigaction *old);
 void umn__proc_signals_start(void); /* once the hook is in */
+void umn__proc_signals_forget_in_child(void);
 
 /* Debug builds: abort unless this thread holds umn_proc_start()'s lock. */
 #ifdef UMN_DEBUG

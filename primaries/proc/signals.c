@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <gnu/libc-version.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <ucontext.h>
@@ -45,18 +46,60 @@
 #define GLIBC_CHECKED "2.36"
 
 /* The program's action for each signal, as it set it, if wrapper() runs
- * it in the kernel's place. */
-static struct {
+ * it in the kernel's place; a sequence count, odd while it is written
+ * (under install_lock), lets the wrapper read it without a lock. */
+struct action {
 	bool wrapped;
 	struct sigaction act;
+};
+static struct {
+	unsigned long seq;				      /* atomic */
+	unsigned long words[(sizeof(struct action) + 7) / 8]; /* atomic */
 } actions[SIGNALS];
 
-/* Guards actions[] and the kernel's actions, so that the two change
- * together.  Taken with the thread's signals blocked (by the hook, and
- * in the wrapper, which runs with every signal blocked), so that no
- * handler on top of its holder waits for it, and around fork, so that no
- * child inherits it held. */
+/* Serialises the hook's changes of actions[] and of the kernel's actions,
+ * so that the two change together.  Taken with the thread's signals
+ * blocked (by the hook, and in the wrapper, which runs with every signal
+ * blocked), so that no handler on top of its holder waits for it.  Not
+ * held across fork: a child reinitialises it
+ * (umn__proc_signals_forget_in_child). */
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The program's action for @sig, whatever the hook writes meanwhile. */
+static void read_action(int sig, struct action *out)
+{
+	unsigned long s, w[sizeof(actions[0].words) / 8];
+
+	for (;;) {
+		s = __atomic_load_n(&actions[sig].seq, __ATOMIC_ACQUIRE);
+		if (s & 1) { /* another thread is writing it: short */
+			sched_yield();
+			continue;
+		}
+		for (size_t i = 0; i < sizeof(w) / 8; i++)
+			w[i] = __atomic_load_n(&actions[sig].words[i],
+					       __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&actions[sig].seq, __ATOMIC_RELAXED) == s)
+			break;
+	}
+	memcpy(out, w, sizeof(*out));
+}
+
+/* Under install_lock. */
+static void write_action(int sig, const struct action *a)
+{
+	unsigned long s = actions[sig].seq, w[sizeof(actions[0].words) / 8];
+
+	memset(w, 0, sizeof(w));
+	memcpy(w, a, sizeof(*a));
+	__atomic_store_n(&actions[sig].seq, s + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (size_t i = 0; i < sizeof(w) / 8; i++)
+		__atomic_store_n(&actions[sig].words[i], w[i],
+				 __ATOMIC_RELAXED);
+	__atomic_store_n(&actions[sig].seq, s + 2, __ATOMIC_RELEASE);
+}
 
 static int (*libc_sigaction)(int, const struct sigaction *, struct sigaction *);
 
@@ -100,35 +143,35 @@ static int install_locked(int sig, const struct sigaction *act,
 static void wrapper(int sig, siginfo_t *info, void *uc)
 {
 	int saved_errno = errno;
-	struct sigaction a, dfl = { .sa_handler = SIG_DFL };
-	bool wrapped;
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	struct action a;
 	sigset_t mask;
 
 	if (umn__held.depth && !synchronous(sig, info) &&
 	    umn__signals_defer(sig, info, uc))
 		goto out;
-	pthread_mutex_lock(&install_lock);
-	wrapped = actions[sig].wrapped;
-	a = actions[sig].act;
-	if (wrapped && (a.sa_flags & SA_RESETHAND))
+	read_action(sig, &a);
+	if (a.wrapped && (a.act.sa_flags & SA_RESETHAND)) {
+		pthread_mutex_lock(&install_lock);
 		install_locked(sig, &dfl, NULL);
-	pthread_mutex_unlock(&install_lock);
-	if (!wrapped) {
+		pthread_mutex_unlock(&install_lock);
+	}
+	if (!a.wrapped) {
 		/* Made the default or ignored since the kernel chose us: its
 		 * action is that now, and gets the signal again (pending
 		 * until we return). */
 		syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), sig, info);
 		goto out;
 	}
-	sigorset(&mask, &((ucontext_t *)uc)->uc_sigmask, &a.sa_mask);
-	if (!(a.sa_flags & SA_NODEFER))
+	sigorset(&mask, &((ucontext_t *)uc)->uc_sigmask, &a.act.sa_mask);
+	if (!(a.act.sa_flags & SA_NODEFER))
 		sigaddset(&mask, sig);
 	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 	errno = saved_errno;
-	if (a.sa_flags & SA_SIGINFO)
-		a.sa_sigaction(sig, info, uc);
+	if (a.act.sa_flags & SA_SIGINFO)
+		a.act.sa_sigaction(sig, info, uc);
 	else
-		a.sa_handler(sig);
+		a.act.sa_handler(sig);
 	return;
 out:
 	errno = saved_errno;
@@ -154,12 +197,15 @@ static int install_locked(int sig, const struct sigaction *act,
 	}
 	if (ret)
 		return ret;
-	if (old)
-		*old = actions[sig].wrapped ? actions[sig].act : prev;
-	if (act) {
-		actions[sig].wrapped = runs_a_handler(act);
-		actions[sig].act = *act;
+	if (old) {
+		struct action cur;
+
+		read_action(sig, &cur);
+		*old = cur.wrapped ? cur.act : prev;
 	}
+	if (act)
+		write_action(sig,
+			     &(struct action){ runs_a_handler(act), *act });
 	return 0;
 }
 
@@ -196,14 +242,13 @@ int umn__proc_hook_sigaction(int sig, const struct sigaction *act,
 	return ret;
 }
 
-static void lock_for_fork(void)
+void umn__proc_signals_forget_in_child(void)
 {
-	pthread_mutex_lock(&install_lock);
-}
-
-static void unlock_after_fork(void)
-{
-	pthread_mutex_unlock(&install_lock);
+	/* Another thread may have held it, or been writing an action. */
+	install_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	for (int sig = 1; sig < SIGNALS; sig++)
+		if (actions[sig].seq & 1)
+			actions[sig].seq++;
 }
 
 bool umn__proc_signals_usable(void)
@@ -226,9 +271,6 @@ bool umn__proc_signals_usable(void)
 	*(void **)&libc_sigaction =
 		dlvsym(libc, "__libc_sigaction", "GLIBC_PRIVATE");
 	dlclose(libc);
-	if (libc_sigaction)
-		pthread_atfork(lock_for_fork, unlock_after_fork,
-			       unlock_after_fork);
 	return libc_sigaction;
 }
 
