@@ -67,24 +67,68 @@ bool umn__mm_heard(struct umn_mm *mm, unsigned long *first,
  */
 extern bool umn__signals_deferrable; /* atomic; false -> true, for good */
 
+/* The first 64 signals of a mask, as the kernel keeps them. */
+static inline unsigned long umn__sigset_bits(const sigset_t *set)
+{
+	unsigned long bits = 0;
+
+	for (int sig = 1; sig <= 64; sig++)
+		if (sigismember(set, sig) == 1)
+			bits |= 1UL << (sig - 1);
+	return bits;
+}
+
+static inline void umn__sigset_of_bits(sigset_t *set, unsigned long bits)
+{
+	sigemptyset(set);
+	for (int sig = 1; bits; sig++, bits >>= 1)
+		if (bits & 1)
+			sigaddset(set, sig);
+}
+
+/* A signal's siginfo as queued again: what precedes the union and its
+ * members for the signals deferred (sender, value, child status, timer,
+ * poll); a fault's are never deferred. */
+#define UMN__STASH_BYTES 48
+
+/*
+ * A thread's holds.  A wrapper reaches its thread's through
+ * umn__signals_of_thread(), not as thread-local storage: with libumn.so
+ * loaded by dlopen(), a thread's first access to it allocates, which a
+ * signal handler must not do, and a thread that never held has none.
+ */
 struct umn__held_signals {
 	unsigned int depth;
 	bool masked;		/* the outermost hold masked them */
-	sigset_t saved;		/* the mask before it, if it masked */
+	bool known;		/* umn__signals_of_thread() finds it */
+	unsigned char stashed;	/* a signal deferred but not queued again
+				   (the queue was full): its siginfo is in
+				   stash; 0 if none */
+	unsigned long saved;	/* the mask before it, if it masked */
 	unsigned long deferred; /* bit sig - 1: deferred by a wrapper, now
-				   pending and blocked; atomic */
+				   blocked and pending (or stashed); atomic */
+	unsigned char stash[UMN__STASH_BYTES];
 };
 extern _Thread_local struct umn__held_signals umn__held;
 
 /* Block every signal of this thread, saving its mask for the release. */
 static inline void umn__signals_mask(void)
 {
-	sigset_t all;
+	sigset_t all, old;
 
 	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	umn__held.saved = umn__sigset_bits(&old);
 	umn__held.masked = true;
 }
+
+/* This thread's holds, as a wrapper finds them (NULL: it never held
+ * since the holds began to defer).  Async-signal-safe. */
+struct umn__held_signals *umn__signals_of_thread(void);
+
+/* A thread's first hold once they defer: make it found; false if it
+ * cannot be (no memory), and the hold must mask. */
+bool umn__signals_know_thread(void);
 
 /* Hold the thread's signals until the matching release (nestable). */
 static inline void umn__signals_hold(void)
@@ -97,7 +141,8 @@ static inline void umn__signals_hold(void)
 	/* The depth before what it holds: a handler on this thread reads
 	 * it. */
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (!__atomic_load_n(&umn__signals_deferrable, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&umn__signals_deferrable, __ATOMIC_RELAXED) ||
+	    (!umn__held.known && !umn__signals_know_thread()))
 		umn__signals_mask();
 }
 
@@ -154,13 +199,57 @@ static inline void umn__held_cond_wait(pthread_cond_t *c, pthread_mutex_t *m,
 /*
  * For a primary that wraps every handler the program installs (the
  * process, which patches libc's sigaction): its wrapper, on a thread
- * inside a hold (umn__held.depth), calls this for a signal that can wait
+ * inside a hold (@h, its thread's, with a depth), calls this for a signal that can wait
  * (not a synchronous fault): @sig stays blocked in the interrupted
- * context @uc (a ucontext_t), queued again to this thread with @info,
- * and the last release unblocks it.  Returns false if it could not be
- * queued (the handler must run now).  Async-signal-safe.
+ * context @uc (a ucontext_t), queued again to this thread with @info
+ * (or, if the queue is full, kept here), and the last release unblocks
+ * it.  Returns false if it could be neither (the handler must run now).
+ * Async-signal-safe.
  */
-bool umn__signals_defer(int sig, siginfo_t *info, void *uc);
+bool umn__signals_defer(struct umn__held_signals *h, int sig, siginfo_t *info,
+			void *uc);
+
+/*
+ * The same primary's, for a signal that was kept (its queue was full)
+ * and still cannot be queued again at the last release: run the
+ * program's handler for it now, outside every hold.
+ */
+extern void (*umn__signals_run_late)(int sig, siginfo_t *info);
+
+/*
+ * The same wrapper, about to run the program's handler at depth 0: the
+ * handler may take and release holds of its own, whose release must not
+ * take the deferred signals of a release it interrupted (that release
+ * unblocks them in its own context).  Put them aside, and back after.
+ */
+struct umn__deferred_aside {
+	unsigned long deferred;
+	unsigned char stashed;
+};
+
+static inline struct umn__deferred_aside
+umn__signals_set_aside(struct umn__held_signals *h)
+{
+	struct umn__deferred_aside a = { 0, 0 };
+
+	if (h) {
+		a.deferred =
+			__atomic_exchange_n(&h->deferred, 0, __ATOMIC_RELAXED);
+		a.stashed = h->stashed;
+		h->stashed = 0;
+	}
+	return a;
+}
+
+static inline void umn__signals_put_back(struct umn__held_signals *h,
+					 struct umn__deferred_aside a)
+{
+	if (!h)
+		return;
+	__atomic_fetch_or(&h->deferred, a.deferred, __ATOMIC_RELAXED);
+	if (a.stashed)
+		h->stashed = a.stashed;
+}
 
 /* Once every installed handler is wrapped: holds stop masking. */
 void umn__signals_start_deferring(void);

@@ -26,14 +26,24 @@
  *					  depth 0: the program's handler
  *
  * Everything here is the one thread's: a handler runs on top of the code
- * it interrupts, so compiler fences order the depth against the lock,
- * and the deferred bits are set with single read-modify-write
- * instructions (a wrapper may interrupt another).  A handler that
- * interrupts a release after the depth reached 0 runs at once; one that
- * came before deferred, and the release unblocks it.  Each wrapper adds
- * only its own signal to the context it returns to, so nested wrappers
- * leave every deferred signal blocked until the release unblocks them
- * all (verify/signal_defer.pml, with two signals and a wait).
+ * it interrupts, so compiler fences order the depth against the lock;
+ * the wrapper runs with every signal blocked, so no wrapper interrupts
+ * another's check and deferral.  A signal that interrupts a release
+ * after the depth reached 0 has its handler run at once; one that came
+ * before was deferred, and the release unblocks it.  Such a handler may
+ * take holds of its own (it munmaps): their release must not take the
+ * deferred signals of the release it interrupted (it would unblock them
+ * in the handler's context only, and the interrupted one would find
+ * nothing to unblock and keep them blocked for good), so the wrapper
+ * sets them aside while the handler runs (verify/signal_defer.pml: three
+ * signals, handlers that hold, a wait).  The wrapper finds its thread's
+ * holds through a pthread key, which the first hold sets: reading it
+ * allocates nothing, where a first access to libumn.so's thread-local
+ * storage may (loaded by dlopen()).
+ *
+ * A signal that cannot be queued again (RLIMIT_SIGPENDING) is kept in
+ * the holds, one per thread, still blocked; the last release queues it,
+ * or, if that fails too, has the primary run its handler then.
  *
  * What must not wait:
  *   - a synchronous fault (the instruction would fault again): the
@@ -56,6 +66,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -64,43 +75,82 @@
 
 _Thread_local struct umn__held_signals umn__held;
 bool umn__signals_deferrable;
+static pthread_key_t held_key; /* created before deferrable is set */
+void (*umn__signals_run_late)(int sig, siginfo_t *info);
+
+static int queue_again(int sig, siginfo_t *info)
+{
+	return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), sig,
+			    info);
+}
 
 void umn__signals_unblock_deferred(void)
 {
 	unsigned long d =
 		__atomic_exchange_n(&umn__held.deferred, 0, __ATOMIC_RELAXED);
+	int late = umn__held.stashed;
+	siginfo_t info;
 	sigset_t set;
 
+	if (late) {
+		/* Queued now, still blocked, so it runs as the others do. */
+		memset(&info, 0, sizeof(info));
+		memcpy(&info, umn__held.stash, UMN__STASH_BYTES);
+		umn__held.stashed = 0;
+		if (!queue_again(late, &info))
+			late = 0;
+	}
 	if (umn__held.masked) {
 		/* Masked since (nothing was deferred after): the mask before
 		 * the hold, without what was deferred before it masked. */
-		for (int sig = 1; d; sig++, d >>= 1)
-			if (d & 1)
-				sigdelset(&umn__held.saved, sig);
 		umn__held.masked = false;
-		pthread_sigmask(SIG_SETMASK, &umn__held.saved, NULL);
-		return;
+		umn__sigset_of_bits(&set, umn__held.saved & ~d);
+		pthread_sigmask(SIG_SETMASK, &set, NULL);
+	} else {
+		umn__sigset_of_bits(&set, d);
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	}
-	sigemptyset(&set);
-	for (int sig = 1; d; sig++, d >>= 1)
-		if (d & 1)
-			sigaddset(&set, sig);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (late && umn__signals_run_late)
+		umn__signals_run_late(late, &info);
 }
 
-bool umn__signals_defer(int sig, siginfo_t *info, void *uc)
+bool umn__signals_defer(struct umn__held_signals *h, int sig, siginfo_t *info,
+			void *uc)
 {
-	/* @sig is blocked while its wrapper runs, so the copy stays
-	 * pending until the release. */
-	if (syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), sig, info))
-		return false;
+	/* @sig is blocked while its wrapper runs, and then in @uc, so the
+	 * copy stays pending until the release. */
+	if (queue_again(sig, info)) {
+		if (h->stashed)
+			return false;
+		memcpy(h->stash, info, UMN__STASH_BYTES);
+		h->stashed = (unsigned char)sig;
+	}
 	sigaddset(&((ucontext_t *)uc)->uc_sigmask, sig);
-	__atomic_fetch_or(&umn__held.deferred, 1UL << (sig - 1),
-			  __ATOMIC_RELAXED);
+	__atomic_fetch_or(&h->deferred, 1UL << (sig - 1), __ATOMIC_RELAXED);
+	return true;
+}
+
+struct umn__held_signals *umn__signals_of_thread(void)
+{
+	/* pthread_getspecific() reads the thread's own table: no lock, no
+	 * allocation. */
+	if (!__atomic_load_n(&umn__signals_deferrable, __ATOMIC_ACQUIRE))
+		return NULL;
+	return pthread_getspecific(held_key);
+}
+
+bool umn__signals_know_thread(void)
+{
+	if (pthread_setspecific(held_key, &umn__held))
+		return false;
+	umn__held.known = true;
 	return true;
 }
 
 void umn__signals_start_deferring(void)
 {
-	__atomic_store_n(&umn__signals_deferrable, true, __ATOMIC_RELEASE);
+	/* Without a key (none left), holds keep masking. */
+	if (!pthread_key_create(&held_key, NULL))
+		__atomic_store_n(&umn__signals_deferrable, true,
+				 __ATOMIC_RELEASE);
 }

@@ -69,7 +69,8 @@ for m in NO_ORPHANS NO_ADOPT_AT_SYNC NO_REWATCH; do
 done
 
 check signal_defer.pml "" ok
-for m in NO_DEFER NO_UC_BLOCK NO_UNBLOCK NO_SPURIOUS WRAPPER_UNMASKED; do
+for m in NO_DEFER NO_UC_BLOCK NO_UNBLOCK NO_SPURIOUS WRAPPER_UNMASKED \
+	NO_ASIDE; do
 	check signal_defer.pml "$m" error
 done
 

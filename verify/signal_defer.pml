@@ -10,14 +10,17 @@
  * delivered to T runs the wrapper on top of whatever T was doing, with
  * every signal blocked; the wrapper defers (queues the signal again to T,
  * blocks it in the context it returns to, sets its deferred bit) if T's
- * depth is not 0, else runs the handler, which needs the lock.  The work
+ * depth is not 0, else runs the handler, which takes a hold and the
+ * lock (it munmaps), with the deferred signals of a release it may have
+ * interrupted put aside until it returns.  The work
  * T waits for needs P's handler to have run.  A signal that a system call
  * of T unblocks (the release's) is delivered as that call returns.
  *
  * Properties: no handler runs while T holds the lock; no wait lasts for
  * ever (no invalid end state); once everything has stopped, every signal
- * was handled and T's mask is as it began; a signal is deferred at most
- * once.
+ * was handled and T's mask is as it began; no signal is deferred more
+ * than three times (once, and again each time it comes back while the
+ * handler of another, delivered first, holds: three signals here).
  *
  * Mutants (each must fail): NO_DEFER (the wrapper runs the handler
  * inside a hold), NO_UC_BLOCK (the deferred signal is not blocked in the
@@ -28,7 +31,9 @@
  * needs it), WRAPPER_UNMASKED (the wrapper runs with its own signal
  * blocked only, as an earlier prototype did: one wrapper interrupts
  * another, and the outer one's return unblocks what the inner deferred,
- * which then comes back).
+ * which then comes back), NO_ASIDE (the handler's own release takes
+ * the deferred signals of the release it interrupted, and unblocks them
+ * in its own context only: the interrupted one keeps them blocked).
  */
 #define A 1
 #define B 2
@@ -55,17 +60,48 @@ byte handled = 0;	/* signals whose handler ran */
 byte requeued[8];
 bool t_done = false;
 
+/* A hold and its release, by T's code (frame 0) or by a handler's (the
+ * handlers munmap): the depth, then, at the last release, the deferred
+ * signals unblocked, which the kernel delivers as the system call
+ * returns. */
+inline hold(lvl)
+{
+	atomic { top == lvl -> depth++ }
+}
+
+inline release(lvl)
+{
+	atomic { top == lvl -> depth-- }
+	atomic { top == lvl ->
+		if
+		:: depth == 0 && masked ->
+#ifdef NO_UNBLOCK
+			mask = masked_saved;
+#else
+			mask = masked_saved & ~deferred;
+#endif
+			masked = false; deferred = 0
+		:: depth == 0 && !masked && deferred ->
+#ifndef NO_UNBLOCK
+			mask = mask & ~deferred;
+#endif
+			deferred = 0
+		:: else -> skip
+		fi }
+	atomic { top == lvl && (pending & ~mask) == 0 -> skip }
+}
+
 /* The wrapper of signal @s, on frame @lvl of T. */
 proctype wrapper(byte s; byte lvl)
 {
-	byte d;
+	byte d, aside;
 
 	atomic { top == lvl -> d = depth }
 #ifndef NO_DEFER
 	if
 	:: d > 0 ->
 		atomic { top == lvl -> pending = pending | s;
-			requeued[s]++; assert(requeued[s] <= 1) }
+			requeued[s]++; assert(requeued[s] <= 3) }
 #ifndef NO_UC_BLOCK
 		atomic { top == lvl -> saved[s] = saved[s] | s }
 #endif
@@ -75,7 +111,19 @@ proctype wrapper(byte s; byte lvl)
 	if
 	:: true ->
 #endif
-		atomic { top == lvl -> assert(!locked); handled = handled | s }
+		/* The program's handler, with the deferred signals of a
+		 * release it may have interrupted put aside; it runs with
+		 * its own signal blocked, and takes the lock. */
+		atomic { top == lvl -> handled = handled | s;
+#ifndef NO_ASIDE
+			aside = deferred; deferred = 0;
+#endif
+			mask = saved[s] | s }
+		hold(lvl);
+		atomic { top == lvl -> assert(!locked); locked = true }
+		atomic { top == lvl -> locked = false }
+		release(lvl);
+		atomic { top == lvl -> deferred = deferred | aside }
 	fi;
 	/* sigreturn */
 	atomic { top == lvl -> mask = saved[s]; top-- }
@@ -119,40 +167,12 @@ active proctype sender()
 	p_process = true
 }
 
-inline hold()
-{
-	atomic { top == 0 -> depth++ }
-}
-
-inline release()
-{
-	atomic { top == 0 -> depth-- }
-	atomic { top == 0 ->
-		if
-		:: depth == 0 && masked ->
-#ifdef NO_UNBLOCK
-			mask = masked_saved;
-#else
-			mask = masked_saved & ~deferred;
-#endif
-			masked = false; deferred = 0
-		:: depth == 0 && !masked && deferred ->
-#ifndef NO_UNBLOCK
-			mask = mask & ~deferred;
-#endif
-			deferred = 0
-		:: else -> skip
-		fi }
-	/* The unblocked ones are delivered as the system call returns. */
-	atomic { top == 0 && (pending & ~mask) == 0 -> skip }
-}
-
 active proctype thread()
 {
 	byte i;
 
 	for (i : 1 .. 2) {
-		hold();
+		hold(0);
 		atomic { top == 0 -> locked = true };
 		if
 		:: true -> skip
@@ -160,8 +180,8 @@ active proctype thread()
 		   do
 		   :: atomic { SPURIOUS && top == 0 && depth == 1 && !masked &&
 				deferred -> locked = false }
-			release();
-			hold();
+			release(0);
+			hold(0);
 			atomic { top == 0 -> locked = true }
 		   :: atomic { top == 0 && !(depth == 1 && !masked && deferred) ->
 				if
@@ -175,7 +195,7 @@ active proctype thread()
 		   od
 		fi;
 		atomic { top == 0 -> locked = false };
-		release()
+		release(0)
 	}
 	t_done = true
 }

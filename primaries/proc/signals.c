@@ -114,7 +114,9 @@ static bool runs_a_handler(const struct sigaction *act)
 	return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
 }
 
-/* A fault of the instruction the thread was running: it cannot wait. */
+/* A fault of the instruction the thread was running, which cannot wait
+ * (it would fault again), or abort() (it blocks the signal after the
+ * first raise, and would end in a fault instead). */
 static bool synchronous(int sig, const siginfo_t *info)
 {
 	switch (sig) {
@@ -125,6 +127,8 @@ static bool synchronous(int sig, const siginfo_t *info)
 	case SIGTRAP:
 	case SIGSYS:
 		return info->si_code > 0;
+	case SIGABRT:
+		return info->si_code == SI_TKILL && info->si_pid == getpid();
 	}
 	return false;
 }
@@ -143,17 +147,28 @@ static int install_locked(int sig, const struct sigaction *act,
 static void wrapper(int sig, siginfo_t *info, void *uc)
 {
 	int saved_errno = errno;
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, cur;
+	struct umn__deferred_aside aside;
+	struct umn__held_signals *h;
 	struct action a;
 	sigset_t mask;
 
-	if (umn__held.depth && !synchronous(sig, info) &&
-	    umn__signals_defer(sig, info, uc))
+	h = umn__signals_of_thread();
+	if (h && h->depth && !synchronous(sig, info) &&
+	    umn__signals_defer(h, sig, info, uc))
 		goto out;
 	read_action(sig, &a);
-	if (a.wrapped && (a.act.sa_flags & SA_RESETHAND)) {
+	if (!a.wrapped || (a.act.sa_flags & SA_RESETHAND)) {
 		pthread_mutex_lock(&install_lock);
-		install_locked(sig, &dfl, NULL);
+		if (a.wrapped) {
+			install_locked(sig, &dfl,
+				       NULL); /* once, as the kernel */
+		} else if (!libc_sigaction(sig, NULL, &cur) &&
+			   cur.sa_sigaction == wrapper) {
+			/* Restored behind libc's back (a raw rt_sigaction
+			 * of a copy): what the program set goes back in. */
+			libc_sigaction(sig, &a.act, NULL);
+		}
 		pthread_mutex_unlock(&install_lock);
 	}
 	if (!a.wrapped) {
@@ -166,15 +181,32 @@ static void wrapper(int sig, siginfo_t *info, void *uc)
 	sigorset(&mask, &((ucontext_t *)uc)->uc_sigmask, &a.act.sa_mask);
 	if (!(a.act.sa_flags & SA_NODEFER))
 		sigaddset(&mask, sig);
+	aside = umn__signals_set_aside(h);
 	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 	errno = saved_errno;
 	if (a.act.sa_flags & SA_SIGINFO)
 		a.act.sa_sigaction(sig, info, uc);
 	else
 		a.act.sa_handler(sig);
+	umn__signals_put_back(h, aside);
 	return;
 out:
 	errno = saved_errno;
+}
+
+/* A signal the last release could not queue again: run the program's
+ * handler for it now, as the kernel would have (core/signals.c). */
+static void run_late(int sig, siginfo_t *info)
+{
+	sigset_t all, old;
+	ucontext_t uc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	getcontext(&uc);
+	uc.uc_sigmask = old;
+	wrapper(sig, info, &uc);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* Under the lock: make @act (may be NULL) @sig's action, and return the
@@ -288,5 +320,6 @@ void umn__proc_signals_start(void)
 		    cur.sa_sigaction != wrapper)
 			install_locked(sig, &cur, NULL);
 	unlock_install(&saved);
+	umn__signals_run_late = run_late;
 	umn__signals_start_deferring();
 }

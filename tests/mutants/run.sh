@@ -160,9 +160,14 @@ mutant uring-no-retry consumers/uring/uring.c \
 
 # Holding signals by deferring them (core/signals.c,
 # primaries/proc/signals.c): the wrapper runs the handler inside a hold;
-# a wait inside a hold keeps what was deferred waiting.
+# a handler's release takes what the release it interrupted deferred; a
+# wait inside a hold keeps what was deferred waiting.
 mutant signals-no-defer primaries/proc/signals.c \
-	's/if (umn__held.depth \&\& !synchronous(sig, info) \&\&$/if (0 \&\& !synchronous(sig, info) \&\&/' \
+	's/if (h \&\& h->depth \&\& !synchronous(sig, info) \&\&$/if (0 \&\& !synchronous(sig, info) \&\&/' \
+	"umn-proc-tests" "proc-signals"
+
+mutant signals-no-aside core/primary.h \
+	's/^\t\t\t__atomic_exchange_n(\&h->deferred, 0, __ATOMIC_RELAXED);$/\t\t\t0;/' \
 	"umn-proc-tests" "proc-signals"
 
 mutant signals-wait-keeps-deferred core/primary.h \

@@ -12,6 +12,11 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <setjmp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <dirent.h>
@@ -352,6 +357,164 @@ START_TEST(a_wait_inside_a_hold_lets_deferred_signals_run)
 }
 END_TEST
 
+/*
+ * A handler that runs after a release's depth reached 0 but before it
+ * unblocked what was deferred, and takes a hold of its own, leaves that
+ * to the release it interrupted: were its own release to take the
+ * deferred signal, the interrupted release would find nothing to
+ * unblock, and the signal would stay blocked in the thread's mask for
+ * good.  The window is a few instructions wide; the test opens it by
+ * hand, with the release's two halves.
+ */
+static void holding_handler(int sig)
+{
+	handler(sig);
+	masks_of_holds();
+}
+
+START_TEST(a_handler_between_a_release_and_its_unblock_leaves_it_alone)
+{
+	struct sigaction act = { .sa_handler = handler },
+			 hold_act = { .sa_handler = holding_handler };
+	sigset_t now;
+
+	start_hooks(&act);
+	ck_assert_int_eq(sigaction(SIGUSR2, &hold_act, NULL), 0);
+	umn__signals_hold();
+	ck_assert_int_eq(pthread_kill(pthread_self(), SIGUSR1), 0);
+	ck_assert_int_eq(handled, 0); /* deferred */
+	/* umn__signals_release(), its first half: */
+	umn__held.depth--;
+	ck_assert_int_eq(pthread_kill(pthread_self(), SIGUSR2), 0);
+	ck_assert_int_eq(handled, 1); /* SIGUSR2's, which held */
+	/* ... and its second. */
+	if (umn__held.masked || umn__held.deferred)
+		umn__signals_unblock_deferred();
+	ck_assert_int_eq(handled, 2);
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, NULL, &now), 0);
+	ck_assert_msg(!sigismember(&now, SIGUSR1),
+		      "SIGUSR1 stays blocked after the release");
+	ck_assert_int_eq(handled_inside_umn, 0);
+}
+END_TEST
+
+/*
+ * A signal that cannot be queued again (the process is at its
+ * RLIMIT_SIGPENDING, which a seccomp filter stands in for: every
+ * rt_tgsigqueueinfo fails with EAGAIN) is kept aside, still blocked, and
+ * its handler runs after the hold, never inside it.
+ */
+static void queue_full(void)
+{
+	struct sock_filter insns[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_rt_tgsigqueueinfo, 0,
+			 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(insns) / sizeof(insns[0]), insns };
+
+	ck_assert_int_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	ck_assert_int_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+	errno = 0;
+	ck_assert_int_eq(syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), 0,
+				 &(siginfo_t){ 0 }),
+			 -1);
+	ck_assert_int_eq(errno, EAGAIN);
+}
+
+START_TEST(a_signal_that_cannot_be_queued_again_still_waits)
+{
+	struct sigaction act = { .sa_handler = handler };
+	struct umn_interval_notifier sub = { 0 };
+	static char page[PAGE] __attribute__((aligned(PAGE)));
+	sigset_t now;
+
+	start_hooks(&act);
+	ck_assert_uint_le(masks_of_holds(), 2); /* settles the mm */
+	queue_full();
+	sleepcheck_after_lock = raise_inside;
+	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
+						      (unsigned long)page, PAGE,
+						      &count_ops),
+			 0);
+	ck_assert_int_eq(handled, 1);
+	ck_assert_int_eq(handled_inside_umn, 0);
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, NULL, &now), 0);
+	ck_assert(!sigismember(&now, SIGUSR1));
+	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
+}
+END_TEST
+
+/*
+ * An action put back behind libc's back (a raw rt_sigaction of a copy
+ * taken while umn's wrapper was in) over one the program made the
+ * default or ignored: the wrapper puts what the program set back in,
+ * instead of queuing the signal to itself for ever (the alarm ends it).
+ */
+START_TEST(an_action_restored_behind_libcs_back_is_not_a_loop)
+{
+	struct sigaction act = { .sa_handler = handler };
+	unsigned long raw[4];
+
+	start_hooks(NULL);
+	ck_assert_int_eq(sigaction(SIGUSR1, &act, NULL), 0);
+	ck_assert_int_eq(syscall(SYS_rt_sigaction, SIGUSR1, NULL, raw, 8), 0);
+	signal(SIGUSR1, SIG_IGN);
+	ck_assert_int_eq(syscall(SYS_rt_sigaction, SIGUSR1, raw, NULL, 8), 0);
+	alarm(10);
+	raise(SIGUSR1); /* ignored, as the program set it */
+	alarm(0);
+	ck_assert_int_eq(handled, 0);
+	ck_assert_ptr_eq(kernel_handler(SIGUSR1), (void *)SIG_IGN);
+}
+END_TEST
+
+/* abort() inside a hold (a failed check of umn's) reaches the program's
+ * SIGABRT handler, as outside one. */
+static sigjmp_buf out_of_abort;
+static int aborts, aborts_inside;
+
+static void abort_handler(int sig)
+{
+	(void)sig;
+	aborts++;
+	if (umn__held.depth)
+		aborts_inside++;
+	siglongjmp(out_of_abort, 1);
+}
+
+static void abort_inside(pthread_mutex_t *m)
+{
+	if (m != &umn_proc_mm()->lock)
+		return;
+	sleepcheck_after_lock = NULL;
+	abort();
+}
+
+START_TEST(abort_inside_a_hold_reaches_its_handler)
+{
+	struct sigaction act = { .sa_handler = abort_handler };
+	struct umn_interval_notifier sub = { 0 };
+	static char page[PAGE] __attribute__((aligned(PAGE)));
+
+	start_hooks(NULL);
+	ck_assert_int_eq(sigaction(SIGABRT, &act, NULL), 0);
+	if (!sigsetjmp(out_of_abort, 1)) {
+		sleepcheck_after_lock = abort_inside;
+		umn_interval_notifier_insert(&sub, umn_proc_mm(),
+					     (unsigned long)page, PAGE,
+					     &count_ops);
+		ck_abort_msg("abort() returned");
+	}
+	/* Out of the hold by a jump: nothing of umn's from here. */
+	ck_assert_int_eq(aborts, 1);
+	ck_assert_int_eq(aborts_inside, 1);
+}
+END_TEST
+
 static siginfo_t got_info;
 
 static void info_handler(int sig, siginfo_t *info, void *uc)
@@ -508,5 +671,11 @@ void proc_signals_add(TCase *tc)
 	tcase_add_test(tc, deferred_signals_all_arrive_with_their_values);
 	tcase_add_test(tc, a_fault_inside_a_hold_reaches_its_handler);
 	tcase_add_test(tc, a_wait_inside_a_hold_lets_deferred_signals_run);
+	tcase_add_test(
+		tc,
+		a_handler_between_a_release_and_its_unblock_leaves_it_alone);
+	tcase_add_test(tc, a_signal_that_cannot_be_queued_again_still_waits);
+	tcase_add_test(tc, an_action_restored_behind_libcs_back_is_not_a_loop);
+	tcase_add_test(tc, abort_inside_a_hold_reaches_its_handler);
 	tcase_add_test(tc, sigaction_through_the_hook_behaves_as_libcs);
 }
