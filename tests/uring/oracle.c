@@ -480,8 +480,10 @@ static void start_buffers(void)
 		struct buf *b = &S.buf[i];
 
 		pthread_mutex_init(&b->lock, NULL);
-		/* The odd ones free and malloc, if asked for. */
-		b->malloced = (S.ops & (1U << OP_MALLOC)) && (i & 1);
+		/* Odd buffers are malloced, or all with --ops malloc alone
+		 * (an even one would have no change to make). */
+		b->malloced = (S.ops & (1U << OP_MALLOC)) &&
+			      ((i & 1) || S.ops == 1U << OP_MALLOC);
 		b->addr = b->malloced ? alloc_buf() : map_at(NULL, 0);
 		b->gen = 1;
 		b->last = "none";
