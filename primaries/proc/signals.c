@@ -79,8 +79,10 @@ static void read_action(int sig, struct action *out)
 		for (size_t i = 0; i < sizeof(w) / 8; i++)
 			w[i] = __atomic_load_n(&actions[sig].words[i],
 					       __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&actions[sig].seq, __ATOMIC_RELAXED) == s)
+		/* A read-modify-write with release: the loads above cannot
+		 * move after it (no fence: TSan has none). */
+		if (__atomic_fetch_add(&actions[sig].seq, 0,
+				       __ATOMIC_ACQ_REL) == s)
 			break;
 	}
 	memcpy(out, w, sizeof(*out));
@@ -93,8 +95,8 @@ static void write_action(int sig, const struct action *a)
 
 	memset(w, 0, sizeof(w));
 	memcpy(w, a, sizeof(*a));
-	__atomic_store_n(&actions[sig].seq, s + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	/* Acquire: the stores below cannot move before it. */
+	__atomic_exchange_n(&actions[sig].seq, s + 1, __ATOMIC_ACQ_REL);
 	for (size_t i = 0; i < sizeof(w) / 8; i++)
 		__atomic_store_n(&actions[sig].words[i], w[i],
 				 __ATOMIC_RELAXED);
