@@ -41,6 +41,10 @@
  *			a fill, one registration is made and dropped untimed,
  *			so that one-time costs (umn's first notifier on the
  *			mm, UCX's first allocations) stay out of it.
+ *   miss-noop-scattered	the no-op fill again, each step's slots
+ *			registered in a scattered order (a fixed shuffle)
+ *			instead of by address: buffers malloc()ed over time
+ *			come in no order.
  *   hit		umn_regcache_lookup() + umn_regcache_release(), and
  *			ucs_rcache_get() + ucs_rcache_region_put() of a
  *			cached registration, N cached, 1 thread: the lookups
@@ -119,7 +123,8 @@ static const char *const variant_names[NVARIANTS] = {
 	"umn-hooks", "umn-hooks-handler", "umn-default", "ucx-rcache"
 };
 
-static const char *const pin_names[RCP_PINS] = { "noop", "mlock" };
+static const char *const pin_names[RCP_PINS] = { "noop", "mlock",
+						 "noop-scattered" };
 
 static int nsizes(void)
 {
@@ -391,6 +396,32 @@ static double fill(struct cache *c, const struct area *a, unsigned long from,
 	return (bench_now_ns() - t0) / (double)(to - from);
 }
 
+/* The same, in a scattered order of the slots (the same for every
+ * variant). */
+static double fill_scattered(struct cache *c, const struct area *a,
+			     unsigned long from, unsigned long to, int *err)
+{
+	unsigned long n = to - from, *ord = malloc(n * sizeof(*ord)), j, t;
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	double t0;
+
+	if (!ord)
+		bench_die("regcache-proc", "malloc");
+	for (unsigned long i = 0; i < n; i++)
+		ord[i] = from + i;
+	for (unsigned long i = n - 1; i > 0; i--) { /* Fisher-Yates */
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		j = (unsigned long)(x % (i + 1));
+		t = ord[i], ord[i] = ord[j], ord[j] = t;
+	}
+	t0 = bench_now_ns();
+	for (unsigned long i = 0; i < n && !*err; i++)
+		*err = cache_register(c, slot(a, ord[i]));
+	t0 = bench_now_ns() - t0;
+	free(ord);
+	return *err ? 0 : t0 / (double)n;
+}
+
 /* Hits over the first @n slots of @a for about @budget ns; ns per hit. */
 static double hits(struct cache *c, const struct area *a, unsigned long n,
 		   double budget)
@@ -626,6 +657,20 @@ void rcp_child(int arg, void *out)
 	}
 	o->mlock_status = err ? (c.pin_err ? -c.pin_err : err) : 0;
 	cache_destroy(&c);
+
+	/* No-op pin in a scattered order: the fill alone. */
+	err = 0;
+	cache_create(&c, arg, RCP_NOOP);
+	warm_up(&c, &warm);
+	for (int i = 0; i < ns; i++) {
+		unsigned long n = size_at(i), from = i ? size_at(i - 1) : 0;
+
+		o->miss[RCP_SCATTERED][i] =
+			fill_scattered(&c, &a, from, n, &err);
+		if (err)
+			bench_die("regcache-proc", "register (scattered)");
+	}
+	cache_destroy(&c);
 }
 
 /* --- the parent --- */
@@ -732,7 +777,7 @@ void bench_regcache_proc(void)
 		bool okp[NVARIANTS];
 
 		for (int v = 0; v < NVARIANTS; v++)
-			okp[v] = ok[v] && (p == RCP_NOOP || mlock_ok[v]);
+			okp[v] = ok[v] && (p != RCP_MLOCK || mlock_ok[v]);
 		snprintf(what, sizeof(what), "miss-%s", pin_names[p]);
 		for (int i = 0; i < ns; i++)
 			report(okp, what, i, s_miss[p], runs);

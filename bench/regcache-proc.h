@@ -9,7 +9,8 @@
 #define RCP_SIZES    4	/* N cached: 16, 256, 1024, 4096 */
 #define RCP_MAX_RUNS 11 /* repetitions, at most */
 
-enum { RCP_NOOP, RCP_MLOCK, RCP_PINS };
+/* The fills: no-op pin, mlock pin, no-op pin in a scattered order. */
+enum { RCP_NOOP, RCP_MLOCK, RCP_SCATTERED, RCP_PINS };
 
 struct rcp_out {
 	int status;		/* 0; or why the variant could not start */
