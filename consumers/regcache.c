@@ -249,6 +249,18 @@ static inline __attribute__((always_inline)) bool usable(struct reg *r,
 		       INVALIDATED);
 }
 
+/* The registration of a published slot that covers the range, if it is
+ * valid for it. */
+static inline __attribute__((always_inline)) struct reg *
+slot_reg(struct slot *sl, bool write, bool get)
+{
+	/* Pairs with the release that published the slot (r's fields were
+	 * written before it). */
+	struct reg *r = __atomic_load_n(&sl->r, __ATOMIC_ACQUIRE);
+
+	return r && (!write || r->h.write) && usable(r, get) ? r : NULL;
+}
+
 /*
  * A valid registration covering [s, e), for writing if @write, with one
  * more user (@get), or just valid (!@get); in an RCU read-side section.
@@ -261,6 +273,7 @@ find(struct umn_regcache *rc, unsigned long s, unsigned long e, bool write,
 	struct hint *hb;
 	struct slot *sl;
 	struct reg *r;
+	uint64_t cover;
 	size_t i, n;
 
 	if (!ix)
@@ -282,29 +295,30 @@ find(struct umn_regcache *rc, unsigned long s, unsigned long e, bool write,
 	 * cache that grows upwards has) needs no search. */
 	i = ix->n && s >= ix->key[0][ix->n - 1] ? ix->n
 						: regidx_slot_after(ix, s);
-	n = __atomic_load_n(&ix->nrecent, __ATOMIC_ACQUIRE);
-	/* The span read after the count covers at least its n slots. */
-	if (n && (s < __atomic_load_n(&ix->recent_lo, __ATOMIC_RELAXED) ||
-		  e > __atomic_load_n(&ix->recent_hi, __ATOMIC_RELAXED)))
-		n = 0;
-	for (;;) {
-		if (i > 0 && ix->s[i - 1].maxend >= e) {
-			sl = &ix->s[--i];
-		} else if (n > 0) {
-			sl = &ix->recent[--n];
-			if (sl->start > s)
-				continue;
-		} else {
-			return NULL;
-		}
-		if (sl->end < e)
-			continue;
-		/* Pairs with the release that published the slot (r's
-		 * fields were written before it). */
-		r = __atomic_load_n(&sl->r, __ATOMIC_ACQUIRE);
-		if (r && (!write || r->h.write) && usable(r, get))
+	while (i > 0 && ix->s[i - 1].maxend >= e) {
+		sl = &ix->s[--i];
+		if (sl->end >= e && (r = slot_reg(sl, write, get)))
 			return r;
 	}
+	n = __atomic_load_n(&ix->nrecent, __ATOMIC_ACQUIRE);
+	/* The span read after the count covers at least its n slots. */
+	if (!n || s < __atomic_load_n(&ix->recent_lo, __ATOMIC_RELAXED) ||
+	    e > __atomic_load_n(&ix->recent_hi, __ATOMIC_RELAXED))
+		return NULL;
+	/* The recent slots that cover [s, e), without a branch per slot
+	 * (in no order, a branch on each would be mispredicted half the
+	 * time); then those, newest first. */
+	for (i = 0, cover = 0; i < n; i++)
+		cover |= (uint64_t)(ix->recent[i].start <= s &&
+				    ix->recent[i].end >= e)
+			 << i;
+	while (cover) {
+		i = 63 - (size_t)__builtin_clzll(cover);
+		cover &= ~(1ULL << i);
+		if ((r = slot_reg(&ix->recent[i], write, get)))
+			return r;
+	}
+	return NULL;
 }
 
 /* umn_regcache_lookup() of the pages [s, e), already checked. */

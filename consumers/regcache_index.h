@@ -72,6 +72,7 @@ struct slot {
 #define MAX_LEVELS 16 /* FAN^16 slots */
 
 #define RECENT 64 /* slots added in place before the next rebuild */
+_Static_assert(RECENT <= 64, "find() takes the recent slots as a 64-bit mask");
 
 struct index {
 	size_t n, cap;	     /* sorted slots used, allocated */
