@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <string.h>
 #include <umn/umn.h>
 #include "lockdep.h"
 
@@ -100,7 +101,6 @@ static inline void umn__sigset_of_bits(sigset_t *set, unsigned long bits)
 struct umn__held_signals {
 	unsigned int depth;
 	bool masked;		/* the outermost hold masked them */
-	bool known;		/* umn__signals_of_thread() finds it */
 	unsigned char stashed;	/* a signal deferred but not queued again
 				   (the queue was full): its siginfo is in
 				   stash; 0 if none */
@@ -126,9 +126,18 @@ static inline void umn__signals_mask(void)
  * since the holds began to defer).  Async-signal-safe. */
 struct umn__held_signals *umn__signals_of_thread(void);
 
-/* A thread's first hold once they defer: make it found; false if it
- * cannot be (no memory), and the hold must mask. */
-bool umn__signals_know_thread(void);
+/* The key umn__signals_of_thread() reads; valid once deferrable. */
+extern pthread_key_t umn__signals_key;
+
+/* The outermost hold, once they defer: make this thread's found, every
+ * time (an exiting thread's keys are cleared before its last holds: the
+ * destructors of its other keys, glibc's freeing of its caches).  False
+ * if it cannot be (no memory): the hold must mask. */
+static inline bool umn__signals_make_found(void)
+{
+	return pthread_getspecific(umn__signals_key) == &umn__held ||
+	       !pthread_setspecific(umn__signals_key, &umn__held);
+}
 
 /* Hold the thread's signals until the matching release (nestable). */
 static inline void umn__signals_hold(void)
@@ -141,8 +150,8 @@ static inline void umn__signals_hold(void)
 	/* The depth before what it holds: a handler on this thread reads
 	 * it. */
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (!__atomic_load_n(&umn__signals_deferrable, __ATOMIC_RELAXED) ||
-	    (!umn__held.known && !umn__signals_know_thread()))
+	if (!__atomic_load_n(&umn__signals_deferrable, __ATOMIC_ACQUIRE) ||
+	    !umn__signals_make_found())
 		umn__signals_mask();
 }
 
@@ -225,30 +234,39 @@ extern void (*umn__signals_run_late)(int sig, siginfo_t *info);
 struct umn__deferred_aside {
 	unsigned long deferred;
 	unsigned char stashed;
+	unsigned char stash[UMN__STASH_BYTES];
 };
 
+/* Only at depth 0: a handler run inside a hold (a fault) nests its holds
+ * in it, and never reaches the release. */
 static inline struct umn__deferred_aside
 umn__signals_set_aside(struct umn__held_signals *h)
 {
-	struct umn__deferred_aside a = { 0, 0 };
+	struct umn__deferred_aside a = { 0, 0, { 0 } };
 
-	if (h) {
+	if (h && !h->depth) {
 		a.deferred =
 			__atomic_exchange_n(&h->deferred, 0, __ATOMIC_RELAXED);
 		a.stashed = h->stashed;
+		if (a.stashed)
+			memcpy(a.stash, h->stash, UMN__STASH_BYTES);
 		h->stashed = 0;
 	}
 	return a;
 }
 
+/* What was set aside goes back (the handler's own holds released what
+ * they deferred, their stash included). */
 static inline void umn__signals_put_back(struct umn__held_signals *h,
 					 struct umn__deferred_aside a)
 {
 	if (!h)
 		return;
 	__atomic_fetch_or(&h->deferred, a.deferred, __ATOMIC_RELAXED);
-	if (a.stashed)
+	if (a.stashed) {
+		memcpy(h->stash, a.stash, UMN__STASH_BYTES);
 		h->stashed = a.stashed;
+	}
 }
 
 /* Once every installed handler is wrapped: holds stop masking. */

@@ -75,7 +75,7 @@
 
 _Thread_local struct umn__held_signals umn__held;
 bool umn__signals_deferrable;
-static pthread_key_t held_key; /* created before deferrable is set */
+pthread_key_t umn__signals_key; /* created before deferrable is set */
 void (*umn__signals_run_late)(int sig, siginfo_t *info);
 
 static int queue_again(int sig, siginfo_t *info)
@@ -136,21 +136,13 @@ struct umn__held_signals *umn__signals_of_thread(void)
 	 * allocation. */
 	if (!__atomic_load_n(&umn__signals_deferrable, __ATOMIC_ACQUIRE))
 		return NULL;
-	return pthread_getspecific(held_key);
-}
-
-bool umn__signals_know_thread(void)
-{
-	if (pthread_setspecific(held_key, &umn__held))
-		return false;
-	umn__held.known = true;
-	return true;
+	return pthread_getspecific(umn__signals_key);
 }
 
 void umn__signals_start_deferring(void)
 {
 	/* Without a key (none left), holds keep masking. */
-	if (!pthread_key_create(&held_key, NULL))
+	if (!pthread_key_create(&umn__signals_key, NULL))
 		__atomic_store_n(&umn__signals_deferrable, true,
 				 __ATOMIC_RELEASE);
 }

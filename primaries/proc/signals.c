@@ -88,13 +88,23 @@ static void read_action(int sig, struct action *out)
 	memcpy(out, w, sizeof(*out));
 }
 
+/* The write in progress, whole, for a child forked in its middle
+ * (umn__proc_signals_forget_in_child finishes it). */
+static struct {
+	int sig;
+	unsigned long words[sizeof(actions[0].words) / 8];
+} staged;
+
 /* Under install_lock. */
 static void write_action(int sig, const struct action *a)
 {
-	unsigned long s = actions[sig].seq, w[sizeof(actions[0].words) / 8];
+	unsigned long s = __atomic_load_n(&actions[sig].seq, __ATOMIC_RELAXED),
+		      w[sizeof(actions[0].words) / 8];
 
 	memset(w, 0, sizeof(w));
 	memcpy(w, a, sizeof(*a));
+	memcpy(staged.words, w, sizeof(w));
+	__atomic_store_n(&staged.sig, sig, __ATOMIC_RELEASE);
 	/* Acquire: the stores below cannot move before it. */
 	__atomic_exchange_n(&actions[sig].seq, s + 1, __ATOMIC_ACQ_REL);
 	for (size_t i = 0; i < sizeof(w) / 8; i++)
@@ -104,6 +114,10 @@ static void write_action(int sig, const struct action *a)
 }
 
 static int (*libc_sigaction)(int, const struct sigaction *, struct sigaction *);
+
+/* The process whose actions the table keeps: a vfork() child's sigaction
+ * does not write it. */
+static pid_t owner;
 
 /* glibc's own: SIGCANCEL and SIGSETXID (it refuses them to programs). */
 static bool glibcs(int sig)
@@ -152,7 +166,7 @@ static void wrapper(int sig, siginfo_t *info, void *uc)
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, cur;
 	struct umn__deferred_aside aside;
 	struct umn__held_signals *h;
-	struct action a;
+	struct action a, now;
 	sigset_t mask;
 
 	h = umn__signals_of_thread();
@@ -161,8 +175,13 @@ static void wrapper(int sig, siginfo_t *info, void *uc)
 		goto out;
 	read_action(sig, &a);
 	if (!a.wrapped || (a.act.sa_flags & SA_RESETHAND)) {
+		/* Only if the action is still the one read: another thread
+		 * may have installed one since, which must stay. */
 		pthread_mutex_lock(&install_lock);
-		if (a.wrapped) {
+		read_action(sig, &now);
+		if (memcmp(&now, &a, sizeof(a))) {
+			; /* changed meanwhile: leave it */
+		} else if (a.wrapped) {
 			install_locked(sig, &dfl,
 				       NULL); /* once, as the kernel */
 		} else if (!libc_sigaction(sig, NULL, &cur) &&
@@ -268,7 +287,9 @@ int umn__proc_hook_sigaction(int sig, const struct sigaction *act,
 		errno = EINVAL;
 		return -1;
 	}
-	if (sig == SIGKILL || sig == SIGSTOP)
+	/* SIGKILL and SIGSTOP take no handler; a vfork() child shares the
+	 * parent's memory, and its actions must not become the parent's. */
+	if (sig == SIGKILL || sig == SIGSTOP || getpid() != owner)
 		return libc_sigaction(sig, act, old);
 	lock_install(&saved);
 	ret = install_locked(sig, act, old);
@@ -278,11 +299,18 @@ int umn__proc_hook_sigaction(int sig, const struct sigaction *act,
 
 void umn__proc_signals_forget_in_child(void)
 {
-	/* Another thread may have held it, or been writing an action. */
+	/* Another thread may have held it, or been writing an action:
+	 * finish that write from its staged copy. */
 	install_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-	for (int sig = 1; sig < SIGNALS; sig++)
-		if (actions[sig].seq & 1)
-			actions[sig].seq++;
+	for (int sig = 1; sig < SIGNALS; sig++) {
+		if (!(actions[sig].seq & 1))
+			continue;
+		if (staged.sig == sig)
+			memcpy(actions[sig].words, staged.words,
+			       sizeof(staged.words));
+		actions[sig].seq++;
+	}
+	owner = getpid();
 }
 
 bool umn__proc_signals_usable(void)
@@ -315,6 +343,7 @@ void umn__proc_signals_start(void)
 
 	if (__atomic_load_n(&umn__signals_deferrable, __ATOMIC_ACQUIRE))
 		return;
+	owner = getpid();
 	lock_install(&saved);
 	for (int sig = 1; sig < SIGNALS; sig++)
 		if (!glibcs(sig) && sig != SIGKILL && sig != SIGSTOP &&

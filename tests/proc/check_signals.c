@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <umn/interval.h>
@@ -472,6 +473,73 @@ START_TEST(an_action_restored_behind_libcs_back_is_not_a_loop)
 }
 END_TEST
 
+/*
+ * A thread's last holds come after glibc cleared its keys (the
+ * destructors of other keys run after, and may unmap): the wrapper still
+ * finds the hold, and defers.
+ */
+static void hold_in_destructor(void *arg)
+{
+	struct umn_interval_notifier sub = { 0 };
+	static char page[PAGE] __attribute__((aligned(PAGE)));
+
+	(void)arg;
+	sleepcheck_after_lock = raise_inside;
+	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
+						      (unsigned long)page, PAGE,
+						      &count_ops),
+			 0);
+	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
+}
+
+static pthread_key_t late_key;
+
+static void *exit_with_a_destructor(void *arg)
+{
+	(void)arg;
+	ck_assert_uint_le(masks_of_holds(), 2); /* holds: this thread's key */
+	ck_assert_int_eq(pthread_setspecific(late_key, &late_key), 0);
+	return NULL;
+}
+
+START_TEST(a_hold_in_a_threads_last_destructors_still_defers)
+{
+	struct sigaction act = { .sa_handler = handler };
+	pthread_t t;
+
+	start_hooks(&act);
+	/* Created after umn's key: its destructor runs after that key's
+	 * value was cleared. */
+	ck_assert_int_eq(pthread_key_create(&late_key, hold_in_destructor), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, exit_with_a_destructor, NULL),
+			 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(handled, 1);
+	ck_assert_int_eq(handled_inside_umn, 0);
+}
+END_TEST
+
+/* A vfork() child's sigaction() changes its own action only, not what
+ * the parent's table keeps (the child shares the parent's memory). */
+START_TEST(a_vfork_childs_sigaction_is_not_the_parents)
+{
+	struct sigaction act = { .sa_handler = handler };
+	int status;
+	pid_t pid;
+
+	start_hooks(&act);
+	pid = vfork();
+	if (!pid) {
+		signal(SIGUSR1, SIG_DFL);
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	raise(SIGUSR1); /* the parent's handler, not the child's default */
+	ck_assert_int_eq(handled, 1);
+}
+END_TEST
+
 /* abort() inside a hold (a failed check of umn's) reaches the program's
  * SIGABRT handler, as outside one. */
 static sigjmp_buf out_of_abort;
@@ -677,5 +745,7 @@ void proc_signals_add(TCase *tc)
 	tcase_add_test(tc, a_signal_that_cannot_be_queued_again_still_waits);
 	tcase_add_test(tc, an_action_restored_behind_libcs_back_is_not_a_loop);
 	tcase_add_test(tc, abort_inside_a_hold_reaches_its_handler);
+	tcase_add_test(tc, a_hold_in_a_threads_last_destructors_still_defers);
+	tcase_add_test(tc, a_vfork_childs_sigaction_is_not_the_parents);
 	tcase_add_test(tc, sigaction_through_the_hook_behaves_as_libcs);
 }
