@@ -154,27 +154,52 @@ static void unmapping_handler(int sig)
 	ck_assert_int_eq(munmap(covered, PAGE), 0);
 }
 
-static void raise_inside_no_check(pthread_mutex_t *m)
+/* Right after this thread takes the mm's lock, once: @inside_fn. */
+static void (*inside_fn)(void);
+
+static void run_inside(pthread_mutex_t *m)
 {
 	if (m != &umn_proc_mm()->lock)
 		return;
 	sleepcheck_after_lock = NULL;
+	inside_fn();
+}
+
+static void at_the_next_lock(void (*fn)(void))
+{
+	inside_fn = fn;
+	sleepcheck_after_lock = run_inside;
+}
+
+/* One hold (an interval's insert, then its remove) with @fn run inside
+ * it. */
+static void hold_running(void (*fn)(void))
+{
+	struct umn_interval_notifier sub = { 0 };
+	static char page[PAGE] __attribute__((aligned(PAGE)));
+
+	at_the_next_lock(fn);
+	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
+						      (unsigned long)page, PAGE,
+						      &count_ops),
+			 0);
+	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
+}
+
+static void raise_usr1(void)
+{
 	ck_assert_int_eq(pthread_kill(pthread_self(), SIGUSR1), 0);
 }
 
-static void raise_inside(pthread_mutex_t *m)
+static void raise_inside(void)
 {
-	if (m != &umn_proc_mm()->lock)
-		return;
-	raise_inside_no_check(m);
+	raise_usr1();
 	ck_assert_int_eq(handled, 0); /* not yet: deferred */
 }
 
 START_TEST(a_signal_inside_a_hold_runs_after_it)
 {
 	struct sigaction act = { .sa_handler = unmapping_handler };
-	struct umn_interval_notifier sub = { 0 };
-	static char page[PAGE] __attribute__((aligned(PAGE)));
 
 	start_hooks(&act);
 	covered = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
@@ -185,16 +210,11 @@ START_TEST(a_signal_inside_a_hold_runs_after_it)
 				 (unsigned long)covered, PAGE, &count_ops),
 			 0);
 	alarm(20); /* a handler inside would hang */
-	sleepcheck_after_lock = raise_inside;
-	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
-						      (unsigned long)page, PAGE,
-						      &count_ops),
-			 0);
+	hold_running(raise_inside);
 	alarm(0);
 	ck_assert_int_eq(handled, 1);
 	ck_assert_int_eq(handled_inside_umn, 0);
 	ck_assert_int_eq(umn__held.deferred, 0);
-	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
 	ck_assert_int_eq(umn_interval_notifier_remove(&covered_sub), 0);
 }
 END_TEST
@@ -214,11 +234,8 @@ static void value_handler(int sig, siginfo_t *info, void *uc)
 	nvalues++;
 }
 
-static void queue_inside(pthread_mutex_t *m)
+static void queue_inside(void)
 {
-	if (m != &umn_proc_mm()->lock)
-		return;
-	sleepcheck_after_lock = NULL;
 	for (int i = 0; i < QUEUED; i++)
 		ck_assert_int_eq(
 			pthread_sigqueue(pthread_self(), SIGRTMIN,
@@ -231,22 +248,15 @@ START_TEST(deferred_signals_all_arrive_with_their_values)
 {
 	struct sigaction act = { .sa_sigaction = value_handler,
 				 .sa_flags = SA_SIGINFO };
-	struct umn_interval_notifier sub = { 0 };
-	static char page[PAGE] __attribute__((aligned(PAGE)));
 
 	start_hooks(NULL);
 	ck_assert_int_eq(sigaction(SIGRTMIN, &act, NULL), 0);
 	ck_assert_uint_le(masks_of_holds(), 2); /* settles the mm */
-	sleepcheck_after_lock = queue_inside;
-	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
-						      (unsigned long)page, PAGE,
-						      &count_ops),
-			 0);
+	hold_running(queue_inside);
 	ck_assert_int_eq(nvalues, QUEUED);
 	for (int i = 0; i < QUEUED; i++)
 		ck_assert_int_eq(values[i], i + 1);
 	ck_assert_int_eq(handled_inside_umn, 0);
-	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
 }
 END_TEST
 
@@ -268,11 +278,8 @@ static void fault_handler(int sig, siginfo_t *info, void *uc)
 	ck_assert_int_eq(mprotect(guard, PAGE, PROT_READ | PROT_WRITE), 0);
 }
 
-static void fault_inside(pthread_mutex_t *m)
+static void fault_inside(void)
 {
-	if (m != &umn_proc_mm()->lock)
-		return;
-	sleepcheck_after_lock = NULL;
 	*(volatile char *)guard = 1;
 }
 
@@ -280,21 +287,14 @@ START_TEST(a_fault_inside_a_hold_reaches_its_handler)
 {
 	struct sigaction act = { .sa_sigaction = fault_handler,
 				 .sa_flags = SA_SIGINFO };
-	struct umn_interval_notifier sub = { 0 };
-	static char page[PAGE] __attribute__((aligned(PAGE)));
 
 	start_hooks(NULL);
 	ck_assert_int_eq(sigaction(SIGSEGV, &act, NULL), 0);
 	guard = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ck_assert_ptr_ne(guard, MAP_FAILED);
-	sleepcheck_after_lock = fault_inside;
-	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
-						      (unsigned long)page, PAGE,
-						      &count_ops),
-			 0);
+	hold_running(fault_inside);
 	ck_assert_int_eq(faults, 1);
 	ck_assert_int_eq(faults_inside, 1);
-	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
 }
 END_TEST
 
@@ -348,7 +348,7 @@ START_TEST(a_wait_inside_a_hold_lets_deferred_signals_run)
 	ck_assert_int_eq(pthread_create(&i, NULL, unmap_in_i, page), 0);
 	while (!__atomic_load_n(&in_callback, __ATOMIC_ACQUIRE))
 		sched_yield();
-	sleepcheck_after_lock = raise_inside_no_check;
+	at_the_next_lock(raise_usr1);
 	umn_interval_read_begin(&r_sub);
 	pthread_join(i, NULL);
 	alarm(0);
@@ -429,23 +429,16 @@ static void queue_full(void)
 START_TEST(a_signal_that_cannot_be_queued_again_still_waits)
 {
 	struct sigaction act = { .sa_handler = handler };
-	struct umn_interval_notifier sub = { 0 };
-	static char page[PAGE] __attribute__((aligned(PAGE)));
 	sigset_t now;
 
 	start_hooks(&act);
 	ck_assert_uint_le(masks_of_holds(), 2); /* settles the mm */
 	queue_full();
-	sleepcheck_after_lock = raise_inside;
-	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
-						      (unsigned long)page, PAGE,
-						      &count_ops),
-			 0);
+	hold_running(raise_inside);
 	ck_assert_int_eq(handled, 1);
 	ck_assert_int_eq(handled_inside_umn, 0);
 	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, NULL, &now), 0);
 	ck_assert(!sigismember(&now, SIGUSR1));
-	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
 }
 END_TEST
 
@@ -480,16 +473,8 @@ END_TEST
  */
 static void hold_in_destructor(void *arg)
 {
-	struct umn_interval_notifier sub = { 0 };
-	static char page[PAGE] __attribute__((aligned(PAGE)));
-
 	(void)arg;
-	sleepcheck_after_lock = raise_inside;
-	ck_assert_int_eq(umn_interval_notifier_insert(&sub, umn_proc_mm(),
-						      (unsigned long)page, PAGE,
-						      &count_ops),
-			 0);
-	ck_assert_int_eq(umn_interval_notifier_remove(&sub), 0);
+	hold_running(raise_inside);
 }
 
 static pthread_key_t late_key;
@@ -554,27 +539,19 @@ static void abort_handler(int sig)
 	siglongjmp(out_of_abort, 1);
 }
 
-static void abort_inside(pthread_mutex_t *m)
+static void abort_inside(void)
 {
-	if (m != &umn_proc_mm()->lock)
-		return;
-	sleepcheck_after_lock = NULL;
 	abort();
 }
 
 START_TEST(abort_inside_a_hold_reaches_its_handler)
 {
 	struct sigaction act = { .sa_handler = abort_handler };
-	struct umn_interval_notifier sub = { 0 };
-	static char page[PAGE] __attribute__((aligned(PAGE)));
 
 	start_hooks(NULL);
 	ck_assert_int_eq(sigaction(SIGABRT, &act, NULL), 0);
 	if (!sigsetjmp(out_of_abort, 1)) {
-		sleepcheck_after_lock = abort_inside;
-		umn_interval_notifier_insert(&sub, umn_proc_mm(),
-					     (unsigned long)page, PAGE,
-					     &count_ops);
+		hold_running(abort_inside);
 		ck_abort_msg("abort() returned");
 	}
 	/* Out of the hold by a jump: nothing of umn's from here. */
