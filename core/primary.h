@@ -68,17 +68,7 @@ bool umn__mm_heard(struct umn_mm *mm, unsigned long *first,
  */
 extern bool umn__signals_deferrable; /* atomic; false -> true, for good */
 
-/* The first 64 signals of a mask, as the kernel keeps them. */
-static inline unsigned long umn__sigset_bits(const sigset_t *set)
-{
-	unsigned long bits = 0;
-
-	for (int sig = 1; sig <= 64; sig++)
-		if (sigismember(set, sig) == 1)
-			bits |= 1UL << (sig - 1);
-	return bits;
-}
-
+/* The set of the signals whose bit sig - 1 is in @bits. */
 static inline void umn__sigset_of_bits(sigset_t *set, unsigned long bits)
 {
 	sigemptyset(set);
@@ -86,11 +76,6 @@ static inline void umn__sigset_of_bits(sigset_t *set, unsigned long bits)
 		if (bits & 1)
 			sigaddset(set, sig);
 }
-
-/* A signal's siginfo as queued again: what precedes the union and its
- * members for the signals deferred (sender, value, child status, timer,
- * poll); a fault's are never deferred. */
-#define UMN__STASH_BYTES 48
 
 /*
  * A thread's holds.  A wrapper reaches its thread's through
@@ -104,21 +89,20 @@ struct umn__held_signals {
 	unsigned char stashed;	/* a signal deferred but not queued again
 				   (the queue was full): its siginfo is in
 				   stash; 0 if none */
-	unsigned long saved;	/* the mask before it, if it masked */
 	unsigned long deferred; /* bit sig - 1: deferred by a wrapper, now
 				   blocked and pending (or stashed); atomic */
-	unsigned char stash[UMN__STASH_BYTES];
+	sigset_t saved;		/* the mask before it, if it masked */
+	siginfo_t stash;
 };
 extern _Thread_local struct umn__held_signals umn__held;
 
 /* Block every signal of this thread, saving its mask for the release. */
 static inline void umn__signals_mask(void)
 {
-	sigset_t all, old;
+	sigset_t all;
 
 	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	umn__held.saved = umn__sigset_bits(&old);
+	pthread_sigmask(SIG_BLOCK, &all, &umn__held.saved);
 	umn__held.masked = true;
 }
 
@@ -157,6 +141,10 @@ static inline void umn__signals_hold(void)
 
 /* The last release's: unblock what was deferred, which runs now. */
 void umn__signals_unblock_deferred(void);
+
+/* Queue @sig with @info to this thread: 0, or -1 (errno EAGAIN: the
+ * queue is full).  Async-signal-safe. */
+int umn__signals_queue_again(int sig, siginfo_t *info);
 
 static inline void umn__signals_release(void)
 {
@@ -234,7 +222,7 @@ extern void (*umn__signals_run_late)(int sig, siginfo_t *info);
 struct umn__deferred_aside {
 	unsigned long deferred;
 	unsigned char stashed;
-	unsigned char stash[UMN__STASH_BYTES];
+	siginfo_t stash;
 };
 
 /* Only at depth 0: a handler run inside a hold (a fault) nests its holds
@@ -242,14 +230,13 @@ struct umn__deferred_aside {
 static inline struct umn__deferred_aside
 umn__signals_set_aside(struct umn__held_signals *h)
 {
-	struct umn__deferred_aside a = { 0, 0, { 0 } };
+	struct umn__deferred_aside a = { .deferred = 0 };
 
 	if (h && !h->depth) {
 		a.deferred =
 			__atomic_exchange_n(&h->deferred, 0, __ATOMIC_RELAXED);
 		a.stashed = h->stashed;
-		if (a.stashed)
-			memcpy(a.stash, h->stash, UMN__STASH_BYTES);
+		a.stash = h->stash;
 		h->stashed = 0;
 	}
 	return a;
@@ -264,7 +251,7 @@ static inline void umn__signals_put_back(struct umn__held_signals *h,
 		return;
 	__atomic_fetch_or(&h->deferred, a.deferred, __ATOMIC_RELAXED);
 	if (a.stashed) {
-		memcpy(h->stash, a.stash, UMN__STASH_BYTES);
+		h->stash = a.stash;
 		h->stashed = a.stashed;
 	}
 }

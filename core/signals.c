@@ -78,7 +78,7 @@ bool umn__signals_deferrable;
 pthread_key_t umn__signals_key; /* created before deferrable is set */
 void (*umn__signals_run_late)(int sig, siginfo_t *info);
 
-static int queue_again(int sig, siginfo_t *info)
+int umn__signals_queue_again(int sig, siginfo_t *info)
 {
 	return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), sig,
 			    info);
@@ -94,18 +94,19 @@ void umn__signals_unblock_deferred(void)
 
 	if (late) {
 		/* Queued now, still blocked, so it runs as the others do. */
-		memset(&info, 0, sizeof(info));
-		memcpy(&info, umn__held.stash, UMN__STASH_BYTES);
+		info = umn__held.stash;
 		umn__held.stashed = 0;
-		if (!queue_again(late, &info))
+		if (!umn__signals_queue_again(late, &info))
 			late = 0;
 	}
 	if (umn__held.masked) {
 		/* Masked since (nothing was deferred after): the mask before
 		 * the hold, without what was deferred before it masked. */
 		umn__held.masked = false;
-		umn__sigset_of_bits(&set, umn__held.saved & ~d);
-		pthread_sigmask(SIG_SETMASK, &set, NULL);
+		for (int sig = 1; d; sig++, d >>= 1)
+			if (d & 1)
+				sigdelset(&umn__held.saved, sig);
+		pthread_sigmask(SIG_SETMASK, &umn__held.saved, NULL);
 	} else {
 		umn__sigset_of_bits(&set, d);
 		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -119,10 +120,10 @@ bool umn__signals_defer(struct umn__held_signals *h, int sig, siginfo_t *info,
 {
 	/* @sig is blocked while its wrapper runs, and then in @uc, so the
 	 * copy stays pending until the release. */
-	if (queue_again(sig, info)) {
+	if (umn__signals_queue_again(sig, info)) {
 		if (h->stashed)
 			return false;
-		memcpy(h->stash, info, UMN__STASH_BYTES);
+		h->stash = *info;
 		h->stashed = (unsigned char)sig;
 	}
 	sigaddset(&((ucontext_t *)uc)->uc_sigmask, sig);

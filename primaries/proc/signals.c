@@ -196,7 +196,7 @@ static void wrapper(int sig, siginfo_t *info, void *uc)
 		/* Made the default or ignored since the kernel chose us: its
 		 * action is that now, and gets the signal again (pending
 		 * until we return). */
-		syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), sig, info);
+		umn__signals_queue_again(sig, info);
 		goto out;
 	}
 	sigorset(&mask, &((ucontext_t *)uc)->uc_sigmask, &a.act.sa_mask);
