@@ -18,6 +18,11 @@
 #include <time.h>
 #include <umn/regcache.h>
 #include <umn-test/breaks.h>
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 #include "consumers.h"
 
@@ -379,10 +384,15 @@ static struct {
 
 static void *rebuild_looker(void *arg)
 {
-	unsigned long seed = (unsigned long)arg, j;
+	unsigned long seed = (unsigned long)arg, j, n = 0;
 	struct umn_regcache_handle *h;
 
 	while (!__atomic_load_n(&rebuild.stop, __ATOMIC_RELAXED)) {
+		/* valgrind runs one thread at a time and switches mostly
+		 * inside a lookup's read-side section: a grace period then
+		 * waited seconds for a switch outside all three. */
+		if (RUNNING_ON_VALGRIND && !(++n % 64))
+			sched_yield();
 		/* Its first page, which the hints find, or its second, which
 		 * only the index's search does. */
 		j = span_rand(&seed, 2 * REBUILD_STABLE);
@@ -404,7 +414,7 @@ START_TEST(regcache_lookups_survive_rebuilds)
 {
 	pthread_t t[REBUILD_LOOKERS];
 	struct umn_regcache_handle *h;
-	unsigned long seed = 7, q, k;
+	unsigned long seed = 7, q, k, failed = 0;
 	struct timespec t0, t1;
 	int i, rounds = 0;
 
@@ -426,15 +436,18 @@ START_TEST(regcache_lookups_survive_rebuilds)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
 		/* Some of the churn pages, scattered, then all of them
-		 * invalidated and freed: rebuilds, and a compaction. */
+		 * invalidated and freed: rebuilds, and a compaction.
+		 * Failures are counted, not asserted one by one: each
+		 * ck_assert writes to Check's pipe, and under valgrind each
+		 * system call hands the turn to the three lookers. */
 		for (k = span_rand(&seed, REBUILD_CHURN); k; k--) {
 			q = span_rand(&seed, REBUILD_CHURN);
-			ck_assert_int_eq(umn_regcache_register(rebuild.rc,
-							       BASE + PG(q),
-							       PG(1), true, &h),
-					 0);
-			ck_assert_int_eq(umn_regcache_release(h), 0);
+			if (umn_regcache_register(rebuild.rc, BASE + PG(q),
+						  PG(1), true, &h) ||
+			    umn_regcache_release(h))
+				failed++;
 		}
+		ck_assert_int_eq(failed, 0);
 		ck_assert_int_eq(umn_soft_munmap(sm, BASE, PG(REBUILD_CHURN)),
 				 0);
 		map(BASE, PG(REBUILD_CHURN), 0);
