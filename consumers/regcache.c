@@ -307,10 +307,10 @@ find(struct umn_regcache *rc, unsigned long s, unsigned long e, bool write,
 		return NULL;
 	/* The recent slots that cover [s, e), without a branch per slot
 	 * (in no order, a branch on each would be mispredicted half the
-	 * time); then those, newest first. */
+	 * time: hence &, not &&); then those, newest first. */
 	for (i = 0, cover = 0; i < n; i++)
-		cover |= (uint64_t)(ix->recent[i].start <= s &&
-				    ix->recent[i].end >= e)
+		cover |= (uint64_t)((ix->recent[i].start <= s) &
+				    (ix->recent[i].end >= e))
 			 << i;
 	while (cover) {
 		i = 63 - (size_t)__builtin_clzll(cover);
