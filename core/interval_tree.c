@@ -15,7 +15,6 @@
  * Insert and remove therefore first fix subtree_last on the path from the
  * changed position to the root, then rebalance with rotations.
  */
-#include <stddef.h>
 #include <stdio.h>
 
 #include "interval_tree.h"
@@ -131,20 +130,12 @@ void umn__itree_insert(struct umn__itree *tree, node_t *n)
 {
 	node_t **link = &tree->root, *parent = NULL;
 
-	/* Without a branch on the keys: inserts in no order of address
-	 * (buffers malloc()ed over time) made each level's branch a coin
-	 * toss, a misprediction every other level. */
 	while (*link) {
-		unsigned long sl;
-		size_t right;
-
 		parent = *link;
-		sl = parent->subtree_last;
-		parent->subtree_last = sl < n->last ? n->last : sl;
-		right = n->start >= parent->start;
-		link = (node_t **)((char *)parent + offsetof(node_t, left) +
-				   right * (offsetof(node_t, right) -
-					    offsetof(node_t, left)));
+		if (parent->subtree_last < n->last)
+			parent->subtree_last = n->last;
+		link = n->start < parent->start ? &parent->left
+						: &parent->right;
 	}
 	n->parent = parent;
 	n->left = n->right = NULL;
