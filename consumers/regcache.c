@@ -159,35 +159,56 @@ static bool index_full(struct umn_regcache *rc)
 }
 
 /*
- * Add @r to the index, under rc->lock: in place, as a recent slot, if @ix
- * is NULL (then !index_full()); else rebuild into @ix, which has room for
- * rc->nlive + 1: the live slots and @r's (if @r), and publish it.
- * Returns the old index, replaced (to retire) or not (@ix NULL).
+ * Add @r (or nothing) to the index, under rc->lock: in place, as a
+ * recent slot, if @rb has no young index (then !index_full()); else
+ * rebuild the young tier into @rb's, or merge both into @rb's settled one
+ * if rebuild_fits() said so, publish, and take what it used out of @rb.
+ * Returns the young index replaced (to retire), or NULL.
  */
-struct index *index_add(struct umn_regcache *rc, struct index *ix,
+struct index *index_add(struct umn_regcache *rc, struct rebuild *rb,
 			struct reg *r)
 {
 	struct slot add = { .end = r ? r->h.addr + r->h.len : 0,
 			    .start = r ? r->h.addr : 0,
 			    .r = r };
-	struct index *old = rc->index;
-	size_t n;
+	struct index *old = rc->index, *st = rc->settled;
+	size_t n, nst = st ? st->n : 0, live = st ? st->n - st->ncleared : 0;
 
 	rc_assert_held(rc);
-	if (!ix) {
+	if (!rb->young) {
 		r->recent_i = umn__regidx_add_recent(old, &add);
 		__atomic_store_n(&rc->nlive, rc->nlive + 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&rc->nrecent, rc->nrecent + 1,
 				 __ATOMIC_RELAXED);
+		__atomic_store_n(&rc->nyoung, rc->nyoung + 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&rc->nslots, rc->nslots + 1, __ATOMIC_RELAXED);
 		return NULL;
 	}
-	n = umn__regidx_rebuild(ix, old, r ? &add : NULL);
+	n = umn__regidx_rebuild(rb->young, old, r ? &add : NULL);
+	if (rb->merge) {
+		nst = umn__regidx_merge(rb->settled, st, rb->young);
+		/* Pairs with the acquires in find(): the settled tier before
+		 * the young one, emptied, so that a lookup that loads the
+		 * new young one finds in the settled one what it held. */
+		__atomic_store_n(&rc->settled, rb->settled, __ATOMIC_RELEASE);
+		umn__regidx_reset(rb->young);
+		if (st)
+			retire_index_locked(rc, st);
+		rb->settled = NULL;
+		live = nst;
+		n = 0;
+	}
 	/* Pairs with the acquire in find(). */
-	__atomic_store_n(&rc->index, ix, __ATOMIC_RELEASE);
-	__atomic_store_n(&rc->nlive, n, __ATOMIC_RELAXED);
+	__atomic_store_n(&rc->index, rb->young, __ATOMIC_RELEASE);
+	rb->young = NULL;
+	__atomic_store_n(&rc->nlive, live + n, __ATOMIC_RELAXED);
 	__atomic_store_n(&rc->nrecent, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&rc->nslots, n, __ATOMIC_RELAXED);
+	__atomic_store_n(&rc->nyoung, n, __ATOMIC_RELAXED);
+	__atomic_store_n(&rc->nslots, nst + n, __ATOMIC_RELAXED);
+	if (rb->hints) {
+		hints_replace(rc, rb->hints);
+		rb->hints = NULL;
+	}
 	return old;
 }
 
@@ -261,6 +282,29 @@ slot_reg(struct slot *sl, bool write, bool get)
 	return r && (!write || r->h.write) && usable(r, get) ? r : NULL;
 }
 
+/* The same for the sorted slots of @ix: every one before i starts at or
+ * before s; one that ends at or after e covers [s, e); none before a
+ * maxend < e does.  A range beyond the last start (a miss, as a cache
+ * that grows upwards has) needs no search. */
+static inline __attribute__((always_inline)) struct reg *
+find_sorted(struct index *ix, unsigned long s, unsigned long e, bool write,
+	    bool get)
+{
+	struct slot *sl;
+	struct reg *r;
+	size_t i;
+
+	if (!ix->n)
+		return NULL;
+	i = s >= ix->key[0][ix->n - 1] ? ix->n : regidx_slot_after(ix, s);
+	while (i > 0 && ix->s[i - 1].maxend >= e) {
+		sl = &ix->s[--i];
+		if (sl->end >= e && (r = slot_reg(sl, write, get)))
+			return r;
+	}
+	return NULL;
+}
+
 /*
  * A valid registration covering [s, e), for writing if @write, with one
  * more user (@get), or just valid (!@get); in an RCU read-side section.
@@ -269,15 +313,16 @@ static inline __attribute__((always_inline)) struct reg *
 find(struct umn_regcache *rc, unsigned long s, unsigned long e, bool write,
      bool get)
 {
-	struct index *ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE);
+	struct index *ix = __atomic_load_n(&rc->index, __ATOMIC_ACQUIRE), *st;
 	struct hint *hb;
-	struct slot *sl;
 	struct reg *r;
 	uint64_t cover;
 	size_t i, n;
 
 	if (!ix)
 		return NULL;
+	/* After the young tier: see index_add(). */
+	st = __atomic_load_n(&rc->settled, __ATOMIC_ACQUIRE);
 	/* First the hints (see regcache_index.h). */
 	hb = reghints_bucket(__atomic_load_n(&rc->hints, __ATOMIC_ACQUIRE), s);
 	for (i = 0; i < HINT_WAYS; i++) {
@@ -289,17 +334,11 @@ find(struct umn_regcache *rc, unsigned long s, unsigned long e, bool write,
 		    (!write || r->h.write) && usable(r, get))
 			return r;
 	}
-	/* Every sorted slot before i starts at or before s; one that ends
-	 * at or after e covers [s, e); none before a maxend < e does.  Then
-	 * the recent slots.  A range beyond the last start (a miss, as a
-	 * cache that grows upwards has) needs no search. */
-	i = ix->n && s >= ix->key[0][ix->n - 1] ? ix->n
-						: regidx_slot_after(ix, s);
-	while (i > 0 && ix->s[i - 1].maxend >= e) {
-		sl = &ix->s[--i];
-		if (sl->end >= e && (r = slot_reg(sl, write, get)))
-			return r;
-	}
+	/* The settled tier, where most are; the young one; then its recent
+	 * slots. */
+	if ((st && (r = find_sorted(st, s, e, write, get))) ||
+	    (r = find_sorted(ix, s, e, write, get)))
+		return r;
 	n = __atomic_load_n(&ix->nrecent, __ATOMIC_ACQUIRE);
 	/* The span read after the count covers at least its n slots. */
 	if (!n || s < __atomic_load_n(&ix->recent_lo, __ATOMIC_RELAXED) ||
@@ -379,8 +418,8 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 			  struct umn_regcache_handle **hp)
 {
 	unsigned long s, e, n, seq;
-	struct index *ix, *old;
-	struct hints *hs;
+	struct rebuild rb;
+	struct index *old;
 	struct reg *r;
 	int ret;
 
@@ -417,30 +456,22 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 		if (ret)
 			goto out_remove;
 		/* The lock, with room in the index for one more: a recent
-		 * slot, or a new index allocated here, outside the lock. */
+		 * slot, or what a rebuild needs, allocated here, outside
+		 * the lock. */
 		for (;;) {
-			ix = NULL;
-			hs = NULL;
-			if (index_full(rc)) {
-				size_t want =
-					__atomic_load_n(&rc->nlive,
-							__ATOMIC_RELAXED) +
-					1 + RECENT;
-
-				ix = index_alloc(rc, want);
-				if (!ix) {
-					rc->ops->unpin(rc->arg, n, r->pages);
-					ret = -ENOMEM;
-					goto out_remove;
-				}
-				hs = hints_alloc(rc, want);
+			rb = (struct rebuild){ 0 };
+			if (index_full(rc) &&
+			    rebuild_alloc(rc, &rb, false, 1)) {
+				rc->ops->unpin(rc->arg, n, r->pages);
+				ret = -ENOMEM;
+				goto out_remove;
 			}
 			rc_lock(rc);
-			if (ix ? rc->nlive + 1 <= ix->cap : !index_full(rc))
+			if (rb.young ? rebuild_fits(rc, &rb, false, 1)
+				     : !index_full(rc))
 				break;
 			rc_unlock(rc);
-			index_spare(rc, ix);
-			free(hs);
+			rebuild_put(rc, &rb);
 		}
 		rc->stats.pins += n;
 		if (!umn_interval_read_retry(&r->sub, seq) &&
@@ -454,23 +485,21 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 		}
 		rc->stats.retries++;
 		rc_unlock(rc);
-		index_spare(rc, ix);
-		free(hs);
+		rebuild_put(rc, &rb);
 		unpin_reg(rc, r);
 	}
 	/* Published: from here a lookup may find it.  An invalidation that
 	 * has marked it INVALIDATED since the check takes it out again when it gets
 	 * the lock (no lookup takes a user of it meanwhile). */
-	old = index_add(rc, ix, r);
+	old = index_add(rc, &rb, r);
 	if (old)
 		retire_index_locked(rc, old);
-	if (hs)
-		hints_replace(rc, hs);
 	umn__reghints_set(rc->hints, s, r);
 	r->where = INDEXED;
 	link_add(&rc->all, &r->all);
 	rc->stats.registrations++;
 	rc_unlock(rc);
+	rebuild_put(rc, &rb); /* a settled index that it did not need */
 	retire_flush(rc);
 	*hp = &r->h;
 	return 0;

@@ -16,7 +16,7 @@ static size_t round_fan(size_t n)
 
 struct index *umn__regidx_alloc(size_t n)
 {
-	size_t keys = 0, c = n, size;
+	size_t keys = 0, c = n ? n : 1, size; /* one block at least */
 	struct index *ix;
 
 	for (;;) {
@@ -39,6 +39,8 @@ struct index *umn__regidx_alloc(size_t n)
 	return umn__regidx_reset(ix);
 }
 
+static void build_levels(struct index *ix);
+
 struct index *umn__regidx_reset(struct index *ix)
 {
 	ix->n = 0;
@@ -46,6 +48,7 @@ struct index *umn__regidx_reset(struct index *ix)
 	ix->nrecent = 0;
 	ix->recent_lo = ~0UL;
 	ix->recent_hi = 0;
+	build_levels(ix); /* searchable, empty */
 	return ix;
 }
 
@@ -138,42 +141,8 @@ static size_t copy_run(struct index *ix, size_t n, const struct index *old,
 	return n;
 }
 
-size_t umn__regidx_rebuild(struct index *ix, const struct index *old,
-			   const struct slot *add)
+static size_t merge_done(struct index *ix, size_t n)
 {
-	struct slot in[RECENT + 1], tmp;
-	size_t i, j, n = 0, na = 0, on = old ? old->n : 0, p;
-	unsigned long m = 0;
-
-	/* The live recent slots and @add, sorted by start (insertion: a
-	 * few), then merged with the sorted ones: a run of old slots
-	 * before each (an equal start goes first), copied whole. */
-	if (add)
-		in[na++] = *add;
-	for (i = 0; old && i < old->nrecent; i++) {
-		if (!live(&old->recent[i], &tmp))
-			continue;
-		for (j = na++; j > 0 && in[j - 1].start > tmp.start; j--)
-			in[j] = in[j - 1];
-		in[j] = tmp;
-	}
-	for (i = 0, j = 0; j <= na; j++) {
-		p = j == na || !old ? on : slot_from(old, in[j].start);
-		if (p > i) {
-			n = copy_run(ix, n, old, i, p, m);
-			i = p;
-		}
-		if (j == na)
-			break;
-		ix->key[0][n] = in[j].start;
-		ix->s[n] = in[j];
-		ix->s[n].maxend = n && ix->s[n - 1].maxend > in[j].end
-					  ? ix->s[n - 1].maxend
-					  : in[j].end;
-		n++;
-		if (in[j].end > m)
-			m = in[j].end;
-	}
 	ix->n = n;
 	ix->ncleared = 0;
 	ix->nrecent = 0;
@@ -183,11 +152,110 @@ size_t umn__regidx_rebuild(struct index *ix, const struct index *old,
 	return n;
 }
 
-void umn__regidx_clear(struct index *ix, const struct reg *r,
+/* merge(), slot by slot. */
+static size_t merge_slots(struct index *ix, const struct index *old,
+			  const struct slot *in, const unsigned long *in_key,
+			  size_t na)
+{
+	size_t i = 0, j = 0, n = 0;
+	unsigned long maxend = 0, start;
+	struct slot sl;
+
+	while (i < old->n || j < na) {
+		start = j < na ? in_key ? in_key[j] : in[j].start : ~0UL;
+		if (i < old->n && old->key[0][i] < start) {
+			start = old->key[0][i];
+			if (!live(&old->s[i++], &sl))
+				continue;
+		} else {
+			sl = in[j++];
+		}
+		if (sl.end > maxend)
+			maxend = sl.end;
+		sl.maxend = maxend;
+		ix->key[0][n] = start;
+		ix->s[n++] = sl;
+	}
+	return merge_done(ix, n);
+}
+
+/*
+ * Fill @ix with the live sorted slots of @old (may be NULL) and the
+ * @na slots of @in, live and sorted by start (their starts in @in_key
+ * if not NULL, else in each slot's start): a run of old slots before
+ * each one of @in (an equal start goes first), copied whole.  Builds
+ * the search levels; returns the number of slots.
+ */
+static size_t merge(struct index *ix, const struct index *old,
+		    const struct slot *in, const unsigned long *in_key,
+		    size_t na)
+{
+	size_t i, j, n = 0, on = old ? old->n : 0, p, among;
+	unsigned long m = 0, start, last = on ? old->key[0][on - 1] : 0;
+
+	/* Those of @in that go in among the old slots, not after them all:
+	 * each one a search and a run.  Many, and the runs are short: a
+	 * plain merge, slot by slot, costs less. */
+	for (among = 0;
+	     among < na && (in_key ? in_key[among] : in[among].start) <= last;
+	     among++)
+		;
+	if (on && among * 16 >= on)
+		return merge_slots(ix, old, in, in_key, na);
+	for (i = 0, j = 0; j <= na; j++) {
+		start = j == na ? 0 : in_key ? in_key[j] : in[j].start;
+		p = j == na || !old ? on : slot_from(old, start);
+		if (p > i) {
+			n = copy_run(ix, n, old, i, p, m);
+			i = p;
+		}
+		if (j == na)
+			break;
+		ix->key[0][n] = start;
+		ix->s[n] = in[j];
+		ix->s[n].maxend = n && ix->s[n - 1].maxend > in[j].end
+					  ? ix->s[n - 1].maxend
+					  : in[j].end;
+		n++;
+		if (in[j].end > m)
+			m = in[j].end;
+	}
+	return merge_done(ix, n);
+}
+
+size_t umn__regidx_rebuild(struct index *ix, const struct index *old,
+			   const struct slot *add)
+{
+	struct slot in[RECENT + 1], tmp;
+	size_t i, j, na = 0;
+
+	/* The live recent slots and @add, sorted by start (insertion: a
+	 * few), then merged with the sorted ones. */
+	if (add)
+		in[na++] = *add;
+	for (i = 0; old && i < old->nrecent; i++) {
+		if (!live(&old->recent[i], &tmp))
+			continue;
+		for (j = na++; j > 0 && in[j - 1].start > tmp.start; j--)
+			in[j] = in[j - 1];
+		in[j] = tmp;
+	}
+	return merge(ix, old, in, NULL, na);
+}
+
+size_t umn__regidx_merge(struct index *ix, const struct index *settled,
+			 const struct index *young)
+{
+	return merge(ix, settled, young->s, young->key[0], young->n);
+}
+
+bool umn__regidx_clear(struct index *ix, const struct reg *r,
 		       unsigned long start, size_t recent_i)
 {
 	size_t i;
 
+	if (!ix)
+		return false;
 	/* Added in place to this index, or in the sorted slots, where those
 	 * of the same start are together, just before slot_after().  A
 	 * lookup that still loads r finds it invalidated. */
@@ -195,19 +263,16 @@ void umn__regidx_clear(struct index *ix, const struct reg *r,
 	    __atomic_load_n(&ix->recent[recent_i].r, __ATOMIC_RELAXED) == r) {
 		__atomic_store_n(&ix->recent[recent_i].r, NULL,
 				 __ATOMIC_RELEASE);
-		return;
+		return true;
 	}
 	for (i = regidx_slot_after(ix, start);
 	     i-- > 0 && ix->key[0][i] == start;)
 		if (__atomic_load_n(&ix->s[i].r, __ATOMIC_RELAXED) == r) {
 			__atomic_store_n(&ix->s[i].r, NULL, __ATOMIC_RELEASE);
 			ix->ncleared++;
-			return;
+			return true;
 		}
-	for (i = 0; i < ix->nrecent; i++) /* (not reached) */
-		if (__atomic_load_n(&ix->recent[i].r, __ATOMIC_RELAXED) == r)
-			__atomic_store_n(&ix->recent[i].r, NULL,
-					 __ATOMIC_RELEASE);
+	return false;
 }
 
 size_t umn__reghints_size(size_t n)

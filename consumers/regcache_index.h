@@ -76,6 +76,7 @@ _Static_assert(RECENT <= 64, "find() takes the recent slots as a 64-bit mask");
 
 struct index {
 	size_t n, cap;	     /* sorted slots used, allocated */
+	bool settled;	     /* of the settled tier (else the young) */
 	size_t ncleared;     /* sorted slots cleared; the writer's */
 	unsigned int levels; /* of key[] */
 	unsigned long *key[MAX_LEVELS];
@@ -182,7 +183,8 @@ void umn__reghints_move(struct hints *to, const struct hints *from);
 /* An index with room for @n sorted slots, or NULL.  May sleep. */
 struct index *umn__regidx_alloc(size_t n);
 
-/* @ix, replaced and past its grace period, empty again for a rebuild. */
+/* @ix, replaced and past its grace period, empty again for a rebuild
+ * (and searchable, empty). */
 struct index *umn__regidx_reset(struct index *ix);
 
 /* Add @add in place to @ix as its next recent slot (there is room):
@@ -195,10 +197,15 @@ size_t umn__regidx_add_recent(struct index *ix, const struct slot *add);
 size_t umn__regidx_rebuild(struct index *ix, const struct index *old,
 			   const struct slot *add);
 
-/* Clear the slot of @ix that holds @r, which starts at @start and went in
- * as recent slot @recent_i if it was added in place to @ix.  The
- * writer's. */
-void umn__regidx_clear(struct index *ix, const struct reg *r,
+/* The same with the live sorted slots of @settled (may be NULL) and
+ * every slot of @young, a rebuilt index without recent slots. */
+size_t umn__regidx_merge(struct index *ix, const struct index *settled,
+			 const struct index *young);
+
+/* Clear the slot of @ix (may be NULL) that holds @r, which starts at
+ * @start and went in as recent slot @recent_i if it was added in place
+ * to @ix: false if @ix has none.  The writer's. */
+bool umn__regidx_clear(struct index *ix, const struct reg *r,
 		       unsigned long start, size_t recent_i);
 
 #endif

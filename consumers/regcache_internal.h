@@ -88,8 +88,9 @@ static inline void *reg_mem(struct reg *r)
 
 struct umn_regcache {
 	/* Read by every lookup and release; written off the hit path. */
-	struct index *index;	/* published with a release store; old
-				    arrays are retired */
+	struct index *index;	/* the young tier: published with a
+				   release store; old arrays are retired */
+	struct index *settled;	/* the settled tier (or NULL): the same */
 	struct hints *hints;	/* the same; never NULL */
 	unsigned long nzombies; /* how many on rc->zombies; atomic */
 	struct umn_mm *mm;
@@ -105,9 +106,10 @@ struct umn_regcache {
 	/* Slots with a registration in the index; atomic: read unlocked
 	 * to size the next. */
 	unsigned long nlive;
-	/* The index's recent slots, and all its slots, cleared or not: the
-	 * unlocked guesses of index_full() and index_sparse(); atomic. */
-	unsigned long nrecent, nslots;
+	/* The young index's recent slots and all its slots, and all the
+	 * slots of both tiers, cleared or not: the unlocked guesses of
+	 * index_full(), the next rebuild's and index_sparse(); atomic. */
+	unsigned long nrecent, nyoung, nslots;
 	/* rc->hints->nbuckets; atomic: read unlocked. */
 	size_t nhint_buckets;
 	/* Every registration from publication to free: destroy's check,
@@ -120,10 +122,10 @@ struct umn_regcache {
 	struct retire *retired;
 	unsigned long nretired;
 	/* Replaced indexes since the last grace period, taken under the
-	 * lock; and one past its grace period, the next rebuild's memory
-	 * (atomic). */
+	 * lock; and for each tier one past its grace period, the next
+	 * rebuild's memory (atomic). */
 	struct retire *retired_index;
-	struct index *spare;
+	struct index *spare, *settled_spare;
 	/* Hits: of the freed only, and hits_carry (atomic) the carries out
 	 * of the registrations' 32-bit counts. */
 	struct umn_regcache_stats stats;
@@ -141,6 +143,33 @@ static inline unsigned long reg_hits(struct reg *r)
 			       HIT_SHIFT);
 }
 
+/*
+ * The most slots the young tier holds before a rebuild merges it into the
+ * settled one: the least power of two (at least 4 * RECENT) whose square
+ * reaches 2 * RECENT * @n for @n live.  Its rebuilds (every RECENT
+ * registrations, a copy of the young slots) and the merges (every
+ * young_max() or so, a copy of all) then copy about sqrt(n / RECENT)
+ * slots each a registration, rather than n / RECENT with one tier.
+ */
+static inline size_t young_max(size_t n)
+{
+	size_t m = 4 * RECENT;
+
+	while (m < n && m / (2 * RECENT) * m < n)
+		m *= 2;
+	return m;
+}
+
+/* What the next rebuild needs, allocated outside rc->lock: the next young
+ * index (for a merge, where the young slots go first, then emptied and
+ * published), the next settled index if a merge is due, and new hints
+ * if the cache outgrew them. */
+struct rebuild {
+	struct index *young, *settled;
+	struct hints *hints;
+	bool merge; /* under rc->lock: a merge, rebuild_fits() decides */
+};
+
 /* Are most of the index's slots cleared?  Under rc->lock, or unlocked as
  * a guess. */
 static inline bool index_sparse(struct umn_regcache *rc)
@@ -148,6 +177,14 @@ static inline bool index_sparse(struct umn_regcache *rc)
 	return __atomic_load_n(&rc->index, __ATOMIC_RELAXED) &&
 	       __atomic_load_n(&rc->nslots, __ATOMIC_RELAXED) >=
 		       2 * __atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) + FAN;
+}
+
+/* Must the next rebuild that adds @add (0 or 1) merge the tiers?  Under
+ * rc->lock, or unlocked as a guess. */
+static inline bool merge_due(struct umn_regcache *rc, size_t add)
+{
+	return __atomic_load_n(&rc->nyoung, __ATOMIC_RELAXED) + add >
+	       young_max(__atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) + add);
 }
 
 /* --- the lock --- */
@@ -184,6 +221,9 @@ uintptr_t umn__regcache_this_thread(void);
 #define retire_index_locked umn__regcache_retire_index_locked
 #define index_alloc	    umn__regcache_index_alloc
 #define index_spare	    umn__regcache_index_spare
+#define rebuild_alloc	    umn__regcache_rebuild_alloc
+#define rebuild_fits	    umn__regcache_rebuild_fits
+#define rebuild_put	    umn__regcache_rebuild_put
 #define unpin_reg	    umn__regcache_unpin
 #define put_reg		    umn__regcache_put_reg
 #define index_add	    umn__regcache_index_add
@@ -197,11 +237,16 @@ void invalidate_locked(struct umn_regcache *rc, struct reg *r, bool count);
 void retire_locked(struct umn_regcache *rc, struct retire *node, void *mem);
 void retire_flush(struct umn_regcache *rc);
 void retire_index_locked(struct umn_regcache *rc, struct index *ix);
-struct index *index_alloc(struct umn_regcache *rc, size_t n);
+struct index *index_alloc(struct umn_regcache *rc, size_t n, bool settled);
 void index_spare(struct umn_regcache *rc, struct index *ix);
+int rebuild_alloc(struct umn_regcache *rc, struct rebuild *rb, bool merge,
+		  size_t add);
+bool rebuild_fits(struct umn_regcache *rc, struct rebuild *rb, bool merge,
+		  size_t add);
+void rebuild_put(struct umn_regcache *rc, struct rebuild *rb);
 void unpin_reg(struct umn_regcache *rc, struct reg *r);
 int put_reg(struct umn_regcache *rc, struct reg *r);
-struct index *index_add(struct umn_regcache *rc, struct index *ix,
+struct index *index_add(struct umn_regcache *rc, struct rebuild *rb,
 			struct reg *r);
 struct hints *hints_alloc(struct umn_regcache *rc, size_t n);
 void hints_replace(struct umn_regcache *rc, struct hints *hs);

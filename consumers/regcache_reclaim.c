@@ -62,7 +62,8 @@ void rc_lock(struct umn_regcache *rc)
 static void unindex_locked(struct umn_regcache *rc, struct reg *r)
 {
 	rc_assert_held(rc);
-	umn__regidx_clear(rc->index, r, r->h.addr, r->recent_i);
+	if (!umn__regidx_clear(rc->index, r, r->h.addr, r->recent_i))
+		umn__regidx_clear(rc->settled, r, r->h.addr, r->recent_i);
 	umn__reghints_clear(rc->hints, r->h.addr, r);
 	__atomic_store_n(&rc->nlive, rc->nlive - 1, __ATOMIC_RELAXED);
 }
@@ -147,30 +148,34 @@ void retire_index_locked(struct umn_regcache *rc, struct index *ix)
 }
 
 /* Keep @ix (past its grace period, or never published; NULL: nothing) as
- * the spare if it is larger than the one there, and free the other. */
+ * its tier's spare if it is larger than the one there, and free the
+ * other. */
 void index_spare(struct umn_regcache *rc, struct index *ix)
 {
+	struct index *old, **spare;
 	size_t cap;
-	struct index *old;
 
 	if (!ix)
 		return;
 	cap = ix->cap; /* ix may be another thread's once it is in */
-	old = __atomic_exchange_n(&rc->spare, ix, __ATOMIC_ACQ_REL);
+	spare = ix->settled ? &rc->settled_spare : &rc->spare;
+	old = __atomic_exchange_n(spare, ix, __ATOMIC_ACQ_REL);
 
 	/* What an exchange returns is this thread's alone. */
 	if (old && old->cap > cap)
-		old = __atomic_exchange_n(&rc->spare, old, __ATOMIC_ACQ_REL);
+		old = __atomic_exchange_n(spare, old, __ATOMIC_ACQ_REL);
 	free(old);
 }
 
-/* An index with room for @n slots: the spare, if it is large enough and
- * not more than four times that, or a new one (rounded up to a power of
- * two, so that the spare fits the next rebuilds too).  May sleep. */
-struct index *index_alloc(struct umn_regcache *rc, size_t n)
+/* An index of a tier with room for @n slots: its spare, if it is large
+ * enough and not more than four times that, or a new one (rounded up to
+ * a power of two, so that the spare fits the next rebuilds too).  May
+ * sleep. */
+struct index *index_alloc(struct umn_regcache *rc, size_t n, bool settled)
 {
 	struct index *ix =
-		__atomic_exchange_n(&rc->spare, NULL, __ATOMIC_ACQ_REL);
+		__atomic_exchange_n(settled ? &rc->settled_spare : &rc->spare,
+				    NULL, __ATOMIC_ACQ_REL);
 	size_t cap = 64;
 
 	/* Neither too small nor far too large: after a burst, the memory
@@ -180,7 +185,58 @@ struct index *index_alloc(struct umn_regcache *rc, size_t n)
 	free(ix); /* the next replaced index takes its place */
 	while (cap < n && cap < SIZE_MAX / 2)
 		cap *= 2;
-	return umn__regidx_alloc(cap);
+	ix = umn__regidx_alloc(cap);
+	if (ix)
+		ix->settled = settled;
+	return ix;
+}
+
+/*
+ * What a rebuild that adds @add (0 or 1) registrations needs, by the
+ * unlocked counts: a merge of the tiers if @merge or merge_due().  0, or
+ * -ENOMEM with nothing allocated.  May sleep.
+ */
+int rebuild_alloc(struct umn_regcache *rc, struct rebuild *rb, bool merge,
+		  size_t add)
+{
+	size_t live = __atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) + add,
+	       young = __atomic_load_n(&rc->nyoung, __ATOMIC_RELAXED) + add;
+
+	merge = merge || merge_due(rc, add);
+	*rb = (struct rebuild){ 0 };
+	/* A merge's young index takes every young slot first. */
+	if (young < young_max(live))
+		young = young_max(live);
+	rb->young = index_alloc(rc, young, false);
+	if (rb->young && merge)
+		rb->settled = index_alloc(rc, live + RECENT, true);
+	if (!rb->young || (merge && !rb->settled)) {
+		rebuild_put(rc, rb);
+		return -ENOMEM;
+	}
+	rb->hints = hints_alloc(rc, live + RECENT);
+	return 0;
+}
+
+/* Under rc->lock: is @rb enough for the rebuild, by the exact counts?
+ * Decides whether it merges. */
+bool rebuild_fits(struct umn_regcache *rc, struct rebuild *rb, bool merge,
+		  size_t add)
+{
+	rc_assert_held(rc);
+	rb->merge = merge || merge_due(rc, add);
+	return rb->young && rb->young->cap >= rc->nyoung + add &&
+	       (!rb->merge ||
+		(rb->settled && rb->settled->cap >= rc->nlive + add));
+}
+
+/* What index_add() left of @rb, given back.  May sleep. */
+void rebuild_put(struct umn_regcache *rc, struct rebuild *rb)
+{
+	index_spare(rc, rb->young);
+	index_spare(rc, rb->settled);
+	free(rb->hints);
+	*rb = (struct rebuild){ 0 };
 }
 
 /* Hints for @n registrations if the cache's are far too few or far too
@@ -337,28 +393,23 @@ int put_reg(struct umn_regcache *rc, struct reg *r)
  */
 static void index_compact(struct umn_regcache *rc)
 {
-	struct index *ix, *old;
-	struct hints *hs;
-	size_t n;
+	struct rebuild rb;
+	struct index *old;
 
 	while (index_sparse(rc)) {
-		n = __atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) + RECENT;
-		ix = index_alloc(rc, n);
-		if (!ix) /* only a search that stays longer */
+		if (rebuild_alloc(rc, &rb, true, 0)) /* only a search that
+							stays longer */
 			return;
-		hs = hints_alloc(rc, n + 1); /* as register sizes them */
 		rc_lock(rc);
-		if (!index_sparse(rc) || rc->nlive > ix->cap) {
+		if (!index_sparse(rc) || !rebuild_fits(rc, &rb, true, 0)) {
 			rc_unlock(rc);
-			index_spare(rc, ix);
-			free(hs);
+			rebuild_put(rc, &rb);
 			continue;
 		}
-		old = index_add(rc, ix, NULL);
+		old = index_add(rc, &rb, NULL);
 		retire_index_locked(rc, old);
-		if (hs)
-			hints_replace(rc, hs);
 		rc_unlock(rc);
+		rebuild_put(rc, &rb);
 		retire_flush(rc);
 		return;
 	}
@@ -433,7 +484,9 @@ int umn_regcache_destroy(struct umn_regcache *rc)
 	free_retired(rc->retired);
 	free_retired(rc->retired_index);
 	free(rc->spare);
+	free(rc->settled_spare);
 	free(rc->index);
+	free(rc->settled);
 	free(rc->hints);
 	umn_mm_put(rc->mm);
 	free(rc);

@@ -25,6 +25,7 @@
 #endif
 
 #include "consumers.h"
+#include "../consumers/regcache_index.h"
 
 static struct umn_regcache_soft soft;
 
@@ -467,6 +468,98 @@ START_TEST(regcache_lookups_survive_rebuilds)
 }
 END_TEST
 
+/*
+ * The index alone (consumers/regcache_index.h): whichever way a rebuild
+ * merges (old slots copied in runs between the few added among them, or
+ * slot by slot when many are), and a merge of two tiers, give the slots
+ * sorted by start with each maxend the exact greatest end of it and all
+ * before it, which the search's scan back relies on.  Pages as
+ * addresses; fake registrations (the index only stores them).
+ */
+static struct index *idx_of(size_t cap)
+{
+	struct index *ix = umn__regidx_alloc(cap);
+
+	ck_assert_ptr_nonnull(ix);
+	return ix;
+}
+
+/* @ix's recent slots, then @n more [start[i], end[i]), merged into a new
+ * index (@old freed). */
+static struct index *idx_add(struct index *old, const unsigned long *start,
+			     const unsigned long *end, size_t n)
+{
+	static char regs[4096];
+	struct index *ix = idx_of(old->n + old->nrecent + n + RECENT);
+
+	for (size_t i = 0; i < n; i++) {
+		struct slot sl = { .end = end[i],
+				   .start = start[i],
+				   .r = (struct reg *)&regs[start[i] % 4096] };
+
+		if (old->nrecent == RECENT) {
+			umn__regidx_rebuild(ix, old, NULL);
+			free(old);
+			old = ix;
+			ix = idx_of(old->n + n + RECENT);
+		}
+		umn__regidx_add_recent(old, &sl);
+	}
+	umn__regidx_rebuild(ix, old, NULL);
+	free(old);
+	return ix;
+}
+
+static void idx_check(const struct index *ix, size_t n)
+{
+	unsigned long maxend = 0;
+
+	ck_assert_uint_eq(ix->n, n);
+	for (size_t k = 0; k < ix->n; k++) {
+		if (ix->s[k].end > maxend)
+			maxend = ix->s[k].end;
+		ck_assert_msg(!k || ix->key[0][k - 1] <= ix->key[0][k],
+			      "slot %zu out of order", k);
+		ck_assert_msg(ix->s[k].maxend == maxend,
+			      "slot %zu [%lu, %lu): maxend %lu, not %lu", k,
+			      ix->key[0][k], ix->s[k].end, ix->s[k].maxend,
+			      maxend);
+	}
+}
+
+START_TEST(regcache_index_maxend_is_exact)
+{
+	unsigned long start[256], end[256];
+	struct index *a, *b, *m;
+	size_t i;
+
+	/* 256 one-page slots on the even pages. */
+	for (i = 0; i < 256; i++)
+		start[i] = 2 * i, end[i] = 2 * i + 1;
+	a = idx_add(idx_of(0), start, end, 256);
+	idx_check(a, 256);
+	/* One among them, spanning 45 (the runs), then 64 among them (slot
+	 * by slot), each spanning a few. */
+	start[0] = 11, end[0] = 101;
+	a = idx_add(a, start, end, 1);
+	idx_check(a, 257);
+	for (i = 0; i < 64; i++)
+		start[i] = 8 * i + 3, end[i] = 8 * i + 12;
+	a = idx_add(a, start, end, 64);
+	idx_check(a, 321);
+	/* A young tier, among and beyond the settled one, merged into it. */
+	for (i = 0; i < 40; i++)
+		start[i] = 13 * i + 1, end[i] = 13 * i + 30;
+	b = idx_add(idx_of(0), start, end, 40);
+	m = idx_of(a->n + b->n);
+	umn__regidx_merge(m, a, b);
+	idx_check(m, 361);
+	free(a);
+	free(b);
+	free(m);
+}
+END_TEST
+
 START_TEST(regcache_refuses_bad_input)
 {
 	static const struct umn_regcache_ops no_pin = {
@@ -724,6 +817,7 @@ TCase *regcache_tcase(void)
 	tcase_add_test(tc, regcache_refuses_bad_input);
 	tcase_add_test(tc, regcache_finds_every_covering_registration);
 	tcase_add_test(tc, regcache_lookups_survive_rebuilds);
+	tcase_add_test(tc, regcache_index_maxend_is_exact);
 	return tc;
 }
 
