@@ -40,7 +40,12 @@
  *			mem_reg and mem_dereg callbacks do the same).  Before
  *			a fill, one registration is made and dropped untimed,
  *			so that one-time costs (umn's first notifier on the
- *			mm, UCX's first allocations) stay out of it.
+ *			mm, UCX's first allocations) stay out of it.  The
+ *			no-op fill is the child's first: its memory is fresh
+ *			heap, faulted in as it goes.  The others come after
+ *			it, on the heap it freed (the child keeps freed heap:
+ *			malloc's trimming otherwise gave a fill fresh memory
+ *			or not by the order of the last frees before it).
  *   miss-noop-scattered	the no-op fill again, each step's slots
  *			registered in a scattered order (a fixed shuffle)
  *			instead of by address: buffers malloc()ed over time
@@ -78,6 +83,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -624,6 +630,8 @@ void rcp_child(int arg, void *out)
 	int err = 0;
 
 	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+	/* Freed heap stays for the fills after the first (see the top). */
+	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	o->status = variant_start(arg, o);
 	if (o->status)
 		return;

@@ -16,9 +16,10 @@
  *	r->state = hits << 32 | users << 1 | INVALIDATED
  *
  * - lookup, in an RCU read-side section, looks in rc->hints, then
- *   searches rc->index (each published with a release store; see "the
- *   index" below), and takes a user with a CAS that succeeds only while
- *   INVALIDATED is clear; the same CAS counts the hit;
+ *   searches rc->settled and rc->index (each published with a release
+ *   store; see "the index" below), and takes a user with a CAS that
+ *   succeeds only while INVALIDATED is clear; the same CAS counts the
+ *   hit;
  * - ->invalidate sets INVALIDATED with an atomic or, the first thing it does,
  *   before it takes rc->lock: from then on no lookup can take a user;
  * - release drops a user with a CAS; when that user is the last one of a
@@ -97,7 +98,10 @@
  *
  * The index (regcache_index.h) finds the registrations that cover a
  * range without a lock: sorted slots with a small static B-tree of their
- * starts, and a few recent slots added in place until the next rebuild.
+ * starts, and a few recent slots added in place until the next rebuild;
+ * a young index takes them, and now and then merges into a settled one
+ * (a lookup loads the young one first: the merge publishes the settled
+ * one first).
  * ->invalidate clears its slot in place; the next rebuild compacts, and a
  * reap that finds most slots cleared rebuilds at once (the search goes
  * through cleared slots too).  Before the search, a lookup tries the

@@ -20,9 +20,18 @@
  * rebuilds: the cache takes an index outside its lock (the spare, the
  * one the rebuild before replaced, or a new one), merges into it the
  * live slots of the old one and its own (the old slots in runs, copied
- * whole between the few added, when none was cleared), and publishes
- * it.  A removal clears its slot in place (r := NULL, a release store);
- * the next rebuild compacts.  (What RECENT and the spare trade, measured,
+ * whole between the few added, when none was cleared; slot by slot when
+ * the added go in among them by the dozen), and publishes it.  A removal
+ * clears its slot in place (r := NULL, a release store); the next
+ * rebuild compacts.
+ *
+ * The cache keeps two: the young index, which takes the recent slots, and
+ * the settled one, sorted slots only.  A rebuild copies the young one;
+ * once it grows past young_max() (about sqrt(2 * RECENT * n) slots for n
+ * cached) the rebuild merges both into a new settled index instead, and
+ * the young one starts empty.  With one index every RECENT registrations
+ * copied all n slots; the two copy about sqrt(n / RECENT) slots a
+ * registration.  (What RECENT, the spare and the tiers trade, measured,
  * is in docs/PERFORMANCE.md.)
  *
  * Who may do what: every index function but regidx_slot_after() and the

@@ -204,10 +204,9 @@ int rebuild_alloc(struct umn_regcache *rc, struct rebuild *rb, bool merge,
 
 	merge = merge || merge_due(rc, add);
 	*rb = (struct rebuild){ 0 };
-	/* A merge's young index takes every young slot first. */
-	if (young < young_max(live))
-		young = young_max(live);
-	rb->young = index_alloc(rc, young, false);
+	/* Every young slot (a merge's young index takes them first), and
+	 * room for the rebuilds after. */
+	rb->young = index_alloc(rc, young + RECENT, false);
 	if (rb->young && merge)
 		rb->settled = index_alloc(rc, live + RECENT, true);
 	if (!rb->young || (merge && !rb->settled)) {

@@ -125,6 +125,12 @@ mutant regcache-spare-no-grace consumers/regcache.c \
 	's/^\t\tretire_index_locked(rc, old);$/\t\tindex_spare(rc, old);/' \
 	"umn-tests" "consumers"
 
+# A lookup searches the young tier of the index but not the settled one,
+# where the merges put what it held.
+mutant regcache-settled-unsearched consumers/regcache.c \
+	's/if ((st \&\& (r = find_sorted(st, s, e, write, get))) ||$/if ((0 \&\& (r = find_sorted(st, s, e, write, get))) ||/' \
+	"umn-tests" "consumers"
+
 # A lookup takes the registration its hint names without checking that
 # it covers the range: a shorter one that starts there is handed out.
 mutant regcache-hint-unchecked consumers/regcache.c \
