@@ -6,8 +6,9 @@
  *
  * The lock knows its owner, which makes it safe against signal handlers.
  * On the process mm (primaries/proc) a handler may munmap memory that this
- * cache covers while its own thread holds rc->lock (in register, reap,
- * destroy or stats): ->invalidate then runs in that thread, on top of the
+ * cache covers while its own thread holds rc->lock (in register,
+ * release, reap, destroy, stats or the retiring of freed memory):
+ * ->invalidate then runs in that thread, on top of the
  * critical section it interrupted, where a plain spinlock spins for ever.
  * It sets INVALIDATED at once, as always (no lookup that begins after can return
  * the registration: lookups take no lock), and defers the rest: it queues

@@ -369,19 +369,41 @@ END_TEST
  * moving each time: a lookup of a stable page always finds its own
  * registration, whatever index it started in.  (A rebuild that rewrote an
  * index some lookup still reads, before its grace period, would send it
- * into a half-written array.)  More threads than the machine's two CPUs,
- * so that a lookup is preempted in the middle now and then.
+ * into a half-written array.)  The stable ones are added among the
+ * churn, so that merges move some from the young tier to the settled one
+ * under the lookups (published in the wrong order, the tiers hide them).
+ * More threads than the machine's two CPUs, so that a lookup is
+ * preempted in the middle now and then.
  */
 #define REBUILD_CHURN	512 /* pages [0, 512) come and go */
-#define REBUILD_STABLE	48  /* 2 pages each, [600, 696), stay registered */
+#define REBUILD_STABLE	240 /* 2 pages each, [600, 1080), stay registered */
 #define REBUILD_LOOKERS 3
 
 static struct {
 	struct umn_regcache *rc;
 	struct umn_regcache_handle *stable[REBUILD_STABLE];
-	int stop;	   /* atomic */
-	long wrong, found; /* atomic */
+	unsigned long nstable; /* registered so far; atomic */
+	int stop;	       /* atomic */
+	long wrong, found;     /* atomic */
 } rebuild;
+
+/* The next stable registration, if any is left. */
+static int rebuild_add_stable(void)
+{
+	unsigned long i = rebuild.nstable;
+	struct umn_regcache_handle *h;
+
+	if (i == REBUILD_STABLE)
+		return 0;
+	if (umn_regcache_register(rebuild.rc, BASE + PG(600 + 2 * i), PG(2),
+				  true, &h) ||
+	    umn_regcache_release(h))
+		return -1;
+	rebuild.stable[i] = h;
+	/* Pairs with the lookers' acquire: stable[i] comes first. */
+	__atomic_store_n(&rebuild.nstable, i + 1, __ATOMIC_RELEASE);
+	return 0;
+}
 
 static void *rebuild_looker(void *arg)
 {
@@ -396,7 +418,8 @@ static void *rebuild_looker(void *arg)
 			sched_yield();
 		/* Its first page, which the hints find, or its second, which
 		 * only the index's search does. */
-		j = span_rand(&seed, 2 * REBUILD_STABLE);
+		j = span_rand(&seed, 2 * __atomic_load_n(&rebuild.nstable,
+							 __ATOMIC_ACQUIRE));
 		if (umn_regcache_lookup(rebuild.rc, BASE + PG(600 + j), PG(1),
 					true, &h)) {
 			__atomic_fetch_add(&rebuild.wrong, 1, __ATOMIC_RELAXED);
@@ -422,14 +445,8 @@ START_TEST(regcache_lookups_survive_rebuilds)
 	map(BASE, PG(REBUILD_CHURN), 0);
 	map(BASE + PG(600), PG(2 * REBUILD_STABLE), 0);
 	rebuild.rc = regcache(&umn_regcache_soft_ops, 0);
-	for (i = 0; i < REBUILD_STABLE; i++) {
-		ck_assert_int_eq(umn_regcache_register(rebuild.rc,
-						       BASE + PG(600 + 2 * i),
-						       PG(2), true, &h),
-				 0);
-		rebuild.stable[i] = h;
-		ck_assert_int_eq(umn_regcache_release(h), 0);
-	}
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(rebuild_add_stable(), 0);
 	for (i = 0; i < REBUILD_LOOKERS; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, rebuild_looker,
 						(void *)(unsigned long)(i + 1)),
@@ -445,7 +462,8 @@ START_TEST(regcache_lookups_survive_rebuilds)
 			q = span_rand(&seed, REBUILD_CHURN);
 			if (umn_regcache_register(rebuild.rc, BASE + PG(q),
 						  PG(1), true, &h) ||
-			    umn_regcache_release(h))
+			    umn_regcache_release(h) ||
+			    (k % 32 == 0 && rebuild_add_stable()))
 				failed++;
 		}
 		ck_assert_int_eq(failed, 0);
