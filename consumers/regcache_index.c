@@ -9,6 +9,8 @@
 #include "../core/fail.h"
 #include "regcache_index.h"
 
+#define RUN_MIN 16 /* old slots a run, on average, worth a search */
+
 static size_t round_fan(size_t n)
 {
 	return (n + FAN - 1) / FAN * FAN;
@@ -152,6 +154,13 @@ static size_t merge_done(struct index *ix, size_t n)
 	return n;
 }
 
+/* The start of @in[@j]: in @in_key if not NULL, else in the slot. */
+static unsigned long in_start(const struct slot *in,
+			      const unsigned long *in_key, size_t j)
+{
+	return in_key ? in_key[j] : in[j].start;
+}
+
 /* merge(), slot by slot. */
 static size_t merge_slots(struct index *ix, const struct index *old,
 			  const struct slot *in, const unsigned long *in_key,
@@ -162,7 +171,7 @@ static size_t merge_slots(struct index *ix, const struct index *old,
 	struct slot sl;
 
 	while (i < old->n || j < na) {
-		start = j < na ? in_key ? in_key[j] : in[j].start : ~0UL;
+		start = j < na ? in_start(in, in_key, j) : ~0UL;
 		if (i < old->n && old->key[0][i] < start) {
 			start = old->key[0][i];
 			if (!live(&old->s[i++], &sl))
@@ -194,16 +203,16 @@ static size_t merge(struct index *ix, const struct index *old,
 	unsigned long m = 0, start, last = on ? old->key[0][on - 1] : 0;
 
 	/* Those of @in that go in among the old slots, not after them all:
-	 * each one a search and a run.  Many, and the runs are short: a
-	 * plain merge, slot by slot, costs less. */
-	for (among = 0;
-	     among < na && (in_key ? in_key[among] : in[among].start) <= last;
+	 * each one a search and a run.  Many, and the runs are short (under
+	 * RUN_MIN old slots on average): a plain merge, slot by slot, costs
+	 * less. */
+	for (among = 0; among < na && in_start(in, in_key, among) <= last;
 	     among++)
 		;
-	if (on && among * 16 >= on)
+	if (on && among * RUN_MIN >= on)
 		return merge_slots(ix, old, in, in_key, na);
 	for (i = 0, j = 0; j <= na; j++) {
-		start = j == na ? 0 : in_key ? in_key[j] : in[j].start;
+		start = j == na ? 0 : in_start(in, in_key, j);
 		p = j == na || !old ? on : slot_from(old, start);
 		if (p > i) {
 			n = copy_run(ix, n, old, i, p, m);
