@@ -176,7 +176,7 @@ struct index *index_add(struct umn_regcache *rc, struct rebuild *rb,
 			    .start = r ? r->h.addr : 0,
 			    .r = r };
 	struct index *old = rc->index, *st = rc->settled;
-	size_t n, nst = st ? st->n : 0, live = st ? st->n - st->ncleared : 0;
+	size_t n, nst, live;
 
 	rc_assert_held(rc);
 	if (!rb->young) {
@@ -189,6 +189,8 @@ struct index *index_add(struct umn_regcache *rc, struct rebuild *rb,
 		return NULL;
 	}
 	n = umn__regidx_rebuild(rb->young, old, r ? &add : NULL);
+	nst = st ? st->n : 0;
+	live = st ? st->n - st->ncleared : 0;
 	if (rb->merge) {
 		nst = umn__regidx_merge(rb->settled, st, rb->young);
 		/* Pairs with the acquires in find(): the settled tier before
