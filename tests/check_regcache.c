@@ -375,9 +375,9 @@ END_TEST
  * More threads than the machine's two CPUs, so that a lookup is
  * preempted in the middle now and then.
  */
-#define REBUILD_CHURN	512 /* pages [0, 512) come and go */
-#define REBUILD_STABLE	240 /* 2 pages each, [600, 1080), stay registered */
-#define REBUILD_LOOKERS 3
+#define REBUILD_CHURN	512  /* pages [0, 512) come and go */
+#define REBUILD_STABLE	2048 /* 2 pages each, [600, 4696), stay registered */
+#define REBUILD_LOOKERS 4
 
 static struct {
 	struct umn_regcache *rc;
@@ -407,37 +407,40 @@ static int rebuild_add_stable(void)
 
 static void *rebuild_looker(void *arg)
 {
-	unsigned long seed = (unsigned long)arg, j, n = 0;
+	unsigned long seed = (unsigned long)arg, j, k, n = 0;
 	struct umn_regcache_handle *h;
 	int ret;
 
 	while (!__atomic_load_n(&rebuild.stop, __ATOMIC_RELAXED)) {
 		/* valgrind runs one thread at a time and switches mostly
 		 * inside a lookup's read-side section: a grace period then
-		 * waited seconds for a switch outside all three. */
+		 * waited seconds for a switch outside them all. */
 		n++;
 		if (RUNNING_ON_VALGRIND && !(n % 64))
 			sched_yield();
-		/* Every other lookup, a churn page: not found, or found in
-		 * a registration that covers it (the churn lives in the young
-		 * tier, which every 64th registration rebuilds). */
+		/* Every other lookup, two churn pages: not found, or found
+		 * in a registration that covers them.  The churn lives in the
+		 * young tier, which every 64th registration rebuilds, and
+		 * no hint answers for two pages: the search reads it. */
 		if (n % 2) {
-			j = span_rand(&seed, REBUILD_CHURN);
+			j = span_rand(&seed, REBUILD_CHURN - 1);
 			ret = umn_regcache_lookup(rebuild.rc, BASE + PG(j),
-						  PG(1), true, &h);
+						  PG(2), true, &h);
 			if (ret ? ret != -ENOENT
 				: h->addr > BASE + PG(j) ||
 					    h->addr + h->len <
-						    BASE + PG(j + 1) ||
+						    BASE + PG(j + 2) ||
 					    umn_regcache_release(h))
 				__atomic_fetch_add(&rebuild.wrong, 1,
 						   __ATOMIC_RELAXED);
 			continue;
 		}
 		/* Its first page, which the hints find, or its second, which
-		 * only the index's search does. */
-		j = span_rand(&seed, 2 * __atomic_load_n(&rebuild.nstable,
-							 __ATOMIC_ACQUIRE));
+		 * only the index's search does; every other time one of the
+		 * newest 64, most of them in the young tier. */
+		k = __atomic_load_n(&rebuild.nstable, __ATOMIC_ACQUIRE);
+		j = n % 4 == 0 && k > 64 ? 2 * (k - 64) + span_rand(&seed, 128)
+					 : span_rand(&seed, 2 * k);
 		if (umn_regcache_lookup(rebuild.rc, BASE + PG(600 + j), PG(1),
 					true, &h)) {
 			__atomic_fetch_add(&rebuild.wrong, 1, __ATOMIC_RELAXED);
@@ -475,7 +478,7 @@ START_TEST(regcache_lookups_survive_rebuilds)
 		 * invalidated and freed: rebuilds, and a compaction.
 		 * Failures are counted, not asserted one by one: each
 		 * ck_assert writes to Check's pipe, and under valgrind each
-		 * system call hands the turn to the three lookers. */
+		 * system call hands the turn to the lookers. */
 		for (k = span_rand(&seed, REBUILD_CHURN); k; k--) {
 			q = span_rand(&seed, REBUILD_CHURN);
 			if (umn_regcache_register(rebuild.rc, BASE + PG(q),
