@@ -20,8 +20,9 @@
  *   store; see "the index" below), and takes a user with a CAS that
  *   succeeds only while INVALIDATED is clear; the same CAS counts the
  *   hit;
- * - ->invalidate sets INVALIDATED with an atomic or, the first thing it does,
- *   before it takes rc->lock: from then on no lookup can take a user;
+ * - ->invalidate sets INVALIDATED with an atomic or, the first thing it does:
+ *   from then on no lookup can take a user; it queues the rest for the
+ *   next holder of rc->lock (regcache_reclaim.c) and takes no lock;
  * - release drops a user with a CAS; when that user is the last one of a
  *   dead registration, it does not drop it but frees the registration (it
  *   holds the user until the registration is off every list).
@@ -29,7 +30,8 @@
  * A registration is in exactly one of these places (r->where, under
  * rc->lock); from INDEXED until it is freed it is also on rc->all:
  *	UNPUBLISHED	being registered; in no index
- *	INDEXED		in rc->index; alive, or just marked INVALIDATED
+ *	INDEXED		in rc->index; alive, or marked INVALIDATED and
+ *			queued on rc->pending
  *	UNINDEXED		out of the index, dead, users > 0: its last
  *			release frees it
  *	ZOMBIE		on rc->zombies: dead, no user; the next reap
@@ -39,8 +41,8 @@
  * Who frees, exactly once.  The state word decides, without the lock:
  * users are 0 with INVALIDATED set either after ->invalidate's atomic or (the
  * users were already 0), or after a release's CAS would drop the last
- * user (INVALIDATED was already set).  In the first case ->invalidate, under
- * rc->lock, reads users == 0 and moves the registration to the zombies;
+ * user (INVALIDATED was already set).  In the first case the invalidation's
+ * rest, under rc->lock, reads users == 0 and moves it to the zombies;
  * in the second the releaser frees it itself, without ever dropping that
  * user, so the invalidation's check under the lock reads users == 1 and
  * leaves it UNINDEXED.  No lookup adds a user in between: INVALIDATED is set.
@@ -48,10 +50,10 @@
  *	lookup (T1)		->invalidate (T2)	release (T3)
  *	ix = rc->index		set_seq
  *	r = ix->s[i].r		state |= INVALIDATED
- *	CAS(state, +1 user)	lock; s[i].r = NULL;	1 user | INVALIDATED: T3
- *	  fails: -ENOENT	  1 user: UNINDEXED; unlock	  frees r, keeping
- *							  its user until r
- *							  is off rc->all
+ *	CAS(state, +1 user)	push r on rc->pending	1 user | INVALIDATED: T3
+ *	  fails: -ENOENT	(the next lock: s[i].r	  frees r, keeping
+ *				 = NULL; 1 user:	  its user until r
+ *				 UNINDEXED)		  is off rc->all
  *
  * No lost invalidation.  The lookup's CAS and ->invalidate's atomic or
  * act on the same word: a lookup that begins after the or cannot take a
@@ -78,7 +80,7 @@
  * rc->lock the check: no read_retry and no INVALIDATED, or it retries.  If an
  * invalidation's or comes after the exchange, the check sees INVALIDATED (or,
  * if it comes after the check too, the registration enters the index
- * dead and ->invalidate takes it out when it gets the lock); if it comes
+ * dead and the next lock takes it out); if it comes
  * before, the exchange reads it (release, then acquire), so the check's
  * read_retry sees that invalidation's sequence.  Nothing ever sets a
  * registration alive again after an invalidation marked it, so no fence
@@ -123,14 +125,15 @@
  *
  * rc's lifetime.  umn_regcache_destroy() refuses while any registration
  * on rc->all has a user; a release touches neither rc nor r after its
- * final CAS (it reaps, when rc->nzombies says there is something to reap,
+ * final CAS (it reaps, when reap_due() says there is something to reap,
  * before that CAS, while its user still keeps destroy away), and the one
  * that frees keeps its user until its last critical section.  So release
  * needs no RCU read-side section, and destroy no grace period.
  *
- * Lock order: the primary's PTL -> rc->lock.  rc->lock is a spinlock (the
- * callback may run in atomic context); it is never held across the ops,
- * the interval calls or the primary, and never on the hit path.
+ * rc->lock is a spinlock for short sections.  No notifier callback takes
+ * it (an invalidation queues its rest), so it nests inside no lock of the
+ * primary; it is never held across the ops, the interval calls or the
+ * primary, and never on the hit path.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -432,8 +435,7 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 	if (!rc || !hp || !pages_of(addr, len, &s, &e))
 		return -EINVAL;
 	umn_might_sleep();
-	if (__atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED) ||
-	    index_sparse(rc))
+	if (reap_due(rc) || index_sparse(rc))
 		umn_regcache_reap(rc);
 	if (!lookup_pages(rc, s, e, write, hp))
 		return 0;
@@ -495,8 +497,8 @@ int umn_regcache_register(struct umn_regcache *rc, unsigned long addr,
 		unpin_reg(rc, r);
 	}
 	/* Published: from here a lookup may find it.  An invalidation that
-	 * has marked it INVALIDATED since the check takes it out again when it gets
-	 * the lock (no lookup takes a user of it meanwhile). */
+	 * has marked it INVALIDATED since the check queued it: the next lock
+	 * takes it out again (no lookup takes a user of it meanwhile). */
 	old = index_add(rc, &rb, r);
 	if (old)
 		retire_index_locked(rc, old);
@@ -544,8 +546,7 @@ int umn_regcache_release(struct umn_regcache_handle *h)
 		if ((old & (USERS | INVALIDATED)) == (USER | INVALIDATED))
 			break;
 		/* Reap while this user still keeps rc alive. */
-		if (!reaped &&
-		    __atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED)) {
+		if (!reaped && reap_due(rc)) {
 			umn_regcache_reap(rc);
 			reaped = true;
 		}
@@ -556,7 +557,7 @@ int umn_regcache_release(struct umn_regcache_handle *h)
 						__ATOMIC_ACQUIRE))
 			return 0;
 	}
-	if (!reaped && __atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED))
+	if (!reaped && reap_due(rc))
 		umn_regcache_reap(rc);
 	/* Only this user is left and no lookup can take another: r is the
 	 * caller's alone; its user keeps destroy away until put_reg's last

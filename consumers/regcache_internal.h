@@ -101,7 +101,8 @@ struct umn_regcache {
 	/* 0, or the owner's token | PENDING; guards what follows, each
 	 * reg's where, all and zlink, and the index's slots. */
 	_Alignas(CACHELINE) uintptr_t lock;
-	/* Index removals deferred to the owner's unlock; atomic. */
+	/* Invalidations whose rest waits for the lock's next holder
+	 * (regcache_reclaim.c); atomic. */
 	struct reg *pending;
 	/* Slots with a registration in the index; atomic: read unlocked
 	 * to size the next. */
@@ -177,6 +178,14 @@ static inline bool index_sparse(struct umn_regcache *rc)
 	return __atomic_load_n(&rc->index, __ATOMIC_RELAXED) &&
 	       __atomic_load_n(&rc->nslots, __ATOMIC_RELAXED) >=
 		       2 * __atomic_load_n(&rc->nlive, __ATOMIC_RELAXED) + FAN;
+}
+
+/* Has umn_regcache_reap() something to free, or invalidations to finish
+ * first?  A guess, unlocked. */
+static inline bool reap_due(struct umn_regcache *rc)
+{
+	return __atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&rc->pending, __ATOMIC_RELAXED);
 }
 
 /* Must the next rebuild that adds @add (0 or 1) merge the tiers?  Under

@@ -4,31 +4,47 @@
  * invalidation and what frees (regcache.c has the design: the state word,
  * who frees, the retired memory).
  *
+ * ->invalidate takes no lock.  It sets INVALIDATED, which is all a lookup
+ * needs (lookups take no lock: from then on none returns the
+ * registration), queues the registration on rc->pending with a CAS, and
+ * returns: the rest (out of the index and the hints, to the zombies)
+ * waits for the next holder of rc->lock, whose rc_lock() finishes every
+ * queued invalidation before anything else.  So a munmap pays for one
+ * atomic or and one CAS per registration it hits, not for the lock, the
+ * index's search and the cold lines of the lists.  umn_regcache_reap(),
+ * and the register and release that call it (reap_due()), take the lock
+ * when the queue is not empty, so an invalidated registration is freed
+ * as soon as it was before: at the next register, release or reap.
+ *
  * The lock knows its owner, which makes it safe against signal handlers.
  * On the process mm (primaries/proc) a handler may munmap memory that this
  * cache covers while its own thread holds rc->lock (in register,
  * release, reap, destroy, stats or the retiring of freed memory):
- * ->invalidate then runs in that thread, on top of the
- * critical section it interrupted, where a plain spinlock spins for ever.
- * It sets INVALIDATED at once, as always (no lookup that begins after can return
- * the registration: lookups take no lock), and defers the rest: it queues
- * the registration on rc->pending and flags the lock word, and the
- * owner's unlock takes it out of the index before it lets the lock go.
- * (The kernel's answer is spin_lock_irqsave; holding a thread's signals
- * costs two system calls per lock, far more than a lookup.)
+ * ->invalidate then runs in that thread, on top of the critical section
+ * it interrupted.  It queues as always, and flags the lock word: the
+ * owner's unlock finishes the queue before it lets the lock go.  (The
+ * kernel's answer is spin_lock_irqsave; holding a thread's signals costs
+ * two system calls per lock, far more than a lookup.)
  *
  *	thread T: register r			T's signal handler
  *	rc_lock: word = T
  *	check: no read_retry, no INVALIDATED
  *						munmap -> ->invalidate(r):
  *						  set_seq; state |= INVALIDATED;
- *						  word is T's: push r on
- *						  pending, word = T|PENDING
+ *						  push r on pending; word is
+ *						  T's: word = T|PENDING
  *	insert r in the index (dead: no
  *	  lookup takes it)
  *	rc_unlock: CAS T -> 0 fails:
  *	  word = T; take r out of the index
  *	  (users 1: UNINDEXED); CAS T -> 0
+ *
+ * A registration is off the queue before it is freed: whoever frees it
+ * first removes its interval notifier, which waits for the invalidations
+ * in flight (so for their pushes), then takes the lock.  One queued while
+ * it was being registered is off it before it is published: the
+ * register's read_begin, after a collision, waits for that invalidation
+ * to end, and the lock that publishes finishes the queue first.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -44,6 +60,8 @@ uintptr_t this_thread(void)
 	return (uintptr_t)&lock_token;
 }
 
+static void drain_locked(struct umn_regcache *rc);
+
 void rc_lock(struct umn_regcache *rc)
 {
 	uintptr_t word;
@@ -53,10 +71,12 @@ void rc_lock(struct umn_regcache *rc)
 		if (__atomic_compare_exchange_n(&rc->lock, &word, this_thread(),
 						false, __ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED))
-			return;
+			break;
 		while (__atomic_load_n(&rc->lock, __ATOMIC_RELAXED))
 			;
 	}
+	if (__atomic_load_n(&rc->pending, __ATOMIC_RELAXED))
+		drain_locked(rc);
 }
 
 /* Take @r out of the index, under rc->lock. */
@@ -93,11 +113,10 @@ void invalidate_locked(struct umn_regcache *rc, struct reg *r, bool count)
 }
 
 /* Let rc->lock go, after the invalidations that this thread's signal
- * handlers deferred to it (see the top of the file).  The accesses are
+ * handlers queued meanwhile (see the top of the file).  The accesses are
  * seq-cst: a handler may run between any two of them. */
 void rc_unlock(struct umn_regcache *rc)
 {
-	struct reg *r, *next;
 	uintptr_t word;
 
 	for (;;) {
@@ -107,12 +126,22 @@ void rc_unlock(struct umn_regcache *rc)
 						__ATOMIC_SEQ_CST))
 			return;
 		__atomic_store_n(&rc->lock, this_thread(), __ATOMIC_SEQ_CST);
-		r = __atomic_exchange_n(&rc->pending, NULL, __ATOMIC_SEQ_CST);
-		for (; r; r = next) {
-			next = r->pending_next;
-			__atomic_store_n(&r->deferred, false, __ATOMIC_SEQ_CST);
-			invalidate_locked(rc, r, true);
-		}
+		drain_locked(rc);
+	}
+}
+
+/* Under rc->lock: finish the invalidations queued on rc->pending (one
+ * not yet published stays unpublished: its register retries). */
+static void drain_locked(struct umn_regcache *rc)
+{
+	struct reg *r, *next;
+
+	rc_assert_held(rc);
+	r = __atomic_exchange_n(&rc->pending, NULL, __ATOMIC_SEQ_CST);
+	for (; r; r = next) {
+		next = r->pending_next;
+		__atomic_store_n(&r->deferred, false, __ATOMIC_SEQ_CST);
+		invalidate_locked(rc, r, true);
 	}
 }
 
@@ -316,27 +345,22 @@ static bool reg_invalidate(struct umn_interval_notifier *sub,
 	if (rc->flags & UMN_REGCACHE_BREAK_INVALIDATE)
 		return true;
 	__atomic_fetch_or(&r->state, INVALIDATED, __ATOMIC_SEQ_CST);
-
+	/* The rest waits for the next holder of the lock: queued, without
+	 * it (see the top of the file). */
+	if (!__atomic_exchange_n(&r->deferred, true, __ATOMIC_SEQ_CST)) {
+		head = __atomic_load_n(&rc->pending, __ATOMIC_SEQ_CST);
+		do
+			r->pending_next = head;
+		while (!__atomic_compare_exchange_n(&rc->pending, &head, r,
+						    false, __ATOMIC_SEQ_CST,
+						    __ATOMIC_SEQ_CST));
+	}
+	/* A signal handler on top of this thread's critical section: the
+	 * section's unlock takes r out of the index. */
 	if ((__atomic_load_n(&rc->lock, __ATOMIC_SEQ_CST) & ~PENDING) ==
-	    this_thread()) {
-		/* A signal handler on top of this thread's critical section:
-		 * the section's unlock takes r out of the index. */
-		if (!__atomic_exchange_n(&r->deferred, true,
-					 __ATOMIC_SEQ_CST)) {
-			head = __atomic_load_n(&rc->pending, __ATOMIC_SEQ_CST);
-			do
-				r->pending_next = head;
-			while (!__atomic_compare_exchange_n(
-				&rc->pending, &head, r, false, __ATOMIC_SEQ_CST,
-				__ATOMIC_SEQ_CST));
-		}
+	    this_thread())
 		__atomic_store_n(&rc->lock, this_thread() | PENDING,
 				 __ATOMIC_SEQ_CST);
-		return true;
-	}
-	rc_lock(rc);
-	invalidate_locked(rc, r, true);
-	rc_unlock(rc);
 	return true;
 }
 
@@ -426,6 +450,10 @@ int umn_regcache_reap(struct umn_regcache *rc)
 	 * what other invalidations left. */
 	if (umn_mm_in_callback(rc->mm))
 		return -EDEADLK;
+	if (__atomic_load_n(&rc->pending, __ATOMIC_RELAXED)) {
+		rc_lock(rc); /* the queued invalidations, to the zombies */
+		rc_unlock(rc);
+	}
 	for (;;) {
 		if (!__atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED))
 			break;

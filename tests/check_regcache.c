@@ -159,6 +159,49 @@ START_TEST(regcache_reaps_an_idle_invalidated_registration)
 }
 END_TEST
 
+/* An invalidation only marks and queues (no lock in the callback): the
+ * next release, even of another registration that stays valid, and the
+ * next register frees what it left, as if the invalidation had done its
+ * whole part itself. */
+START_TEST(regcache_frees_what_an_invalidation_queued_at_the_next_call)
+{
+	struct umn_regcache_handle *h;
+	struct umn_regcache_page a, b;
+	struct umn_regcache *rc;
+
+	map(BASE, PG(16), 0);
+	rc = regcache(&umn_regcache_soft_ops, 0);
+	ck_assert_int_eq(umn_regcache_register(rc, BASE, PG(2), true, &h), 0);
+	a = h->pages[0];
+	ck_assert_int_eq(umn_regcache_release(h), 0);
+	ck_assert_int_eq(
+		umn_regcache_register(rc, BASE + PG(4), PG(2), true, &h), 0);
+	b = h->pages[0];
+	ck_assert_int_eq(umn_regcache_release(h), 0);
+	ck_assert_int_eq(
+		umn_regcache_register(rc, BASE + PG(8), PG(2), true, &h), 0);
+	ck_assert_int_eq(umn_regcache_release(h), 0);
+
+	/* Unmapped: still pinned until the cache's next call. */
+	ck_assert_int_eq(umn_soft_munmap(sm, BASE, PG(2)), 0);
+	ck_assert_uint_eq(umn_soft_frame_gen(frames, a.frame), a.gen);
+	/* A hit and its release, of a registration still valid. */
+	ck_assert_int_eq(
+		umn_regcache_lookup(rc, BASE + PG(8), PG(1), false, &h), 0);
+	ck_assert_int_eq(umn_regcache_release(h), 0);
+	ck_assert_uint_ne(umn_soft_frame_gen(frames, a.frame), a.gen);
+
+	/* The same for a register that misses. */
+	ck_assert_int_eq(umn_soft_munmap(sm, BASE + PG(4), PG(2)), 0);
+	ck_assert_uint_eq(umn_soft_frame_gen(frames, b.frame), b.gen);
+	ck_assert_int_eq(
+		umn_regcache_register(rc, BASE + PG(12), PG(2), true, &h), 0);
+	ck_assert_uint_ne(umn_soft_frame_gen(frames, b.frame), b.gen);
+	ck_assert_int_eq(umn_regcache_release(h), 0);
+	ck_assert_int_eq(umn_regcache_destroy(rc), 0);
+}
+END_TEST
+
 START_TEST(regcache_pins_refuse_reclaim_and_migration)
 {
 	struct umn_regcache_handle *h;
@@ -850,6 +893,9 @@ TCase *regcache_tcase(void)
 	tcase_add_test(tc, regcache_registers_pins_and_reuses);
 	tcase_add_test(tc, regcache_keeps_frames_pinned_until_the_last_release);
 	tcase_add_test(tc, regcache_reaps_an_idle_invalidated_registration);
+	tcase_add_test(
+		tc,
+		regcache_frees_what_an_invalidation_queued_at_the_next_call);
 	tcase_add_test(tc, regcache_pins_refuse_reclaim_and_migration);
 	tcase_add_test(tc, regcache_break_retry_is_caught);
 	tcase_add_test(tc, regcache_outlives_the_address_space);

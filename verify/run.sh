@@ -74,6 +74,11 @@ for m in NO_DEFER NO_UC_BLOCK NO_UNBLOCK NO_SPURIOUS WRAPPER_UNMASKED \
 	check signal_defer.pml "$m" error
 done
 
+check regcache_queue.pml "" ok
+for m in NO_CLEAR NO_LAST_PASS NO_WAIT; do
+	check regcache_queue.pml "$m" error
+done
+
 echo "$pass passed, $fail failed"
 echo "$((100 * pass / (pass + fail)))%: Checks: $((pass + fail)), Failures: $fail, Errors: 0"
 [ "$fail" = 0 ]

@@ -17,13 +17,14 @@
  * a soft mm.
  *
  * Locks: lookup and release of a cached registration take no lock (an
- * RCU read-side section and an atomic use count).  The cache's lock, taken
- * to register, free and invalidate, is a spinlock that nests inside the
- * primary's page-table lock (PTL -> cache lock); it is never held across a
- * call to the ops or into the primary.  A signal handler may invalidate
- * memory the cache covers (munmap on the process mm) while its own thread
- * holds the lock: the registration is invalid at once, and the rest of the
- * invalidation is finished by that thread's unlock.
+ * RCU read-side section and an atomic use count), and neither does an
+ * invalidation: it marks the registration invalid, the first thing it
+ * does, and queues the rest (out of the cache's index) for the next
+ * holder of the cache's lock.  That lock, taken to register and free, is
+ * a spinlock; no notifier callback takes it, and it is never held across
+ * a call to the ops or into the primary.  A signal handler may invalidate
+ * memory the cache covers (munmap on the process mm) at any point, even
+ * while its own thread holds the lock.
  */
 #ifndef UMN_REGCACHE_H
 #define UMN_REGCACHE_H
