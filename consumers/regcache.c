@@ -349,9 +349,11 @@ find(struct umn_regcache *rc, unsigned long s, unsigned long e, bool write,
 	    (r = find_sorted(ix, s, e, write, get)))
 		return r;
 	n = __atomic_load_n(&ix->nrecent, __ATOMIC_ACQUIRE);
-	/* The span read after the count covers at least its n slots. */
+	/* The span and the filter read after the count cover at least its
+	 * n slots. */
 	if (!n || s < __atomic_load_n(&ix->recent_lo, __ATOMIC_RELAXED) ||
-	    e > __atomic_load_n(&ix->recent_hi, __ATOMIC_RELAXED))
+	    e > __atomic_load_n(&ix->recent_hi, __ATOMIC_RELAXED) ||
+	    !regidx_recent_may_cover(ix, s))
 		return NULL;
 	/* The recent slots that cover [s, e), without a branch per slot
 	 * (in no order, a branch on each would be mispredicted half the

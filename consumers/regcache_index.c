@@ -43,26 +43,46 @@ struct index *umn__regidx_alloc(size_t n)
 
 static void build_levels(struct index *ix);
 
+/* No recent slot, before it is published again. */
+static void recent_clear(struct index *ix)
+{
+	ix->nrecent = 0;
+	ix->recent_lo = ~0UL;
+	ix->recent_hi = 0;
+	memset(ix->recent_granules, 0, sizeof(ix->recent_granules));
+}
+
 struct index *umn__regidx_reset(struct index *ix)
 {
 	ix->n = 0;
 	ix->ncleared = 0;
-	ix->nrecent = 0;
-	ix->recent_lo = ~0UL;
-	ix->recent_hi = 0;
+	recent_clear(ix);
 	build_levels(ix); /* searchable, empty */
 	return ix;
 }
 
 size_t umn__regidx_add_recent(struct index *ix, const struct slot *add)
 {
+	unsigned long g = add->start >> RECENT_GRANULE_SHIFT,
+		      last = (add->end - 1) >> RECENT_GRANULE_SHIFT;
+	unsigned long *w = ix->recent_granules;
 	size_t i = ix->nrecent;
+	unsigned int bit;
 
 	ix->recent[i] = *add;
 	if (add->start < ix->recent_lo)
 		__atomic_store_n(&ix->recent_lo, add->start, __ATOMIC_RELAXED);
 	if (add->end > ix->recent_hi)
 		__atomic_store_n(&ix->recent_hi, add->end, __ATOMIC_RELAXED);
+	/* Its granules in the filter; a wide one, every bit. */
+	if (last - g >= RECENT_GRANULES_MAX)
+		for (bit = 0; bit < RECENT_FILTER_BITS / 64; bit++)
+			__atomic_store_n(&w[bit], ~0UL, __ATOMIC_RELAXED);
+	for (; g <= last && last - g < RECENT_GRANULES_MAX; g++) {
+		bit = regidx_granule_bit(g << RECENT_GRANULE_SHIFT);
+		__atomic_store_n(&w[bit / 64], w[bit / 64] | 1UL << bit % 64,
+				 __ATOMIC_RELAXED);
+	}
 	/* Pairs with the acquire of a lookup's search. */
 	__atomic_store_n(&ix->nrecent, i + 1, __ATOMIC_RELEASE);
 	return i;
@@ -147,9 +167,7 @@ static size_t merge_done(struct index *ix, size_t n)
 {
 	ix->n = n;
 	ix->ncleared = 0;
-	ix->nrecent = 0;
-	ix->recent_lo = ~0UL;
-	ix->recent_hi = 0;
+	recent_clear(ix);
 	build_levels(ix);
 	return n;
 }

@@ -14,14 +14,16 @@
  *
  * Up to RECENT registrations are added in place, unsorted, after the
  * sorted slots (the slot, then the count, with a release store), and
- * scanned, newest first, when the sorted ones have no match and the
- * range lies within their span (so a registration beyond every recent
- * one, as mmap's top-down addresses are, scans none); the next one
- * rebuilds: the cache takes an index outside its lock (the spare, the
- * one the rebuild before replaced, or a new one), merges into it the
- * live slots of the old one and its own (the old slots in runs, copied
- * whole between the few added, when none was cleared; slot by slot when
- * the added go in among them by the dozen), and publishes it.  A removal
+ * scanned, newest first, when the sorted ones have no match, the range
+ * lies within their span (so a registration beyond every recent one, as
+ * mmap's top-down addresses are, scans none) and a filter of the
+ * granules they touch has the range's first (so a miss among them, as
+ * buffers allocated in no order are, mostly scans none either); the
+ * next one rebuilds: the cache takes an index outside its lock (the
+ * spare, the one the rebuild before replaced, or a new one), merges into
+ * it the live slots of the old one and its own (the old slots in runs,
+ * copied whole between the few added, when none was cleared; slot by slot
+ * when the added go in among them by the dozen), and publishes it.  A removal
  * clears its slot in place (r := NULL, a release store); the next
  * rebuild compacts.
  *
@@ -81,6 +83,12 @@ struct slot {
 #define MAX_LEVELS 16 /* FAN^16 slots */
 
 #define RECENT 64 /* slots added in place before the next rebuild */
+/* The recent slots' filter: RECENT_FILTER_BITS bits over granules of
+ * 2^RECENT_GRANULE_SHIFT bytes; a slot over more than RECENT_GRANULES_MAX
+ * of them sets every bit. */
+#define RECENT_FILTER_BITS   512
+#define RECENT_GRANULE_SHIFT 14
+#define RECENT_GRANULES_MAX  16
 _Static_assert(RECENT <= 64, "find() takes the recent slots as a 64-bit mask");
 
 struct index {
@@ -95,11 +103,37 @@ struct index {
 			   greatest end of the recent slots (only ever
 			   wider), written before the count: a range
 			   outside [lo, hi) is covered by none */
-	struct slot recent[RECENT];	    /* unsorted; maxend unused */
-	struct retire retire;		    /* on the cache's retired list, once
+	/* The granules the recent slots touch, hashed: bits only ever set,
+	 * before the count.  No recent slot covers a range whose first
+	 * granule's bit is clear. */
+	unsigned long recent_granules[RECENT_FILTER_BITS / 64];
+	struct slot recent[RECENT]; /* unsorted; maxend unused */
+	struct retire retire;	    /* on the cache's retired list, once
 				       replaced */
-	struct slot s[]; /* then the keys, from a cache line */
+	struct slot s[];	    /* then the keys, from a cache line */
 };
+
+/* The bit of @ix->recent_granules for the granule of @addr. */
+static inline __attribute__((always_inline)) unsigned int
+regidx_granule_bit(unsigned long addr)
+{
+	return (unsigned int)(((addr >> RECENT_GRANULE_SHIFT) *
+			       0x9e3779b97f4a7c15UL) >>
+			      (64 - 9));
+}
+_Static_assert(RECENT_FILTER_BITS == 1 << 9, "regidx_granule_bit()");
+
+/* May a recent slot of @ix (its count read, acquire) cover @s? */
+static inline __attribute__((always_inline)) bool
+regidx_recent_may_cover(const struct index *ix, unsigned long s)
+{
+	unsigned int bit = regidx_granule_bit(s);
+
+	return __atomic_load_n(&ix->recent_granules[bit / 64],
+			       __ATOMIC_RELAXED) >>
+		       (bit % 64) &
+	       1;
+}
 
 /* The first slot of @ix whose start is > @s (@s < ~0UL). */
 static inline __attribute__((always_inline)) size_t
