@@ -104,7 +104,8 @@
  * a young index takes them, and now and then merges into a settled one
  * (a lookup loads the young one first: the merge publishes the settled
  * one first).
- * ->invalidate clears its slot in place; the next rebuild compacts, and a
+ * The rest of an invalidation (drain_locked()) clears the registration's
+ * slot in place; the next rebuild compacts, and a
  * reap that finds most slots cleared rebuilds at once (the search goes
  * through cleared slots too).  Before the search, a lookup tries the
  * hints: the registrations by the page they start at, set when one is

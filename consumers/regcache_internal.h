@@ -92,7 +92,8 @@ struct umn_regcache {
 				   release store; old arrays are retired */
 	struct index *settled;	/* the settled tier (or NULL): the same */
 	struct hints *hints;	/* the same; never NULL */
-	unsigned long nzombies; /* how many on rc->zombies; atomic */
+	unsigned long nzombies; /* on rc->zombies or rc->pending (the next
+				   reap's work); atomic */
 	struct umn_mm *mm;
 	const struct umn_regcache_ops *ops;
 	void *arg;
@@ -184,8 +185,7 @@ static inline bool index_sparse(struct umn_regcache *rc)
  * first?  A guess, unlocked. */
 static inline bool reap_due(struct umn_regcache *rc)
 {
-	return __atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED) ||
-	       __atomic_load_n(&rc->pending, __ATOMIC_RELAXED);
+	return __atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED);
 }
 
 /* Must the next rebuild that adds @add (0 or 1) merge the tiers?  Under

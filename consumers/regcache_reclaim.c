@@ -105,8 +105,7 @@ void invalidate_locked(struct umn_regcache *rc, struct reg *r, bool count)
 	} else {
 		r->where = ZOMBIE;
 		link_add(&rc->zombies, &r->zlink);
-		__atomic_store_n(&rc->nzombies, rc->nzombies + 1,
-				 __ATOMIC_RELAXED);
+		__atomic_fetch_add(&rc->nzombies, 1, __ATOMIC_RELAXED);
 	}
 	if (count)
 		rc->stats.invalidations++;
@@ -141,6 +140,7 @@ static void drain_locked(struct umn_regcache *rc)
 	for (; r; r = next) {
 		next = r->pending_next;
 		__atomic_store_n(&r->deferred, false, __ATOMIC_SEQ_CST);
+		__atomic_fetch_sub(&rc->nzombies, 1, __ATOMIC_RELAXED);
 		invalidate_locked(rc, r, true);
 	}
 }
@@ -348,6 +348,9 @@ static bool reg_invalidate(struct umn_interval_notifier *sub,
 	/* The rest waits for the next holder of the lock: queued, without
 	 * it (see the top of the file). */
 	if (!__atomic_exchange_n(&r->deferred, true, __ATOMIC_SEQ_CST)) {
+		/* For reap_due(), on the line every release reads; before
+		 * the push, which the drain's decrement follows. */
+		__atomic_fetch_add(&rc->nzombies, 1, __ATOMIC_RELAXED);
 		head = __atomic_load_n(&rc->pending, __ATOMIC_SEQ_CST);
 		do
 			r->pending_next = head;
@@ -392,8 +395,7 @@ int put_reg(struct umn_regcache *rc, struct reg *r)
 		__atomic_fetch_and(&r->state, ~USERS, __ATOMIC_RELAXED);
 		r->where = ZOMBIE;
 		link_add(&rc->zombies, &r->zlink);
-		__atomic_store_n(&rc->nzombies, rc->nzombies + 1,
-				 __ATOMIC_RELAXED);
+		__atomic_fetch_add(&rc->nzombies, 1, __ATOMIC_RELAXED);
 		rc_unlock(rc);
 		return ret;
 	}
@@ -450,10 +452,6 @@ int umn_regcache_reap(struct umn_regcache *rc)
 	 * what other invalidations left. */
 	if (umn_mm_in_callback(rc->mm))
 		return -EDEADLK;
-	if (__atomic_load_n(&rc->pending, __ATOMIC_RELAXED)) {
-		rc_lock(rc); /* the queued invalidations, to the zombies */
-		rc_unlock(rc);
-	}
 	for (;;) {
 		if (!__atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED))
 			break;
@@ -463,8 +461,7 @@ int umn_regcache_reap(struct umn_regcache *rc)
 			r = container_of(rc->zombies.next, struct reg, zlink);
 			link_del(&r->zlink);
 			r->where = FREEING;
-			__atomic_store_n(&rc->nzombies, rc->nzombies - 1,
-					 __ATOMIC_RELAXED);
+			__atomic_fetch_sub(&rc->nzombies, 1, __ATOMIC_RELAXED);
 		}
 		rc_unlock(rc);
 		if (!r)

@@ -279,6 +279,33 @@ START_TEST(regcache_break_retry_is_caught)
 }
 END_TEST
 
+/* A registration whose register collided was queued by that invalidation
+ * while unpublished; published alive after the retry, it must be queued
+ * again by the next one (the queue's flag was cleared), and freed. */
+START_TEST(regcache_collided_then_unmapped_is_freed)
+{
+	struct umn_regcache_handle *h;
+	struct umn_regcache_stats st;
+	struct umn_regcache_page a;
+	struct umn_regcache *rc;
+
+	map(BASE, PG(16), 0);
+	rc = regcache(&meddling_ops, 0);
+	meddle = true;
+	ck_assert_int_eq(umn_regcache_register(rc, BASE, PG(2), true, &h), 0);
+	a = h->pages[0];
+	ck_assert_int_eq(umn_regcache_release(h), 0);
+	umn_regcache_stats(rc, &st);
+	ck_assert_uint_eq(st.retries, 1);
+	ck_assert_int_eq(umn_soft_munmap(sm, BASE, PG(2)), 0);
+	ck_assert_int_eq(
+		umn_regcache_register(rc, BASE + PG(4), PG(2), true, &h), 0);
+	ck_assert_int_eq(umn_regcache_release(h), 0);
+	ck_assert_uint_ne(umn_soft_frame_gen(frames, a.frame), a.gen);
+	ck_assert_int_eq(umn_regcache_destroy(rc), 0);
+}
+END_TEST
+
 START_TEST(regcache_outlives_the_address_space)
 {
 	struct umn_regcache_handle *h;
@@ -901,6 +928,7 @@ TCase *regcache_tcase(void)
 		regcache_frees_what_an_invalidation_queued_at_the_next_call);
 	tcase_add_test(tc, regcache_pins_refuse_reclaim_and_migration);
 	tcase_add_test(tc, regcache_break_retry_is_caught);
+	tcase_add_test(tc, regcache_collided_then_unmapped_is_freed);
 	tcase_add_test(tc, regcache_outlives_the_address_space);
 	tcase_add_test(tc, regcache_refuses_bad_input);
 	tcase_add_test(tc, regcache_finds_every_covering_registration);

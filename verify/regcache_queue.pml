@@ -8,8 +8,10 @@
  * One registration r.  A thread R registers it with collision-retry
  * (reset the state to one live user; read_begin, which waits while r's
  * invalidation is in flight; pin; under the lock: the sequence and
- * INVALIDATED, or unlock, a pass through the lock to unpin, and retry),
- * publishes it, then releases its user: the last user of an invalid
+ * INVALIDATED, or unlock, a pass through the lock to unpin, and retry;
+ * or, if the pin fails on a retry, remove r's interval notifier, pass
+ * through the lock, and free r unpublished), publishes it, then releases
+ * its user: the last user of an invalid
  * registration frees it (out of the index under the lock, then put_reg:
  * remove the interval notifier, which waits for the invalidations in
  * flight and keeps any more from starting, then the lock, and free).
@@ -25,10 +27,17 @@
  *
  * Mutants (each must fail): NO_CLEAR (the drain leaves the deferred flag
  * set: a later invalidation does not queue r again), NO_LAST_PASS (put_reg
- * frees without the lock that follows the remove), NO_WAIT (read_begin
- * does not wait for the invalidation in flight: a retried registration is
- * published alive while the invalidation that made it retry still has to
- * queue it).
+ * frees without the lock that follows the remove), NO_REMOVE_PASS (a
+ * register whose pin failed frees r without passing through the lock
+ * after the remove), NO_WAIT (read_begin does not wait for the
+ * invalidation in flight: a retried registration is published alive
+ * while the invalidation that made it retry still has to queue it).
+ *
+ * rc_lock() reads rc->pending with a relaxed load before it takes the
+ * queue; here the check and the exchange are one step.  The pushes that
+ * must be taken are ordered before that load by mm->lock (the remove
+ * waits for the invalidations in flight) or by read_begin's acquire:
+ * docs/VERIFICATION.md, "Memory order".
  */
 #define UNPUBLISHED 0
 #define INDEXED 1
@@ -111,7 +120,18 @@ retry:
 		unlock();
 		lock();	/* unpin_reg's pass */
 		unlock();
-		goto retry
+		if
+		:: goto retry
+		:: /* the pin fails: out_remove */
+			atomic { inflight == 0 -> removed = true };
+#ifndef NO_REMOVE_PASS
+			lock();
+			unlock();
+#endif
+			assert(!queued);
+			where = FREED;
+			goto out
+		fi
 	:: else -> skip
 	fi;
 	where = INDEXED;
@@ -127,6 +147,7 @@ retry:
 		put_reg()
 	:: atomic { !inval -> users = 0 }
 	fi;
+out:
 	done++
 }
 

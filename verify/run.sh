@@ -75,7 +75,7 @@ for m in NO_DEFER NO_UC_BLOCK NO_UNBLOCK NO_SPURIOUS WRAPPER_UNMASKED \
 done
 
 check regcache_queue.pml "" ok
-for m in NO_CLEAR NO_LAST_PASS NO_WAIT; do
+for m in NO_CLEAR NO_LAST_PASS NO_REMOVE_PASS NO_WAIT; do
 	check regcache_queue.pml "$m" error
 done
 

@@ -123,8 +123,9 @@ UMN_API int umn_regcache_create(struct umn_mm *mm,
  *
  * Context: may sleep.  Not from a notifier callback.
  * Return: 0; -EINVAL if @rc is NULL; -EBUSY if a handle is still held
- * (nothing is changed); -EDEADLK from a notifier callback of the same mm
- * (the registrations are invalidated, the cache stays).
+ * (no registration is invalidated, unpinned or freed); -EDEADLK from a
+ * notifier callback of the same mm (the registrations are invalidated,
+ * the cache stays).
  */
 UMN_API int umn_regcache_destroy(struct umn_regcache *rc);
 

@@ -139,10 +139,18 @@ mutant regcache-hint-unchecked consumers/regcache.c \
 	's/if (r \&\& r->h.addr + r->h.len >= e \&\& r->h.addr <= s \&\&$/if (r \&\&/' \
 	"umn-tests" "consumers"
 
-# A release or register does not reap when invalidations are only
-# queued: what an invalidation left stays pinned until a later call.
-mutant regcache-queue-unreaped consumers/regcache_internal.h \
-	's/^\t       __atomic_load_n(\&rc->pending, __ATOMIC_RELAXED);$/\t       0;/' \
+# A queued invalidation is not counted for reap_due(): a release or
+# register does not reap when invalidations are only queued, and what one
+# left stays pinned until a later call.
+mutant regcache-queue-unreaped consumers/regcache_reclaim.c \
+	'/For reap_due()/,/head = /s/^\t\t__atomic_fetch_add(\&rc->nzombies, 1, __ATOMIC_RELAXED);$/\t\t;/' \
+	"umn-tests" "consumers"
+
+# The rest of an invalidation leaves the registration's queued flag set:
+# one queued while it was being registered (its register collided) is
+# never queued again, and stays cached and pinned once unmapped.
+mutant regcache-queue-flag-kept consumers/regcache_reclaim.c \
+	's/^\t\t__atomic_store_n(\&r->deferred, false, __ATOMIC_SEQ_CST);$/\t\t;/' \
 	"umn-tests" "consumers"
 
 # A recent slot wider than the filter marks granule by granule does not
