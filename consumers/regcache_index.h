@@ -23,8 +23,8 @@
  * spare, the one the rebuild before replaced, or a new one), merges into
  * it the live slots of the old one and its own (the old slots in runs,
  * copied whole between the few added, when none was cleared; slot by slot
- * when the added go in among them by the dozen), and publishes it.  A removal
- * clears its slot in place (r := NULL, a release store); the next
+ * when the added go in among them by the dozen), and publishes it.  A
+ * removal clears its slot in place (r := NULL, a release store); the next
  * rebuild compacts.
  *
  * The cache keeps two: the young index, which takes the recent slots, and

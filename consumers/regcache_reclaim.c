@@ -11,10 +11,11 @@
  * waits for the next holder of rc->lock, whose rc_lock() finishes every
  * queued invalidation before anything else.  So a munmap pays for one
  * atomic or and one CAS per registration it hits, not for the lock, the
- * index's search and the cold lines of the lists.  umn_regcache_reap(),
- * and the register and release that call it (reap_due()), take the lock
- * when the queue is not empty, so an invalidated registration is freed
- * as soon as it was before: at the next register, release or reap.
+ * index's search and the cold lines of the lists.  A queued registration
+ * counts in rc->nzombies, so umn_regcache_reap(), and the register and
+ * release that call it (reap_due()), take the lock while the queue is not
+ * empty: an invalidated registration is freed as soon as it was before,
+ * at the next register, release or reap.
  *
  * The lock knows its owner, which makes it safe against signal handlers.
  * On the process mm (primaries/proc) a handler may munmap memory that this
@@ -382,9 +383,9 @@ void unpin_reg(struct umn_regcache *rc, struct reg *r)
 
 /*
  * Free an invalid registration that its caller alone holds (FREEING, or
- * UNINDEXED with the caller's user the last).  If its notifier cannot be removed
- * here, it goes to the zombies, without users.  The last critical section
- * is the caller's last touch of rc.
+ * UNINDEXED with the caller's user the last).  If its notifier cannot be
+ * removed here, it goes to the zombies, without users.  The last critical
+ * section is the caller's last touch of rc.
  */
 int put_reg(struct umn_regcache *rc, struct reg *r)
 {
