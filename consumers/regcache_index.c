@@ -78,11 +78,13 @@ size_t umn__regidx_add_recent(struct index *ix, const struct slot *add)
 	if (last - g >= RECENT_GRANULES_MAX)
 		for (bit = 0; bit < RECENT_FILTER_BITS / 64; bit++)
 			__atomic_store_n(&w[bit], ~0UL, __ATOMIC_RELAXED);
-	for (; g <= last && last - g < RECENT_GRANULES_MAX; g++) {
-		bit = regidx_granule_bit(g << RECENT_GRANULE_SHIFT);
-		__atomic_store_n(&w[bit / 64], w[bit / 64] | 1UL << bit % 64,
-				 __ATOMIC_RELAXED);
-	}
+	else
+		for (; g <= last; g++) {
+			bit = regidx_granule_bit(g << RECENT_GRANULE_SHIFT);
+			__atomic_store_n(&w[bit / 64],
+					 w[bit / 64] | 1UL << bit % 64,
+					 __ATOMIC_RELAXED);
+		}
 	/* Pairs with the acquire of a lookup's search. */
 	__atomic_store_n(&ix->nrecent, i + 1, __ATOMIC_RELEASE);
 	return i;

@@ -454,7 +454,7 @@ int umn_regcache_reap(struct umn_regcache *rc)
 	if (umn_mm_in_callback(rc->mm))
 		return -EDEADLK;
 	for (;;) {
-		if (!__atomic_load_n(&rc->nzombies, __ATOMIC_RELAXED))
+		if (!reap_due(rc))
 			break;
 		r = NULL;
 		rc_lock(rc);
